@@ -1,0 +1,164 @@
+"""The Action protocol: what every step type implements, and the records it exchanges with the engine."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar, Protocol
+
+from runner.errors import ActionError
+
+Params = Mapping[str, Any]
+
+
+class Verdict(str, Enum):
+    """Dry-run verdicts: what a step would do, said plainly."""
+
+    WOULD_CHANGE = "would-change"
+    READ = "read"
+    CANNOT_CHECK = "cannot-check"
+    NO_CHANGE = "no-change"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A step's dry-run answer. `details` are the exact things a reviewer checks (SQL, EXPLAIN, argv)."""
+
+    verdict: Verdict
+    summary: str
+    details: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step did. `result` is visible to templates as `result` and `steps[id].result`."""
+
+    result: Mapping[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    changed: bool = True
+    # Set when the action found nothing to do (e.g. "already at revision 3"): reported as skipped.
+    skipped_reason: str | None = None
+
+
+class Cancelled(ActionError):
+    """The engine asked the action to stop (timeout or interrupt)."""
+
+
+class ActionContext:
+    """Everything an action may touch while it runs: connections, cancellation, output, the clock."""
+
+    def __init__(
+        self,
+        step_id: str,
+        connections: ConnectionSource,
+        *,
+        dry_run: bool = False,
+        deadline: float | None = None,
+        emit: Callable[[str], None] | None = None,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        self.step_id = step_id
+        self.dry_run = dry_run
+        self.deadline = deadline
+        self.cancelled = threading.Event()
+        self._connections = connections
+        self._emit = emit
+        self._cancel_hooks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self.redact: Callable[[str], str] = redact or (lambda text: text)
+
+    def connection(self, name: str, family: str) -> Mapping[str, Any]:
+        """The rendered settings of a named connection, checked to be of the family the action needs."""
+        return self._connections.settings(name, family)
+
+    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None = None) -> Any:
+        """A client cached for the whole run (a database connection, an API client), closed at the end."""
+        return self._connections.resource(key, factory, close)
+
+    def remaining(self, default: float | None = None) -> float | None:
+        """Seconds until the step's deadline (None: no deadline and no default)."""
+        if self.deadline is None:
+            return default
+        return max(0.0, self.deadline - time.monotonic())
+
+    def log(self, line: str) -> None:
+        """Show a line of live output to the responder (secrets are redacted on the way)."""
+        if self._emit is not None:
+            self._emit(self.redact(line))
+
+    def on_cancel(self, hook: Callable[[], None]) -> None:
+        """Register how to interrupt blocking work (kill a process, cancel a query)."""
+        with self._lock:
+            self._cancel_hooks.append(hook)
+            already = self.cancelled.is_set()
+        if already:
+            hook()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled.set()
+            hooks = list(self._cancel_hooks)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - cancellation is best effort; the timeout is reported anyway
+                pass
+
+    def check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled("step was cancelled")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that wakes up at once when the step is cancelled."""
+        if self.cancelled.wait(seconds):
+            raise Cancelled("step was cancelled")
+
+
+class ConnectionSource(Protocol):
+    def settings(self, name: str, family: str) -> Mapping[str, Any]: ...
+
+    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any: ...
+
+
+class Action(Protocol):
+    """One step type. Adding a step type = one class + one schema fragment (schemas/actions/) + tests."""
+
+    name: ClassVar[str]
+    # Whether the action changes the world. Mutating steps pass an approval gate and are fsynced first.
+    mutates: ClassVar[bool]
+    # Safe to run again after a crash left it started-but-unfinished (resume re-runs it without asking).
+    idempotent: ClassVar[bool]
+
+    def is_mutating(self, params: Params) -> bool:
+        """Per-step refinement of `mutates` (shell.run with read_only: true is not mutating)."""
+        ...
+
+    def plan(self, params: Params, ctx: ActionContext) -> Plan:
+        """Dry-run: say what would change without changing anything. Read-only actions are run by the
+        engine instead of planned."""
+        ...
+
+    def run(self, params: Params, ctx: ActionContext) -> Outcome: ...
+
+
+class BaseAction:
+    """Defaults shared by the built-in actions."""
+
+    name: ClassVar[str] = ""
+    mutates: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = False
+
+    def is_mutating(self, params: Params) -> bool:
+        return self.mutates
+
+    def plan(self, params: Params, ctx: ActionContext) -> Plan:
+        if not self.is_mutating(params):
+            return Plan(Verdict.READ, f"{self.name} reads only")
+        return Plan(Verdict.CANNOT_CHECK, f"{self.name} has no dry-run check")
+
+    def run(self, params: Params, ctx: ActionContext) -> Outcome:
+        raise NotImplementedError
