@@ -105,7 +105,7 @@ class ActionContext:
         for hook in hooks:
             try:
                 hook()
-            except Exception:  # noqa: BLE001 - cancellation is best effort; the timeout is reported anyway
+            except Exception:
                 pass
 
     def check_cancelled(self) -> None:

@@ -1,0 +1,1 @@
+"""Helpers of the kubernetes.* actions (runner/actions/kubernetes.py), imported only through that module."""

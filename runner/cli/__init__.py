@@ -1,0 +1,103 @@
+"""The `fireline` command. Thin: parse, call, render, exit code.
+
+Subcommands are imported only when invoked, so `fireline --help` stays fast and never imports kubernetes,
+psycopg or fabric.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from runner import __version__
+from runner.errors import FirelineError
+
+# name → (module, attribute, one-line help); the help is here so --help needs no imports.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("runner.cli.validate", "validate", "Check runbooks and scenarios; every error at once."),
+    "plan": ("runner.cli.run", "plan", "Dry-run a runbook: what each step would do. Changes nothing."),
+    "run": ("runner.cli.run", "run", "Run a runbook step by step, with approval gates."),
+    "approve": ("runner.cli.run", "approve", "Approve a paused run's step (from any terminal)."),
+    "resume": ("runner.cli.run", "resume", "Continue a paused or interrupted run."),
+    "runs": ("runner.cli.runs", "runs", "List runs and show their timelines."),
+    "lab": ("runner.cli.lab", "lab", "The local practice lab: an emulated Kubernetes cluster."),
+    "demo": ("runner.cli.demo", "demo", "Run the demo on a throwaway lab and PostgreSQL."),
+}
+
+EXIT_CODES = """\b
+Exit codes:
+  0  success (valid / run succeeded / plan done)
+  1  invalid runbook, or the run failed
+  2  usage error (bad arguments or inputs)
+  3  paused: waiting for an approval or a decision
+  4  internal error (a bug in fireline)
+  130 interrupted (Ctrl-C)"""
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, _, help_) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fireline")
+def cli() -> None:
+    """fireline runs incident runbooks and chaos game days: validated YAML steps, dry-run, approval gates
+    and a durable journal."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (testable without a subprocess)."""
+    try:
+        result = cli.main(args=argv, prog_name="fireline", standalone_mode=False)
+        return int(result or 0)
+    except FirelineError as exc:
+        _error(str(exc), exc.hint)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        detail = traceback.format_exc()
+        if os.environ.get("FIRELINE_DEBUG"):
+            click.echo(detail, err=True)
+        else:
+            click.echo(f"internal error (this is a bug in fireline): {detail.strip().splitlines()[-1]}\n"
+                       "  set FIRELINE_DEBUG=1 to see the traceback", err=True)
+        return 4
+
+
+def _error(message: str, hint: str | None) -> None:
+    click.echo(f"error: {message}", err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+
+
+def run_main() -> Any:
+    sys.exit(main())

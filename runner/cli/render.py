@@ -1,0 +1,228 @@
+"""What the responder sees: a live step list on a terminal, plain lines in CI logs, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import select
+import sys
+import time
+from typing import Any, TextIO
+
+from runner.actions.base import Plan, Verdict
+from runner.durations import format_duration
+from runner.engine.context import StepState
+from runner.engine.runner import RunResult
+from runner.secrets import Redactor
+from runner.spec.model import Runbook, Step
+
+ICONS = {"pending": "·", "running": "▶", "awaiting-approval": "?", "ok": "✓", "failed": "✗", "skipped": "–",
+         "rolled-back": "↺"}
+VERDICT_LABEL = {Verdict.WOULD_CHANGE: "WOULD-CHANGE", Verdict.READ: "READ", Verdict.CANNOT_CHECK: "CANNOT-CHECK",
+                 Verdict.NO_CHANGE: "NO-CHANGE"}
+
+
+class PlainReporter:
+    """One line per event, flushed at once: good for CI logs and pipes. Every line is redacted."""
+
+    def __init__(self, runbook: Runbook, redactor: Redactor, out: TextIO | None = None) -> None:
+        self.runbook = runbook
+        self.redactor = redactor
+        self.out = out or sys.stdout
+        self.total = len(runbook.steps)
+
+    def _print(self, text: str) -> None:
+        self.out.write(self.redactor.text(text) + "\n")
+        self.out.flush()
+
+    def header(self, run_id: str, dry_run: bool) -> None:
+        mode = "plan (dry-run: nothing will be changed)" if dry_run else "run"
+        self._print(f"fireline {mode}: {self.runbook.title} [{self.runbook.name}] id {run_id}")
+
+    def _n(self, step: Step) -> str:
+        return f"[{step.index + 1}/{self.total}]"
+
+    def step_started(self, step: Step) -> None:
+        self._print(f"{self._n(step)} {ICONS['running']} {step.id}: {step.title} ({step.action})")
+
+    def step_log(self, step: Step, line: str) -> None:
+        for part in line.rstrip("\n").splitlines() or [""]:
+            self._print(f"      {part}")
+
+    def step_finished(self, step: Step, state: StepState) -> None:
+        took = f" in {format_duration(state.duration)}" if state.duration else ""
+        summary = f": {state.summary}" if state.summary else ""
+        self._print(f"{self._n(step)} {ICONS.get(state.status, '?')} {step.id} {state.status}{took}{summary}")
+        for name, value in state.outputs.items():
+            self._print(f"      {name} = {_short(value)}")
+
+    def step_planned(self, step: Step, plan: Plan) -> None:
+        self._print(f"{self._n(step)} {VERDICT_LABEL[plan.verdict]:<12} {step.id} ({step.action}): {plan.summary}")
+        for line in plan.details:
+            for part in str(line).splitlines():
+                self._print(f"      {part}")
+
+    def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
+        self._print(f"{self._n(step)} {ICONS['awaiting-approval']} {step.id} needs approval ({why})")
+        if step.notes:
+            for part in step.notes.strip().splitlines():
+                self._print(f"      {part}")
+        if step.action == "control.manual":
+            for part in str(step.params.get("instructions", "")).strip().splitlines():
+                self._print(f"      {part}")
+        if plan is not None:
+            self._print(f"      what will change: {plan.summary}")
+            for line in plan.details:
+                for part in str(line).splitlines():
+                    self._print(f"        {part}")
+
+    def ask(self, step: Step, question: str, timeout: float | None) -> str | None:
+        self.out.write(f"{question}: ")
+        self.out.flush()
+        if timeout is not None:
+            ready, _, _ = select.select([sys.stdin], [], [], timeout)
+            if not ready:
+                self._print("\nno answer in time: the step does not run")
+                return None
+        line = sys.stdin.readline()
+        return line if line else None
+
+    def note(self, text: str) -> None:
+        self._print(f"      {text}")
+
+    def finished(self, result: RunResult) -> None:
+        if result.status == "paused" and result.failed_step:
+            step = result.failed_step
+            self._print(f"paused at {step}: {result.message}")
+            self._print(f"  approve from any terminal:  fireline approve {result.run_id} {step} --as NAME "
+                        f"--reason TEXT")
+            self._print(f"  then continue:              fireline resume {result.run_id}")
+        elif result.status == "failed":
+            self._print(f"run {result.run_id} FAILED at {result.failed_step}: {result.message}")
+        elif result.status == "planned":
+            self._print(f"plan {result.run_id}: {result.message}. Nothing was changed.")
+        else:
+            self._print(f"run {result.run_id} succeeded")
+
+
+class RichReporter(PlainReporter):
+    """A live list of every step with its state and duration, redrawn in place (fits 80 columns)."""
+
+    def __init__(self, runbook: Runbook, redactor: Redactor) -> None:
+        super().__init__(runbook, redactor)
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(highlight=False)
+        self.states: dict[str, str] = {s.id: "pending" for s in runbook.steps}
+        self.durations: dict[str, float] = {}
+        self.started: dict[str, float] = {}
+        self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False,
+                         get_renderable=self._table)
+        self.live.start()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None, pad_edge=False, expand=False)
+        table.add_column(width=2)
+        table.add_column(overflow="ellipsis", max_width=44)
+        table.add_column(width=18)
+        table.add_column(justify="right", width=8)
+        styles = {"ok": "green", "failed": "bold red", "running": "cyan", "awaiting-approval": "bold yellow",
+                  "skipped": "dim", "rolled-back": "magenta", "pending": "dim"}
+        for step in self.runbook.steps:
+            state = self.states[step.id]
+            took = self.durations.get(step.id)
+            if state == "running":
+                took = time.monotonic() - self.started.get(step.id, time.monotonic())
+            table.add_row(ICONS[state], f"{step.id} [dim]{step.action}[/]", f"[{styles[state]}]{state}[/]",
+                          format_duration(took) if took is not None else "")
+        return table
+
+    def _print(self, text: str) -> None:
+        self.live.console.print(self.redactor.text(text), markup=False, highlight=False)
+
+    def step_started(self, step: Step) -> None:
+        self.states[step.id] = "running"
+        self.started[step.id] = time.monotonic()
+
+    def step_finished(self, step: Step, state: StepState) -> None:
+        self.states[step.id] = state.status
+        self.durations[step.id] = state.duration
+        if state.status == "failed" or state.summary:
+            self._print(f"{ICONS.get(state.status, '?')} {step.id}: {state.summary}")
+        for name, value in state.outputs.items():
+            self._print(f"    {name} = {_short(value)}")
+
+    def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
+        self.states[step.id] = "awaiting-approval"
+        super().approval_needed(step, plan, why)
+
+    def ask(self, step: Step, question: str, timeout: float | None) -> str | None:
+        self.live.stop()
+        try:
+            return super().ask(step, question, timeout)
+        finally:
+            self.live.start()
+
+    def finished(self, result: RunResult) -> None:
+        self.live.stop()
+        super().finished(result)
+
+
+class JsonReporter(PlainReporter):
+    """Collects everything and prints one JSON document at the end (for machines)."""
+
+    def __init__(self, runbook: Runbook, redactor: Redactor) -> None:
+        super().__init__(runbook, redactor)
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.notes: list[str] = []
+        self.run_id = ""
+        self.dry_run = False
+
+    def header(self, run_id: str, dry_run: bool) -> None:
+        self.run_id, self.dry_run = run_id, dry_run
+
+    def step_started(self, step: Step) -> None:
+        self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
+
+    def step_log(self, step: Step, line: str) -> None:
+        self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})["log"].append(line)
+
+    def step_finished(self, step: Step, state: StepState) -> None:
+        entry = self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
+        entry.update(status=state.status, summary=state.summary, outputs=state.outputs,
+                     duration_s=round(state.duration, 6), changed=state.changed)
+
+    def step_planned(self, step: Step, plan: Plan) -> None:
+        self.steps[step.id] = {"id": step.id, "action": step.action, "verdict": plan.verdict.value,
+                               "summary": plan.summary, "details": list(plan.details)}
+
+    def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
+        entry = self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
+        entry.update(status="awaiting-approval", why=why, would_change=plan.summary if plan else None)
+
+    def ask(self, step: Step, question: str, timeout: float | None) -> str | None:
+        return None  # machines cannot approve: fail closed
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def finished(self, result: RunResult) -> None:
+        doc = {"run_id": result.run_id, "status": result.status, "exit_code": result.exit_code,
+               "failed_step": result.failed_step, "message": result.message, "dry_run": self.dry_run,
+               "steps": list(self.steps.values()), "notes": self.notes}
+        self.out.write(self.redactor.text(json.dumps(self.redactor.data(doc), indent=2, default=str)) + "\n")
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def make_reporter(runbook: Runbook, redactor: Redactor, output: str) -> PlainReporter:
+    if output == "json":
+        return JsonReporter(runbook, redactor)
+    if output == "auto" and sys.stdout.isatty():
+        return RichReporter(runbook, redactor)
+    return PlainReporter(runbook, redactor)

@@ -1,0 +1,156 @@
+"""`fireline run`, `plan`, `approve`, `resume`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.errors import UsageError
+
+
+def _journal() -> Any:
+    from runner.journal.store import Journal
+
+    return Journal()
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def _inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
+    from runner.engine.inputs import parse_assignments, read_inputs_file
+
+    values: dict[str, Any] = read_inputs_file(Path(inputs_file)) if inputs_file else {}
+    values.update(parse_assignments(pairs))
+    return values
+
+
+def _check_reason(approve: tuple[str, ...], approve_all: bool, reason: str | None) -> str:
+    if (approve or approve_all) and not (reason and reason.strip()):
+        raise UsageError("--approve and --approve-all need --reason", hint='e.g. --reason "INC-123: DB saturated"')
+    return (reason or "").strip()
+
+
+input_options = [
+    click.option("-i", "--input", "input_pairs", multiple=True, metavar="KEY=VALUE", help="An input value."),
+    click.option("--inputs-file", type=click.Path(exists=True, dir_okay=False), help="YAML/JSON file of inputs."),
+    click.option("--output", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True,
+                 help="auto: live view on a terminal, plain lines otherwise."),
+    click.option("--as", "actor", metavar="NAME", help="Who is running this (default: $FIRELINE_ACTOR or login)."),
+]
+
+
+def with_options(options: list[Any]) -> Any:
+    def decorate(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+def _execute(runbook_path: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str,
+             actor: str | None, *, dry_run: bool, no_reads: bool = False, approve: tuple[str, ...] = (),
+             approve_all: bool = False, reason: str | None = None, gameday: str | None = None) -> int:
+    from runner.cli.render import make_reporter
+    from runner.engine.session import StartRequest, current_actor, start_run
+    from runner.secrets import Redactor
+    from runner.spec.runbook import load_runbook
+
+    reason_text = _check_reason(approve, approve_all, reason) if not dry_run else ""
+    path = Path(runbook_path)
+    runbook = load_runbook(path)
+    request = StartRequest(
+        runbook_path=path, inputs=_inputs(input_pairs, inputs_file), initiator=current_actor(actor),
+        dry_run=dry_run, no_reads=no_reads, interactive=_interactive() and not dry_run, approve_steps=approve,
+        approve_all=approve_all, reason=reason_text, gameday=gameday,
+    )
+    redactor = Redactor()
+    reporter = make_reporter(runbook, redactor, output)
+    result = start_run(request, runbook, _journal(), reporter, redactor)
+    reporter.finished(result)
+    return result.exit_code
+
+
+@click.command()
+@click.argument("runbook", type=click.Path(exists=True, dir_okay=False))
+@with_options(input_options)
+@click.option("--dry-run", is_flag=True, help="Same as `fireline plan`: change nothing.")
+@click.option("--no-reads", is_flag=True, help="With --dry-run: do not run read-only steps either.")
+@click.option("--approve", multiple=True, metavar="STEP", help="Pre-approve a step (repeatable). Needs --reason.")
+@click.option("--approve-all", is_flag=True, help="Pre-approve every gated step. Needs --reason.")
+@click.option("--reason", help="Why the pre-approval is given; recorded in the journal.")
+@click.option("--gameday", metavar="ID", help="Link this run to a game day (manual response).")
+def run(runbook: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str, actor: str | None,
+        dry_run: bool, no_reads: bool, approve: tuple[str, ...], approve_all: bool, reason: str | None,
+        gameday: str | None) -> int:
+    """Run RUNBOOK step by step. Mutating steps wait for approval; without a terminal and without
+    --approve the run pauses (exit 3) and says how to approve it."""
+    return _execute(runbook, input_pairs, inputs_file, output, actor, dry_run=dry_run, no_reads=no_reads,
+                    approve=approve, approve_all=approve_all, reason=reason, gameday=gameday)
+
+
+@click.command()
+@click.argument("runbook", type=click.Path(exists=True, dir_okay=False))
+@with_options(input_options)
+@click.option("--no-reads", is_flag=True, help="Do not run read-only steps (they run by default).")
+def plan(runbook: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str, actor: str | None,
+         no_reads: bool) -> int:
+    """Dry-run RUNBOOK: each step's verdict (would-change, read, cannot-check). Nothing is written."""
+    return _execute(runbook, input_pairs, inputs_file, output, actor, dry_run=True, no_reads=no_reads)
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("step")
+@click.option("--as", "actor", required=True, metavar="NAME", help="Who approves.")
+@click.option("--reason", required=True, help="Why; recorded in the journal.")
+def approve(run_id: str, step: str, actor: str, reason: str) -> int:
+    """Approve STEP of a paused run RUN_ID (then `fireline resume RUN_ID`)."""
+    from runner.engine.session import load_for_resume
+    from runner.journal import events as ev
+
+    journal = _journal()
+    full_id = journal.find_run(run_id) or run_id
+    runbook = load_for_resume(full_id, journal)
+    if step not in {s.id for s in runbook.steps}:
+        raise UsageError(f"run {full_id} has no step {step!r}", hint="steps: " + ", ".join(s.id for s in runbook.steps))
+    journal.append(full_id, ev.STEP_APPROVED, step_id=step, actor=actor,
+                   data={"reason": reason, "via": "fireline approve"}, durable=True)
+    click.echo(f"approved {step} of run {full_id} as {actor}. Continue with: fireline resume {full_id}")
+    return 0
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--retry-step", is_flag=True, help="Run the interrupted step again.")
+@click.option("--skip-step", is_flag=True, help="Treat the interrupted step as done and go on.")
+@click.option("--approve", multiple=True, metavar="STEP", help="Pre-approve a step (repeatable). Needs --reason.")
+@click.option("--approve-all", is_flag=True, help="Pre-approve every remaining gated step. Needs --reason.")
+@click.option("--reason", help="Why the pre-approval is given.")
+@click.option("--output", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True)
+@click.option("--as", "actor", metavar="NAME")
+def resume(run_id: str, retry_step: bool, skip_step: bool, approve: tuple[str, ...], approve_all: bool,
+           reason: str | None, output: str, actor: str | None) -> int:
+    """Continue RUN_ID after a pause or a crash. Completed steps are not run again; a mutating step that
+    was interrupted is re-run only if it is idempotent or you say --retry-step."""
+    from runner.cli.render import make_reporter
+    from runner.engine.session import ResumeRequest, current_actor, load_for_resume, resume_run
+    from runner.secrets import Redactor
+
+    if retry_step and skip_step:
+        raise UsageError("choose one of --retry-step and --skip-step")
+    journal = _journal()
+    full_id = journal.find_run(run_id) or run_id
+    runbook = load_for_resume(full_id, journal)
+    redactor = Redactor()
+    reporter = make_reporter(runbook, redactor, output)
+    request = ResumeRequest(full_id, current_actor(actor), _interactive(), retry_step, skip_step, approve,
+                            approve_all, _check_reason(approve, approve_all, reason))
+    result = resume_run(request, runbook, journal, reporter, redactor)
+    reporter.finished(result)
+    return result.exit_code

@@ -1,0 +1,2 @@
+"""The step engine: run loop, template context, approvals, dry-run verdicts, retries/timeouts, rollback,
+resume."""

@@ -1,0 +1,81 @@
+"""Run state visible to templates, and the lazily created connections of a run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.errors import FirelineError
+from runner.templating import render_value
+
+
+@dataclass
+class StepState:
+    status: str = "pending"  # pending | running | awaiting-approval | ok | failed | skipped | rolled-back
+    outputs: dict[str, Any] = field(default_factory=dict)
+    result: Mapping[str, Any] = field(default_factory=dict)
+    changed: bool = False
+    duration: float = 0.0
+    summary: str = ""
+
+    def view(self) -> dict[str, Any]:
+        return {"status": self.status, "outputs": self.outputs, "result": self.result, "changed": self.changed}
+
+
+class RunScope:
+    """The template context of a run: inputs, secrets, connections, earlier steps, the run itself."""
+
+    def __init__(self, inputs: Mapping[str, Any], secrets: Mapping[str, str], run: Mapping[str, Any]) -> None:
+        self.inputs = dict(inputs)
+        self.secrets = dict(secrets)
+        self.run = dict(run)
+        self.steps: dict[str, StepState] = {}
+        self.connection_settings: dict[str, Mapping[str, Any]] = {}
+
+    def context(self, result: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        ctx: dict[str, Any] = {
+            "inputs": self.inputs,
+            "secrets": self.secrets,
+            "connections": self.connection_settings,
+            "steps": {sid: state.view() for sid, state in self.steps.items() if state.status != "pending"},
+            "run": self.run,
+        }
+        if result is not None:
+            ctx["result"] = result
+        return ctx
+
+
+class Connections:
+    """Implements the actions' ConnectionSource: settings rendered on first use, clients cached per run."""
+
+    def __init__(self, declared: Mapping[str, Mapping[str, Any]], scope: RunScope) -> None:
+        self._declared = declared
+        self._scope = scope
+        self._resources: dict[str, tuple[Any, Callable[[Any], None] | None]] = {}
+        self._lock = threading.Lock()
+
+    def settings(self, name: str, family: str) -> Mapping[str, Any]:
+        if name not in self._declared:
+            raise FirelineError(f"unknown connection {name!r}")
+        if name not in self._scope.connection_settings:
+            base = {"inputs": self._scope.inputs, "secrets": self._scope.secrets}
+            self._scope.connection_settings[name] = render_value(dict(self._declared[name]), base)
+        return self._scope.connection_settings[name]
+
+    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
+        with self._lock:
+            if key not in self._resources:
+                self._resources[key] = (factory(), close)
+            return self._resources[key][0]
+
+    def close(self) -> None:
+        with self._lock:
+            resources, self._resources = self._resources, {}
+        for value, close in resources.values():
+            if close is not None:
+                try:
+                    close(value)
+                except Exception:
+                    pass

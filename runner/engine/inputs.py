@@ -1,0 +1,116 @@
+"""Typed inputs from `-i key=value` and `--inputs-file`, checked before the first step runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runner.durations import is_duration
+from runner.errors import UsageError
+from runner.spec.model import InputSpec
+from runner.spec.schemas import did_you_mean
+
+
+def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"input {pair!r} is not key=value", hint="e.g. -i deployment=checkout")
+        out[key.strip()] = value
+    return out
+
+
+def read_inputs_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read inputs file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"inputs file {path} must hold a mapping of input names to values")
+    return data
+
+
+def resolve_inputs(specs: Mapping[str, InputSpec], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Coerce and check every input; all problems are reported together."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name in given:
+        if name not in specs:
+            hint = did_you_mean(name, specs)
+            problems.append(f"unknown input {name!r}" + (f" ({hint})" if hint else ""))
+    for name, spec in specs.items():
+        if name in given:
+            try:
+                values[name] = _check(spec, _coerce(spec, given[name]))
+            except ValueError as exc:
+                problems.append(f"input {name!r}: {exc}")
+        elif spec.has_default:
+            values[name] = spec.default
+        elif spec.required:
+            problems.append(f"input {name!r} is required" + (f" ({spec.description})" if spec.description else ""))
+        else:
+            values[name] = None
+    if problems:
+        raise UsageError("; ".join(problems), hint="pass inputs with -i name=value or --inputs-file FILE")
+    return values
+
+
+def _coerce(spec: InputSpec, raw: Any) -> Any:
+    kind = spec.type
+    if not isinstance(raw, str):
+        if kind == "integer" and isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if kind == "number" and isinstance(raw, int | float) and not isinstance(raw, bool):
+            return raw
+        if kind == "boolean" and isinstance(raw, bool):
+            return raw
+        if kind == "list" and isinstance(raw, list):
+            return raw
+        if kind in ("string", "duration") and isinstance(raw, int | float) and not isinstance(raw, bool):
+            return str(raw)
+        raise ValueError(f"expected {kind}, got {json.dumps(raw)}")
+    text = raw.strip()
+    if kind == "string":
+        return raw
+    if kind == "integer":
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        return int(text)
+    if kind == "number":
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    if kind == "boolean":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "duration":
+        if not is_duration(text):
+            raise ValueError(f"expected a duration such as 30s or 5m, got {raw!r}")
+        return text
+    if kind == "list":
+        return [item.strip() for item in text.split(",") if item.strip()]
+    raise ValueError(f"unsupported input type {kind}")
+
+
+def _check(spec: InputSpec, value: Any) -> Any:
+    if spec.enum and value not in spec.enum:
+        raise ValueError(f"{value!r} is not one of {list(spec.enum)}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.minimum is not None and value < spec.minimum:
+            raise ValueError(f"{value} is below the minimum {spec.minimum}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise ValueError(f"{value} is above the maximum {spec.maximum}")
+    if spec.pattern and isinstance(value, str) and not re.search(spec.pattern, value):
+        raise ValueError(f"{value!r} does not match {spec.pattern}")
+    return value

@@ -1,0 +1,76 @@
+"""Dry-run: every step gets a verdict. Reads run for real (so later steps can use their outputs) unless
+--no-reads; mutating steps are asked for their `plan`; nothing is written and no approval is asked."""
+
+from __future__ import annotations
+
+import time
+
+from runner.actions.base import Plan, Verdict
+from runner.actions.registry import get_action
+from runner.engine.context import StepState
+from runner.engine.policies import call_with_timeout
+from runner.engine.runner import Engine, RunResult
+from runner.errors import FirelineError
+from runner.journal import events as ev
+from runner.spec.model import Step
+from runner.templating import TemplateError, evaluate
+
+
+class Planner(Engine):
+    def execute(self, start: int = 0) -> RunResult:
+        counts: dict[str, int] = {}
+        try:
+            for step in self.runbook.steps:
+                plan = self._plan(step)
+                counts[plan.verdict.value] = counts.get(plan.verdict.value, 0) + 1
+                self._event(ev.PLAN_STEP, step, {"verdict": plan.verdict.value, "summary": plan.summary,
+                                                 "details": list(plan.details)})
+                self.reporter.step_planned(step, plan)
+        finally:
+            self.connections.close()
+        self.journal.append(self.options.run_id, ev.PLAN_FINISHED, data={"verdicts": counts})
+        return RunResult(self.options.run_id, "planned", None, _summary(counts))
+
+    def _plan(self, step: Step) -> Plan:
+        state = self.scope.steps.setdefault(step.id, StepState())
+        try:
+            if step.when is not None and not evaluate(step.when, self.scope.context()):
+                state.status = "skipped"
+                return Plan(Verdict.NO_CHANGE, f"would be skipped: {step.when} is false")
+            action = get_action(step.action)
+            params = self._params(step.action, step.params, self.scope.context())
+        except TemplateError as exc:
+            return Plan(Verdict.CANNOT_CHECK, f"depends on values a dry-run does not have: {exc}")
+        except FirelineError as exc:
+            return Plan(Verdict.CANNOT_CHECK, str(exc))
+        if action.is_mutating(params) and not step.read_only:
+            try:
+                return action.plan(params, self._context(step))
+            except FirelineError as exc:
+                return Plan(Verdict.CANNOT_CHECK, str(exc))
+        if self.options.no_reads:
+            return Plan(Verdict.READ, "read-only step, not run (--no-reads)")
+        return self._run_read(step, state)
+
+    def _run_read(self, step: Step, state: StepState) -> Plan:
+        action = get_action(step.action)
+        started = time.monotonic()
+        try:
+            params = self._params(step.action, step.params, self.scope.context())
+            ctx = self._context(step)
+            outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, step.timeout)
+            context = self.scope.context(outcome.result)
+            state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
+            state.result, state.status = outcome.result, "ok"
+            state.duration = time.monotonic() - started
+            outputs = ", ".join(f"{k}={self.redactor.text(repr(v))}" for k, v in state.outputs.items())
+            details = (f"outputs: {outputs}",) if outputs else ()
+            return Plan(Verdict.READ, f"ran (read-only): {outcome.summary}".rstrip(": "), details)
+        except (FirelineError, TemplateError) as exc:
+            state.status = "failed"
+            return Plan(Verdict.CANNOT_CHECK, f"read-only step failed: {self.redactor.text(str(exc))}")
+
+
+def _summary(counts: dict[str, int]) -> str:
+    order = [v.value for v in Verdict]
+    return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))

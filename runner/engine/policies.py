@@ -1,0 +1,59 @@
+"""Timeouts and retries, kept out of the run loop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from runner.actions.base import ActionContext
+from runner.durations import format_duration
+from runner.errors import StepTimeout
+
+T = TypeVar("T")
+
+# How long a cancelled step gets to wind down (kill its process, cancel its query) before we give up on it.
+CANCEL_GRACE_SECONDS = 5.0
+
+
+def call_with_timeout(fn: Callable[[], T], ctx: ActionContext, timeout: float | None) -> T:
+    """Run `fn`; past `timeout` the action is cancelled (its hooks kill processes, cancel queries) and the
+    step fails. Without a timeout the call runs inline: cheaper, and Ctrl-C reaches it directly."""
+    if timeout is None:
+        return fn()
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
+    worker.start()
+    try:
+        worker.join(timeout)
+    except BaseException:
+        ctx.cancel()  # Ctrl-C: stop the work too, not only the waiting
+        worker.join(CANCEL_GRACE_SECONDS)
+        raise
+    if worker.is_alive():
+        ctx.cancel()
+        worker.join(CANCEL_GRACE_SECONDS)
+        still = " and could not be stopped; it may still be running" if worker.is_alive() else " and was stopped"
+        raise StepTimeout(f"step timed out after {format_duration(timeout)}{still}")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+def backoff_delays(count: int, delay: float, backoff: float) -> list[float]:
+    return [delay * (backoff**attempt) for attempt in range(count)]
+
+
+def interruptible_sleep(seconds: float, stop: threading.Event | None = None) -> None:
+    if stop is not None:
+        stop.wait(seconds)
+    else:
+        time.sleep(seconds)

@@ -1,0 +1,58 @@
+"""Rebuilding a run from its journal: what finished, what was interrupted, where to go on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runner.engine.context import StepState
+from runner.journal import events as ev
+from runner.journal.events import Event
+from runner.spec.model import Runbook
+
+
+@dataclass(frozen=True)
+class Replay:
+    started: Event
+    states: dict[str, StepState]
+    next_index: int
+    interrupted: str | None  # a step that started but never finished (crash or kill -9)
+    finished: bool
+    paused_at: str | None
+
+
+def replay(runbook: Runbook, events: list[Event]) -> Replay:
+    started = next(e for e in events if e.type == ev.RUN_STARTED)
+    states: dict[str, StepState] = {}
+    open_step: str | None = None
+    last_done = -1
+    finished = False
+    paused_at: str | None = None
+    for event in events:
+        sid = event.step_id
+        if event.type == ev.STEP_STARTED and sid and not event.data.get("rollback"):
+            open_step = sid
+        elif event.type in (ev.STEP_SUCCEEDED, ev.STEP_SKIPPED, ev.STEP_FAILED) and sid:
+            if event.data.get("rollback"):
+                continue
+            states[sid] = _state(event)
+            open_step = None if open_step == sid else open_step
+            if event.type != ev.STEP_FAILED:
+                last_done = max(last_done, runbook.index_of(sid))
+        elif event.type == ev.RUN_FINISHED:
+            finished = True
+        elif event.type == ev.RUN_PAUSED:
+            paused_at = sid
+        elif event.type == ev.RUN_RESUMED:
+            finished, paused_at = False, None
+    next_index = runbook.index_of(open_step) if open_step else (
+        runbook.index_of(paused_at) if paused_at else last_done + 1)
+    return Replay(started, states, next_index, open_step, finished, paused_at)
+
+
+def _state(event: Event) -> StepState:
+    data: dict[str, Any] = dict(event.data)
+    status = {ev.STEP_SUCCEEDED: "ok", ev.STEP_SKIPPED: "skipped", ev.STEP_FAILED: "failed"}[event.type]
+    return StepState(status=status, outputs=dict(data.get("outputs") or {}), result=data.get("result") or {},
+                     changed=bool(data.get("changed")), duration=float(data.get("duration_s") or 0.0),
+                     summary=str(data.get("summary") or data.get("reason") or data.get("error") or ""))

@@ -1,0 +1,287 @@
+"""The run loop. It fits on one screen; each policy (approval, retries, timeout, verify, rollback, dry-run)
+lives in its own method."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from runner.actions.base import Action, ActionContext, Outcome, Plan, Verdict
+from runner.actions.registry import get_action
+from runner.engine import approvals
+from runner.engine.approvals import Grant
+from runner.engine.context import Connections, RunScope, StepState
+from runner.engine.policies import backoff_delays, call_with_timeout
+from runner.errors import ActionError, FirelineError
+from runner.journal import events as ev
+from runner.journal.store import Journal
+from runner.secrets import Redactor
+from runner.spec.model import Retries, Runbook, Step, SubAction
+from runner.spec.schemas import check_params_now
+from runner.templating import TemplateError, evaluate, render_value
+
+MAX_VISITS_PER_STEP = 100  # a goto loop that never ends is a bug in the runbook, not a strategy
+SHELL_FIELDS = {"shell.run": ("command",), "ssh.run": ("command",)}
+
+
+class Reporter(Protocol):
+    """What the responder sees. Implementations: rich live view, plain lines, JSON."""
+
+    def header(self, run_id: str, dry_run: bool) -> None: ...
+    def step_started(self, step: Step) -> None: ...
+    def step_log(self, step: Step, line: str) -> None: ...
+    def step_finished(self, step: Step, state: StepState) -> None: ...
+    def step_planned(self, step: Step, plan: Plan) -> None: ...
+    def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None: ...
+    def ask(self, step: Step, question: str, timeout: float | None) -> str | None: ...
+    def note(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str
+    initiator: str
+    dry_run: bool = False
+    no_reads: bool = False
+    interactive: bool = False
+    grants_all: Grant | None = None
+    grants: Mapping[str, Grant] = field(default_factory=dict)
+    gameday: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # succeeded | failed | paused | planned
+    failed_step: str | None = None
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return {"succeeded": 0, "planned": 0, "failed": 1, "paused": 3}[self.status]
+
+
+class _Paused(Exception):
+    def __init__(self, step: Step, why: str) -> None:
+        super().__init__(why)
+        self.step = step
+
+
+class Engine:
+    def __init__(self, runbook: Runbook, scope: RunScope, journal: Journal, reporter: Reporter,
+                 options: RunOptions, redactor: Redactor) -> None:
+        self.runbook = runbook
+        self.scope = scope
+        self.journal = journal
+        self.reporter = reporter
+        self.options = options
+        self.redactor = redactor
+        self.connections = Connections(runbook.connections, scope)
+        self.completed: list[Step] = []  # in order, for rollback
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def execute(self, start: int = 0) -> RunResult:
+        visits: Counter[str] = Counter()
+        index = start
+        try:
+            while index < len(self.runbook.steps):
+                step = self.runbook.steps[index]
+                visits[step.id] += 1
+                if visits[step.id] > MAX_VISITS_PER_STEP:
+                    return self._finish("failed", step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
+                if self._step(step):
+                    index += 1
+                    continue
+                policy = step.on_failure
+                if policy.policy == "continue":
+                    index += 1
+                elif policy.policy == "goto" and policy.target:
+                    index = self.runbook.index_of(policy.target)
+                else:
+                    if policy.policy == "rollback":
+                        self._rollback()
+                    return self._finish("failed", step, self.scope.steps[step.id].summary)
+            return self._finish("succeeded", None, "")
+        except _Paused as paused:
+            self.journal.append(self.options.run_id, ev.RUN_PAUSED, step_id=paused.step.id,
+                                data={"reason": "approval", "why": str(paused)}, durable=True)
+            return RunResult(self.options.run_id, "paused", paused.step.id, str(paused))
+        finally:
+            self.connections.close()
+
+    def _finish(self, status: str, step: Step | None, message: str) -> RunResult:
+        self.journal.append(self.options.run_id, ev.RUN_FINISHED, step_id=step.id if step else None,
+                            data={"status": status, "message": self.redactor.text(message)}, durable=True)
+        return RunResult(self.options.run_id, status, step.id if step else None, self.redactor.text(message))
+
+    # -- one step ---------------------------------------------------------------------------------------
+    def _step(self, step: Step) -> bool:
+        """Run one step through every policy; True when the run may go on to the next step."""
+        state = self.scope.steps.setdefault(step.id, StepState())
+        started = time.monotonic()
+        try:
+            if step.when is not None and not evaluate(step.when, self.scope.context()):
+                return self._skip(step, state, "condition is false: " + step.when)
+            action = get_action(step.action)
+            params = self._params(step.action, step.params, self.scope.context())
+            mutating = action.is_mutating(params) and not step.read_only
+            self._gate(step, action, params, mutating)
+            state.status = "running"
+            self.reporter.step_started(step)
+            self._event(ev.STEP_STARTED, step, {"action": step.action, "mutating": mutating,
+                                                "params": params}, durable=mutating)
+            outcome = self._attempts(step, action, params)
+            if step.verify is not None:
+                self._verify(step, outcome)
+            return self._succeed(step, state, outcome, started)
+        except _Paused:
+            raise
+        except (FirelineError, TemplateError) as exc:
+            return self._fail(step, state, exc, started)
+
+    def _params(self, action: str, params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+        shell_fields = SHELL_FIELDS.get(action, ())
+        rendered = {k: render_value(v, context, shell=k in shell_fields) for k, v in params.items()}
+        problems = check_params_now(action, rendered)
+        if problems:
+            raise ActionError("invalid parameters after rendering templates: " + "; ".join(problems))
+        return rendered
+
+    def _context(self, step: Step) -> ActionContext:
+        deadline = time.monotonic() + step.timeout if step.timeout else None
+        return ActionContext(step.id, self.connections, dry_run=self.options.dry_run, deadline=deadline,
+                             emit=lambda line: self.reporter.step_log(step, line), redact=self.redactor.text)
+
+    def _attempts(self, step: Step, action: Action, params: Mapping[str, Any],
+                  retries: Retries | None = None) -> Outcome:
+        retries = retries or step.retries
+        delays = backoff_delays(retries.count, retries.delay, retries.backoff) if retries else []
+        for attempt in range(len(delays) + 1):
+            ctx = self._context(step)
+            try:
+                outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, step.timeout)
+                if retries and retries.until and not evaluate(retries.until, self.scope.context(outcome.result)):
+                    raise ActionError(f"condition not met: {retries.until}")
+                return outcome
+            except FirelineError as exc:
+                if attempt >= len(delays):
+                    raise
+                self._event(ev.STEP_ATTEMPT_FAILED, step, {"attempt": attempt + 1, "error": str(exc)})
+                self.reporter.step_log(step, f"attempt {attempt + 1} failed: {self.redactor.text(str(exc))}; "
+                                             f"retrying in {delays[attempt]:.1f}s")
+                time.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    def _verify(self, step: Step, outcome: Outcome) -> None:
+        verify: SubAction = step.verify  # type: ignore[assignment]
+        action = get_action(verify.action)
+        params = self._params(verify.action, verify.params, self.scope.context(outcome.result))
+        try:
+            self._attempts(step, action, params, verify.retries)
+        except FirelineError as exc:
+            raise ActionError(f"verify ({verify.action}) failed: {exc}") from None
+
+    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float) -> bool:
+        context = self.scope.context(outcome.result)
+        state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
+        state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
+        state.duration = time.monotonic() - started
+        if outcome.skipped_reason:
+            state.status, state.summary = "skipped", outcome.skipped_reason
+            self._event(ev.STEP_SKIPPED, step, {"reason": outcome.skipped_reason, "result": outcome.result,
+                                                "outputs": state.outputs, "duration_s": state.duration}, durable=True)
+        else:
+            state.status, state.summary = "ok", outcome.summary
+            self._event(ev.STEP_SUCCEEDED, step, {"summary": outcome.summary, "result": outcome.result,
+                                                  "outputs": state.outputs, "changed": state.changed,
+                                                  "duration_s": state.duration}, durable=True)
+        self.completed.append(step)
+        self.reporter.step_finished(step, state)
+        return True
+
+    def _skip(self, step: Step, state: StepState, reason: str) -> bool:
+        state.status, state.summary = "skipped", reason
+        self._event(ev.STEP_SKIPPED, step, {"reason": reason})
+        self.reporter.step_finished(step, state)
+        return True
+
+    def _fail(self, step: Step, state: StepState, exc: Exception, started: float) -> bool:
+        state.status, state.duration = "failed", time.monotonic() - started
+        state.summary = self.redactor.text(str(exc))
+        hint = getattr(exc, "hint", None)
+        self._event(ev.STEP_FAILED, step, {"error": state.summary, "hint": hint, "duration_s": state.duration,
+                                           "kind": type(exc).__name__}, durable=True)
+        self.reporter.step_finished(step, state)
+        return False
+
+    # -- approval ---------------------------------------------------------------------------------------
+    def _gate(self, step: Step, action: Action, params: Mapping[str, Any], mutating: bool) -> None:
+        if not approvals.needs_gate(step, mutating):
+            return
+        decision = approvals.evaluate_gate(step, self._grants(step), self.options.initiator)
+        if decision.approved:
+            return
+        plan = self._safe_plan(action, params, step)
+        if self.options.interactive and approvals.prompt_can_satisfy(step, self.options.initiator):
+            self.reporter.approval_needed(step, plan, decision.why)
+            verb = "confirm you are done" if step.action == "control.manual" else "approve"
+            answer = self.reporter.ask(step, f"Type {step.id!r} to {verb} (anything else refuses)",
+                                       step.approval.timeout if step.approval else None)
+            if answer is not None and answer.strip() == step.id:
+                self._record_grant(step, Grant(self.options.initiator, "approved at the prompt", "prompt"))
+                if approvals.evaluate_gate(step, self._grants(step), self.options.initiator).approved:
+                    return
+            self._event(ev.STEP_DECISION, step, {"decision": "refused" if answer is not None else "timeout"})
+        self.scope.steps[step.id].status = "awaiting-approval"
+        self.reporter.approval_needed(step, plan, decision.why)
+        raise _Paused(step, decision.why or "approval required")
+
+    def _grants(self, step: Step) -> list[Grant]:
+        """Approvals recorded in the journal for this step, plus pre-approvals given on the command line
+        (recorded now, at the gate, so the journal shows what they were used for)."""
+        recorded = [Grant(e.actor or "?", e.data.get("reason", ""), e.data.get("via", ""))
+                    for e in self.journal.events(self.options.run_id, (ev.STEP_APPROVED,)) if e.step_id == step.id]
+        pre = self.options.grants.get(step.id) or self.options.grants_all
+        if pre is not None and not any(g.actor == pre.actor and g.via == pre.via for g in recorded):
+            self._record_grant(step, pre)
+            recorded.append(pre)
+        return recorded
+
+    def _record_grant(self, step: Step, grant: Grant) -> None:
+        self.journal.append(self.options.run_id, ev.STEP_APPROVED, step_id=step.id, actor=grant.actor,
+                            data={"reason": self.redactor.text(grant.reason), "via": grant.via}, durable=True)
+
+    def _safe_plan(self, action: Action, params: Mapping[str, Any], step: Step) -> Plan | None:
+        try:
+            return action.plan(params, self._context(step))
+        except Exception as exc:
+            return Plan(Verdict.CANNOT_CHECK, f"could not preview: {self.redactor.text(str(exc))}")
+
+    # -- rollback ---------------------------------------------------------------------------------------
+    def _rollback(self) -> None:
+        for step in reversed(self.completed):
+            if step.rollback is None or self.scope.steps[step.id].status != "ok":
+                continue
+            state = self.scope.steps[step.id]
+            self.reporter.note(f"rolling back {step.id} ({step.rollback.action})")
+            try:
+                action = get_action(step.rollback.action)
+                params = self._params(step.rollback.action, step.rollback.params, self.scope.context(state.result))
+                self._event(ev.STEP_STARTED, step, {"action": step.rollback.action, "rollback": True,
+                                                    "params": params}, durable=True)
+                outcome = self._attempts(step, action, params, step.rollback.retries)
+                state.status = "rolled-back"
+                self._event(ev.STEP_ROLLED_BACK, step, {"summary": outcome.summary, "result": outcome.result},
+                            durable=True)
+            except (FirelineError, TemplateError) as exc:
+                self._event(ev.STEP_FAILED, step, {"rollback": True, "error": self.redactor.text(str(exc))},
+                            durable=True)
+                self.reporter.note(f"rollback of {step.id} failed: {self.redactor.text(str(exc))}")
+
+    # -- journal ----------------------------------------------------------------------------------------
+    def _event(self, type_: str, step: Step, data: Mapping[str, Any], durable: bool = False) -> None:
+        self.journal.append(self.options.run_id, type_, step_id=step.id, actor=self.options.initiator,
+                            data=self.redactor.data(dict(data)), durable=durable)

@@ -1,0 +1,191 @@
+"""Starting and resuming runs: the glue between a runbook file, the journal and the engine."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import secrets as pysecrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner import __version__
+from runner.actions.registry import get_action
+from runner.engine.approvals import Grant
+from runner.engine.context import RunScope, StepState
+from runner.engine.inputs import resolve_inputs
+from runner.engine.plan import Planner
+from runner.engine.resume import replay
+from runner.engine.runner import Engine, Reporter, RunOptions, RunResult
+from runner.errors import FirelineError, UsageError
+from runner.journal import events as ev
+from runner.journal.store import Journal
+from runner.secrets import Redactor, resolve_secrets
+from runner.spec.model import Runbook
+from runner.spec.runbook import load_runbook
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + pysecrets.token_hex(3)
+
+
+def current_actor(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("FIRELINE_ACTOR") or getpass.getuser()
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    runbook_path: Path
+    inputs: Mapping[str, Any]
+    initiator: str
+    dry_run: bool = False
+    no_reads: bool = False
+    interactive: bool = False
+    approve_steps: tuple[str, ...] = ()
+    approve_all: bool = False
+    reason: str = ""
+    gameday: str | None = None
+
+
+def start_run(request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter,
+              redactor: Redactor) -> RunResult:
+    unknown = [s for s in request.approve_steps if s not in {st.id for st in runbook.steps}]
+    if unknown:
+        raise UsageError(f"--approve names unknown step(s): {', '.join(unknown)}",
+                         hint="step ids: " + ", ".join(s.id for s in runbook.steps))
+    inputs = resolve_inputs(runbook.inputs, request.inputs)
+    secret_values = resolve_secrets(runbook.secrets, redactor)
+    run_id = new_run_id()
+    options = RunOptions(
+        run_id=run_id, initiator=request.initiator, dry_run=request.dry_run, no_reads=request.no_reads,
+        interactive=request.interactive, gameday=request.gameday,
+        **_grants(request.approve_steps, request.approve_all, request.initiator, request.reason),
+    )
+    journal.append(run_id, ev.PLAN_STARTED if request.dry_run else ev.RUN_STARTED, actor=request.initiator,
+                   data=redactor.data({
+                       "runbook": str(request.runbook_path.resolve()), "name": runbook.name, "title": runbook.title,
+                       "digest": runbook.digest, "inputs": inputs, "dry_run": request.dry_run,
+                       "approve": list(request.approve_steps), "approve_all": request.approve_all,
+                       "reason": request.reason, "gameday": request.gameday, "version": __version__,
+                       "initiator": request.initiator,
+                       "steps": [s.id for s in runbook.steps],
+                   }), durable=True)
+    scope = RunScope(inputs, secret_values, {"id": run_id, "initiator": request.initiator,
+                                             "dry_run": request.dry_run, "gameday": request.gameday})
+    engine_type = Planner if request.dry_run else Engine
+    reporter.header(run_id, request.dry_run)
+    return engine_type(runbook, scope, journal, reporter, options, redactor).execute()
+
+
+def _grants(steps: tuple[str, ...], all_steps: bool, actor: str, reason: str) -> dict[str, Any]:
+    via = "--approve-all" if all_steps else "--approve"
+    grant = Grant(actor, reason, via)
+    return {"grants_all": grant if all_steps else None, "grants": {s: Grant(actor, reason, "--approve") for s in steps}}
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    run_id: str
+    actor: str
+    interactive: bool = False
+    retry_step: bool = False
+    skip_step: bool = False
+    approve_steps: tuple[str, ...] = ()
+    approve_all: bool = False
+    reason: str = ""
+
+
+def load_for_resume(run_id: str, journal: Journal) -> Runbook:
+    """The run's runbook, refusing when it changed since the run started."""
+    started = next(iter(journal.events(run_id, (ev.RUN_STARTED,))), None)
+    if started is None:
+        raise UsageError(f"no run {run_id!r} in the journal at {journal.path}", hint="see `fireline runs list`")
+    path = Path(started.data["runbook"])
+    if not path.exists():
+        raise UsageError(f"the runbook {path} of run {run_id} no longer exists")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != started.data["digest"]:
+        raise FirelineError(f"the runbook {path} changed since run {run_id} started; refusing to resume",
+                            hint="start a new run with `fireline run` (a resumed run must do what was approved)")
+    return load_runbook(path)
+
+
+def resume_run(request: ResumeRequest, runbook: Runbook, journal: Journal, reporter: Reporter,
+               redactor: Redactor) -> RunResult:
+    events = journal.events(request.run_id)
+    started = next(e for e in events if e.type == ev.RUN_STARTED)
+    state = replay(runbook, events)
+    if state.finished:
+        raise UsageError(f"run {request.run_id} already finished", hint="`fireline runs show " + request.run_id + "`")
+    inputs = dict(started.data.get("inputs") or {})
+    secret_values = resolve_secrets(runbook.secrets, redactor)
+    initiator = started.actor or request.actor
+    options = RunOptions(
+        run_id=request.run_id, initiator=initiator, interactive=request.interactive,
+        gameday=started.data.get("gameday"),
+        **_resume_grants(started.data, request),
+    )
+    scope = RunScope(inputs, secret_values, {"id": request.run_id, "initiator": initiator, "dry_run": False,
+                                             "gameday": started.data.get("gameday")})
+    scope.steps.update(state.states)
+    start = state.next_index
+    if state.interrupted is not None:
+        start = _decide_interrupted(runbook, state.interrupted, request, journal, scope, reporter)
+    reporter.header(request.run_id, False)
+    journal.append(request.run_id, ev.RUN_RESUMED, actor=request.actor, data={"from_step": _step_at(runbook, start)},
+                   durable=True)
+    engine = Engine(runbook, scope, journal, reporter, options, redactor)
+    engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == "ok"]
+    return engine.execute(start)
+
+
+def _resume_grants(data: Mapping[str, Any], request: ResumeRequest) -> dict[str, Any]:
+    # Pre-approvals given when the run started still hold; new ones come from whoever resumes.
+    original = _grants(tuple(data.get("approve") or ()), bool(data.get("approve_all")),
+                       str(data.get("initiator") or ""), str(data.get("reason") or ""))
+    original["grants"] = {k: Grant(v.actor, v.reason, "--approve (at start)") for k, v in original["grants"].items()}
+    if not (request.approve_steps or request.approve_all):
+        return original
+    fresh = _grants(request.approve_steps, request.approve_all, request.actor, request.reason)
+    return {"grants_all": fresh["grants_all"] or original["grants_all"],
+            "grants": {**original["grants"], **fresh["grants"]}}
+
+
+class NeedsDecision(FirelineError):
+    exit_code = 3
+
+
+def _decide_interrupted(runbook: Runbook, step_id: str, request: ResumeRequest, journal: Journal,
+                        scope: RunScope, reporter: Reporter) -> int:
+    """A step started and never finished: the change may or may not have happened. Re-run only what is
+    safe to repeat; otherwise the responder decides."""
+    step = runbook.step(step_id)
+    action = get_action(step.action)
+    idempotent = action.idempotent or bool(step.params.get("idempotent") is True)
+    if request.retry_step or (idempotent and not request.skip_step):
+        why = "--retry-step" if request.retry_step else "the action is idempotent"
+        journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor,
+                       data={"decision": "retry", "why": why}, durable=True)
+        reporter.note(f"step {step_id} was interrupted; running it again ({why})")
+        return step.index
+    if request.skip_step:
+        journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor,
+                       data={"decision": "skip"}, durable=True)
+        journal.append(request.run_id, ev.STEP_SKIPPED, step_id=step_id, actor=request.actor,
+                       data={"reason": "interrupted; skipped by the responder (--skip-step)"}, durable=True)
+        scope.steps[step_id] = StepState(status="skipped", summary="skipped after interruption")
+        reporter.note(f"step {step_id} was interrupted; skipping it (--skip-step)")
+        return step.index + 1
+    raise NeedsDecision(
+        f"step {step_id!r} ({step.action}) started but never finished: it may or may not have changed something",
+        hint=f"check the system, then `fireline resume {request.run_id} --retry-step` to run it again "
+             f"or `--skip-step` if it already took effect",
+    )
+
+
+def _step_at(runbook: Runbook, index: int) -> str | None:
+    return runbook.steps[index].id if index < len(runbook.steps) else None
+
+

@@ -1,0 +1,1 @@
+"""The journal: append-only events. Runs and game days are views over them."""

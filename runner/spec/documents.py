@@ -1,0 +1,29 @@
+"""Dispatch by `kind`: runbooks today, game-day scenarios through the same door."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.spec.diagnostics import DocumentInvalid
+from runner.spec.runbook import check_runbook
+from runner.spec.schemas import did_you_mean
+from runner.spec.yamlsource import load_document
+
+KINDS = ("Runbook", "GameDay")
+
+
+def check_document(path: Path) -> str:
+    """Validate one file of any kind; returns its kind or raises DocumentInvalid with every problem."""
+    doc = load_document(path)
+    kind = doc.data.get("kind")
+    if kind == "GameDay":
+        from runner.spec.gameday import check_gameday  # type: ignore[import-not-found,unused-ignore]
+
+        problems = check_gameday(doc)
+    elif kind == "Runbook" or kind is None:
+        problems = check_runbook(doc)
+    else:
+        problems = [doc.diagnostic(("kind",), f"unknown kind {kind!r}", did_you_mean(str(kind), KINDS))]
+    if problems:
+        raise DocumentInvalid(problems)
+    return str(kind)

@@ -1,0 +1,108 @@
+"""The typed model of a runbook. Built only from documents that passed validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.secrets import SecretRef
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str  # string | integer | number | boolean | duration | list
+    required: bool = False
+    default: Any = None
+    has_default: bool = False
+    description: str = ""
+    enum: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    required: bool | None = None  # None: decided by whether the step mutates
+    min_approvers: int = 1
+    approvers: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Retries:
+    count: int
+    delay: float = 1.0
+    backoff: float = 1.0
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class SubAction:
+    """A verify post-condition or a rollback compensation."""
+
+    action: str
+    params: Mapping[str, Any]
+    timeout: float | None = None
+    retries: Retries | None = None
+
+
+@dataclass(frozen=True)
+class OnFailure:
+    policy: str  # abort | continue | rollback | goto
+    target: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> OnFailure:
+        if not text:
+            return cls("abort")
+        if text.startswith("goto:"):
+            return cls("goto", text.removeprefix("goto:"))
+        return cls(text)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    index: int
+    action: str
+    params: Mapping[str, Any]
+    name: str = ""
+    when: str | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    approval: Approval | None = None
+    timeout: float | None = None
+    retries: Retries | None = None
+    on_failure: OnFailure = OnFailure("abort")
+    verify: SubAction | None = None
+    rollback: SubAction | None = None
+    read_only: bool = False
+    notes: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Runbook:
+    path: str
+    digest: str  # sha256 of the file: resume refuses when it changed
+    name: str
+    title: str
+    metadata: Mapping[str, Any]
+    inputs: Mapping[str, InputSpec]
+    secrets: Mapping[str, SecretRef]
+    connections: Mapping[str, Mapping[str, Any]]
+    steps: tuple[Step, ...]
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def index_of(self, step_id: str) -> int:
+        return self.step(step_id).index

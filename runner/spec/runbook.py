@@ -1,0 +1,313 @@
+"""Loading a runbook: YAML → schema → semantic checks → typed model. Every problem is reported at once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError
+
+from runner.actions.registry import has_action, known_actions
+from runner.durations import is_duration, parse_duration
+from runner.secrets import SecretRef
+from runner.spec.diagnostics import Diagnostic, DocumentInvalid
+from runner.spec.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
+from runner.spec.schemas import did_you_mean, validate_params, validate_structure
+from runner.spec.yamlsource import Document, PathKey, load_document
+from runner.templating import is_template, references
+
+# Connection types each action family may use (a postgres step pointed at a kubernetes connection is a bug).
+FAMILY_CONNECTIONS: dict[str, tuple[str, ...]] = {
+    "postgres": ("postgres",),
+    "kubernetes": ("kubernetes",),
+    "ssh": ("ssh",),
+    "flags": ("unleash", "flagd"),
+    "prometheus": ("prometheus",),
+    "alertmanager": ("alertmanager",),
+    "http": ("http", "prometheus", "alertmanager", "webhook"),
+}
+SQL_FIELDS = ("sql", "preview")
+TEMPLATE_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none",
+                    "True", "False", "None"}
+
+
+def load_runbook(path: Path, display_name: str | None = None) -> Runbook:
+    doc = load_document(path, display_name)
+    problems = check_runbook(doc)
+    if problems:
+        raise DocumentInvalid(problems)
+    return build_runbook(doc, path)
+
+
+def check_runbook(doc: Document) -> list[Diagnostic]:
+    problems = validate_structure(doc, "runbook.schema.json")
+    data = doc.data if isinstance(doc.data, dict) else {}
+    problems += _check_inputs(doc, data.get("inputs"))
+    problems += _check_steps(doc, data)
+    # One problem can surface twice (schema + semantic); show it once.
+    return sorted(set(problems))
+
+
+# --- inputs ---------------------------------------------------------------------------------------------
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "list": (list,),
+    "duration": (str, int, float),
+}
+
+
+def _check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
+    if not isinstance(inputs, dict):
+        return []
+    out = []
+    for name, spec in inputs.items():
+        if not isinstance(spec, dict) or "default" not in spec:
+            continue
+        default, kind, at = spec["default"], spec.get("type"), ("inputs", name, "default")
+        if kind in _PY_TYPES and not _is_type(default, kind):
+            out.append(doc.diagnostic(at, f"default {default!r} is not of type {kind}",
+                                      "make the default match the declared type"))
+        elif kind == "duration" and isinstance(default, str) and not is_duration(default):
+            out.append(doc.diagnostic(at, f"default {default!r} is not a duration", "use e.g. 30s, 5m, 1h"))
+        elif "enum" in spec and isinstance(spec["enum"], list) and default not in spec["enum"]:
+            out.append(doc.diagnostic(at, f"default {default!r} is not one of the allowed values {spec['enum']}"))
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            if "minimum" in spec and default < spec["minimum"]:
+                out.append(doc.diagnostic(at, f"default {default} is below the minimum {spec['minimum']}"))
+            if "maximum" in spec and default > spec["maximum"]:
+                out.append(doc.diagnostic(at, f"default {default} is above the maximum {spec['maximum']}"))
+    return out
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, _PY_TYPES[kind])
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+
+class _Scope:
+    """What templates may name at a given point in the document."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.inputs = _keys(data.get("inputs"))
+        self.secrets = _keys(data.get("secrets"))
+        self.connections = _keys(data.get("connections"))
+        self.step_outputs: dict[str, set[str]] = {}
+        self.all_steps: set[str] = set()
+
+
+def _keys(value: Any) -> set[str]:
+    return set(value) if isinstance(value, dict) else set()
+
+
+def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return []
+    scope = _Scope(data)
+    scope.all_steps = {s["id"] for s in steps if isinstance(s, dict) and isinstance(s.get("id"), str)}
+    connections = data.get("connections") if isinstance(data.get("connections"), dict) else {}
+    out: list[Diagnostic] = []
+    seen: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        at: PathKey = ("steps", index)
+        step_id = step.get("id")
+        if isinstance(step_id, str):
+            if step_id in seen:
+                out.append(doc.diagnostic((*at, "id"), f"duplicate step id {step_id!r} (first used by steps[{seen[step_id]}])",
+                                          "step ids must be unique"))
+            seen.setdefault(step_id, index)
+        out += _check_action(doc, step, at, connections)
+        for sub in ("verify", "rollback"):
+            if isinstance(step.get(sub), dict):
+                out += _check_action(doc, step[sub], (*at, sub), connections)
+        out += _check_on_failure(doc, step, at, scope)
+        if step.get("read_only") and step.get("action") not in ("shell.run", "ssh.run"):
+            out.append(doc.diagnostic((*at, "read_only"), "read_only applies to shell.run and ssh.run only",
+                                      "other actions declare whether they mutate"))
+        approval = step.get("approval")
+        if isinstance(approval, dict) and isinstance(approval.get("approvers"), list):
+            needed = approval.get("min_approvers", 1)
+            if isinstance(needed, int) and needed > len(approval["approvers"]):
+                out.append(doc.diagnostic((*at, "approval", "min_approvers"),
+                                          f"needs {needed} approvers but only {len(approval['approvers'])} are allowed"))
+        out += _check_templates(doc, step, at, scope)
+        if isinstance(step_id, str):
+            scope.step_outputs[step_id] = _keys(step.get("outputs"))
+    return out
+
+
+def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections: dict[str, Any]) -> list[Diagnostic]:
+    action = node.get("action")
+    if not isinstance(action, str):
+        return []
+    if not has_action(action):
+        return [doc.diagnostic((*at, "action"), f"unknown action {action!r}", did_you_mean(action, known_actions()))]
+    params = node.get("with", {})
+    if not isinstance(params, dict):
+        return []
+    out = validate_params(doc, action, params, (*at, "with"))
+    family = action.partition(".")[0]
+    for field in SQL_FIELDS:
+        if family == "postgres" and is_template(params.get(field)):
+            out.append(doc.diagnostic((*at, "with", field), "templates are not allowed in SQL text",
+                                      "use %(name)s placeholders and put the values in params"))
+    conn = params.get("connection")
+    if isinstance(conn, str) and not is_template(conn):
+        if conn not in connections:
+            out.append(doc.diagnostic((*at, "with", "connection"), f"unknown connection {conn!r}",
+                                      did_you_mean(conn, connections) or "declare it under connections:"))
+        else:
+            kind = connections[conn].get("type") if isinstance(connections[conn], dict) else None
+            allowed = FAMILY_CONNECTIONS.get(family)
+            if allowed and kind not in allowed:
+                out.append(doc.diagnostic((*at, "with", "connection"),
+                                          f"connection {conn!r} is of type {kind}, {action} needs {' or '.join(allowed)}"))
+    return out
+
+
+def _check_on_failure(doc: Document, step: dict[str, Any], at: PathKey, scope: _Scope) -> list[Diagnostic]:
+    policy = step.get("on_failure")
+    if isinstance(policy, str) and policy.startswith("goto:"):
+        target = policy.removeprefix("goto:")
+        if target not in scope.all_steps:
+            return [doc.diagnostic((*at, "on_failure"), f"goto target {target!r} is not a step id",
+                                   did_you_mean(target, scope.all_steps))]
+    if policy == "rollback" and not isinstance(step.get("rollback"), dict):
+        return []  # rolling back earlier steps is still meaningful
+    return []
+
+
+def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
+    """(path, text, may_use_result) for every template string in a step."""
+    def walk(value: Any, path: PathKey, with_result: bool) -> Iterator[tuple[PathKey, str, bool]]:
+        if isinstance(value, str) and is_template(value):
+            yield path, value, with_result
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from walk(v, (*path, k), with_result)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from walk(v, (*path, i), with_result)
+
+    yield from walk(step.get("with"), (*at, "with"), False)
+    if isinstance(step.get("when"), str):
+        yield (*at, "when"), step["when"], False
+    yield from walk(step.get("outputs"), (*at, "outputs"), True)
+    retries = step.get("retries")
+    if isinstance(retries, dict) and isinstance(retries.get("until"), str):
+        yield (*at, "retries", "until"), retries["until"], True
+    for sub in ("verify", "rollback"):
+        if isinstance(step.get(sub), dict):
+            yield from walk(step[sub].get("with"), (*at, sub, "with"), True)
+
+
+def _check_templates(doc: Document, step: dict[str, Any], at: PathKey, scope: _Scope) -> list[Diagnostic]:
+    out = []
+    for path, text, with_result in _template_sites(step, at):
+        try:
+            refs = references(text)
+        except TemplateSyntaxError as exc:
+            out.append(doc.diagnostic(path, f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}"))
+            continue
+        for ref in refs:
+            problem = _check_reference(ref.root, ref.chain, scope, with_result)
+            if problem:
+                out.append(doc.diagnostic(path, problem[0], problem[1]))
+    return out
+
+
+def _check_reference(root: str, chain: tuple[str | int, ...], scope: _Scope, with_result: bool) -> tuple[str, str | None] | None:
+    namespaces = {"inputs": scope.inputs, "secrets": scope.secrets, "connections": scope.connections}
+    if root in namespaces:
+        if chain and str(chain[0]) not in namespaces[root]:
+            name = str(chain[0])
+            return f"{root}.{name} is not declared", did_you_mean(name, namespaces[root]) or f"declare it under {root}:"
+        return None
+    if root == "steps":
+        if not chain:
+            return None
+        target = str(chain[0])
+        if target not in scope.step_outputs:
+            if target in scope.all_steps:
+                return f"steps.{target} refers to a later step (or this one)", "a template can only use steps that ran before it"
+            return f"steps.{target} is not a step id", did_you_mean(target, scope.all_steps)
+        if len(chain) >= 3 and chain[1] == "outputs" and str(chain[2]) not in scope.step_outputs[target]:
+            declared = scope.step_outputs[target]
+            return (f"step {target!r} has no output {chain[2]!r}",
+                    did_you_mean(str(chain[2]), declared) or f"declare it under outputs: of step {target!r}")
+        if len(chain) >= 2 and chain[1] not in ("outputs", "result", "status", "changed"):
+            return f"steps.{target}.{chain[1]} is not available", "use outputs, result or status"
+        return None
+    if root == "result":
+        return None if with_result else ("result is only available in outputs, retries.until, verify and rollback", None)
+    if root in ("run", "gameday") or root in TEMPLATE_GLOBALS:
+        return None
+    return f"unknown variable {root!r}", did_you_mean(root, ["inputs", "secrets", "connections", "steps", "result", "run"])
+
+
+# --- the model ------------------------------------------------------------------------------------------
+
+def build_runbook(doc: Document, path: Path) -> Runbook:
+    data = doc.data
+    meta = data["metadata"]
+    return Runbook(
+        path=str(path),
+        digest=hashlib.sha256(path.read_bytes()).hexdigest(),
+        name=meta["name"],
+        title=meta.get("title", meta["name"]),
+        metadata=meta,
+        inputs={name: _input(name, spec) for name, spec in (data.get("inputs") or {}).items()},
+        secrets={name: SecretRef(name, s["from"], s.get("name") or s.get("path"), s.get("optional", False))
+                 for name, s in (data.get("secrets") or {}).items()},
+        connections=data.get("connections") or {},
+        steps=tuple(_step(i, s) for i, s in enumerate(data["steps"])),
+    )
+
+
+def _input(name: str, spec: Mapping[str, Any]) -> InputSpec:
+    return InputSpec(
+        name=name, type=spec["type"], required=bool(spec.get("required", False)), default=spec.get("default"),
+        has_default="default" in spec, description=spec.get("description", ""), enum=tuple(spec.get("enum", ())),
+        minimum=spec.get("minimum"), maximum=spec.get("maximum"), pattern=spec.get("pattern"),
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+def _retries(spec: Mapping[str, Any] | None) -> Retries | None:
+    if not spec:
+        return None
+    return Retries(count=spec["count"], delay=_seconds(spec.get("delay")) or 1.0,
+                   backoff=float(spec.get("backoff", 1.0)), until=spec.get("until"))
+
+
+def _sub(spec: Mapping[str, Any] | None) -> SubAction | None:
+    if not spec:
+        return None
+    return SubAction(spec["action"], spec.get("with", {}), _seconds(spec.get("timeout")), _retries(spec.get("retries")))
+
+
+def _step(index: int, spec: Mapping[str, Any]) -> Step:
+    approval = spec.get("approval")
+    return Step(
+        id=spec["id"], index=index, action=spec["action"], params=spec.get("with", {}), name=spec.get("name", ""),
+        when=spec.get("when"), outputs=spec.get("outputs", {}),
+        approval=Approval(approval.get("required"), approval.get("min_approvers", 1),
+                          tuple(approval.get("approvers", ())), _seconds(approval.get("timeout")))
+        if approval is not None else None,
+        timeout=_seconds(spec.get("timeout")), retries=_retries(spec.get("retries")),
+        on_failure=OnFailure.parse(spec.get("on_failure")), verify=_sub(spec.get("verify")),
+        rollback=_sub(spec.get("rollback")), read_only=bool(spec.get("read_only", False)),
+        notes=spec.get("notes", ""),
+    )
+
+

@@ -1,0 +1,199 @@
+"""The JSON Schemas in schemas/ are the source of truth; this module loads them and turns jsonschema's
+errors into diagnostics a responder can act on."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from runner.spec.diagnostics import Diagnostic
+from runner.spec.yamlsource import Document, PathKey
+from runner.templating import is_template
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
+DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
+
+
+def schema_dir() -> Path:
+    # Installed wheels carry the schemas inside the package; a source checkout uses the top-level folder.
+    packaged = Path(__file__).resolve().parent.parent / "schemas"
+    return packaged if packaged.is_dir() else SCHEMA_DIR
+
+
+@cache
+def load_schema(relative: str) -> dict[str, Any]:
+    with (schema_dir() / relative).open(encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+@cache
+def _validator(kind: str) -> Any:
+    """Validator for the document structure. Action dispatch (actions/index.json) is replaced by an empty
+    schema here: `with` blocks are validated per action by `action_validator`, with better paths."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    base = schema_dir().as_uri() + "/"
+    resources = [(base + "actions/index.json", Resource.from_contents({"$schema": _DRAFT}))]
+    for name in ("runbook.schema.json", "gameday.schema.json"):
+        if (schema_dir() / name).exists():
+            resources.append((base + name, Resource.from_contents(load_schema(name))))
+    registry: Registry[Any] = Registry().with_resources(resources)
+    schema = dict(load_schema(kind))
+    schema["$id"] = base + kind
+    return Draft202012Validator(schema, registry=registry)
+
+
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@cache
+def action_schema(action: str) -> dict[str, Any] | None:
+    family, _, short = action.partition(".")
+    path = schema_dir() / "actions" / f"{family}.json"
+    if not path.exists():
+        return None
+    defs = load_schema(f"actions/{family}.json").get("$defs", {})
+    if short not in defs:
+        return None
+    # Keep the family's $defs reachable for internal $refs.
+    return {"$schema": _DRAFT, **defs[short], "$defs": defs}
+
+
+@cache
+def action_validator(action: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = action_schema(action)
+    return Draft202012Validator(schema) if schema is not None else None
+
+
+def validate_structure(doc: Document, kind: str) -> list[Diagnostic]:
+    return list(_explain(doc, _validator(kind).iter_errors(doc.data), ()))
+
+
+def validate_params(doc: Document, action: str, params: Any, at: PathKey) -> list[Diagnostic]:
+    validator = action_validator(action)
+    if validator is None:
+        return []
+    return list(_explain(doc, validator.iter_errors(params), at))
+
+
+def check_params_now(action: str, params: Mapping[str, Any]) -> list[str]:
+    """Runtime check of rendered params (template values are only known now). Messages, no positions."""
+    validator = action_validator(action)
+    if validator is None:
+        return []
+    out = []
+    for error in validator.iter_errors(params):
+        where = ".".join(str(p) for p in error.absolute_path) or "with"
+        out.append(f"{where}: {_message(error)[0]}")
+    return out
+
+
+# --- turning jsonschema errors into diagnostics -------------------------------------------------------
+
+def _explain(doc: Document, errors: Iterable[Any], prefix: PathKey) -> Iterator[Diagnostic]:
+    for error in errors:
+        path: PathKey = (*prefix, *error.absolute_path)
+        # A template stands where a number/boolean/enum is expected: only checkable once rendered.
+        if is_template(error.instance) and error.validator in ("type", "enum", "const", "minimum", "maximum",
+                                                                 "pattern", "format", "exclusiveMinimum"):
+            continue
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = sorted(error.schema.get("properties", {}))
+            for extra in _unknown_fields(error):
+                yield doc.diagnostic(
+                    (*path, extra), f"unknown field {extra!r}", _did_you_mean(extra, allowed), key=True
+                )
+            continue
+        if error.validator in ("oneOf", "anyOf") and _only_required(error.validator_value):
+            options = [r["required"][0] for r in error.validator_value]
+            yield doc.diagnostic(path, f"needs exactly one of: {', '.join(options)}")
+            continue
+        message, hint = _message(error)
+        yield doc.diagnostic(path, message, hint, key=error.validator == "required")
+
+
+def _unknown_fields(error: Any) -> list[str]:
+    known = set(error.schema.get("properties", {}))
+    patterns = error.schema.get("patternProperties", {})
+    import re
+
+    return [
+        k for k in error.instance
+        if k not in known and not any(re.search(p, k) for p in patterns)
+    ]
+
+
+def _only_required(options: Any) -> bool:
+    return isinstance(options, list) and all(
+        isinstance(o, dict) and set(o) == {"required"} and len(o["required"]) == 1 for o in options
+    )
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    listed = ", ".join(sorted(choices))
+    return f"allowed: {listed}" if listed else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    return _did_you_mean(word, choices)
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true or false", "null": "null"}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"boolean {value}"
+    if value is None:
+        return "nothing (null)"
+    text = repr(value)
+    return text if len(text) < 50 else text[:47] + "..."
+
+
+def _message(error: Any) -> tuple[str, str | None]:
+    kind = error.validator
+    value = error.validator_value
+    if kind == "required":
+        missing = [r for r in value if isinstance(error.instance, dict) and r not in error.instance]
+        return f"missing required field {missing[0]!r}" if missing else error.message, None
+    if kind == "type":
+        wanted = value if isinstance(value, list) else [value]
+        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
+        return f"expected {names}, got {_describe(error.instance)}", None
+    if kind == "enum":
+        return (f"{_describe(error.instance)} is not one of: {', '.join(map(str, value))}",
+                _did_you_mean(str(error.instance), map(str, value)))
+    if kind == "const":
+        return f"must be {value!r}, got {_describe(error.instance)}", None
+    if kind == "pattern":
+        if value == DURATION_PATTERN:
+            return f"{_describe(error.instance)} is not a duration", "use e.g. 500ms, 30s, 5m, 1h or 1h30m"
+        if "\\{\\{" in value:
+            return f"{_describe(error.instance)} is not an expression", "write it as {{ ... }}"
+        if "goto" in value:
+            return (f"{_describe(error.instance)} is not a failure policy",
+                    "use abort, continue, rollback or goto:<step id>")
+        return f"{_describe(error.instance)} does not match the expected form {value}", None
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{error.instance} is out of range ({kind} {value})", None
+    if kind == "minItems":
+        return f"needs at least {value} item(s)", None
+    if kind == "minLength":
+        return "must not be empty", None
+    return error.message, None

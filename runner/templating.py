@@ -1,0 +1,138 @@
+"""Jinja2 templates in a sandbox with StrictUndefined, plus static analysis of what a template names.
+
+A value that is exactly one expression (`"{{ inputs.replicas }}"`) renders to the native value (an int stays
+an int); anything else renders to a string. For shell command lines every expression's value is shell-quoted,
+so an input can never inject a command.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from runner.errors import FirelineError
+
+_SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
+
+
+class TemplateError(FirelineError):
+    """A template failed to render (unknown name, type error, sandbox refusal)."""
+
+
+def is_template(value: object) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _shell_quote(value: Any) -> str:
+    return shlex.quote(value if isinstance(value, str) else str(value))
+
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_SHELL_ENV = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_shell_quote
+)
+
+
+@lru_cache(maxsize=4096)
+def _compiled_expression(expr: str) -> Callable[..., Any]:
+    return _ENV.compile_expression(expr, undefined_to_none=False)
+
+
+@lru_cache(maxsize=4096)
+def _compiled_template(text: str, shell: bool) -> Any:
+    return (_SHELL_ENV if shell else _ENV).from_string(text)
+
+
+def render_value(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+    """Render strings inside any JSON-like value. Non-template values pass through untouched."""
+    if isinstance(value, str):
+        return render_string(value, context, shell=shell) if is_template(value) else value
+    if isinstance(value, Mapping):
+        return {k: render_value(v, context, shell=shell) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context, shell=shell) for v in value]
+    return value
+
+
+def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False) -> Any:
+    try:
+        match = _SINGLE_EXPR.match(text)
+        if match and not shell:
+            return _compiled_expression(match.group("expr"))(**context)
+        return _compiled_template(text, shell).render(**context)
+    except UndefinedError as exc:
+        raise TemplateError(f"template {text.strip()!r}: {exc.message}") from None
+    except SecurityError as exc:
+        raise TemplateError(f"template {text.strip()!r} was refused by the sandbox: {exc}") from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template {text.strip()!r}: syntax error: {exc.message}") from None
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError) as exc:
+        raise TemplateError(f"template {text.strip()!r}: {exc}") from None
+
+
+def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate `{{ expr }}` (or a bare expression) to a native value."""
+    match = _SINGLE_EXPR.match(expression)
+    return render_string(expression if match else "{{ " + expression + " }}", context)
+
+
+# --- static analysis ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reference:
+    """A name a template reads: root plus the constant attribute/item chain after it."""
+
+    root: str
+    chain: tuple[str | int, ...]
+    lineno: int
+
+
+def parse_template(text: str) -> nodes.Template:
+    """Parse only (no render); raises TemplateSyntaxError."""
+    return _ENV.parse(text)
+
+
+def references(text: str) -> list[Reference]:
+    """Every variable a template reads, with the constant part of its access chain.
+
+    `steps['count'].outputs.active` → Reference("steps", ("count", "outputs", "active")). Names bound inside
+    the template (for loops, set) are not references.
+    """
+    tree = parse_template(text)
+    bound = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    found: list[Reference] = []
+    for node in _outermost_accesses(tree):
+        chain: list[str | int] = []
+        cursor: nodes.Node = node
+        while isinstance(cursor, nodes.Getattr | nodes.Getitem):
+            if isinstance(cursor, nodes.Getattr):
+                chain.append(cursor.attr)
+            elif isinstance(cursor.arg, nodes.Const) and isinstance(cursor.arg.value, str | int):
+                chain.append(cursor.arg.value)
+            else:
+                chain.clear()  # dynamic index: only what precedes it is checkable
+            cursor = cursor.node
+        if isinstance(cursor, nodes.Name) and cursor.ctx == "load" and cursor.name not in bound:
+            found.append(Reference(cursor.name, tuple(reversed(chain)), cursor.lineno))
+    return found
+
+
+def _outermost_accesses(tree: nodes.Node) -> Iterator[nodes.Node]:
+    """Names and attribute/item chains, outermost only (so a.b.c yields once, not three times)."""
+    def walk(node: nodes.Node, inside_chain: bool) -> Iterator[nodes.Node]:
+        is_access = isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name)
+        if is_access and not inside_chain:
+            yield node
+        for child in node.iter_child_nodes():
+            child_in_chain = is_access and isinstance(child, nodes.Getattr | nodes.Getitem | nodes.Name) and (
+                child is getattr(node, "node", None)
+            )
+            yield from walk(child, child_in_chain)
+    yield from walk(tree, False)
