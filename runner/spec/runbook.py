@@ -138,7 +138,8 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                 out.append(doc.diagnostic((*at, "approval", "min_approvers"),
                                           f"needs {needed} approvers but only {len(approval['approvers'])} are allowed"))
         out += _check_templates(doc, step, at, scope)
-        if isinstance(step_id, str):
+        if isinstance(step_id, str) and step_id not in scope.step_outputs:
+            # A duplicate id is reported once; templates keep resolving against the first definition.
             scope.step_outputs[step_id] = _keys(step.get("outputs"))
     return out
 

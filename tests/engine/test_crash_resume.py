@@ -1,0 +1,73 @@
+"""kill -9 in the middle of a run, then `fireline resume`: finished steps stay finished, the interrupted
+mutating step is not silently repeated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import write
+
+RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: crash}}
+steps:
+  - id: first
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo first >> {log}"}}
+  - id: slow-change
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo slow-start >> {log}; touch {started}; sleep 30; echo slow-end >> {log}"}}
+  - id: last
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo last >> {log}"}}
+"""
+
+
+def _start_and_kill(tmp_path: Path, env: dict[str, str]) -> str:
+    log, started = tmp_path / "log", tmp_path / "started"
+    path = write(tmp_path / "crash.yaml", RUNBOOK.format(log=log, started=started))
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(path), "--output", "plain"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not started.exists():
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the engine and the step's shell die together, no cleanup
+    proc.wait()
+    out = proc.stdout.read() if proc.stdout else ""
+    run_id = next(w for line in out.splitlines() for w in line.split() if w.count("-") == 2 and w[:8].isdigit())
+    return run_id
+
+
+def test_kill_dash_nine_then_resume(tmp_path: Path, cli, fireline_home) -> None:
+    env = {**os.environ, "FIRELINE_HOME": str(fireline_home), "PYTHONPATH": str(Path.cwd())}
+    run_id = _start_and_kill(tmp_path, env)
+    log = tmp_path / "log"
+    assert log.read_text().split() == ["first", "slow-start"]
+
+    listed = cli("runs", "list")
+    assert run_id in listed.out and "running?" in listed.out
+
+    blocked = cli("resume", run_id)
+    assert blocked.code == 3
+    assert "started but never finished" in blocked.err and "--retry-step" in blocked.err
+    assert log.read_text().split() == ["first", "slow-start"]  # nothing ran
+
+    # The responder checked the system and knows the change landed: skip it.
+    (tmp_path / "crash.yaml").read_text()
+    resumed = cli("resume", run_id, "--skip-step", "--output", "plain")
+    assert resumed.code == 0, resumed.out
+    assert log.read_text().split() == ["first", "slow-start", "last"]  # `first` was not repeated
+    shown = cli("runs", "show", run_id, "--json").json()
+    decisions = [e for e in shown["events"] if e["type"] == "step.decision"]
+    assert decisions[0]["step_id"] == "slow-change" and decisions[0]["data"]["decision"] == "skip"
