@@ -76,9 +76,7 @@ def _show(value: Any) -> str:
 def revert_params(params: Params, result: Mapping[str, Any]) -> dict[str, Any]:
     """flags.set parameters restoring `result.previous`, touching only the fields the step set."""
     previous = result["previous"]
-    restored: dict[str, Any] = {
-        k: params[k] for k in ("connection", "flag", "environment", "project") if k in params
-    }
+    restored: dict[str, Any] = {k: params[k] for k in ("connection", "flag", "environment", "project") if k in params}
     for field in ("enabled", "rollout", "variant"):
         if params.get(field) is not None and previous.get(field) is not None:
             restored[field] = previous[field]
@@ -88,6 +86,7 @@ def revert_params(params: Params, result: Mapping[str, Any]) -> dict[str, Any]:
 # -- providers ----------------------------------------------------------------------------------------------
 class Provider(Protocol):
     kind: str
+    fields: tuple[str, ...]  # which of enabled/rollout/variant this provider can set
 
     def describe(self, flag: str) -> str: ...
 
@@ -100,6 +99,7 @@ class UnleashProvider:
     """Admin API of one Unleash project/environment. The token goes in a header and nowhere else."""
 
     kind = "unleash"
+    fields = ("enabled", "rollout")
 
     def __init__(self, settings: Mapping[str, Any], params: Params, timeout: float) -> None:
         self.url = str(settings["url"]).rstrip("/")
@@ -107,9 +107,7 @@ class UnleashProvider:
         self.project = str(params.get("project") or settings.get("project") or "default")
         environment = params.get("environment") or settings.get("environment")
         if not environment:
-            raise ActionError(
-                "no Unleash environment given", hint="set `environment` on the connection or the step"
-            )
+            raise ActionError("no Unleash environment given", hint="set `environment` on the connection or the step")
         self.environment = str(environment)
         self.timeout = timeout
 
@@ -143,9 +141,7 @@ class UnleashProvider:
         for env in feature.get("environments", []):
             if env.get("name") == self.environment:
                 return dict(env)
-        raise ActionError(
-            f"flag {flag!r} has no environment {self.environment!r} in project {self.project!r}"
-        )
+        raise ActionError(f"flag {flag!r} has no environment {self.environment!r} in project {self.project!r}")
 
     def read(self, flag: str) -> FlagState:
         env = self._environment(flag)
@@ -154,8 +150,6 @@ class UnleashProvider:
         return FlagState(enabled=bool(env.get("enabled")), rollout=rollout)
 
     def write(self, flag: str, current: FlagState, desired: Desired) -> None:
-        if desired.variant is not None:
-            raise ActionError("`variant` applies to flagd flags; Unleash takes `enabled` and `rollout`")
         # The rollout first: enabling an environment without strategies makes Unleash add a 100% one,
         # so turning on "at 10%" must never pass through a moment at 100%.
         if desired.rollout is not None and desired.rollout != current.rollout:
@@ -208,6 +202,7 @@ class FlagdProvider:
     """An OpenFeature flagd flag-definition file, edited in place with every other byte preserved."""
 
     kind = "flagd"
+    fields = ("enabled", "variant")
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.path = Path(str(settings["path"])).expanduser()
@@ -225,9 +220,7 @@ class FlagdProvider:
         except ValueError as exc:
             raise ActionError(f"{self.path} is not valid JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("flags"), dict):
-            raise ActionError(
-                f"{self.path} has no top-level `flags` object", hint="is it a flagd definition?"
-            )
+            raise ActionError(f"{self.path} has no top-level `flags` object", hint="is it a flagd definition?")
         return raw, data
 
     def _flag(self, data: Mapping[str, Any], flag: str) -> Mapping[str, Any]:
@@ -240,13 +233,9 @@ class FlagdProvider:
     def read(self, flag: str) -> FlagState:
         _, data = self._load()
         definition = self._flag(data, flag)
-        return FlagState(
-            enabled=definition.get("state") == "ENABLED", variant=definition.get("defaultVariant")
-        )
+        return FlagState(enabled=definition.get("state") == "ENABLED", variant=definition.get("defaultVariant"))
 
     def write(self, flag: str, current: FlagState, desired: Desired) -> None:
-        if desired.rollout is not None:
-            raise ActionError("`rollout` applies to Unleash flags; flagd takes `enabled` and `variant`")
         raw, data = self._load()
         definition = self._flag(data, flag)
         updates: dict[str, str] = {}
@@ -366,9 +355,17 @@ def provider_for(params: Params, ctx: ActionContext) -> Provider:
         return UnleashProvider(settings, params, timeout=min(10.0, ctx.remaining(10.0) or 0.05))
     if kind == "flagd":
         return FlagdProvider(settings)
-    raise ActionError(
-        f"connection {name!r} is of type {kind!r}", hint="flags.* need an unleash or flagd connection"
-    )
+    raise ActionError(f"connection {name!r} is of type {kind!r}", hint="flags.* need an unleash or flagd connection")
+
+
+def check_supported(provider: Provider, desired: Desired) -> None:
+    """Refuse fields the provider has no notion of (an Unleash `variant`, a flagd `rollout`) up front."""
+    for field in ("enabled", "rollout", "variant"):
+        if getattr(desired, field) is not None and field not in provider.fields:
+            raise ActionError(
+                f"`{field}` does not apply to {provider.kind} flags",
+                hint=f"{provider.kind} flags take {' and '.join(provider.fields)}",
+            )
 
 
 def _state_result(provider: Provider, flag: str, state: FlagState) -> dict[str, Any]:
@@ -404,8 +401,9 @@ class Set(BaseAction):
     revert_params = staticmethod(revert_params)
 
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
+        provider = provider_for(params, ctx)
+        check_supported(provider, Desired.from_params(params))
         try:
-            provider = provider_for(params, ctx)
             current = provider.read(params["flag"])
         except ActionError as err:
             return Plan(Verdict.CANNOT_CHECK, f"cannot read the flag: {err}")
@@ -422,6 +420,7 @@ class Set(BaseAction):
         if desired == Desired():
             raise ActionError("flags.set needs at least one of enabled, rollout, variant")
         provider = provider_for(params, ctx)
+        check_supported(provider, desired)
         where = provider.describe(flag)
         current = provider.read(flag)
         diffs = changes(current, desired)
@@ -441,9 +440,7 @@ class Set(BaseAction):
         if changes(after, desired):
             raise ActionError(f"{where}: after the change it reads {after.as_dict()}, not what was asked")
         self._warn_widening(provider, flag, desired, ctx)
-        result.update(
-            _state_result(provider, flag, after), previous=current.as_dict(), current=after.as_dict()
-        )
+        result.update(_state_result(provider, flag, after), previous=current.as_dict(), current=after.as_dict())
         result["changed"] = True
         return Outcome(result=result, summary=f"{where}: {'; '.join(diffs)}", changed=True)
 

@@ -11,6 +11,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -42,8 +43,9 @@ def _target(params: Params, ctx: ActionContext) -> tuple[Cluster, str]:
 
 
 def _get_deployment(cluster: Cluster, ctx: ActionContext, namespace: str, name: str) -> Obj:
-    return cluster.call(ctx, cluster.apps().read_namespaced_deployment, name, namespace,
-                        ref=Ref("deployment", name, namespace))
+    return cluster.call(
+        ctx, cluster.apps().read_namespaced_deployment, name, namespace, ref=Ref("deployment", name, namespace)
+    )
 
 
 def _retry_conflicts(ctx: ActionContext, attempt: Callable[[], T]) -> T:
@@ -53,27 +55,38 @@ def _retry_conflicts(ctx: ActionContext, attempt: Callable[[], T]) -> T:
             return attempt()
         except Conflict as exc:
             if tries == CONFLICT_ATTEMPTS:
-                raise ActionError(f"gave up after {tries} conflicting updates: {exc}",
-                                  hint="something else keeps changing this object (a controller, a CI job?)"
-                                  ) from None
+                raise ActionError(
+                    f"gave up after {tries} conflicting updates: {exc}",
+                    hint="something else keeps changing this object (a controller, a CI job?)",
+                ) from None
             ctx.log(f"conflict ({exc}); re-reading and retrying")
             ctx.sleep(0.05 * tries)
     raise AssertionError("unreachable")
 
 
-def _wait_until(ctx: ActionContext, params: Params, default: str = DEFAULT_WAIT) -> tuple[float, str]:
-    """(monotonic deadline, how to describe it): the `timeout` param, cut short by the step's deadline."""
+@dataclass(frozen=True)
+class _Limit:
+    """How long a wait may last, and whether the step's deadline (rather than its own timeout) set it."""
+
+    until: float  # time.monotonic()
+    seconds: float
+    by_step: bool
+
+
+def _wait_until(ctx: ActionContext, params: Params, default: str = DEFAULT_WAIT) -> _Limit:
+    """The `timeout` param, cut short by the step's deadline."""
     own = parse_duration(params.get("timeout") or default)
     step = ctx.remaining()
     if step is not None and step < own:
-        return time.monotonic() + step, f"the step timeout ({format_duration(step)} left)"
-    return time.monotonic() + own, format_duration(own)
+        return _Limit(time.monotonic() + step, step, by_step=True)
+    return _Limit(time.monotonic() + own, own, by_step=False)
 
 
-def _timed_out(limit: str, what: str, last: str | None) -> ActionError:
+def _timed_out(limit: _Limit, what: str, last: str | None) -> ActionError:
     suffix = f"; last status: {last}" if last else ""
-    error = StepTimeout if limit.startswith("the step") else ActionError
-    return error(f"timed out after {limit} waiting for {what}{suffix}")
+    if limit.by_step:
+        return StepTimeout(f"step timeout: gave up after {format_duration(limit.seconds)} waiting for {what}{suffix}")
+    return ActionError(f"timed out after {format_duration(limit.seconds)} waiting for {what}{suffix}")
 
 
 def _meta(obj: Obj) -> Obj:
@@ -103,19 +116,30 @@ class RolloutRestart(BaseAction):
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         before, after, _ = self._restart(params, ctx, dry_run=True)
         changes = fields.diff(before["spec"]["template"], after["spec"]["template"], "spec.template")
-        return Plan(Verdict.WOULD_CHANGE, f'would restart deployment "{params["deployment"]}" '
-                    f'in namespace "{_meta(before).get("namespace")}"', fields.render_diff(changes),
-                    {"changes": [list(c) for c in changes]})
+        return Plan(
+            Verdict.WOULD_CHANGE,
+            f'would restart deployment "{params["deployment"]}" in namespace "{_meta(before).get("namespace")}"',
+            fields.render_diff(changes),
+            {"changes": [list(c) for c in changes]},
+        )
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         before, after, stamp = self._restart(params, ctx, dry_run=False)
         name, namespace = params["deployment"], _meta(after).get("namespace")
-        result = {"deployment": name, "namespace": namespace, "restarted_at": stamp,
-                  "generation": _meta(after).get("generation")}
+        result = {
+            "deployment": name,
+            "namespace": namespace,
+            "restarted_at": stamp,
+            "generation": _meta(after).get("generation"),
+        }
         if _meta(after).get("generation") == _meta(before).get("generation"):
             # Same-second restarts produce the same annotation: the server saw no change.
-            return Outcome(result, f'deployment "{name}" was already restarted at {stamp}', changed=False,
-                           skipped_reason=f"already restarted at {stamp}")
+            return Outcome(
+                result,
+                f'deployment "{name}" was already restarted at {stamp}',
+                changed=False,
+                skipped_reason=f"already restarted at {stamp}",
+            )
         return Outcome(result, f'restarted deployment "{name}" in namespace "{namespace}" ({stamp})')
 
     def _restart(self, params: Params, ctx: ActionContext, dry_run: bool) -> tuple[Obj, Obj, str]:
@@ -123,13 +147,22 @@ class RolloutRestart(BaseAction):
         name = str(params["deployment"])
         before = _get_deployment(cluster, ctx, namespace, name)
         if (before.get("spec") or {}).get("paused"):
-            raise ActionError(f'can\'t restart paused deployment "{name}" (run rollout resume first)',
-                              hint=f"kubectl rollout resume deployment/{name} -n {namespace}")
+            raise ActionError(
+                f'can\'t restart paused deployment "{name}" (run rollout resume first)',
+                hint=f"kubectl rollout resume deployment/{name} -n {namespace}",
+            )
         stamp = _rfc3339_now()
         patch = {"spec": {"template": {"metadata": {"annotations": {rollout.RESTARTED_AT: stamp}}}}}
-        after = cluster.call(ctx, cluster.apps().patch_namespaced_deployment, name, namespace, patch,
-                             _content_type=STRATEGIC_MERGE, ref=Ref("deployment", name, namespace),
-                             **_dry(dry_run))
+        after = cluster.call(
+            ctx,
+            cluster.apps().patch_namespaced_deployment,
+            name,
+            namespace,
+            patch,
+            _content_type=STRATEGIC_MERGE,
+            ref=Ref("deployment", name, namespace),
+            **_dry(dry_run),
+        )
         return before, after, stamp
 
 
@@ -149,21 +182,30 @@ class RolloutUndo(BaseAction):
             return Plan(Verdict.NO_CHANGE, step.skip_message(), data=step.describe())
         after = step.send(ctx, dry_run=True)
         changes = fields.diff(step.dep["spec"]["template"], after["spec"]["template"], "spec.template")
-        return Plan(Verdict.WOULD_CHANGE,
-                    f'would roll deployment "{step.name}" back from revision {step.current} '
-                    f"to {step.revision}",
-                    fields.render_diff(changes), step.describe())
+        return Plan(
+            Verdict.WOULD_CHANGE,
+            f'would roll deployment "{step.name}" back from revision {step.current} to {step.revision}',
+            fields.render_diff(changes),
+            step.describe(),
+        )
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         def attempt() -> Outcome:
             step = self._prepare(params, ctx)
             if step.already:
-                return Outcome(step.describe(), step.skip_message(), changed=False,
-                               skipped_reason=f"already at revision {step.revision}")
+                return Outcome(
+                    step.describe(),
+                    step.skip_message(),
+                    changed=False,
+                    skipped_reason=f"already at revision {step.revision}",
+                )
             after = step.send(ctx, dry_run=False)
             result = {**step.describe(), "images_after": rollout.images(after["spec"]["template"])}
-            return Outcome(result, f'rolled deployment "{step.name}" back from revision {step.current} '
-                           f'to {step.revision} ({", ".join(result["images_after"])})')
+            return Outcome(
+                result,
+                f'rolled deployment "{step.name}" back from revision {step.current} '
+                f"to {step.revision} ({', '.join(result['images_after'])})",
+            )
 
         return _retry_conflicts(ctx, attempt)
 
@@ -176,28 +218,34 @@ class RolloutUndo(BaseAction):
         to_revision = params.get("to_revision")
         revision, rs = rollout.pick_revision(dep, owned, int(to_revision) if to_revision else None)
         if (dep.get("spec") or {}).get("paused"):
-            raise ActionError(f'you cannot roll back paused deployment "{name}"; resume it first',
-                              hint=f"kubectl rollout resume deployment/{name} -n {namespace}")
+            raise ActionError(
+                f'you cannot roll back paused deployment "{name}"; resume it first',
+                hint=f"kubectl rollout resume deployment/{name} -n {namespace}",
+            )
         return _Undo(cluster, namespace, name, dep, rs, revision, rollout.current_revision(dep, owned))
 
 
 class _Undo:
     """One undo decision: the deployment as read, the ReplicaSet chosen, and the patch to send."""
 
-    def __init__(self, cluster: Cluster, namespace: str, name: str, dep: Obj, rs: Obj, revision: int,
-                 current: int) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, name: str, dep: Obj, rs: Obj, revision: int, current: int
+    ) -> None:
         self.cluster, self.namespace, self.name = cluster, namespace, name
         self.dep, self.rs, self.revision, self.current = dep, rs, revision, current
         self.already = rollout.same_template(rs["spec"]["template"], dep["spec"]["template"])
 
     def skip_message(self) -> str:
-        return (f'deployment "{self.name}" is already at revision {self.revision} '
-                "(its pod template matches that revision)")
+        return (
+            f'deployment "{self.name}" is already at revision {self.revision} (its pod template matches that revision)'
+        )
 
     def describe(self) -> Obj:
         return {
-            "deployment": self.name, "namespace": self.namespace,
-            "from_revision": self.current, "to_revision": self.revision,
+            "deployment": self.name,
+            "namespace": self.namespace,
+            "from_revision": self.current,
+            "to_revision": self.revision,
             "replicaset": _meta(self.rs).get("name"),
             "images_before": rollout.images(self.dep["spec"]["template"]),
             "images_target": rollout.images(self.rs["spec"]["template"]),
@@ -205,9 +253,15 @@ class _Undo:
 
     def send(self, ctx: ActionContext, dry_run: bool) -> Obj:
         return self.cluster.call(
-            ctx, self.cluster.apps().patch_namespaced_deployment, self.name, self.namespace,
-            rollout.undo_patch(self.dep, self.rs), _content_type=JSON_PATCH,
-            ref=Ref("deployment", self.name, self.namespace), **_dry(dry_run))
+            ctx,
+            self.cluster.apps().patch_namespaced_deployment,
+            self.name,
+            self.namespace,
+            rollout.undo_patch(self.dep, self.rs),
+            _content_type=JSON_PATCH,
+            ref=Ref("deployment", self.name, self.namespace),
+            **_dry(dry_run),
+        )
 
 
 # --- rollout status / history --------------------------------------------------------------------
@@ -223,7 +277,7 @@ class RolloutStatus(BaseAction):
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         cluster, namespace = _target(params, ctx)
         name = str(params["deployment"])
-        until, limit = _wait_until(ctx, params)
+        limit = _wait_until(ctx, params)
         last: list[str] = []
 
         def check(objects: dict[str, Obj]) -> bool:
@@ -235,23 +289,30 @@ class RolloutStatus(BaseAction):
                 last.append(state.message)
                 ctx.log(state.message)
             if state.failed:
-                raise ActionError(state.message, hint="roll back with kubernetes.rollout_undo; look at the "
-                                  "new pods' events for why they do not become ready")
+                raise ActionError(
+                    state.message,
+                    hint="roll back with kubernetes.rollout_undo; look at the "
+                    "new pods' events for why they do not become ready",
+                )
             return state.done
 
-        listing = Listing(cluster.apps().list_namespaced_deployment, (namespace,),
-                          field_selector=f"metadata.name={name}")
+        listing = Listing(
+            cluster.apps().list_namespaced_deployment, (namespace,), field_selector=f"metadata.name={name}"
+        )
         try:
-            dep = watch_until(cluster, ctx, listing, until, check)[name]
+            dep = watch_until(cluster, ctx, listing, limit.until, check)[name]
         except Deadline:
-            raise _timed_out(limit, f'deployment "{name}" rollout to finish',
-                             last[-1] if last else None) from None
+            raise _timed_out(limit, f'deployment "{name}" rollout to finish', last[-1] if last else None) from None
         status = dep.get("status") or {}
         result = {
-            "deployment": name, "namespace": namespace, "revision": rollout.revision_of(dep),
+            "deployment": name,
+            "namespace": namespace,
+            "revision": rollout.revision_of(dep),
             "replicas": (dep.get("spec") or {}).get("replicas"),
-            "updated": status.get("updatedReplicas", 0), "available": status.get("availableReplicas", 0),
-            "images": rollout.images(dep["spec"]["template"]), "message": last[-1],
+            "updated": status.get("updatedReplicas", 0),
+            "available": status.get("availableReplicas", 0),
+            "images": rollout.images(dep["spec"]["template"]),
+            "message": last[-1],
         }
         return Outcome(result, last[-1], changed=False)
 
@@ -274,8 +335,7 @@ class RolloutHistory(BaseAction):
         result = {"deployment": name, "namespace": namespace, "current": current, "revisions": rows}
         for row in rows:
             ctx.log(f"{row['revision']:>4}  {row['change_cause'] or '<none>'}  {', '.join(row['images'])}")
-        return Outcome(result, f'deployment "{name}": {len(rows)} revisions kept, current {current}',
-                       changed=False)
+        return Outcome(result, f'deployment "{name}": {len(rows)} revisions kept, current {current}', changed=False)
 
 
 # --- scale -------------------------------------------------------------------------------------
@@ -302,8 +362,12 @@ class Scale(BaseAction):
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         change = self._scale(params, ctx, dry_run=False)
         if change.before == change.after:
-            return Outcome(change.result(), change.sentence(params, dry_run=False), changed=False,
-                           skipped_reason=f"already at {change.after} replicas")
+            return Outcome(
+                change.result(),
+                change.sentence(params, dry_run=False),
+                changed=False,
+                skipped_reason=f"already at {change.after} replicas",
+            )
         if params.get("wait"):
             self._wait(params, ctx, change.after)
         return Outcome(change.result(), change.sentence(params, dry_run=False))
@@ -324,8 +388,16 @@ class Scale(BaseAction):
             if relative:
                 # The target was computed from what we read: refuse (409) if it changed meanwhile.
                 body["metadata"] = {"resourceVersion": _meta(scale).get("resourceVersion")}
-            cluster.call(ctx, apps.patch_namespaced_deployment_scale, name, namespace, body,
-                         _content_type=MERGE, ref=ref, **_dry(dry_run))
+            cluster.call(
+                ctx,
+                apps.patch_namespaced_deployment_scale,
+                name,
+                namespace,
+                body,
+                _content_type=MERGE,
+                ref=ref,
+                **_dry(dry_run),
+            )
             return change
 
         return _retry_conflicts(ctx, attempt)
@@ -333,9 +405,10 @@ class Scale(BaseAction):
     def _wait(self, params: Params, ctx: ActionContext, replicas: int) -> None:
         cluster, namespace = _target(params, ctx)
         name = str(params["deployment"])
-        until, limit = _wait_until(ctx, params)
-        listing = Listing(cluster.apps().list_namespaced_deployment, (namespace,),
-                          field_selector=f"metadata.name={name}")
+        limit = _wait_until(ctx, params)
+        listing = Listing(
+            cluster.apps().list_namespaced_deployment, (namespace,), field_selector=f"metadata.name={name}"
+        )
 
         def check(objects: dict[str, Obj]) -> bool:
             dep = objects.get(name)
@@ -343,21 +416,24 @@ class Scale(BaseAction):
                 raise NotFound(not_found_message(Ref("deployment", name, namespace), cluster.context))
             status = dep.get("status") or {}
             observed = int(status.get("observedGeneration") or 0) >= int(_meta(dep).get("generation") or 0)
-            return observed and int(status.get("availableReplicas") or 0) >= replicas \
+            return (
+                observed
+                and int(status.get("availableReplicas") or 0) >= replicas
                 and int(status.get("replicas") or 0) == replicas
+            )
 
         try:
-            watch_until(cluster, ctx, listing, until, check)
+            watch_until(cluster, ctx, listing, limit.until, check)
         except Deadline:
-            raise _timed_out(limit, f'deployment "{name}" to have {replicas} available replicas',
-                             None) from None
+            raise _timed_out(limit, f'deployment "{name}" to have {replicas} available replicas', None) from None
 
 
 class _ScaleChange:
     """Current and target replica counts, and why the target differs from what was asked."""
 
-    def __init__(self, name: str, namespace: str, before: int, requested: int, after: int,
-                 notes: tuple[str, ...]) -> None:
+    def __init__(
+        self, name: str, namespace: str, before: int, requested: int, after: int, notes: tuple[str, ...]
+    ) -> None:
         self.name, self.namespace = name, namespace
         self.before, self.requested, self.after, self.notes = before, requested, after, notes
 
@@ -382,8 +458,14 @@ class _ScaleChange:
         return cls(name, namespace, before, requested, after, notes)
 
     def result(self) -> Obj:
-        return {"deployment": self.name, "namespace": self.namespace, "before": self.before,
-                "after": self.after, "requested": self.requested, "clamped": bool(self.notes)}
+        return {
+            "deployment": self.name,
+            "namespace": self.namespace,
+            "before": self.before,
+            "after": self.after,
+            "requested": self.requested,
+            "clamped": bool(self.notes),
+        }
 
     def sentence(self, params: Params, dry_run: bool) -> str:
         where = f'deployment "{self.name}" in namespace "{self.namespace}"'
@@ -412,19 +494,30 @@ class DeletePods(BaseAction):
         deleted = self._delete(params, ctx, selection, dry_run=True)
         details = tuple(f"delete pod {name}" for name in deleted)
         note = " (a real run picks again at random)" if selection.pick == "random" else ""
-        return Plan(Verdict.WOULD_CHANGE, f"would delete {len(deleted)} of {selection.matched} pods matching "
-                    f'"{selection.selector}"{note}', details, selection.result(deleted))
+        return Plan(
+            Verdict.WOULD_CHANGE,
+            f'would delete {len(deleted)} of {selection.matched} pods matching "{selection.selector}"{note}',
+            details,
+            selection.result(deleted),
+        )
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         selection = self._select(params, ctx)
         if not selection.chosen:
-            return Outcome(selection.result([]), selection.nothing_message(), changed=False,
-                           skipped_reason="no pods match the selector")
+            return Outcome(
+                selection.result([]),
+                selection.nothing_message(),
+                changed=False,
+                skipped_reason="no pods match the selector",
+            )
         deleted = self._delete(params, ctx, selection, dry_run=False)
         for name in deleted:
             ctx.log(f"deleted pod {name}")
-        return Outcome(selection.result(deleted), f"deleted {len(deleted)} of {selection.matched} pods "
-                       f'matching "{selection.selector}" in namespace "{selection.namespace}"')
+        return Outcome(
+            selection.result(deleted),
+            f"deleted {len(deleted)} of {selection.matched} pods "
+            f'matching "{selection.selector}" in namespace "{selection.namespace}"',
+        )
 
     def _select(self, params: Params, ctx: ActionContext) -> _PodSelection:
         cluster, namespace = _target(params, ctx)
@@ -433,15 +526,15 @@ class DeletePods(BaseAction):
         # Pods already terminating are going anyway: deleting them again would inflate the blast radius.
         live = [p for p in pods.get("items") or [] if not _meta(p).get("deletionTimestamp")]
         if not live and not params.get("allow_none"):
-            raise ActionError(f'no pods match selector "{selector}" in namespace "{namespace}" '
-                              f'(context "{cluster.context}")',
-                              hint="check the selector and namespace, or set allow_none: true")
+            raise ActionError(
+                f'no pods match selector "{selector}" in namespace "{namespace}" (context "{cluster.context}")',
+                hint="check the selector and namespace, or set allow_none: true",
+            )
         pick = str(params.get("pick") or "random")
         chosen = _choose(live, _how_many(len(live), params), pick)
         return _PodSelection(cluster, namespace, selector, pick, len(live), chosen)
 
-    def _delete(self, params: Params, ctx: ActionContext, selection: _PodSelection,
-                dry_run: bool) -> list[str]:
+    def _delete(self, params: Params, ctx: ActionContext, selection: _PodSelection, dry_run: bool) -> list[str]:
         from kubernetes.client import V1DeleteOptions
 
         grace = params.get("grace_period")
@@ -452,8 +545,14 @@ class DeletePods(BaseAction):
         for pod in selection.chosen:
             name = _meta(pod)["name"]
             try:
-                selection.cluster.call(ctx, core.delete_namespaced_pod, name, selection.namespace,
-                                       body=options, ref=Ref("pod", name, selection.namespace))
+                selection.cluster.call(
+                    ctx,
+                    core.delete_namespaced_pod,
+                    name,
+                    selection.namespace,
+                    body=options,
+                    ref=Ref("pod", name, selection.namespace),
+                )
             except NotFound:
                 ctx.log(f"pod {name} was already gone")
                 continue
@@ -462,8 +561,9 @@ class DeletePods(BaseAction):
 
 
 class _PodSelection:
-    def __init__(self, cluster: Cluster, namespace: str, selector: str, pick: str, matched: int,
-                 chosen: list[Obj]) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, selector: str, pick: str, matched: int, chosen: list[Obj]
+    ) -> None:
         self.cluster, self.namespace, self.selector, self.pick = cluster, namespace, selector, pick
         self.matched, self.chosen = matched, chosen
 
@@ -471,8 +571,7 @@ class _PodSelection:
         return f'no pods match selector "{self.selector}" in namespace "{self.namespace}"'
 
     def result(self, deleted: list[str]) -> Obj:
-        return {"namespace": self.namespace, "selector": self.selector, "matched": self.matched,
-                "deleted": deleted}
+        return {"namespace": self.namespace, "selector": self.selector, "matched": self.matched, "deleted": deleted}
 
 
 def _how_many(matched: int, params: Params) -> int:
@@ -504,11 +603,12 @@ class Wait(BaseAction):
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         cluster, namespace = _target(params, ctx)
-        until, limit = _wait_until(ctx, params)
+        limit = _wait_until(ctx, params)
         if params.get("deployment"):
             name = str(params["deployment"])
-            listing = Listing(cluster.apps().list_namespaced_deployment, (namespace,),
-                              field_selector=f"metadata.name={name}")
+            listing = Listing(
+                cluster.apps().list_namespaced_deployment, (namespace,), field_selector=f"metadata.name={name}"
+            )
             check, what = self._deployment_check(params, cluster, namespace, name)
         else:
             selector = str(params["selector"])
@@ -522,14 +622,14 @@ class Wait(BaseAction):
             return done
 
         try:
-            watch_until(cluster, ctx, listing, until, tracked)
+            watch_until(cluster, ctx, listing, limit.until, tracked)
         except Deadline:
-            last = fields.show(seen[-1]) if seen else None
-            raise _timed_out(limit, what, last) from None
+            raise _timed_out(limit, what, _wait_status(seen[-1]) if seen else None) from None
         return Outcome({"namespace": namespace, **seen[-1]}, f"{what}: done", changed=False)
 
-    def _deployment_check(self, params: Params, cluster: Cluster, namespace: str,
-                          name: str) -> tuple[Callable[[dict[str, Obj]], tuple[bool, Obj]], str]:
+    def _deployment_check(
+        self, params: Params, cluster: Cluster, namespace: str, name: str
+    ) -> tuple[Callable[[dict[str, Obj]], tuple[bool, Obj]], str]:
         condition = str(params.get("condition") or "available")
         count = params.get("count")
 
@@ -549,8 +649,7 @@ class Wait(BaseAction):
         wanted = f"{count} ready replicas" if condition == "ready" and count is not None else condition
         return check, f'deployment "{name}" to be {wanted}'
 
-    def _pods_check(self, params: Params,
-                    selector: str) -> tuple[Callable[[dict[str, Obj]], tuple[bool, Obj]], str]:
+    def _pods_check(self, params: Params, selector: str) -> tuple[Callable[[dict[str, Obj]], tuple[bool, Obj]], str]:
         count = params.get("count")
 
         def check(objects: dict[str, Obj]) -> tuple[bool, Obj]:
@@ -558,11 +657,24 @@ class Wait(BaseAction):
             ready = sorted(_meta(p)["name"] for p in live if _pod_ready(p))
             # Without a count: every matching pod, and at least one (an empty selection is not "ready").
             wanted = int(count) if count is not None else max(1, len(live))
-            return len(ready) >= wanted, {"selector": selector, "ready": len(ready), "wanted": wanted,
-                                          "matched": len(live), "pods": ready}
+            return len(ready) >= wanted, {
+                "selector": selector,
+                "ready": len(ready),
+                "wanted": wanted,
+                "matched": len(live),
+                "pods": ready,
+            }
 
         wanted = f"{count} ready pods" if count is not None else "all pods ready"
         return check, f'"{selector}": {wanted}'
+
+
+def _wait_status(result: Obj) -> str:
+    """The last state seen by a wait, in words, for its timeout message."""
+    if "matched" in result:
+        return f"{result['ready']} of {result['matched']} matching pods ready, {result['wanted']} wanted"
+    text = f"{result['ready']} ready replicas, Available={result['available']}"
+    return f"{text}, {result['wanted']} wanted" if "wanted" in result else text
 
 
 def _pod_ready(pod: Obj) -> bool:
@@ -594,8 +706,7 @@ class Get(BaseAction):
         group, method, namespaced = _READERS[kind]
         api: Any = getattr(cluster, group)()
         args = (name, namespace) if namespaced else (name,)
-        obj = cluster.call(ctx, getattr(api, method), *args,
-                           ref=Ref(kind, name, namespace if namespaced else None))
+        obj = cluster.call(ctx, getattr(api, method), *args, ref=Ref(kind, name, namespace if namespaced else None))
         result: Obj = {"kind": kind, "name": name, "namespace": namespace if namespaced else None}
         wanted = params.get("fields") or {}
         if wanted:

@@ -60,9 +60,7 @@ def http_json(
             raw = response.read()
     except urllib.error.HTTPError as err:
         text = err.read().decode(errors="replace")
-        raise HttpStatusError(
-            f"{method} {url}: HTTP {err.code}: {_server_message(text)}", err.code, text
-        ) from None
+        raise HttpStatusError(f"{method} {url}: HTTP {err.code}: {_server_message(text)}", err.code, text) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise ServerUnreachable(f"{method} {url}: cannot reach server: {reason}") from None
@@ -117,9 +115,7 @@ def evaluate_expect(value: float, expect: Mapping[str, Any]) -> bool:
     """True when `value <op> expect.value` holds. NaN never satisfies anything but `!=`, as in IEEE."""
     compare = OPERATORS.get(str(expect.get("op")))
     if compare is None:
-        raise ActionError(
-            f"unknown comparison {expect.get('op')!r}", hint=f"use one of {' '.join(OPERATORS)}"
-        )
+        raise ActionError(f"unknown comparison {expect.get('op')!r}", hint=f"use one of {' '.join(OPERATORS)}")
     return compare(float(value), float(expect["value"]))
 
 
@@ -152,9 +148,7 @@ def check_sample(
         if empty == "pass":
             return Check(True, "no samples (empty: pass)")
         if empty != "zero":
-            return Check(
-                False, "the query returned no samples (set `empty: zero` or `empty: pass` if expected)"
-            )
+            return Check(False, "the query returned no samples (set `empty: zero` or `empty: pass` if expected)")
         value = 0.0
     wanted = describe_expect(expect)
     if "that" in expect:
@@ -206,8 +200,9 @@ def parse_query_answer(data: Mapping[str, Any]) -> QueryAnswer:
         ]
         first = _sample_value(result[0]["value"][1]) if result else None
         return QueryAnswer(series, first)
+    shown = "range vector (matrix)" if kind == "matrix" else str(kind)
     raise ActionError(
-        f"the query returned a {kind}, not an instant vector or scalar",
+        f"the query returned a {shown}, not an instant vector or scalar",
         hint="wrap a range selector in a function, e.g. rate(x[5m]) or max_over_time(x[5m])",
     )
 
@@ -235,9 +230,7 @@ def run_query(ctx: ActionContext, connection: str, query: str, at: Any = None) -
         )
     except HttpStatusError as err:
         if err.status in (400, 422):  # a bad expression: say so plainly, with Prometheus' words
-            raise ActionError(
-                f"Prometheus rejected the query {query!r}: {_server_message(err.body)}"
-            ) from None
+            raise ActionError(f"Prometheus rejected the query {query!r}: {_server_message(err.body)}") from None
         raise
     if not isinstance(answer, dict) or answer.get("status") != "success":
         raise ActionError(f"Prometheus answered without success: {str(answer)[:300]}")
@@ -269,9 +262,7 @@ def _warn_many_series(ctx: ActionContext, answer: QueryAnswer) -> None:
 
 def _check_answer(params: Params, answer: QueryAnswer) -> Check:
     expect = params["expect"]
-    return check_sample(
-        answer.value, expect, str(params.get("empty", "fail")), _that_evaluator(expect, answer)
-    )
+    return check_sample(answer.value, expect, str(params.get("empty", "fail")), _that_evaluator(expect, answer))
 
 
 # -- actions ------------------------------------------------------------------------------------------------
@@ -423,13 +414,12 @@ class Alerts(BaseAction):
         matched = matching_alerts(raw, params["name"], labels, include_silenced)
         firing = bool(matched)
         result = {"firing": firing, "alerts": [_summarise_alert(a) for a in matched]}
-        what = f"{params['name']}{labels or ''}"
+        what = params["name"] + ("{" + ",".join(_matcher(k, v) for k, v in labels.items()) + "}" if labels else "")
         summary = f"{what}: {'firing (' + str(len(matched)) + ')' if firing else 'not firing'}"
         ctx.log(summary)
         wanted = expected_firing(params)
         if wanted is not None and wanted != firing:
             raise ActionError(
-                f"{what} is {'firing' if firing else 'not firing'}, expected "
-                f"{'firing' if wanted else 'resolved'}"
+                f"{what} is {'firing' if firing else 'not firing'}, expected {'firing' if wanted else 'resolved'}"
             )
         return Outcome(result=result, summary=summary, changed=False)

@@ -44,8 +44,13 @@ def lab() -> None:
 @lab.command(help="Start the lab (foreground until Ctrl-C, or in the background with --detach).")
 @_state_dir_option
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
-@click.option("--time-scale", type=click.FloatRange(min=0.0001), default=1.0, show_default=True,
-              help="Multiplier for every delay: 0.1 makes pods ready and deadlines expire 10x sooner.")
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0.0001),
+    default=1.0,
+    show_default=True,
+    help="Multiplier for every delay: 0.1 makes pods ready and deadlines expire 10x sooner.",
+)
 @click.option("--detach", is_flag=True, help="Run in the background; stop it with `fireline lab down`.")
 def up(state_dir: Path | None, port: int, time_scale: float, detach: bool) -> None:
     from runner.lab.k8s import LabConfig
@@ -95,9 +100,15 @@ def status(state_dir: Path | None) -> None:
     rows = [("NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE")]
     for dep in deployments:
         st = dep.get("status", {})
-        rows.append((dep["metadata"].get("namespace", ""), dep["metadata"]["name"],
-                     f"{st.get('readyReplicas', 0)}/{dep['spec'].get('replicas', 0)}",
-                     str(st.get("updatedReplicas", 0)), str(st.get("availableReplicas", 0))))
+        rows.append(
+            (
+                dep["metadata"].get("namespace", ""),
+                dep["metadata"]["name"],
+                f"{st.get('readyReplicas', 0)}/{dep['spec'].get('replicas', 0)}",
+                str(st.get("updatedReplicas", 0)),
+                str(st.get("availableReplicas", 0)),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

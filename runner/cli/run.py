@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -45,8 +46,8 @@ input_options = [
 ]
 
 
-def with_options(options: list[Any]) -> Any:
-    def decorate(fn: Any) -> Any:
+def with_options(options: list[Any]) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    def decorate(fn: Callable[..., int]) -> Callable[..., int]:
         for option in reversed(options):
             fn = option(fn)
         return fn

@@ -77,7 +77,39 @@ def start_run(request: StartRequest, runbook: Runbook, journal: Journal, reporte
                                              "dry_run": request.dry_run, "gameday": request.gameday})
     engine_type = Planner if request.dry_run else Engine
     reporter.header(run_id, request.dry_run)
-    return engine_type(runbook, scope, journal, reporter, options, redactor).execute()
+    if request.gameday and not request.dry_run:
+        link_response_start(journal, request.gameday, run_id, runbook, request.initiator)
+    result = engine_type(runbook, scope, journal, reporter, options, redactor).execute()
+    if request.gameday and not request.dry_run:
+        link_response_end(journal, request.gameday, result)
+    return result
+
+
+def link_response_start(journal: Journal, gameday_id: str, run_id: str, runbook: Runbook, actor: str) -> None:
+    """A run made for a game day appears in the game day's own timeline; starting it acknowledges."""
+    from runner.gameday import events as gev
+
+    if not journal.events(gameday_id, (gev.ACKNOWLEDGED,)):
+        journal.append(gameday_id, gev.ACKNOWLEDGED, actor=actor, data={"via": "runbook", "run_id": run_id},
+                       durable=True)
+    journal.append(gameday_id, gev.RESPONSE_STARTED, actor=actor,
+                   data={"run_id": run_id, "runbook": runbook.name}, durable=True)
+
+
+def link_response_end(journal: Journal, gameday_id: str, result: RunResult) -> None:
+    from runner.gameday import events as gev
+
+    started: dict[str, float] = {}
+    for event in journal.events(result.run_id):
+        if event.type == ev.STEP_STARTED and event.step_id and not event.data.get("rollback"):
+            started[event.step_id] = event.ts_mono
+        elif event.type in (ev.STEP_SUCCEEDED, ev.STEP_FAILED, ev.STEP_SKIPPED) and event.step_id in started:
+            status = {ev.STEP_SUCCEEDED: "ok", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}[event.type]
+            journal.append(gameday_id, gev.RESPONSE_STEP, step_id=event.step_id, data={
+                "run_id": result.run_id, "status": status, "started_mono": started.pop(event.step_id),
+                "ended_mono": event.ts_mono})
+    journal.append(gameday_id, gev.RESPONSE_FINISHED, data={"run_id": result.run_id, "status": result.status},
+                   durable=True)
 
 
 def _grants(steps: tuple[str, ...], all_steps: bool, actor: str, reason: str) -> dict[str, Any]:

@@ -82,8 +82,15 @@ class ThrowawayPostgres:
             self.data_dir = self._own_dir / "pgdata"
         if not (self.data_dir / "PG_VERSION").exists():
             self._run(
-                "initdb", "-D", str(self.data_dir), "-U", self.superuser, "--auth=trust",
-                "--encoding=UTF8", "--no-sync", "--locale=C",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.superuser,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+                "--locale=C",
             )
         options = (
             f"-c listen_addresses={self.host} -c port={self.port} -c unix_socket_directories='' "
@@ -91,8 +98,17 @@ class ThrowawayPostgres:
             "-c full_page_writes=off -c shared_buffers=32MB"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path),
-            "-o", options, "-w", "-t", "30", "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_path),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
         )
         self._wait_ready()
 
@@ -112,7 +128,8 @@ class ThrowawayPostgres:
         if (self.data_dir / "postmaster.pid").exists():
             subprocess.run(
                 self._cmd("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"),
-                capture_output=True, check=False,
+                capture_output=True,
+                check=False,
             )
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
@@ -133,7 +150,9 @@ class ThrowawayPostgres:
         """Run SQL through the psql client; returns unaligned tuples-only output."""
         proc = subprocess.run(
             [str(self._bin / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", self.dsn(dbname), "-c", sql],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise PostgresUnavailable(f"psql failed: {proc.stderr.strip()}")

@@ -17,9 +17,9 @@ def check_document(path: Path) -> str:
     doc = load_document(path)
     kind = doc.data.get("kind")
     if kind == "GameDay":
-        from runner.spec.gameday import check_gameday  # type: ignore[import-not-found,unused-ignore]
+        from runner.spec.gameday import check_gameday
 
-        problems = check_gameday(doc)
+        problems = check_gameday(doc, path)
     elif kind == "Runbook" or kind is None:
         problems = check_runbook(doc)
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def load_runbook(path: Path, display_name: str | None = None) -> Runbook:
 def check_runbook(doc: Document) -> list[Diagnostic]:
     problems = validate_structure(doc, "runbook.schema.json")
     data = doc.data if isinstance(doc.data, dict) else {}
-    problems += _check_inputs(doc, data.get("inputs"))
+    problems += check_inputs(doc, data.get("inputs"))
     problems += _check_steps(doc, data)
     # One problem can surface twice (schema + semantic); show it once.
     return sorted(set(problems))
@@ -58,7 +58,7 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
+def check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
     if not isinstance(inputs, dict):
         return []
     out = []
@@ -89,7 +89,7 @@ def _is_type(value: Any, kind: str) -> bool:
 
 # --- steps ----------------------------------------------------------------------------------------------
 
-class _Scope:
+class Scope:
     """What templates may name at a given point in the document."""
 
     def __init__(self, data: dict[str, Any]) -> None:
@@ -108,9 +108,10 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
     steps = data.get("steps")
     if not isinstance(steps, list):
         return []
-    scope = _Scope(data)
+    scope = Scope(data)
     scope.all_steps = {s["id"] for s in steps if isinstance(s, dict) and isinstance(s.get("id"), str)}
-    connections = data.get("connections") if isinstance(data.get("connections"), dict) else {}
+    declared = data.get("connections")
+    connections: dict[str, Any] = declared if isinstance(declared, dict) else {}
     out: list[Diagnostic] = []
     seen: dict[str, int] = {}
     for index, step in enumerate(steps):
@@ -159,21 +160,26 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
         if family == "postgres" and is_template(params.get(field)):
             out.append(doc.diagnostic((*at, "with", field), "templates are not allowed in SQL text",
                                       "use %(name)s placeholders and put the values in params"))
-    conn = params.get("connection")
-    if isinstance(conn, str) and not is_template(conn):
-        if conn not in connections:
-            out.append(doc.diagnostic((*at, "with", "connection"), f"unknown connection {conn!r}",
-                                      did_you_mean(conn, connections) or "declare it under connections:"))
-        else:
-            kind = connections[conn].get("type") if isinstance(connections[conn], dict) else None
-            allowed = FAMILY_CONNECTIONS.get(family)
-            if allowed and kind not in allowed:
-                out.append(doc.diagnostic((*at, "with", "connection"),
-                                          f"connection {conn!r} is of type {kind}, {action} needs {' or '.join(allowed)}"))
+    out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     return out
 
 
-def _check_on_failure(doc: Document, step: dict[str, Any], at: PathKey, scope: _Scope) -> list[Diagnostic]:
+def check_connection(doc: Document, action: str, conn: Any, at: PathKey,
+                     connections: dict[str, Any]) -> list[Diagnostic]:
+    """A `connection:` names a declared connection of a type the action family can use."""
+    if not isinstance(conn, str) or is_template(conn):
+        return []
+    if conn not in connections:
+        return [doc.diagnostic(at, f"unknown connection {conn!r}",
+                               did_you_mean(conn, connections) or "declare it under connections:")]
+    kind = connections[conn].get("type") if isinstance(connections[conn], dict) else None
+    allowed = FAMILY_CONNECTIONS.get(action.partition(".")[0])
+    if allowed and kind not in allowed:
+        return [doc.diagnostic(at, f"connection {conn!r} is of type {kind}, {action} needs {' or '.join(allowed)}")]
+    return []
+
+
+def _check_on_failure(doc: Document, step: dict[str, Any], at: PathKey, scope: Scope) -> list[Diagnostic]:
     policy = step.get("on_failure")
     if isinstance(policy, str) and policy.startswith("goto:"):
         target = policy.removeprefix("goto:")
@@ -185,18 +191,21 @@ def _check_on_failure(doc: Document, step: dict[str, Any], at: PathKey, scope: _
     return []
 
 
+def template_strings(value: Any, path: PathKey, with_result: bool = False) -> Iterator[tuple[PathKey, str, bool]]:
+    """(path, text, may_use_result) for every template string inside a JSON-like value."""
+    if isinstance(value, str) and is_template(value):
+        yield path, value, with_result
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from template_strings(v, (*path, k), with_result)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from template_strings(v, (*path, i), with_result)
+
+
 def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
     """(path, text, may_use_result) for every template string in a step."""
-    def walk(value: Any, path: PathKey, with_result: bool) -> Iterator[tuple[PathKey, str, bool]]:
-        if isinstance(value, str) and is_template(value):
-            yield path, value, with_result
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                yield from walk(v, (*path, k), with_result)
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                yield from walk(v, (*path, i), with_result)
-
+    walk = template_strings
     yield from walk(step.get("with"), (*at, "with"), False)
     if isinstance(step.get("when"), str):
         yield (*at, "when"), step["when"], False
@@ -209,22 +218,29 @@ def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[tuple[PathKey
             yield from walk(step[sub].get("with"), (*at, sub, "with"), True)
 
 
-def _check_templates(doc: Document, step: dict[str, Any], at: PathKey, scope: _Scope) -> list[Diagnostic]:
+def _check_templates(doc: Document, step: dict[str, Any], at: PathKey, scope: Scope) -> list[Diagnostic]:
+    return check_template_sites(doc, _template_sites(step, at), scope)
+
+
+def check_template_sites(doc: Document, sites: Iterable[tuple[PathKey, str, bool]], scope: Scope,
+                         extra_roots: tuple[str, ...] = ()) -> list[Diagnostic]:
     out = []
-    for path, text, with_result in _template_sites(step, at):
+    for path, text, with_result in sites:
         try:
             refs = references(text)
         except TemplateSyntaxError as exc:
             out.append(doc.diagnostic(path, f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}"))
             continue
         for ref in refs:
+            if ref.root in extra_roots:
+                continue
             problem = _check_reference(ref.root, ref.chain, scope, with_result)
             if problem:
                 out.append(doc.diagnostic(path, problem[0], problem[1]))
     return out
 
 
-def _check_reference(root: str, chain: tuple[str | int, ...], scope: _Scope, with_result: bool) -> tuple[str, str | None] | None:
+def _check_reference(root: str, chain: tuple[str | int, ...], scope: Scope, with_result: bool) -> tuple[str, str | None] | None:
     namespaces = {"inputs": scope.inputs, "secrets": scope.secrets, "connections": scope.connections}
     if root in namespaces:
         if chain and str(chain[0]) not in namespaces[root]:
@@ -264,7 +280,7 @@ def build_runbook(doc: Document, path: Path) -> Runbook:
         name=meta["name"],
         title=meta.get("title", meta["name"]),
         metadata=meta,
-        inputs={name: _input(name, spec) for name, spec in (data.get("inputs") or {}).items()},
+        inputs={name: build_input(name, spec) for name, spec in (data.get("inputs") or {}).items()},
         secrets={name: SecretRef(name, s["from"], s.get("name") or s.get("path"), s.get("optional", False))
                  for name, s in (data.get("secrets") or {}).items()},
         connections=data.get("connections") or {},
@@ -272,7 +288,7 @@ def build_runbook(doc: Document, path: Path) -> Runbook:
     )
 
 
-def _input(name: str, spec: Mapping[str, Any]) -> InputSpec:
+def build_input(name: str, spec: Mapping[str, Any]) -> InputSpec:
     return InputSpec(
         name=name, type=spec["type"], required=bool(spec.get("required", False)), default=spec.get("default"),
         has_default="default" in spec, description=spec.get("description", ""), enum=tuple(spec.get("enum", ())),
@@ -280,21 +296,21 @@ def _input(name: str, spec: Mapping[str, Any]) -> InputSpec:
     )
 
 
-def _seconds(value: Any) -> float | None:
+def seconds_or_none(value: Any) -> float | None:
     return None if value is None else parse_duration(value)
 
 
 def _retries(spec: Mapping[str, Any] | None) -> Retries | None:
     if not spec:
         return None
-    return Retries(count=spec["count"], delay=_seconds(spec.get("delay")) or 1.0,
+    return Retries(count=spec["count"], delay=seconds_or_none(spec.get("delay")) or 1.0,
                    backoff=float(spec.get("backoff", 1.0)), until=spec.get("until"))
 
 
 def _sub(spec: Mapping[str, Any] | None) -> SubAction | None:
     if not spec:
         return None
-    return SubAction(spec["action"], spec.get("with", {}), _seconds(spec.get("timeout")), _retries(spec.get("retries")))
+    return SubAction(spec["action"], spec.get("with", {}), seconds_or_none(spec.get("timeout")), _retries(spec.get("retries")))
 
 
 def _step(index: int, spec: Mapping[str, Any]) -> Step:
@@ -303,9 +319,9 @@ def _step(index: int, spec: Mapping[str, Any]) -> Step:
         id=spec["id"], index=index, action=spec["action"], params=spec.get("with", {}), name=spec.get("name", ""),
         when=spec.get("when"), outputs=spec.get("outputs", {}),
         approval=Approval(approval.get("required"), approval.get("min_approvers", 1),
-                          tuple(approval.get("approvers", ())), _seconds(approval.get("timeout")))
+                          tuple(approval.get("approvers", ())), seconds_or_none(approval.get("timeout")))
         if approval is not None else None,
-        timeout=_seconds(spec.get("timeout")), retries=_retries(spec.get("retries")),
+        timeout=seconds_or_none(spec.get("timeout")), retries=_retries(spec.get("retries")),
         on_failure=OnFailure.parse(spec.get("on_failure")), verify=_sub(spec.get("verify")),
         rollback=_sub(spec.get("rollback")), read_only=bool(spec.get("read_only", False)),
         notes=spec.get("notes", ""),

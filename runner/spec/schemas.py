@@ -74,14 +74,14 @@ def action_validator(action: str) -> Any:
 
 
 def validate_structure(doc: Document, kind: str) -> list[Diagnostic]:
-    return list(_explain(doc, _validator(kind).iter_errors(doc.data), ()))
+    return list(explain(doc, _validator(kind).iter_errors(doc.data), ()))
 
 
 def validate_params(doc: Document, action: str, params: Any, at: PathKey) -> list[Diagnostic]:
     validator = action_validator(action)
     if validator is None:
         return []
-    return list(_explain(doc, validator.iter_errors(params), at))
+    return list(explain(doc, validator.iter_errors(params), at))
 
 
 def check_params_now(action: str, params: Mapping[str, Any]) -> list[str]:
@@ -98,7 +98,7 @@ def check_params_now(action: str, params: Mapping[str, Any]) -> list[str]:
 
 # --- turning jsonschema errors into diagnostics -------------------------------------------------------
 
-def _explain(doc: Document, errors: Iterable[Any], prefix: PathKey) -> Iterator[Diagnostic]:
+def explain(doc: Document, errors: Iterable[Any], prefix: PathKey) -> Iterator[Diagnostic]:
     for error in errors:
         path: PathKey = (*prefix, *error.absolute_path)
         # A template stands where a number/boolean/enum is expected: only checkable once rendered.
@@ -174,7 +174,7 @@ def _message(error: Any) -> tuple[str, str | None]:
         return f"missing required field {missing[0]!r}" if missing else error.message, None
     if kind == "type":
         wanted = value if isinstance(value, list) else [value]
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
+        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
         return f"expected {names}, got {_describe(error.instance)}", None
     if kind == "enum":
         return (f"{_describe(error.instance)} is not one of: {', '.join(map(str, value))}",

@@ -75,7 +75,7 @@ def wait_for_http(
         request = urllib.request.Request(url, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=2.0) as resp:
-                body = resp.read()
+                body = bytes(resp.read())
                 if check(resp.status, body):
                     return body
                 last = f"HTTP {resp.status}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,9 @@ class Cluster:
 
         return client.BatchV1Api(self.api_client)
 
-    def call(self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, ref: Ref | None = None,
-             **kwargs: Any) -> Obj:  # kwargs: the client method's own (dry_run, label_selector, ...)
+    def call(
+        self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, ref: Ref | None = None, **kwargs: Any
+    ) -> Obj:  # kwargs: the client method's own (dry_run, label_selector, ...)
         """Send one request and return the decoded JSON body."""
         timeout = request_timeout(ctx, self)
         try:
@@ -85,13 +87,19 @@ class Cluster:
             raise self.translate(exc, ref, timeout) from None
         return json.loads(data) if data else {}
 
-    def open_watch(self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, read_timeout: float,
-                   **kwargs: Any) -> Any:
+    def open_watch(
+        self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, read_timeout: float, **kwargs: Any
+    ) -> Any:
         """Start a watch request and return the raw streaming response (the caller reads and closes it)."""
         connect = request_timeout(ctx, self)
         try:
-            return fn(*args, watch=True, _preload_content=False,
-                      _request_timeout=(connect, max(read_timeout, MIN_REQUEST_TIMEOUT)), **kwargs)
+            return fn(
+                *args,
+                watch=True,
+                _preload_content=False,
+                _request_timeout=(connect, max(read_timeout, MIN_REQUEST_TIMEOUT)),
+                **kwargs,
+            )
         except Exception as exc:  # see call()
             raise self.translate(exc, None, connect) from None
 
@@ -122,11 +130,14 @@ class Cluster:
         reason = transport_reason(exc)
         where = f"the Kubernetes API at {self.host} (context {self.context!r})"
         if reason == "timed out":
-            return StepTimeout(f"no answer from {where} within {format_duration(timeout)}",
-                               hint="is the cluster reachable from here (VPN, firewall)?")
-        return ActionError(f"cannot reach {where}: {reason}",
-                           hint=f"check connection {self.connection!r}: kubeconfig, context, and that the "
-                                "API server is up")
+            return StepTimeout(
+                f"no answer from {where} within {format_duration(timeout)}",
+                hint="is the cluster reachable from here (VPN, firewall)?",
+            )
+        return ActionError(
+            f"cannot reach {where}: {reason}",
+            hint=f"check connection {self.connection!r}: kubeconfig, context, and that the API server is up",
+        )
 
     def close(self) -> None:
         self.api_client.close()
@@ -158,8 +169,10 @@ def transport_reason(exc: BaseException) -> str:
         return "timed out"
     seen: BaseException | None = inner
     while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS error: {getattr(seen, 'verify_message', None) or seen.reason or seen}"
         if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror.lower()
+            return seen.strerror[:1].lower() + seen.strerror[1:]  # "Connection refused" mid-sentence
         seen = seen.__cause__ or seen.__context__
     text = str(inner)
     # urllib3 prefixes messages with the connection object's repr ("<HTTPSConnection(...)>: ...").
@@ -183,8 +196,7 @@ def _status_message(body: Any) -> str | None:
 def cluster_for(ctx: ActionContext, connection: str) -> Cluster:
     """The run-wide client of a connection (built on first use, closed by the engine at the end)."""
     settings = ctx.connection(connection, "kubernetes")
-    cluster = ctx.resource(f"kubernetes:{connection}", lambda: connect(connection, settings),
-                           lambda c: c.close())
+    cluster = ctx.resource(f"kubernetes:{connection}", lambda: connect(connection, settings), lambda c: c.close())
     assert isinstance(cluster, Cluster)
     return cluster
 
@@ -200,8 +212,9 @@ def connect(name: str, settings: Mapping[str, Any]) -> Cluster:
         else:
             context, context_namespace = _load_kubeconfig(settings, configuration)
     except ConfigException as exc:
-        raise ActionError(f"kubernetes connection {name!r}: {exc}",
-                          hint="check its kubeconfig and context settings") from None
+        raise ActionError(
+            f"kubernetes connection {name!r}: {exc}", hint="check its kubeconfig and context settings"
+        ) from None
     # No transport retries: a retried connect would multiply the step timeout; 409s are retried above this.
     configuration.retries = 0
     namespace = str(settings.get("namespace") or context_namespace or "default")
@@ -221,7 +234,8 @@ def _load_kubeconfig(settings: Mapping[str, Any], configuration: Any) -> tuple[s
         known = ", ".join(sorted(str(c.get("name")) for c in contexts or [])) or "none"
         raise ActionError(f"kubeconfig {path} has no context {wanted!r}", hint=f"contexts there: {known}")
     config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=path, context=wanted, client_configuration=configuration, persist_config=False)
+        config_file=path, context=wanted, client_configuration=configuration, persist_config=False
+    )
     return wanted, (entry.get("context") or {}).get("namespace")
 
 

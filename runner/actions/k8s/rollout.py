@@ -20,14 +20,16 @@ HASH_LABEL = "pod-template-hash"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # Annotations `kubectl rollout undo` keeps from the deployment instead of taking them from the ReplicaSet:
 # they describe the deployment's own history, not the pod template being restored.
-UNDO_SKIPPED_ANNOTATIONS = frozenset({
-    "kubectl.kubernetes.io/last-applied-configuration",
-    REVISION,
-    "deployment.kubernetes.io/revision-history",
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-})
+UNDO_SKIPPED_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
 
@@ -80,9 +82,12 @@ def owned_replicasets(dep: Obj, replicasets: list[Obj]) -> list[Obj]:
     """The ReplicaSets this deployment controls (a label match alone could be another owner's)."""
     uid = dep["metadata"]["uid"]
     return [
-        rs for rs in replicasets
-        if any(ref.get("controller") and ref.get("uid") == uid
-               for ref in (rs.get("metadata") or {}).get("ownerReferences") or [])
+        rs
+        for rs in replicasets
+        if any(
+            ref.get("controller") and ref.get("uid") == uid
+            for ref in (rs.get("metadata") or {}).get("ownerReferences") or []
+        )
     ]
 
 
@@ -100,15 +105,18 @@ def pick_revision(dep: Obj, owned: list[Obj], to_revision: int | None) -> tuple[
     if to_revision is not None:
         if to_revision not in by_revision:
             known = ", ".join(map(str, sorted(by_revision))) or "none"
-            raise ActionError(f'unable to find specified revision {to_revision} in the history of '
-                              f'deployment "{name}"',
-                              hint=f"revisions kept: {known} (see kubernetes.rollout_history)")
+            raise ActionError(
+                f'unable to find specified revision {to_revision} in the history of deployment "{name}"',
+                hint=f"revisions kept: {known} (see kubernetes.rollout_history)",
+            )
         return to_revision, by_revision[to_revision]
     current = current_revision(dep, owned)
     older = [r for r in by_revision if r < current]
     if not older:
-        raise ActionError(f'no rollout history found for deployment "{name}": nothing to undo to',
-                          hint="the previous ReplicaSet may have been pruned (spec.revisionHistoryLimit)")
+        raise ActionError(
+            f'no rollout history found for deployment "{name}": nothing to undo to',
+            hint="the previous ReplicaSet may have been pruned (spec.revisionHistoryLimit)",
+        )
     previous = max(older)
     return previous, by_revision[previous]
 
@@ -130,10 +138,13 @@ def undo_patch(dep: Obj, rs: Obj) -> list[Obj]:
     """kubectl's rollback JSON patch: restore the RS's pod template and its non-history annotations."""
     dep_annotations = dep["metadata"].get("annotations") or {}
     annotations = {k: v for k, v in dep_annotations.items() if k in UNDO_SKIPPED_ANNOTATIONS}
-    annotations.update({
-        k: v for k, v in ((rs.get("metadata") or {}).get("annotations") or {}).items()
-        if k not in UNDO_SKIPPED_ANNOTATIONS
-    })
+    annotations.update(
+        {
+            k: v
+            for k, v in ((rs.get("metadata") or {}).get("annotations") or {}).items()
+            if k not in UNDO_SKIPPED_ANNOTATIONS
+        }
+    )
     return [
         {"op": "replace", "path": "/spec/template", "value": template_without_hash(rs["spec"]["template"])},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
@@ -152,10 +163,12 @@ def history(owned: list[Obj]) -> list[Obj]:
         if revision is None:
             continue
         annotations = rs["metadata"].get("annotations") or {}
-        rows.append({
-            "revision": revision,
-            "change_cause": annotations.get(CHANGE_CAUSE),
-            "images": images(rs["spec"]["template"]),
-            "replicaset": rs["metadata"]["name"],
-        })
+        rows.append(
+            {
+                "revision": revision,
+                "change_cause": annotations.get(CHANGE_CAUSE),
+                "images": images(rs["spec"]["template"]),
+                "replicaset": rs["metadata"]["name"],
+            }
+        )
     return sorted(rows, key=lambda row: row["revision"])

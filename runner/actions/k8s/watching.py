@@ -69,8 +69,9 @@ class _Current:
             _shutdown(resp)
 
 
-def watch_until(cluster: Cluster, ctx: ActionContext, listing: Listing, until: float,
-                check: Callable[[dict[str, Obj]], bool]) -> dict[str, Obj]:
+def watch_until(
+    cluster: Cluster, ctx: ActionContext, listing: Listing, until: float, check: Callable[[dict[str, Obj]], bool]
+) -> dict[str, Obj]:
     """Return the objects once `check(objects)` is true; raise Deadline at `until` (time.monotonic())."""
     current = _Current()
     ctx.on_cancel(current.close)
@@ -93,8 +94,16 @@ def _list(cluster: Cluster, ctx: ActionContext, listing: Listing) -> tuple[dict[
     return objects, str((body.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def _watch_window(cluster: Cluster, ctx: ActionContext, listing: Listing, objects: dict[str, Obj], rv: str,
-                  window: float, current: _Current, check: Callable[[dict[str, Obj]], bool]) -> str | None:
+def _watch_window(
+    cluster: Cluster,
+    ctx: ActionContext,
+    listing: Listing,
+    objects: dict[str, Obj],
+    rv: str,
+    window: float,
+    current: _Current,
+    check: Callable[[dict[str, Obj]], bool],
+) -> str | None:
     """Apply events to `objects` for up to `window` seconds; stop early when `check` holds.
 
     Returns the resourceVersion to resume from, or None when the server says it is too old (410 Gone).
@@ -102,9 +111,16 @@ def _watch_window(cluster: Cluster, ctx: ActionContext, listing: Listing, object
     from urllib3.exceptions import HTTPError
 
     seconds = max(1, math.ceil(window))
-    resp = cluster.open_watch(ctx, listing.list_fn, *listing.args, read_timeout=seconds + READ_GRACE,
-                              resource_version=rv or None, timeout_seconds=seconds,
-                              allow_watch_bookmarks=True, **listing.selectors())
+    resp = cluster.open_watch(
+        ctx,
+        listing.list_fn,
+        *listing.args,
+        read_timeout=seconds + READ_GRACE,
+        resource_version=rv or None,
+        timeout_seconds=seconds,
+        allow_watch_bookmarks=True,
+        **listing.selectors(),
+    )
     current.set(resp)
     try:
         for event in _events(resp):

@@ -22,8 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pod-ready-delay", type=float, default=2.0)
     parser.add_argument("--no-seed", action="store_true", help="do not create the demo deployment")
     args = parser.parse_args(argv)
-    config = LabConfig(state_dir=args.state_dir, port=args.port, time_scale=args.time_scale,
-                       pod_ready_delay=args.pod_ready_delay, seed_demo=not args.no_seed)
+    config = LabConfig(
+        state_dir=args.state_dir,
+        port=args.port,
+        time_scale=args.time_scale,
+        pod_ready_delay=args.pod_ready_delay,
+        seed_demo=not args.no_seed,
+    )
 
     def announce(lab: LabCluster) -> None:
         print(f"fireline lab listening on {lab.url}", file=sys.stderr, flush=True)

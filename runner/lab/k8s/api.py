@@ -12,7 +12,7 @@ import copy
 import json
 from typing import Any
 
-from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
+from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
 from .objects import (
     Obj,
     apply_defaults,
@@ -105,7 +105,9 @@ class Api:
             raise bad_request("metadata must be an object")
         if info.namespaced:
             if m.get("namespace") and m["namespace"] != namespace:
-                raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+                raise bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             m["namespace"] = namespace
         else:
             m.pop("namespace", None)
@@ -232,8 +234,9 @@ class Api:
             uid = old["metadata"]["uid"]
             if pre.get("uid") and pre["uid"] != uid:
                 raise ApiError(
-                    409, "Conflict",
-                    f"Operation cannot be fulfilled on {info.qualified} \"{name}\": Precondition failed: "
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {info.qualified} "{name}": Precondition failed: '
                     f"UID in precondition: {pre['uid']}, UID in object meta: {uid}",
                     {"name": name, "group": info.group, "kind": info.name},
                 )
@@ -292,12 +295,22 @@ class Api:
         replicas = (body.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise ApiError(
-                422, "Invalid",
+                422,
+                "Invalid",
                 f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: '
                 "must be greater than or equal to 0",
-                {"name": name, "group": "autoscaling", "kind": "Scale",
-                 "causes": [{"reason": "FieldValueInvalid", "field": "spec.replicas",
-                             "message": f"Invalid value: {replicas}: must be greater than or equal to 0"}]},
+                {
+                    "name": name,
+                    "group": "autoscaling",
+                    "kind": "Scale",
+                    "causes": [
+                        {
+                            "reason": "FieldValueInvalid",
+                            "field": "spec.replicas",
+                            "message": f"Invalid value: {replicas}: must be greater than or equal to 0",
+                        }
+                    ],
+                },
             )
         with self.store.lock:
             old = self.store.peek(info.name, namespace, name)
@@ -330,7 +343,7 @@ def apply_patch(content_type: str, target: Obj, body: Any) -> Any:
     if content_type in (STRATEGIC_PATCH, APPLY_PATCH):
         # Server-side apply is approximated by a strategic merge of the applied configuration.
         return strategic_merge_patch(target, body)
-    raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}")
+    raise unsupported_media_type(content_type)
 
 
 def to_scale(obj: Obj) -> Obj:
@@ -347,6 +360,3 @@ def to_scale(obj: Obj) -> Obj:
         "spec": {"replicas": int(obj.get("spec", {}).get("replicas", 0))},
         "status": status,
     }
-
-
-

@@ -54,7 +54,9 @@ def kubeconfig_text(url: str, namespace: str = DEFAULT_NAMESPACE) -> str:
     )
 
 
-def demo_deployment(name: str = "checkout", image: str = "registry.local/checkout:1.0", replicas: int = 3) -> dict[str, Any]:
+def demo_deployment(
+    name: str = "checkout", image: str = "registry.local/checkout:1.0", replicas: int = 3
+) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -96,8 +98,9 @@ class LabCluster:
         if not loaded:
             self._seed()
         self._server = make_server(self.config.host, self.config.port, self.store)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="lab-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="lab-http", daemon=True
+        )
         self._thread.start()
         self.controller.start()
         self.store.start_saver()
@@ -118,8 +121,9 @@ class LabCluster:
     def __enter__(self) -> LabCluster:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # --- properties -----------------------------------------------------------------------

@@ -40,9 +40,16 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 # Deployment annotations that are not copied onto ReplicaSets (kubectl's rollout undo uses the same list).
-_SKIP_ANNOTATIONS = {LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS,
-                     "deprecated.deployment.rollback.to"}
+_SKIP_ANNOTATIONS = {
+    LAST_APPLIED,
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+}
 _NODE = "lab-node-1"
+_EVENT_LIMIT = 200
 
 
 def _replicas(obj: Obj) -> int:
@@ -67,8 +74,14 @@ def _is_crashing(pod: Obj) -> bool:
 
 
 def _condition(ctype: str, status: str, reason: str, message: str, now: str) -> Obj:
-    return {"type": ctype, "status": status, "lastUpdateTime": now, "lastTransitionTime": now,
-            "reason": reason, "message": message}
+    return {
+        "type": ctype,
+        "status": status,
+        "lastUpdateTime": now,
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def _set_condition(conditions: list[Obj], new: Obj, bump_update: bool = False) -> list[Obj]:
@@ -155,8 +168,10 @@ class Controller:
         owned = [rs for rs in self.store.values("replicasets", ns) if controller_uid(rs) == uid]
         work = {rs["metadata"]["name"]: copy.deepcopy(rs) for rs in owned}
         new_rs = next((rs for rs in work.values() if templates_equal(rs["spec"].get("template", {}), template)), None)
-        olds = sorted((rs for rs in work.values() if rs is not new_rs),
-                      key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]))
+        olds = sorted(
+            (rs for rs in work.values() if rs is not new_rs),
+            key=lambda r: (r["metadata"].get("creationTimestamp", ""), r["metadata"]["name"]),
+        )
         max_old_rev = max((revision(rs) for rs in olds), default=0)
         surge, max_unavailable = surge_and_unavailable(dep)
         progress_reason: str | None = None
@@ -197,6 +212,18 @@ class Controller:
             stored = self.store.peek("replicasets", ns, name)
             if stored is not None and rs != stored:
                 self.store.update("replicasets", rs)
+        touched = list(work.items()) + ([(created["metadata"]["name"], created)] if created is not None else [])
+        for name, rs in touched:
+            was, now_replicas = (0 if rs is created else before.get(name, 0)), _replicas(rs)
+            if was != now_replicas:
+                direction = "up" if now_replicas > was else "down"
+                self._event(
+                    dep,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    f"Scaled {direction} replica set {name} from {was} to {now_replicas}",
+                    "deployment-controller",
+                )
         self._cleanup(dep, [rs for rs in olds if rs is not created])
 
         # Status from the ReplicaSets as they are stored now.
@@ -206,8 +233,9 @@ class Controller:
             rses.append(created)
         new_name = new_rs["metadata"]["name"] if new_rs is not None else None
         new_now = next((rs for rs in rses if rs["metadata"]["name"] == new_name), None)
-        self._update_deployment_status(dep, rses, new_now, desired, max_unavailable, paused,
-                                       progress_reason, scaled, now)
+        self._update_deployment_status(
+            dep, rses, new_now, desired, max_unavailable, paused, progress_reason, scaled, now
+        )
 
     def _new_replicaset(self, dep: Obj, rev: int) -> Obj:
         m = dep["metadata"]
@@ -229,10 +257,16 @@ class Controller:
                 "creationTimestamp": now_iso(),
                 "labels": labels,
                 "annotations": {REVISION: str(rev)},
-                "ownerReferences": [{
-                    "apiVersion": "apps/v1", "kind": "Deployment", "name": m["name"], "uid": m["uid"],
-                    "controller": True, "blockOwnerDeletion": True,
-                }],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": m["name"],
+                        "uid": m["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
             "spec": {"replicas": 0, "selector": selector, "template": template},
             "status": {"replicas": 0},
@@ -343,15 +377,13 @@ class Controller:
             "availableReplicas": available,
             "unavailableReplicas": max(0, total_spec - available),
         }
-        complete = (status["updatedReplicas"] == desired and status["replicas"] == desired
-                    and available == desired)
+        complete = status["updatedReplicas"] == desired and status["replicas"] == desired and available == desired
 
         # Progress tracking for the deadline: any scaling, new/adopted RS or new availability counts.
         last_gen, mark = self._progress.get(uid, (generation, now))
         old_status = dep.get("status", {})
         old_new_available = int(old_status.get("availableReplicas", 0) or 0)
-        progressed = (progress_reason is not None or scaled or last_gen != generation
-                      or available > old_new_available)
+        progressed = progress_reason is not None or scaled or last_gen != generation or available > old_new_available
         if progressed or uid not in self._progress:
             mark = now
         self._progress[uid] = (generation, mark)
@@ -364,20 +396,37 @@ class Controller:
         name = new_rs["metadata"]["name"] if new_rs is not None else ""
         conditions: list[Obj] = list(old_status.get("conditions") or [])
         if available >= desired - max_unavailable:
-            avail = _condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", stamp)
+            avail = _condition(
+                "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", stamp
+            )
         else:
-            avail = _condition("Available", "False", "MinimumReplicasUnavailable",
-                               "Deployment does not have minimum availability.", stamp)
+            avail = _condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                stamp,
+            )
         conditions = _set_condition(conditions, avail)
         prog: Obj | None = None
         if paused:
             prog = _condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", stamp)
         elif complete:
-            prog = _condition("Progressing", "True", "NewReplicaSetAvailable",
-                              f'ReplicaSet "{name}" has successfully progressed.', stamp)
+            prog = _condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{name}" has successfully progressed.',
+                stamp,
+            )
         elif timed_out:
-            prog = _condition("Progressing", "False", "ProgressDeadlineExceeded",
-                              f'ReplicaSet "{name}" has timed out progressing.', stamp)
+            prog = _condition(
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                f'ReplicaSet "{name}" has timed out progressing.',
+                stamp,
+            )
         elif progress_reason == "NewReplicaSetCreated":
             prog = _condition("Progressing", "True", progress_reason, f'Created new replica set "{name}"', stamp)
         elif progress_reason == "FoundNewReplicaSet":
@@ -408,13 +457,20 @@ class Controller:
         desired = _replicas(rs)
         if len(pods) < desired:
             for _ in range(desired - len(pods)):
-                pods.append(self._create_pod(rs, now))
+                pod = self._create_pod(rs, now)
+                pods.append(pod)
+                self._event(
+                    rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", "replicaset-controller"
+                )
         elif len(pods) > desired:
             # Delete not-ready pods first, then the newest (the real controller's ranking, simplified).
             pods.sort(key=lambda p: (self._pod_ready(p), p["metadata"].get("creationTimestamp", "")), reverse=False)
             victims = sorted(pods, key=lambda p: (self._pod_ready(p), _neg_ts(p)))[: len(pods) - desired]
             for pod in victims:
                 self.store.delete("pods", ns, pod["metadata"]["name"])
+                self._event(
+                    rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", "replicaset-controller"
+                )
                 self._ready_at.pop(pod["metadata"]["uid"], None)
             victim_names = {p["metadata"]["name"] for p in victims}
             pods = [p for p in pods if p["metadata"]["name"] not in victim_names]
@@ -435,8 +491,9 @@ class Controller:
 
     @staticmethod
     def _pod_ready(pod: Obj) -> bool:
-        return any(c.get("type") == "Ready" and c.get("status") == "True"
-                   for c in pod.get("status", {}).get("conditions", []))
+        return any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions", [])
+        )
 
     def _create_pod(self, rs: Obj, now: float) -> Obj:
         template = copy.deepcopy(rs["spec"].get("template", {}))
@@ -458,22 +515,36 @@ class Controller:
                 "uid": new_uid(),
                 "creationTimestamp": stamp,
                 "labels": dict(tmeta.get("labels", {})),
-                "ownerReferences": [{
-                    "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_meta["name"], "uid": rs_meta["uid"],
-                    "controller": True, "blockOwnerDeletion": True,
-                }],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": rs_meta["name"],
+                        "uid": rs_meta["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
             "spec": spec,
             "status": {
                 "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                                "lastTransitionTime": stamp}],
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp}
+                ],
                 "hostIP": "10.0.0.10",
                 "startTime": stamp,
                 "containerStatuses": [
-                    {"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "", "ready": False,
-                     "restartCount": 0, "started": False, "lastState": {},
-                     "state": {"waiting": {"reason": "ContainerCreating"}}}
+                    {
+                        "name": c.get("name", ""),
+                        "image": c.get("image", ""),
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "started": False,
+                        "lastState": {},
+                        "state": {"waiting": {"reason": "ContainerCreating"}},
+                    }
                     for c in spec.get("containers", [])
                 ],
                 "qosClass": "BestEffort",
@@ -519,24 +590,97 @@ class Controller:
         ip = f"10.244.{random.randint(0, 255)}.{random.randint(2, 254)}"
         statuses = []
         for c in containers:
-            cs: Obj = {"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "",
-                       "containerID": f"containerd://{new_uid().replace('-', '')}"}
+            cs: Obj = {
+                "name": c.get("name", ""),
+                "image": c.get("image", ""),
+                "imageID": "",
+                "containerID": f"containerd://{new_uid().replace('-', '')}",
+            }
             if crashing:
-                cs.update({
-                    "ready": False, "started": False, "restartCount": 1,
-                    "state": {"waiting": {"reason": "CrashLoopBackOff",
-                                          "message": f"back-off 10s restarting failed container={c.get('name')}"}},
-                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": stamp,
-                                                 "finishedAt": stamp}},
-                })
+                cs.update(
+                    {
+                        "ready": False,
+                        "started": False,
+                        "restartCount": 1,
+                        "state": {
+                            "waiting": {
+                                "reason": "CrashLoopBackOff",
+                                "message": f"back-off 10s restarting failed container={c.get('name')}",
+                            }
+                        },
+                        "lastState": {
+                            "terminated": {"exitCode": 1, "reason": "Error", "startedAt": stamp, "finishedAt": stamp}
+                        },
+                    }
+                )
             else:
-                cs.update({"ready": True, "started": True, "restartCount": 0,
-                           "state": {"running": {"startedAt": stamp}}, "lastState": {}})
+                cs.update(
+                    {
+                        "ready": True,
+                        "started": True,
+                        "restartCount": 0,
+                        "state": {"running": {"startedAt": stamp}},
+                        "lastState": {},
+                    }
+                )
             statuses.append(cs)
-        new["status"] = {**status, "phase": "Running", "conditions": conds, "podIP": ip, "podIPs": [{"ip": ip}],
-                         "containerStatuses": statuses}
+        new["status"] = {
+            **status,
+            "phase": "Running",
+            "conditions": conds,
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "containerStatuses": statuses,
+        }
         self._ready_at.pop(uid, None)
         self.store.update("pods", new)
+        if crashing:
+            self._event(new, "Warning", "BackOff", "Back-off restarting failed container", "kubelet")
+        else:
+            self._event(new, "Normal", "Started", f"Started container {names}", "kubelet")
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _event(self, involved: Obj, etype: str, reason: str, message: str, component: str) -> None:
+        """Record a core/v1 Event (what `kubectl describe` and `kubectl get events` show).
+
+        Only the newest ``_EVENT_LIMIT`` events per namespace are kept so the state file stays small."""
+        m = involved["metadata"]
+        ns = m.get("namespace", "")
+        stamp = now_iso()
+        event: Obj = {
+            "kind": "Event",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": f"{m['name']}.{new_uid().replace('-', '')[:16]}",
+                "namespace": ns,
+                "uid": new_uid(),
+                "creationTimestamp": stamp,
+            },
+            "involvedObject": {
+                "kind": involved.get("kind", ""),
+                "namespace": ns,
+                "name": m["name"],
+                "uid": m.get("uid", ""),
+                "apiVersion": involved.get("apiVersion", ""),
+                "resourceVersion": m.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "type": etype,
+            "reportingComponent": component,
+            "reportingInstance": "",
+        }
+        self.store.create("events", event)
+        existing = self.store.values("events", ns)
+        if len(existing) > _EVENT_LIMIT:
+            existing.sort(key=lambda e: int(e["metadata"].get("resourceVersion", "0")))
+            for old in existing[: len(existing) - _EVENT_LIMIT]:
+                self.store.delete("events", ns, old["metadata"]["name"])
 
 
 def _neg_ts(pod: Obj) -> str:

@@ -105,7 +105,8 @@ def openapi_v3_doc(group: str, version: str) -> dict[str, Any] | None:
             continue
         gvk = {"group": group, "version": version, "kind": info.kind}
         base = f"/{_gv_path(group, version)}"
-        path = f"{base}/namespaces/{{namespace}}/{info.name}/{{name}}" if info.namespaced else f"{base}/{info.name}/{{name}}"
+        scope = f"{base}/namespaces/{{namespace}}" if info.namespaced else base
+        path = f"{scope}/{info.name}/{{name}}"
         op = {
             "operationId": f"patch{info.kind}",
             "parameters": [{"name": p, "in": "query", "schema": {"type": "string"}} for p in _QUERY_PARAMS],
@@ -134,5 +135,9 @@ def openapi_v3_root() -> dict[str, Any]:
 
 
 def openapi_v2_json() -> dict[str, Any]:
-    return {"swagger": "2.0", "info": {"title": "Kubernetes (fireline lab)", "version": SERVER_VERSION["gitVersion"]},
-            "paths": {}, "definitions": {}}
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes (fireline lab)", "version": SERVER_VERSION["gitVersion"]},
+        "paths": {},
+        "definitions": {},
+    }

@@ -68,9 +68,7 @@ def invalid(info: ResourceInfo, name: str, causes: list[tuple[str, str]]) -> Api
     parts = [f"{field}: {msg}" for field, msg in causes]
     joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details = _details(info, name, kind=info.kind)
-    details["causes"] = [
-        {"reason": _cause_reason(msg), "message": msg, "field": field} for field, msg in causes
-    ]
+    details["causes"] = [{"reason": _cause_reason(msg), "message": msg, "field": field} for field, msg in causes]
     return ApiError(422, "Invalid", f'{kind_group} "{name}" is invalid: {joined}', details)
 
 
@@ -91,7 +89,13 @@ def method_not_allowed(message: str = "the server does not allow this method on 
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type!r})")
+    accepted = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: {accepted}, "
+        f"application/apply-patch+yaml (got {content_type!r})",
+    )
 
 
 def gone(requested: int, oldest: int) -> ApiError:

@@ -288,7 +288,10 @@ def _validate_workload(obj: Obj, causes: list[tuple[str, str]], *, immutable_sel
     labels = (template.get("metadata") or {}).get("labels") or {}
     if selector is not None and not selector_from_label_selector(selector)(labels):
         causes.append(
-            ("spec.template.metadata.labels", f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`")
+            (
+                "spec.template.metadata.labels",
+                f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`",
+            )
         )
     if immutable_selector is not None and selector is not None and selector != immutable_selector:
         causes.append(("spec.selector", f"Invalid value: {json.dumps(selector)}: field is immutable"))
@@ -296,13 +299,18 @@ def _validate_workload(obj: Obj, causes: list[tuple[str, str]], *, immutable_sel
     if obj.get("kind") == "Deployment" or "strategy" in spec:
         pds = spec.get("progressDeadlineSeconds")
         if isinstance(pds, int) and pds <= int(spec.get("minReadySeconds", 0) or 0):
-            causes.append(("spec.progressDeadlineSeconds", f"Invalid value: {pds}: must be greater than minReadySeconds"))
+            causes.append(
+                ("spec.progressDeadlineSeconds", f"Invalid value: {pds}: must be greater than minReadySeconds")
+            )
         rhl = spec.get("revisionHistoryLimit")
         if isinstance(rhl, int) and rhl < 0:
             causes.append(("spec.revisionHistoryLimit", f"Invalid value: {rhl}: must be greater than or equal to 0"))
         strategy = spec.get("strategy") or {}
         if strategy.get("type") not in (None, "RollingUpdate", "Recreate"):
-            causes.append(("spec.strategy.type", f'Unsupported value: "{strategy.get("type")}": supported values: "Recreate", "RollingUpdate"'))
+            supported = '"Recreate", "RollingUpdate"'
+            causes.append(
+                ("spec.strategy.type", f'Unsupported value: "{strategy.get("type")}": supported values: {supported}')
+            )
 
 
 def validate(info: ResourceInfo, obj: Obj, old: Obj | None = None) -> None:
@@ -351,9 +359,12 @@ def check_kind(info: ResourceInfo, obj: Any) -> Obj:
         raise ApiError(400, "BadRequest", "the body of the request must be a JSON object")
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     if kind and kind != info.kind:
+        raise ApiError(400, "BadRequest", f"kind {kind} does not match the expected kind {info.kind}")
+    if api_version and api_version != info.api_version:
         raise ApiError(
-            400, "BadRequest", f"the API version in the data ({api_version}) does not match the expected API version ({info.api_version})"
-            if api_version and api_version != info.api_version else f"kind {kind} does not match {info.kind}"
+            400,
+            "BadRequest",
+            f"the API version in the data ({api_version}) does not match the expected API version ({info.api_version})",
         )
     obj["kind"] = info.kind
     obj["apiVersion"] = info.api_version

@@ -104,13 +104,25 @@ def start_detached(config: LabConfig, timeout: float = 20.0) -> tuple[int, str]:
     state_dir = Path(config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / PID_FILE).unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "runner.lab.k8s", "--state-dir", str(state_dir), "--port", str(config.port),
-           "--time-scale", str(config.time_scale), "--pod-ready-delay", str(config.pod_ready_delay)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "runner.lab.k8s",
+        "--state-dir",
+        str(state_dir),
+        "--port",
+        str(config.port),
+        "--time-scale",
+        str(config.time_scale),
+        "--pod-ready-delay",
+        str(config.pod_ready_delay),
+    ]
     if not config.seed_demo:
         cmd.append("--no-seed")
     with open(state_dir / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -38,31 +38,61 @@ class ResourceInfo:
 _STATUS = ("get", "patch", "update")
 
 NAMESPACES = ResourceInfo(
-    "namespaces", "namespace", "Namespace", "", "v1", namespaced=False, short_names=("ns",),
+    "namespaces",
+    "namespace",
+    "Namespace",
+    "",
+    "v1",
+    namespaced=False,
+    short_names=("ns",),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
     subresources={"status": ("", "", "Namespace", _STATUS)},
 )
 PODS = ResourceInfo(
-    "pods", "pod", "Pod", "", "v1", short_names=("po",), categories=("all",),
+    "pods",
+    "pod",
+    "Pod",
+    "",
+    "v1",
+    short_names=("po",),
+    categories=("all",),
     subresources={"status": ("", "", "Pod", _STATUS)},
 )
 EVENTS = ResourceInfo("events", "event", "Event", "", "v1", short_names=("ev",))
 DEPLOYMENTS = ResourceInfo(
-    "deployments", "deployment", "Deployment", "apps", "v1", short_names=("deploy",), categories=("all",),
+    "deployments",
+    "deployment",
+    "Deployment",
+    "apps",
+    "v1",
+    short_names=("deploy",),
+    categories=("all",),
     subresources={
         "scale": ("autoscaling", "v1", "Scale", _STATUS),
         "status": ("", "", "Deployment", _STATUS),
     },
 )
 REPLICASETS = ResourceInfo(
-    "replicasets", "replicaset", "ReplicaSet", "apps", "v1", short_names=("rs",), categories=("all",),
+    "replicasets",
+    "replicaset",
+    "ReplicaSet",
+    "apps",
+    "v1",
+    short_names=("rs",),
+    categories=("all",),
     subresources={
         "scale": ("autoscaling", "v1", "Scale", _STATUS),
         "status": ("", "", "ReplicaSet", _STATUS),
     },
 )
 CRONJOBS = ResourceInfo(
-    "cronjobs", "cronjob", "CronJob", "batch", "v1", short_names=("cj",), categories=("all",),
+    "cronjobs",
+    "cronjob",
+    "CronJob",
+    "batch",
+    "v1",
+    short_names=("cj",),
+    categories=("all",),
     subresources={"status": ("", "", "CronJob", _STATUS)},
 )
 

@@ -17,7 +17,9 @@ _EXISTS_RE = re.compile(r"^\s*(!?)\s*([A-Za-z0-9._/-]+)\s*$")
 
 def _split_terms(selector: str) -> list[str]:
     """Split on commas that are not inside ``in (a,b)`` parentheses."""
-    terms, depth, cur = [], 0, []
+    terms: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in selector:
         if ch == "(":
             depth += 1

@@ -45,8 +45,9 @@ class LabHTTPServer(ThreadingHTTPServer):
 class _Route:
     __slots__ = ("info", "name", "namespace", "subresource", "watch")
 
-    def __init__(self, info: ResourceInfo, namespace: str | None, name: str | None, subresource: str | None,
-                 watch: bool) -> None:
+    def __init__(
+        self, info: ResourceInfo, namespace: str | None, name: str | None, subresource: str | None, watch: bool
+    ) -> None:
         self.info, self.namespace, self.name, self.subresource, self.watch = info, namespace, name, subresource, watch
 
 
@@ -135,7 +136,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         query = self._query()
         dry_run = query.get("dryRun") == "All"
         if "dryRun" in query and query["dryRun"] not in ("All", ""):
-            raise bad_request(f"Unsupported value: \"{query['dryRun']}\": supported values: \"All\"")
+            raise bad_request(f'Unsupported value: "{query["dryRun"]}": supported values: "All"')
         api, info = self.server.api, route.info
         ns = route.namespace or ""
         if route.subresource not in (None, "scale", "status"):
@@ -150,12 +151,22 @@ class LabRequestHandler(BaseHTTPRequestHandler):
                 if route.watch or query.get("watch") in ("true", "1"):
                     self._watch(route, query)
                     return
-                result = api.list(info, route.namespace, query.get("labelSelector"), query.get("fieldSelector"),
-                                  int(query["limit"]) if query.get("limit", "").isdigit() else None,
-                                  query.get("continue"))
+                result = api.list(
+                    info,
+                    route.namespace,
+                    query.get("labelSelector"),
+                    query.get("fieldSelector"),
+                    int(query["limit"]) if query.get("limit", "").isdigit() else None,
+                    query.get("continue"),
+                )
                 if self._wants_table():
-                    result = to_table(info, result["items"], result["metadata"]["resourceVersion"],
-                                      query.get("includeObject", "Metadata"), result["metadata"])
+                    result = to_table(
+                        info,
+                        result["items"],
+                        result["metadata"]["resourceVersion"],
+                        query.get("includeObject", "Metadata"),
+                        result["metadata"],
+                    )
                 self._send(200, result)
             elif method == "POST":
                 if info.namespaced and route.namespace is None:
@@ -178,8 +189,12 @@ class LabRequestHandler(BaseHTTPRequestHandler):
                 return
             obj = api.get(info, ns, name)
             if self._wants_table():
-                self._send(200, to_table(info, [obj], obj["metadata"].get("resourceVersion", ""),
-                                         query.get("includeObject", "Metadata")))
+                self._send(
+                    200,
+                    to_table(
+                        info, [obj], obj["metadata"].get("resourceVersion", ""), query.get("includeObject", "Metadata")
+                    ),
+                )
             else:
                 self._send(200, obj)
         elif method == "PUT":
@@ -191,9 +206,12 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         elif method == "PATCH":
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if content_type not in PATCH_TYPES:
-                raise ApiError(415, "UnsupportedMediaType",
-                               f"the body of the request was in an unknown format - accepted media types include: "
-                               f"{', '.join(PATCH_TYPES)}")
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types include: "
+                    f"{', '.join(PATCH_TYPES)}",
+                )
             body = self._json_body(raw)
             if route.subresource == "scale":
                 self._send(200, api.patch_scale(info, ns, name, content_type, body, dry_run))
@@ -263,7 +281,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         elif path == "/openapi/v3":
             self._send(200, discovery.openapi_v3_root())
         elif path.startswith("/openapi/v3/"):
-            rel = path[len("/openapi/v3/"):].split("/")
+            rel = path[len("/openapi/v3/") :].split("/")
             doc = None
             if len(rel) == 2 and rel[0] == "api":
                 doc = discovery.openapi_v3_doc("", rel[1])
@@ -350,8 +368,9 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         def emit(etype: str, obj: Obj) -> None:
             payload: Obj = obj
             if table and etype not in ("BOOKMARK", "ERROR"):
-                payload = to_table(info, [obj], obj["metadata"].get("resourceVersion", ""), include,
-                                   with_columns=first_table[0])
+                payload = to_table(
+                    info, [obj], obj["metadata"].get("resourceVersion", ""), include, with_columns=first_table[0]
+                )
                 first_table[0] = False
             line = json.dumps({"type": etype, "object": payload}, separators=(",", ":")).encode() + b"\n"
             self._write_chunk(line)
@@ -407,6 +426,3 @@ class LabRequestHandler(BaseHTTPRequestHandler):
 
 def make_server(host: str, port: int, store: Store) -> LabHTTPServer:
     return LabHTTPServer((host, port), store, Api(store))
-
-
-

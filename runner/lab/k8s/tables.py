@@ -16,21 +16,57 @@ _NAME: Column = ("Name", "string", "name", 0)
 _AGE: Column = ("Age", "string", "", 0)
 
 COLUMNS: dict[str, list[Column]] = {
-    "deployments": [_NAME, ("Ready", "string", "", 0), ("Up-to-date", "integer", "", 0),
-                    ("Available", "integer", "", 0), _AGE, ("Containers", "string", "", 1),
-                    ("Images", "string", "", 1), ("Selector", "string", "", 1)],
-    "replicasets": [_NAME, ("Desired", "integer", "", 0), ("Current", "integer", "", 0),
-                    ("Ready", "integer", "", 0), _AGE, ("Containers", "string", "", 1),
-                    ("Images", "string", "", 1), ("Selector", "string", "", 1)],
-    "pods": [_NAME, ("Ready", "string", "", 0), ("Status", "string", "", 0), ("Restarts", "string", "", 0),
-             _AGE, ("IP", "string", "", 1), ("Node", "string", "", 1), ("Nominated Node", "string", "", 1),
-             ("Readiness Gates", "string", "", 1)],
+    "deployments": [
+        _NAME,
+        ("Ready", "string", "", 0),
+        ("Up-to-date", "integer", "", 0),
+        ("Available", "integer", "", 0),
+        _AGE,
+        ("Containers", "string", "", 1),
+        ("Images", "string", "", 1),
+        ("Selector", "string", "", 1),
+    ],
+    "replicasets": [
+        _NAME,
+        ("Desired", "integer", "", 0),
+        ("Current", "integer", "", 0),
+        ("Ready", "integer", "", 0),
+        _AGE,
+        ("Containers", "string", "", 1),
+        ("Images", "string", "", 1),
+        ("Selector", "string", "", 1),
+    ],
+    "pods": [
+        _NAME,
+        ("Ready", "string", "", 0),
+        ("Status", "string", "", 0),
+        ("Restarts", "string", "", 0),
+        _AGE,
+        ("IP", "string", "", 1),
+        ("Node", "string", "", 1),
+        ("Nominated Node", "string", "", 1),
+        ("Readiness Gates", "string", "", 1),
+    ],
     "namespaces": [_NAME, ("Status", "string", "", 0), _AGE],
-    "cronjobs": [_NAME, ("Schedule", "string", "", 0), ("Timezone", "string", "", 0), ("Suspend", "boolean", "", 0),
-                 ("Active", "integer", "", 0), ("Last Schedule", "string", "", 0), _AGE,
-                 ("Containers", "string", "", 1), ("Images", "string", "", 1), ("Selector", "string", "", 1)],
-    "events": [("Last Seen", "string", "", 0), ("Type", "string", "", 0), ("Reason", "string", "", 0),
-               ("Object", "string", "", 0), ("Message", "string", "", 0)],
+    "cronjobs": [
+        _NAME,
+        ("Schedule", "string", "", 0),
+        ("Timezone", "string", "", 0),
+        ("Suspend", "boolean", "", 0),
+        ("Active", "integer", "", 0),
+        ("Last Schedule", "string", "", 0),
+        _AGE,
+        ("Containers", "string", "", 1),
+        ("Images", "string", "", 1),
+        ("Selector", "string", "", 1),
+    ],
+    "events": [
+        ("Last Seen", "string", "", 0),
+        ("Type", "string", "", 0),
+        ("Reason", "string", "", 0),
+        ("Object", "string", "", 0),
+        ("Message", "string", "", 0),
+    ],
 }
 
 
@@ -99,31 +135,70 @@ def _cells(resource: str, obj: Obj) -> list[Any]:
         selector = label_selector_string(spec.get("selector"))
         desired = int(spec.get("replicas", 0))
         if resource == "deployments":
-            return [m["name"], f"{status.get('readyReplicas', 0)}/{desired}", status.get("updatedReplicas", 0),
-                    status.get("availableReplicas", 0), age, names, images, selector]
-        return [m["name"], desired, status.get("replicas", 0), status.get("readyReplicas", 0), age, names,
-                images, selector]
+            return [
+                m["name"],
+                f"{status.get('readyReplicas', 0)}/{desired}",
+                status.get("updatedReplicas", 0),
+                status.get("availableReplicas", 0),
+                age,
+                names,
+                images,
+                selector,
+            ]
+        return [
+            m["name"],
+            desired,
+            status.get("replicas", 0),
+            status.get("readyReplicas", 0),
+            age,
+            names,
+            images,
+            selector,
+        ]
     if resource == "pods":
         statuses = status.get("containerStatuses", [])
         total = len(spec.get("containers", []))
         ready = sum(1 for cs in statuses if cs.get("ready"))
         restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
-        return [m["name"], f"{ready}/{total}", _pod_status(obj), str(restarts), age, status.get("podIP", "<none>"),
-                spec.get("nodeName", "<none>"), "<none>", "<none>"]
+        return [
+            m["name"],
+            f"{ready}/{total}",
+            _pod_status(obj),
+            str(restarts),
+            age,
+            status.get("podIP", "<none>"),
+            spec.get("nodeName", "<none>"),
+            "<none>",
+            "<none>",
+        ]
     if resource == "namespaces":
         return [m["name"], status.get("phase", "Active"), age]
     if resource == "cronjobs":
         job_spec = spec.get("jobTemplate", {}).get("spec", {})
         names, images = _containers(job_spec.get("template", {}).get("spec", {}))
         last = status.get("lastScheduleTime")
-        return [m["name"], spec.get("schedule", ""), spec.get("timeZone", "<none>"), bool(spec.get("suspend")),
-                len(status.get("active", [])), _age(last) if last else "<none>", age, names, images,
-                label_selector_string(job_spec.get("selector")) or "<none>"]
+        return [
+            m["name"],
+            spec.get("schedule", ""),
+            spec.get("timeZone", "<none>"),
+            bool(spec.get("suspend")),
+            len(status.get("active", [])),
+            _age(last) if last else "<none>",
+            age,
+            names,
+            images,
+            label_selector_string(job_spec.get("selector")) or "<none>",
+        ]
     if resource == "events":
         inv = obj.get("involvedObject", {})
         last = obj.get("lastTimestamp") or obj.get("eventTime") or m.get("creationTimestamp")
-        return [_age(last), obj.get("type", ""), obj.get("reason", ""),
-                f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", obj.get("message", "")]
+        return [
+            _age(last),
+            obj.get("type", ""),
+            obj.get("reason", ""),
+            f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+            obj.get("message", ""),
+        ]
     return [m["name"], age]
 
 
@@ -135,8 +210,14 @@ def _row_object(obj: Obj, include: str) -> Obj | None:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
 
 
-def to_table(info: ResourceInfo, objs: list[Obj], resource_version: str, include: str = "Metadata",
-             list_meta: Obj | None = None, with_columns: bool = True) -> Obj:
+def to_table(
+    info: ResourceInfo,
+    objs: list[Obj],
+    resource_version: str,
+    include: str = "Metadata",
+    list_meta: Obj | None = None,
+    with_columns: bool = True,
+) -> Obj:
     columns = COLUMNS.get(info.name, [_NAME, _AGE])
     rows = []
     for obj in objs:

@@ -1,0 +1,168 @@
+"""`fireline gameday run|ack|note|recover|report|history|schedule`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.errors import UsageError
+
+
+def _journal() -> Any:
+    from runner.journal.store import Journal
+
+    return Journal()
+
+
+def _known(journal: Any, gameday_id: str) -> str:
+    from runner.gameday import events as gev
+
+    full = journal.find_run(gameday_id) or gameday_id
+    if not journal.events(full, (gev.GAMEDAY_STARTED,)):
+        raise UsageError(f"no game day {gameday_id!r} in the journal at {journal.path}",
+                         hint="see `fireline gameday history`")
+    return str(full)
+
+
+@click.group()
+def gameday() -> None:
+    """Chaos game days: inject faults, measure the response, always revert."""
+
+
+@gameday.command("run")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option("-i", "--input", "input_pairs", multiple=True, metavar="KEY=VALUE")
+@click.option("--as", "actor", metavar="NAME")
+@click.option("--report", "report_format", type=click.Choice(["html", "md", "json", "none"]), default="html",
+              show_default=True, help="Write a report into $FIRELINE_HOME/reports when done.")
+def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_format: str) -> int:
+    """Run SCENARIO: check the steady state, inject the faults, watch, respond, recover, revert, report."""
+    from runner.engine.inputs import parse_assignments
+    from runner.engine.session import current_actor
+    from runner.gameday.run import metric_lines
+    from runner.gameday.session import run_gameday
+    from runner.spec.gameday import load_gameday
+
+    journal = _journal()
+    result = run_gameday(Path(scenario), parse_assignments(input_pairs), current_actor(actor), journal, sys.stdout)
+    interval = load_gameday(Path(scenario)).interval
+    click.echo(f"\ngame day {result.gameday_id}: {result.status.upper()}" +
+               (f" ({result.message})" if result.message else ""))
+    for line in metric_lines(result.metrics, interval):
+        click.echo(line)
+    if report_format != "none":
+        path = write_report(journal, result.gameday_id, report_format)
+        click.echo(f"report: {path}")
+    return result.exit_code
+
+
+def write_report(journal: Any, gameday_id: str, fmt: str) -> Path:
+    from runner.journal.store import fireline_home
+    from runner.report import render
+
+    out = fireline_home() / "reports" / f"{gameday_id}.{fmt}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(journal.events(gameday_id), fmt), encoding="utf-8")
+    return out
+
+
+@gameday.command()
+@click.argument("gameday_id")
+@click.option("--as", "actor", required=True, metavar="NAME")
+def ack(gameday_id: str, actor: str) -> int:
+    """Acknowledge a running game day's incident (starts the time-to-acknowledge clock's stop)."""
+    from runner.gameday import events as gev
+
+    journal = _journal()
+    full = _known(journal, gameday_id)
+    journal.append(full, gev.ACKNOWLEDGED, actor=actor, data={"via": "ack"}, durable=True)
+    click.echo(f"acknowledged game day {full} as {actor}")
+    return 0
+
+
+@gameday.command()
+@click.argument("gameday_id")
+@click.argument("text")
+@click.option("--as", "actor", metavar="NAME")
+def note(gameday_id: str, text: str, actor: str | None) -> int:
+    """Record an observation in a game day's timeline."""
+    from runner.engine.session import current_actor
+    from runner.gameday import events as gev
+
+    journal = _journal()
+    full = _known(journal, gameday_id)
+    journal.append(full, gev.NOTE, actor=current_actor(actor), data={"text": text})
+    click.echo(f"noted in game day {full}")
+    return 0
+
+
+@gameday.command()
+@click.argument("gameday_id")
+@click.option("--as", "actor", metavar="NAME")
+def recover(gameday_id: str, actor: str | None) -> int:
+    """Revert whatever the journal says is still injected (after the game day process died)."""
+    from runner.engine.session import current_actor
+    from runner.gameday.session import recover as do_recover
+
+    journal = _journal()
+    do_recover(_known(journal, gameday_id), current_actor(actor), journal, sys.stdout)
+    return 0
+
+
+@gameday.command()
+@click.argument("gameday_id")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def report(gameday_id: str, fmt: str, output: str | None) -> int:
+    """The report of one game day: metrics against objectives and the timeline."""
+    from runner.report import render
+
+    journal = _journal()
+    text = render(journal.events(_known(journal, gameday_id)), fmt)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+    return 0
+
+
+@gameday.command()
+@click.option("--scenario", help="Only this scenario (metadata.name).")
+def history(scenario: str | None) -> int:
+    """Past game days with their metrics, and whether each got better or worse than the run before."""
+    from runner.gameday.history import history as rows
+    from runner.gameday.history import render_history
+
+    click.echo(render_history(rows(_journal(), scenario)))
+    return 0
+
+
+@gameday.command()
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option("--emit", type=click.Choice(["cronjob"]), default="cronjob", show_default=True)
+@click.option("--image", default="ghcr.io/fireline/fireline:latest", show_default=True)
+@click.option("--namespace", default="default", show_default=True)
+@click.option("--service-account", default="fireline", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here (default stdout).")
+def schedule(scenario: str, emit: str, image: str, namespace: str, service_account: str, output: str | None) -> int:
+    """Emit a Kubernetes CronJob that runs SCENARIO on metadata.schedule (concurrencyPolicy: Forbid)."""
+    from runner.gameday.schedule import cronjob_manifest, to_yaml
+    from runner.spec.gameday import load_gameday
+
+    gd = load_gameday(Path(scenario))
+    cron = gd.metadata.get("schedule")
+    if not cron:
+        raise UsageError(f"{scenario} has no metadata.schedule", hint='add e.g. schedule: "0 14 * * 3"')
+    manifest = cronjob_manifest(Path(scenario), name=gd.name, schedule=str(cron), image=image, namespace=namespace,
+                                service_account=service_account)
+    text = to_yaml(manifest)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+    return 0

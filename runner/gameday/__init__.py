@@ -1,0 +1,1 @@
+"""Game days: probes, faults that always revert, detection, the response, measured times, reports."""

@@ -1,0 +1,226 @@
+"""Faults and their reverts. Every fault records what its revert needs (durably, through `record`) before
+it changes anything, so `fireline gameday recover` can undo it even after a kill -9. Reverts are idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from runner.actions.base import ActionContext
+from runner.actions.registry import get_action
+from runner.errors import ActionError
+from runner.spec.gameday_model import Fault
+
+Record = Callable[[Mapping[str, Any]], None]
+State = Mapping[str, Any]
+
+
+class FaultKind(Protocol):
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State: ...
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str: ...
+
+
+# Live resources a fault holds inside this process (held connections, open transactions). After a crash
+# they are gone with the process; reverts then clean up on the server side.
+_HELD: dict[str, list[Any]] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _hold(key: str, resource: Any) -> None:
+    with _HELD_LOCK:
+        _HELD.setdefault(key, []).append(resource)
+
+
+def _release(key: str) -> int:
+    with _HELD_LOCK:
+        resources = _HELD.pop(key, [])
+    for resource in resources:
+        with contextlib.suppress(Exception):
+            resource.close()
+    return len(resources)
+
+
+def _pg_settings(params: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
+    return ctx.connection(params["connection"], "postgres")
+
+
+def _terminate_by_app(params: Mapping[str, Any], ctx: ActionContext, application_name: str) -> int:
+    import psycopg
+
+    with psycopg.connect(_pg_settings(params, ctx)["dsn"], autocommit=True, connect_timeout=5,
+                         application_name="fireline-revert") as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()", (application_name,)).fetchall()
+    return len(rows)
+
+
+class HoldConnections:
+    """A leaking pool: idle connections opened and held until the server refuses (or `count`)."""
+
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        import psycopg
+
+        app = params.get("application_name") or f"fireline-fault-{fault.id}"
+        record({"application_name": app})
+        dsn = _pg_settings(params, ctx)["dsn"]
+        wanted = params.get("count") or int(params.get("max", 500))
+        opened, refused = 0, ""
+        while opened < wanted:
+            try:
+                conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5, application_name=app)
+            except psycopg.OperationalError as exc:
+                if params.get("count"):
+                    raise ActionError(f"could only open {opened} of {wanted} connections: {exc}") from None
+                refused = str(exc).strip().splitlines()[-1]
+                break
+            _hold(app, conn)
+            opened += 1
+        return {"application_name": app, "held": opened, "refused": refused}
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        app = state.get("application_name") or params.get("application_name") or f"fireline-fault-{fault.id}"
+        closed = _release(app)
+        leftover = _terminate_by_app(params, ctx, app)
+        return f"closed {closed} held connection(s), terminated {leftover} leftover"
+
+
+class LockTable:
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        import psycopg
+        from psycopg import sql
+
+        app = f"fireline-fault-{fault.id}"
+        record({"application_name": app})
+        conn = psycopg.connect(_pg_settings(params, ctx)["dsn"], connect_timeout=5, application_name=app)
+        schema, _, table = params["table"].rpartition(".")
+        ident = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        mode = params.get("mode", "ACCESS EXCLUSIVE")
+        conn.execute(sql.SQL("LOCK TABLE {} IN " + mode + " MODE").format(ident))  # mode: schema enum
+        _hold(app, conn)  # the transaction stays open: the lock is held until revert
+        return {"application_name": app, "table": params["table"], "mode": mode}
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        app = state.get("application_name") or f"fireline-fault-{fault.id}"
+        released = _release(app)  # closing a connection rolls its transaction back
+        leftover = _terminate_by_app(params, ctx, app)
+        return f"released the lock ({released} held, {leftover} terminated)"
+
+
+class ActionFault:
+    """A fault that is a runbook action (delete pods, terminate backends): nothing to put back, the system
+    heals itself (a controller recreates pods, clients reconnect)."""
+
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        record({})
+        return dict(get_action(fault.action).run(params, ctx).result)
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        return "nothing to revert: the system replaces what was removed"
+
+
+class ScaleFault:
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        current = get_action("kubernetes.get").run(
+            {**_k8s_target(params), "kind": "deployment", "name": params["deployment"],
+             "fields": {"replicas": "spec.replicas"}}, ctx).result
+        before = _field(current, "replicas")
+        record({"before": before})
+        get_action("kubernetes.scale").run(params, ctx)
+        return {"before": before}
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        if state.get("before") is None:
+            raise ActionError("the replica count before the fault was not recorded; scale back by hand")
+        get_action("kubernetes.scale").run({**_k8s_target(params), "deployment": params["deployment"],
+                                            "replicas": int(state["before"])}, ctx)
+        return f"scaled {params['deployment']} back to {state['before']}"
+
+
+class BadRollout:
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        from runner.actions.k8s.cluster import cluster_for
+
+        cluster = cluster_for(ctx, params["connection"])
+        namespace = params.get("namespace") or cluster.namespace
+        dep = cluster.call(ctx, cluster.apps().read_namespaced_deployment, params["deployment"], namespace)
+        containers = dep["spec"]["template"]["spec"]["containers"]
+        container = next((c for c in containers if c["name"] == params.get("container")), containers[0])
+        revision = int(dep["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "0"))
+        image = params.get("image") or _broken(container["image"])
+        record({"revision": revision, "image": container["image"], "container": container["name"],
+                "namespace": namespace})
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": container["name"], "image": image}]}}}}
+        cluster.call(ctx, cluster.apps().patch_namespaced_deployment, params["deployment"], namespace, patch)
+        return {"revision": revision, "image": container["image"], "container": container["name"],
+                "namespace": namespace, "broken_image": image}
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        target = {**_k8s_target(params), "deployment": params["deployment"]}
+        if state.get("namespace"):
+            target["namespace"] = state["namespace"]
+        if state.get("revision"):
+            target["to_revision"] = int(state["revision"])
+        outcome = get_action("kubernetes.rollout_undo").run(target, ctx)
+        return outcome.skipped_reason or outcome.summary or "rolled back"
+
+
+class FlagFault:
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        read = {k: params[k] for k in ("connection", "flag", "environment", "project") if k in params}
+        before = get_action("flags.get").run(read, ctx).result
+        previous = {k: before[k] for k in ("enabled", "rollout", "variant") if before.get(k) is not None}
+        record({"previous": previous})
+        get_action("flags.set").run(params, ctx)
+        return {"previous": previous}
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        from runner.actions.flags import revert_params
+
+        if not state.get("previous"):
+            raise ActionError("the flag's state before the fault was not recorded; restore it by hand")
+        get_action("flags.set").run(revert_params(params, {"previous": state["previous"]}), ctx)
+        return f"restored flag {params['flag']} to {state['previous']}"
+
+
+class SshFault:
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        record({})
+        return dict(get_action("ssh.run").run(params, ctx).result)
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        revert = {k: v for k, v in params.items() if k not in ("argv", "command")} | dict(fault.revert or {})
+        get_action("ssh.run").run(revert, ctx)
+        return "ran the revert command"
+
+
+def _k8s_target(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("connection", "namespace") if k in params}
+
+
+def _field(result: Mapping[str, Any], name: str) -> Any:
+    fields = result.get("fields")
+    if isinstance(fields, Mapping) and name in fields:
+        return fields[name]
+    return result.get(name)
+
+
+def _broken(image: str) -> str:
+    repo, sep, tag = image.rpartition(":")
+    return f"{repo}:{tag}-broken" if sep and "/" not in tag else f"{image}:latest-broken"
+
+
+FAULTS: dict[str, FaultKind] = {
+    "postgres.hold_connections": HoldConnections(),
+    "postgres.lock_table": LockTable(),
+    "postgres.terminate_backends": ActionFault(),
+    "kubernetes.delete_pods": ActionFault(),
+    "kubernetes.scale": ScaleFault(),
+    "kubernetes.bad_rollout": BadRollout(),
+    "flags.set": FlagFault(),
+    "ssh.run": SshFault(),
+}

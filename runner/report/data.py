@@ -1,0 +1,341 @@
+"""A game day's report as a typed record, built once from its journal events and shared by every format.
+
+Times on the timeline are offsets in seconds from the first `fault.injected` (the moment every metric is
+measured from), so the timeline and the metrics table read the same way. A game day that never injected a
+fault falls back to its own start as the origin, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.durations import format_duration, parse_duration
+from runner.errors import UsageError
+from runner.gameday import events as gev
+from runner.gameday.metrics import LABELS, METRICS, measure
+from runner.journal.events import Event
+
+INCOMPLETE = "incomplete"  # no gameday.finished: the game day crashed, was killed, or is still running
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    label: str
+    seconds: float | None  # None: it never happened (or the journal stops before it could)
+    objective: float | None
+    passed: bool | None  # None: nothing to judge (no objective, or an unfinished game day)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    t: float  # seconds from the origin (fault injection); negative before it
+    mono: float
+    wall: str
+    type: str
+    label: str
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    id: str
+    action: str | None
+    injected_t: float | None
+    reverted_t: float | None
+    revert_ok: bool | None  # None: no fault.reverted event
+    why: str | None
+    summary: str | None
+
+    @property
+    def possibly_in_place(self) -> bool:
+        """Injection started but no successful revert was recorded: someone must check (gameday recover)."""
+        return self.revert_ok is not True
+
+
+@dataclass(frozen=True)
+class ResponseStep:
+    id: str
+    run_id: str | None
+    status: str
+    start_mono: float
+    end_mono: float
+
+
+@dataclass(frozen=True)
+class ResponseRun:
+    run_id: str
+    runbook: str | None
+    mode: str | None
+    status: str | None  # None: response.finished never arrived
+    steps: tuple[ResponseStep, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    t: float
+    wall: str
+    actor: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A closed span on the monotonic clock; `open_end` when it was still going when the journal stops."""
+
+    start: float
+    end: float
+    open_end: bool = False
+
+
+@dataclass(frozen=True)
+class GameDayReport:
+    id: str
+    scenario: str
+    title: str
+    hypothesis: str | None
+    path: str | None
+    status: str
+    started_wall: str
+    finished_wall: str | None
+    start_mono: float
+    end_mono: float
+    origin_mono: float
+    origin: str  # the event type the timeline's t=0 is taken from
+    resolution: float | None  # the probe interval: nothing is measured more finely than this
+    metrics: tuple[MetricRow, ...]
+    timeline: tuple[TimelineEntry, ...]
+    faults: tuple[FaultRecord, ...]
+    responses: tuple[ResponseRun, ...]
+    notes: tuple[Note, ...]
+    violations: tuple[Interval, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def complete(self) -> bool:
+        return self.status != INCOMPLETE
+
+    def at(self, mono: float) -> float:
+        """Offset of a monotonic timestamp from the origin."""
+        return mono - self.origin_mono
+
+    def first(self, type_: str) -> TimelineEntry | None:
+        return next((e for e in self.timeline if e.type == type_), None)
+
+
+def build_report(events: Sequence[Event]) -> GameDayReport:
+    ordered = sorted(events, key=lambda e: e.seq)
+    started = next((e for e in ordered if e.type == gev.GAMEDAY_STARTED), None)
+    if started is None:
+        raise UsageError("these journal events are not a game day (no gameday.started event)",
+                         hint="pass the id of a game day: `fireline gameday history` lists them")
+    finished = next((e for e in ordered if e.type == gev.FINISHED), None)
+    injected = next((e for e in ordered if e.type == gev.FAULT_INJECTED), None)
+    origin = injected or started
+    end = finished or ordered[-1]
+    status = str(finished.data.get("status", "unknown")) if finished else INCOMPLETE
+    data = started.data
+    timeline = tuple(_entry(e, origin.ts_mono) for e in ordered)
+    faults = _faults(ordered, origin.ts_mono)
+    return GameDayReport(
+        id=started.run_id, scenario=str(data.get("scenario", "?")), title=str(data.get("title") or
+                                                                            data.get("scenario", "game day")),
+        hypothesis=_opt_str(data.get("hypothesis")), path=_opt_str(data.get("path")), status=status,
+        started_wall=started.ts_wall, finished_wall=finished.ts_wall if finished else None,
+        start_mono=started.ts_mono, end_mono=max(end.ts_mono, started.ts_mono), origin_mono=origin.ts_mono,
+        origin=origin.type, resolution=_seconds(data.get("interval")),
+        metrics=_metrics(ordered, started, finished), timeline=timeline, faults=faults,
+        responses=_responses(ordered), notes=_notes(ordered, origin.ts_mono),
+        violations=_violations(ordered, end.ts_mono),
+        warnings=_warnings(finished, injected, faults, ordered[-1]),
+    )
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _seconds(value: object) -> float | None:
+    """Objectives and intervals are seconds in the journal; a duration string is tolerated for old events."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return parse_duration(value) if isinstance(value, str | int | float) else None
+    except ValueError:
+        return None
+
+
+def _objectives(started: Event) -> dict[str, float]:
+    raw = started.data.get("objectives") or {}
+    parsed = {str(k): _seconds(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    return {k: v for k, v in parsed.items() if v is not None}
+
+
+def _metrics(events: Sequence[Event], started: Event, finished: Event | None) -> tuple[MetricRow, ...]:
+    """The metrics the game day recorded when it finished; measured from the events when it never did."""
+    objectives = _objectives(started)
+    recorded = finished.data.get("metrics") if finished else None
+    if isinstance(recorded, list) and recorded:
+        by_name = {str(m.get("name")): m for m in recorded if isinstance(m, Mapping)}
+        names = [*METRICS, *(n for n in by_name if n not in METRICS)]
+        return tuple(_recorded_row(n, by_name[n]) for n in names if n in by_name)
+    rows = []
+    for metric in measure(events, objectives):
+        # An unfinished game day may yet have detected or recovered: "not yet" is not a failure.
+        passed = metric.passed if finished is not None or metric.seconds is not None else None
+        rows.append(MetricRow(metric.name, LABELS.get(metric.name, metric.name), metric.seconds,
+                              metric.objective, passed))
+    return tuple(rows)
+
+
+def _recorded_row(name: str, m: Mapping[str, Any]) -> MetricRow:
+    passed = m.get("passed")
+    return MetricRow(name, LABELS.get(name, name.replace("_", " ").capitalize()), _seconds(m.get("seconds")),
+                     _seconds(m.get("objective_s")), passed if isinstance(passed, bool) else None)
+
+
+def _entry(event: Event, origin: float) -> TimelineEntry:
+    label_of = _LABELS.get(event.type)
+    label = label_of(event) if label_of else event.type
+    return TimelineEntry(event.ts_mono - origin, event.ts_mono, event.ts_wall, event.type, label, event.actor)
+
+
+def _detail(value: object) -> str:
+    """A one-line rendering of a free-form data value (a signal can be a string or a mapping)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _suffix(value: object, sep: str = ": ") -> str:
+    text = _detail(value)
+    return f"{sep}{text}" if text else ""
+
+
+def _checked(e: Event) -> str:
+    phase = e.data.get("phase")
+    state = "ok" if e.data.get("ok") else "NOT ok"
+    failing = [str(pid) for pid, r in (e.data.get("probes") or {}).items()
+               if isinstance(r, Mapping) and not r.get("ok")]
+    return f"Steady state {state}" + (f" ({phase})" if phase else "") + _suffix(", ".join(failing), " — failing: ")
+
+
+def _reverted(e: Event) -> str:
+    verdict = "reverted" if e.data.get("ok") else "REVERT FAILED"
+    why = f" ({e.data['why']})" if e.data.get("why") else ""
+    return f"Fault {e.step_id} {verdict}{why}{_suffix(e.data.get('summary'))}"
+
+
+def _recovered(e: Event) -> str:
+    since = e.data.get("since_mono")
+    if isinstance(since, int | float):
+        held = format_duration(max(0.0, e.ts_mono - float(since)))
+        return f"Recovered: steady state has held for {held} (recovery counts from its start)"
+    return "Recovered: steady state holds"
+
+
+_LABELS: dict[str, Callable[[Event], str]] = {
+    gev.GAMEDAY_STARTED: lambda e: f"Game day started ({e.data.get('scenario', '?')})",
+    gev.STEADY_STATE_CHECKED: _checked,
+    gev.FAULT_INJECTING: lambda e: f"Injecting fault {e.step_id}" + _suffix(e.data.get("action"), " with "),
+    gev.FAULT_INJECTED: lambda e: f"Fault {e.step_id} injected" + _suffix(e.data.get("summary")),
+    gev.FAULT_REVERTED: _reverted,
+    gev.PROBE_FAILED: lambda e: f"Probe {e.step_id} failing" + _suffix(e.data.get("detail")),
+    gev.PROBE_OK: lambda e: f"Probe {e.step_id} ok again",
+    gev.STEADY_STATE_VIOLATED: lambda e: "Steady state violated",
+    gev.STEADY_STATE_RESTORED: lambda e: "Steady state restored",
+    gev.ALERT_FIRING: lambda e: f"Alert {e.data.get('name', '?')} firing",
+    gev.SIGNAL_FIRED: lambda e: "Detection signal" + _suffix(e.data.get("kind"), " ") + _suffix(e.data.get("detail")),
+    gev.DETECTED: lambda e: "Detected" + _suffix(e.data.get("signal"), " by "),
+    gev.ACKNOWLEDGED: lambda e: "Acknowledged" + _suffix(e.data.get("via"), " via "),
+    gev.NOTE: lambda e: "Note: " + _detail(e.data.get("text")),
+    gev.RESPONSE_STARTED: lambda e: "Response runbook " + _detail(e.data.get("runbook") or "?") + " started"
+    + _suffix(e.data.get("run_id"), ", run "),
+    gev.RESPONSE_STEP: lambda e: f"Response step {e.step_id}: {e.data.get('status', '?')}",
+    gev.RESPONSE_FINISHED: lambda e: f"Response runbook finished: {e.data.get('status', '?')}",
+    gev.RECOVERED: _recovered,
+    gev.ABORTED: lambda e: "Aborted" + _suffix(e.data.get("reason")),
+    gev.FINISHED: lambda e: f"Game day finished: {e.data.get('status', '?')}",
+}
+
+
+def _faults(events: Sequence[Event], origin: float) -> tuple[FaultRecord, ...]:
+    """One record per fault id, in order of injection; the last revert attempt is the one that counts."""
+    records: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e.type not in (gev.FAULT_INJECTING, gev.FAULT_INJECTED, gev.FAULT_REVERTED):
+            continue
+        rec = records.setdefault(str(e.step_id), {"action": None, "injected_t": None, "reverted_t": None,
+                                                  "revert_ok": None, "why": None, "summary": None})
+        rec["action"] = rec["action"] or _opt_str(e.data.get("action"))
+        if e.type == gev.FAULT_INJECTED:
+            rec["injected_t"] = e.ts_mono - origin
+            rec["summary"] = _opt_str(e.data.get("summary"))
+        elif e.type == gev.FAULT_REVERTED:
+            rec.update(reverted_t=e.ts_mono - origin, revert_ok=bool(e.data.get("ok")),
+                       why=_opt_str(e.data.get("why")))
+    return tuple(FaultRecord(fid, **rec) for fid, rec in records.items())
+
+
+def _responses(events: Sequence[Event]) -> tuple[ResponseRun, ...]:
+    runs: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e.type not in (gev.RESPONSE_STARTED, gev.RESPONSE_STEP, gev.RESPONSE_FINISHED):
+            continue
+        run_id = str(e.data.get("run_id") or "?")
+        run = runs.setdefault(run_id, {"runbook": None, "mode": None, "status": None, "steps": []})
+        if e.type == gev.RESPONSE_STARTED:
+            run.update(runbook=_opt_str(e.data.get("runbook")), mode=_opt_str(e.data.get("mode")))
+        elif e.type == gev.RESPONSE_FINISHED:
+            run["status"] = _opt_str(e.data.get("status"))
+        else:
+            run["steps"].append(_step(e, run_id))
+    return tuple(ResponseRun(rid, r["runbook"], r["mode"], r["status"], tuple(r["steps"]))
+                 for rid, r in runs.items())
+
+
+def _step(e: Event, run_id: str) -> ResponseStep:
+    # Older or partial events may lack the step's own times; the event time is then the best we know.
+    end = e.data.get("ended_mono")
+    start = e.data.get("started_mono")
+    end_mono = float(end) if isinstance(end, int | float) else e.ts_mono
+    start_mono = float(start) if isinstance(start, int | float) else end_mono
+    return ResponseStep(str(e.step_id), run_id, str(e.data.get("status", "unknown")), start_mono, end_mono)
+
+
+def _notes(events: Sequence[Event], origin: float) -> tuple[Note, ...]:
+    return tuple(Note(e.ts_mono - origin, e.ts_wall, e.actor, _detail(e.data.get("text")))
+                 for e in events if e.type == gev.NOTE)
+
+
+def _violations(events: Sequence[Event], end: float) -> tuple[Interval, ...]:
+    """Spans in which the steady state was violated; one still open at the end runs to the end."""
+    spans: list[Interval] = []
+    opened: float | None = None
+    for e in events:
+        if e.type == gev.STEADY_STATE_VIOLATED and opened is None:
+            opened = e.ts_mono
+        elif e.type == gev.STEADY_STATE_RESTORED and opened is not None:
+            spans.append(Interval(opened, e.ts_mono))
+            opened = None
+    if opened is not None:
+        spans.append(Interval(opened, max(end, opened), open_end=True))
+    return tuple(spans)
+
+
+def _warnings(finished: Event | None, injected: Event | None, faults: Sequence[FaultRecord],
+              last: Event) -> tuple[str, ...]:
+    warnings = []
+    if finished is None:
+        warnings.append(f"The journal ends at {last.ts_wall} ({last.type}) without gameday.finished: the game "
+                        "day crashed, was killed, or is still running. Times not reached yet are shown as —.")
+    if injected is None:
+        warnings.append("No fault was injected; the timeline is measured from the game day's start.")
+    for fault in faults:
+        if fault.possibly_in_place:
+            state = "its revert FAILED" if fault.revert_ok is False else "no revert was recorded"
+            warnings.append(f"Fault {fault.id}: {state}; it may still be in place. "
+                            "Run `fireline gameday recover` and check the system.")
+    return tuple(warnings)

@@ -1,0 +1,221 @@
+"""Reports rendered from a real journal: a whole game day appended event by event (the journal stamps the
+times, so the sleeps shape the timeline), then Markdown, JSON and a self-contained HTML file that headless
+Chromium must render with its SVG timeline."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.errors import UsageError
+from runner.gameday import events as gev
+from runner.gameday.metrics import measure
+from runner.journal.events import Event
+from runner.journal.store import Journal
+from runner.report import render
+
+REPO = Path(__file__).resolve().parents[2]
+GD = "gd-7f3a9c21"
+RESPONSE_RUN = "run-5be1d0aa"
+OBJECTIVES = {"time_to_detect": 120.0, "time_to_acknowledge": 300.0, "time_to_mitigate": 0.05,
+              "time_to_recover": 600.0}
+SCRIPT = "<script>alert(1)</script>"
+PAUSE = 0.03  # ≥ 20 ms between events so the timeline has visible gaps
+
+
+def _started(journal: Journal, gd: str = GD, scenario: str = "checkout-db-exhaustion",
+             objectives: dict[str, float] | None = None, interval: float = 1.0) -> None:
+    journal.append(gd, gev.GAMEDAY_STARTED, actor="sre-bot", data={
+        "scenario": scenario, "title": "Checkout survives primary connection exhaustion",
+        "hypothesis": "On-call detects within 2 minutes and recovers within 10 minutes using the runbook.",
+        "path": "scenarios/checkout-db-exhaustion.yaml", "digest": "sha256:0f1e",
+        "objectives": OBJECTIVES if objectives is None else objectives, "interval": interval, "settle": 0.1})
+
+
+def _pause(n: float = 1) -> None:
+    time.sleep(PAUSE * n)
+
+
+def _step(journal: Journal, step_id: str, status: str, seconds: float) -> None:
+    began = time.monotonic()
+    time.sleep(seconds)
+    journal.append(GD, gev.RESPONSE_STEP, step_id=step_id, data={
+        "run_id": RESPONSE_RUN, "status": status, "started_mono": began, "ended_mono": time.monotonic()})
+
+
+def _inject_and_detect(j: Journal) -> None:
+    j.append(GD, gev.STEADY_STATE_CHECKED, data={"ok": True, "phase": "before",
+                                                 "probes": {"checkout-ok": {"ok": True, "detail": "200"}}})
+    _pause()
+    j.append(GD, gev.FAULT_INJECTING, step_id="exhaust", durable=True,
+             data={"action": "postgres.hold_connections", "params": {"count": 95}, "state": {"app": "fl-1"}})
+    j.append(GD, gev.FAULT_INJECTED, step_id="exhaust",
+             data={"action": "postgres.hold_connections", "state": {"app": "fl-1"}, "summary": "holding 95"})
+    _pause(3)
+    j.append(GD, gev.PROBE_FAILED, step_id="checkout-ok", data={"detail": "HTTP 503"})
+    j.append(GD, gev.STEADY_STATE_VIOLATED)
+    _pause()
+    j.append(GD, gev.DETECTED, data={"signal": {"steady_state_violated": True}})
+    _pause(2)
+    j.append(GD, gev.ACKNOWLEDGED, actor="alice", data={"via": "ack"})
+
+
+def _respond_and_finish(j: Journal) -> None:
+    j.append(GD, gev.RESPONSE_STARTED, data={"run_id": RESPONSE_RUN, "runbook": "db-connection-exhaustion",
+                                             "mode": "runbook"})
+    _step(j, "find-idle-connections", "succeeded", PAUSE * 2)
+    _step(j, "terminate-idle", "succeeded", PAUSE * 3)
+    _step(j, "page-dba", "skipped", PAUSE)
+    j.append(GD, gev.RESPONSE_FINISHED, data={"run_id": RESPONSE_RUN, "status": "succeeded"})
+    _pause()
+    since = time.monotonic()
+    j.append(GD, gev.PROBE_OK, step_id="checkout-ok")
+    j.append(GD, gev.STEADY_STATE_RESTORED)
+    _pause(2)
+    j.append(GD, gev.RECOVERED, data={"since_mono": since})
+    j.append(GD, gev.FAULT_REVERTED, step_id="exhaust", durable=True,
+             data={"ok": True, "summary": "released 95 connections", "why": "finished"})
+    j.append(GD, gev.NOTE, actor="alice", data={"text": f"pool limit too low {SCRIPT} & <b>fix</b>"})
+    _pause()
+    events = j.events(GD)
+    metrics = [m.as_dict() for m in measure(events, OBJECTIVES)]
+    j.append(GD, gev.FINISHED, data={"status": "failed", "metrics": metrics})
+
+
+@pytest.fixture(scope="module")
+def game_day(tmp_path_factory: pytest.TempPathFactory) -> list[Event]:
+    journal = Journal(tmp_path_factory.mktemp("journal") / "j.db")
+    try:
+        _started(journal)
+        _inject_and_detect(journal)
+        _respond_and_finish(journal)
+        return journal.events(GD)
+    finally:
+        journal.close()
+
+
+def test_json_has_every_part_of_the_game_day(game_day: list[Event]) -> None:
+    doc = json.loads(render(game_day, "json"))
+    assert (doc["id"], doc["scenario"], doc["status"]) == (GD, "checkout-db-exhaustion", "failed")
+    assert doc["hypothesis"].startswith("On-call detects")
+    assert doc["resolution_s"] == 1.0 and doc["resolution_source"] == "probe interval"
+    assert doc["started_at"].endswith("Z") and doc["finished_at"] > doc["started_at"]
+    metrics = {m["name"]: m for m in doc["metrics"]}
+    assert metrics["time_to_detect"]["passed"] is True
+    assert 0.1 < metrics["time_to_detect"]["seconds"] < 1.0
+    assert metrics["time_to_mitigate"]["passed"] is False  # objective 50 ms, the runbook took longer
+    assert metrics["time_to_recover"]["objective_s"] == 600.0
+    assert doc["timeline_origin"] == "fault.injected"
+    by_type = {e["type"]: e for e in doc["timeline"]}
+    assert by_type["gameday.started"]["t"] < 0 < by_type["gameday.detected"]["t"]
+    assert by_type["fault.injected"]["t"] == 0
+    assert by_type["gameday.acknowledged"]["actor"] == "alice"
+    assert doc["faults"] == [{"id": "exhaust", "action": "postgres.hold_connections", "injected": True,
+                              "injected_t": 0.0, "reverted": True, "reverted_t": doc["faults"][0]["reverted_t"],
+                              "ok": True, "why": "finished", "summary": "holding 95"}]
+    assert doc["response_run_ids"] == [RESPONSE_RUN]
+    assert [(s["id"], s["status"]) for s in doc["responses"][0]["steps"]] == [
+        ("find-idle-connections", "succeeded"), ("terminate-idle", "succeeded"), ("page-dba", "skipped")]
+    assert SCRIPT in doc["notes"][0]["text"]  # JSON keeps data as is; escaping is the viewer's job
+    assert doc["warnings"] == []
+
+
+def test_markdown_reads_like_a_report(game_day: list[Event]) -> None:
+    md = render(game_day, "md")
+    assert md.startswith("# Game day: Checkout survives primary connection exhaustion")
+    assert "**Hypothesis:** On-call detects" in md
+    assert "**Verdict:** FAILED" in md and "Time to mitigate" in md.split("**Verdict:**")[1].splitlines()[0]
+    assert "| Metric | Measured | Objective | Result |" in md
+    assert re.search(r"\| Time to detect \| \d+ms \| 2m00s \| pass \|", md)
+    assert re.search(r"\| Time to mitigate \| \d+ms \| 50ms \| FAIL \|", md)
+    assert "Measured at a resolution of 1s (probe interval)" in md
+    assert "- `T+0` Fault exhaust injected: holding 95" in md
+    assert "Fault exhaust reverted (finished)" in md
+    assert f"run id `{RESPONSE_RUN}`" in md
+    assert SCRIPT not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+
+
+def test_html_is_self_contained_and_escaped(game_day: list[Event]) -> None:
+    page = render(game_day, "html")
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page.lower() and "<link" not in page.lower() and "@import" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;fix&lt;/b&gt;" in page
+    svg = page[page.index('<svg id="timeline"'):page.index("</svg>")]
+    for kind in ("fault", "detect", "ack", "mitigate", "recover", "revert", "step", "violated", "note", "probe"):
+        assert f'class="marker {kind}' in svg, kind
+    assert svg.count('class="marker step') == 3
+    assert svg.count('class="marker step status-succeeded"') == 2 and 'class="marker step status-skipped"' in svg
+    assert '<table id="metrics">' in page and '<span class="badge fail">FAIL</span>' in page
+    assert "resolution of 1s (probe interval)" in page
+
+
+def test_an_interrupted_game_day_that_never_detected(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    _started(journal)
+    journal.append(GD, gev.FAULT_INJECTING, step_id="exhaust", data={"action": "postgres.hold_connections"})
+    _pause()
+    journal.append(GD, gev.FAULT_INJECTED, step_id="exhaust", data={"action": "postgres.hold_connections"})
+    _pause()
+    events = journal.events(GD)
+    journal.close()
+
+    doc = json.loads(render(events, "json"))
+    assert doc["status"] == "incomplete" and doc["complete"] is False and doc["finished_at"] is None
+    assert all(m["seconds"] is None and m["passed"] is None for m in doc["metrics"])
+    assert any("may still be in place" in w for w in doc["warnings"])
+    md = render(events, "md")
+    assert "| Time to detect | — | 2m00s | — |" in md and "INCOMPLETE" in md
+    page = render(events, "html")
+    assert 'class="marker fault' in page and 'class="marker detect' not in page
+
+
+def test_not_a_game_day_and_unknown_format(game_day: list[Event]) -> None:
+    with pytest.raises(UsageError, match="unknown report format"):
+        render(game_day, "pdf")
+    with pytest.raises(UsageError, match="not a game day"):
+        render([e for e in game_day if e.type != gev.GAMEDAY_STARTED], "md")
+    with pytest.raises(UsageError):
+        render([], "json")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    profile.mkdir()
+    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() and shutil.which("chromium") is None, reason="chromium not installed")
+def test_headless_chromium_renders_the_timeline(game_day: list[Event], tmp_path: Path) -> None:
+    page = tmp_path / "gameday-report.html"
+    page.write_text(render(game_day, "html"), encoding="utf-8")
+    artifacts = REPO / ".artifacts"
+    artifacts.mkdir(exist_ok=True)
+    png = artifacts / "gameday-report.png"
+    png.unlink(missing_ok=True)
+
+    shot = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,900", page.as_uri())
+    assert png.exists(), shot.stderr[-2000:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 10_000
+
+    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<svg id="timeline"' in dom.stdout
+    svg = dom.stdout[dom.stdout.index('<svg id="timeline"'):dom.stdout.index("</svg>")]
+    assert svg.count('class="marker') >= 12
+    assert svg.count('class="marker step') == 3
+    assert "<script>alert(1)</script>" not in dom.stdout
