@@ -100,7 +100,8 @@ def parse_template(text: str) -> nodes.Template:
     return _ENV.parse(text)
 
 
-def references(text: str) -> list[Reference]:
+@lru_cache(maxsize=8192)
+def references(text: str) -> tuple[Reference, ...]:
     """Every variable a template reads, with the constant part of its access chain.
 
     `steps['count'].outputs.active` → Reference("steps", ("count", "outputs", "active")). Names bound inside
@@ -122,7 +123,7 @@ def references(text: str) -> list[Reference]:
             cursor = cursor.node
         if isinstance(cursor, nodes.Name) and cursor.ctx == "load" and cursor.name not in bound:
             found.append(Reference(cursor.name, tuple(reversed(chain)), cursor.lineno))
-    return found
+    return tuple(found)
 
 
 def _outermost_accesses(tree: nodes.Node) -> Iterator[nodes.Node]:

@@ -176,6 +176,10 @@ class RolloutUndo(BaseAction):
     mutates: ClassVar[bool] = True
     idempotent: ClassVar[bool] = False  # without to_revision, a second undo flips back
 
+    def is_idempotent(self, params: Params) -> bool:
+        # With a fixed target, running again finds the template already restored and skips.
+        return bool(params.get("to_revision"))
+
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         step = self._prepare(params, ctx)
         if step.already:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,31 @@ class StepState:
     duration: float = 0.0
     summary: str = ""
 
-    def view(self) -> dict[str, Any]:
-        return {"status": self.status, "outputs": self.outputs, "result": self.result, "changed": self.changed}
+
+class _VisibleSteps(Mapping[str, StepState]):
+    """`steps` as templates see it: every step that has left `pending`, without copying anything (the
+    context is built for every step; copying all earlier steps made long runbooks quadratic)."""
+
+    def __init__(self, states: dict[str, StepState]) -> None:
+        self._states = states
+
+    def __getitem__(self, key: str) -> StepState:
+        state = self._states[key]
+        if state.status == "pending":
+            raise KeyError(key)
+        return state
+
+    def __getattr__(self, key: str) -> StepState:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, v in self._states.items() if v.status != "pending")
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._states.values() if v.status != "pending")
 
 
 class RunScope:
@@ -39,7 +62,7 @@ class RunScope:
             "inputs": self.inputs,
             "secrets": self.secrets,
             "connections": self.connection_settings,
-            "steps": {sid: state.view() for sid, state in self.steps.items() if state.status != "pending"},
+            "steps": _VisibleSteps(self.steps),
             "run": self.run,
         }
         if result is not None:

@@ -21,7 +21,7 @@ from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.spec.model import Retries, Runbook, Step, SubAction
 from runner.spec.schemas import check_params_now
-from runner.templating import TemplateError, evaluate, render_value
+from runner.templating import TemplateError, evaluate, is_template, render_value
 
 MAX_VISITS_PER_STEP = 100  # a goto loop that never ends is a bug in the runbook, not a strategy
 SHELL_FIELDS = {"shell.run": ("command",), "ssh.run": ("command",)}
@@ -62,6 +62,16 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return {"succeeded": 0, "planned": 0, "failed": 1, "paused": 3}[self.status]
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
 
 
 class _Paused(Exception):
@@ -136,13 +146,15 @@ class Engine:
             outcome = self._attempts(step, action, params)
             if step.verify is not None:
                 self._verify(step, outcome)
-            return self._succeed(step, state, outcome, started)
+            return self._succeed(step, state, outcome, started, mutating)
         except _Paused:
             raise
         except (FirelineError, TemplateError) as exc:
             return self._fail(step, state, exc, started)
 
     def _params(self, action: str, params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+        if not _has_template(params):
+            return dict(params)  # validated statically, nothing can have changed
         shell_fields = SHELL_FIELDS.get(action, ())
         rendered = {k: render_value(v, context, shell=k in shell_fields) for k, v in params.items()}
         problems = check_params_now(action, rendered)
@@ -184,7 +196,8 @@ class Engine:
         except FirelineError as exc:
             raise ActionError(f"verify ({verify.action}) failed: {exc}") from None
 
-    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float) -> bool:
+    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float,
+                 mutating: bool = True) -> bool:
         context = self.scope.context(outcome.result)
         state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
@@ -192,12 +205,13 @@ class Engine:
         if outcome.skipped_reason:
             state.status, state.summary = "skipped", outcome.skipped_reason
             self._event(ev.STEP_SKIPPED, step, {"reason": outcome.skipped_reason, "result": outcome.result,
-                                                "outputs": state.outputs, "duration_s": state.duration}, durable=True)
+                                                "outputs": state.outputs, "duration_s": state.duration},
+                        durable=mutating)
         else:
             state.status, state.summary = "ok", outcome.summary
             self._event(ev.STEP_SUCCEEDED, step, {"summary": outcome.summary, "result": outcome.result,
                                                   "outputs": state.outputs, "changed": state.changed,
-                                                  "duration_s": state.duration}, durable=True)
+                                                  "duration_s": state.duration}, durable=mutating)
         self.completed.append(step)
         self.reporter.step_finished(step, state)
         return True

@@ -1,16 +1,21 @@
-"""SQLite journal (WAL). Every event is committed before the engine moves on; an event that precedes a
-production change is also fsynced (synchronous=FULL for that commit), so a crash can never lose the fact
-that a mutating step started."""
+"""SQLite journal (WAL), shared by every fireline process on the machine.
+
+Durability is per event: an event that precedes or records a production change is `durable` — it is
+committed with synchronous=FULL (fsynced, with everything queued before it) before `append` returns. Other
+events (read-only steps, probe transitions) are group-committed: queued and written in one transaction at
+the next durable event, every FLUSH_EVERY events, after FLUSH_AFTER seconds, or when anything reads. A crash
+can lose at most those, and losing them never hides a change: a lost read-only step simply runs again.
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,14 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_type ON events (type, run_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# seq is assigned inside the writing transaction, so several processes can append to one run (a game day
+# receives acknowledgements from other terminals) without colliding.
+_INSERT = (
+    "INSERT INTO events SELECT ?, COALESCE((SELECT MAX(seq) FROM events WHERE run_id = ?), 0) + 1, "
+    "?, ?, ?, ?, ?, ?"
+)
+FLUSH_EVERY = 256
+FLUSH_AFTER = 0.25
 
 
 def fireline_home() -> Path:
@@ -40,9 +53,6 @@ def fireline_home() -> Path:
 
 
 class Journal:
-    """One SQLite file shared by every fireline process on the machine (runs, approvals from another
-    terminal, game days)."""
-
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or fireline_home() / "journal.db"
         try:
@@ -55,20 +65,44 @@ class Journal:
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open the journal at {self.path}: {exc}",
                                hint="set FIRELINE_HOME to a writable directory") from None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pending: list[tuple[Any, ...]] = []
+        self._pending_since = 0.0
+        atexit.register(self.flush)  # queued events of a short-lived command reach the disk
 
     def close(self) -> None:
+        self.flush()
+        atexit.unregister(self.flush)
         self._db.close()
 
-    @contextmanager
-    def _tx(self, durable: bool) -> Iterator[sqlite3.Connection]:
+    def append(self, run_id: str, type_: str, *, step_id: str | None = None, actor: str | None = None,
+               data: Mapping[str, Any] | None = None, durable: bool = False) -> Event:
+        """Append one event; `durable` commits and fsyncs it (and everything queued before it) first."""
+        payload = json.dumps(data or {}, default=str, sort_keys=True)
+        wall = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        mono = time.monotonic()
         with self._lock:
+            if not self._pending:
+                self._pending_since = mono
+            self._pending.append((run_id, run_id, wall, mono, type_, step_id, actor, payload))
+            if durable or len(self._pending) >= FLUSH_EVERY or mono - self._pending_since > FLUSH_AFTER:
+                self._write(durable)
+        return Event(run_id, 0, wall, mono, type_, step_id, actor, data or {})
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._write(False)
+
+    def _write(self, durable: bool) -> None:
+        rows, self._pending = self._pending, []
+        try:
             if durable:
                 self._db.execute("PRAGMA synchronous=FULL")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    yield self._db
+                    self._db.executemany(_INSERT, rows)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
@@ -76,22 +110,14 @@ class Journal:
             finally:
                 if durable:
                     self._db.execute("PRAGMA synchronous=NORMAL")
-
-    def append(self, run_id: str, type_: str, *, step_id: str | None = None, actor: str | None = None,
-               data: Mapping[str, Any] | None = None, durable: bool = False) -> Event:
-        """Append one event; `durable` fsyncs it (and everything before it) before returning."""
-        payload = json.dumps(data or {}, default=str, sort_keys=True)
-        wall = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        mono = time.monotonic()
-        try:
-            with self._tx(durable) as db:
-                row = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?", (run_id,)).fetchone()
-                seq = int(row[0])
-                db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           (run_id, seq, wall, mono, type_, step_id, actor, payload))
         except sqlite3.Error as exc:
             raise JournalError(f"cannot write to the journal at {self.path}: {exc}") from None
-        return Event(run_id, seq, wall, mono, type_, step_id, actor, data or {})
+
+    def _query(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._pending:
+                self._write(False)
+            return self._db.execute(sql, args).fetchall()
 
     def events(self, run_id: str, types: tuple[str, ...] = ()) -> list[Event]:
         query = "SELECT * FROM events WHERE run_id = ?"
@@ -99,32 +125,22 @@ class Journal:
         if types:
             query += f" AND type IN ({','.join('?' * len(types))})"
             args += list(types)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
-        return [_event(r) for r in rows]
+        return [_event(r) for r in self._query(query + " ORDER BY seq", args)]
 
     def first_events(self, type_: str, limit: int = 50) -> list[Event]:
-        """The most recent events of one type, one per run (e.g. run.started for `runs list`)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM events WHERE type = ? ORDER BY ts_wall DESC LIMIT ?", (type_, limit)
-            ).fetchall()
+        """The most recent events of one type, newest first (e.g. run.started for `runs list`)."""
+        rows = self._query("SELECT * FROM events WHERE type = ? ORDER BY ts_wall DESC LIMIT ?", (type_, limit))
         return [_event(r) for r in rows]
 
     def last_event(self, run_id: str) -> Event | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
-            ).fetchone()
-        return _event(row) if row else None
+        rows = self._query("SELECT * FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,))
+        return _event(rows[0]) if rows else None
 
     def find_run(self, prefix: str) -> str | None:
         """A run id from a unique prefix, so responders can type the first few characters."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT DISTINCT run_id FROM events WHERE run_id LIKE ? LIMIT 2", (prefix.replace("%", "") + "%",)
-            ).fetchall()
-        return rows[0][0] if len(rows) == 1 else None
+        rows = self._query("SELECT DISTINCT run_id FROM events WHERE run_id LIKE ? LIMIT 2",
+                           (prefix.replace("%", "") + "%",))
+        return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def _event(row: tuple[Any, ...]) -> Event:

@@ -154,6 +154,11 @@ def load_text(raw: bytes, name: str) -> Document:
             [Diagnostic(name, at.line + 1, at.column + 1, "", "top level must be a mapping (key: value pairs)",
                         "a runbook starts with apiVersion: fireline/v1")]
         )
+    if _expanded_size(root) > MAX_EXPANDED_NODES:
+        raise DocumentInvalid(
+            [Diagnostic(name, 1, 1, "", f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
+                        "this looks like an alias bomb; avoid deeply nested anchors")]
+        )
     builder = _Builder(doc)
     try:
         doc.data = builder.build(root, ())
@@ -167,6 +172,24 @@ def load_text(raw: bytes, name: str) -> Document:
     if builder.problems:
         raise DocumentInvalid(builder.problems)
     return doc
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document has once aliases are expanded, computed on the node graph (aliases
+    are shared nodes), so a billion-laughs file is measured without being expanded."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key not in sizes:
+            sizes[key] = 1  # provisional: a cycle counts once instead of looping
+            if isinstance(node, yaml.MappingNode):
+                sizes[key] = 1 + sum(size(k) + size(v) for k, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                sizes[key] = 1 + sum(size(item) for item in node.value)
+        return sizes[key]
+
+    return size(root)
 
 
 def _decode(raw: bytes, name: str) -> str:

@@ -74,8 +74,9 @@ class Cluster:
 
     def call(
         self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, ref: Ref | None = None, **kwargs: Any
-    ) -> Obj:  # kwargs: the client method's own (dry_run, label_selector, ...)
-        """Send one request and return the decoded JSON body."""
+    ) -> Obj:
+        """Send one request and return the decoded JSON body. `kwargs` are the client method's own
+        (dry_run, label_selector, _content_type, ...); `ref` names the object for a 404's message."""
         timeout = request_timeout(ctx, self)
         try:
             resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
