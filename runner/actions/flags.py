@@ -80,6 +80,10 @@ def revert_params(params: Params, result: Mapping[str, Any]) -> dict[str, Any]:
     for field in ("enabled", "rollout", "variant"):
         if params.get(field) is not None and previous.get(field) is not None:
             restored[field] = previous[field]
+    if not restored.keys() & {"enabled", "rollout", "variant"} and previous.get("enabled") is not None:
+        # A rollout added where there was none cannot be "un-set" through flags.set; putting the switch
+        # back where it was is the closest safe revert (off hides the new strategy entirely).
+        restored["enabled"] = previous["enabled"]
     return restored
 
 
@@ -99,7 +103,7 @@ class UnleashProvider:
     """Admin API of one Unleash project/environment. The token goes in a header and nowhere else."""
 
     kind = "unleash"
-    fields = ("enabled", "rollout")
+    fields: tuple[str, ...] = ("enabled", "rollout")
 
     def __init__(self, settings: Mapping[str, Any], params: Params, timeout: float) -> None:
         self.url = str(settings["url"]).rstrip("/")
@@ -202,7 +206,7 @@ class FlagdProvider:
     """An OpenFeature flagd flag-definition file, edited in place with every other byte preserved."""
 
     kind = "flagd"
-    fields = ("enabled", "variant")
+    fields: tuple[str, ...] = ("enabled", "variant")
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.path = Path(str(settings["path"])).expanduser()

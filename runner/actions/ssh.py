@@ -333,9 +333,7 @@ class RunOptions:
     stream: bool
 
 
-def _run_on_host(
-    target: Target, options: RunOptions, ctx: ActionContext, interrupted: threading.Event
-) -> HostResult:
+def _run_on_host(target: Target, options: RunOptions, ctx: ActionContext, interrupted: threading.Event) -> HostResult:
     from invoke.exceptions import CommandTimedOut
 
     started = time.monotonic()
@@ -373,6 +371,11 @@ def _run_on_host(
     except Exception as exc:
         if interrupted.is_set():
             result.status, result.error = "interrupted", f"{target.spec.name}: interrupted"
+        elif options.timeout is not None and time.monotonic() - started >= options.timeout:
+            # invoke's timer closed the channel while its IO threads were still starting: the error
+            # they raise is a side effect of the timeout, which is what the responder needs to see.
+            result.status = "timeout"
+            result.error = f"{target.spec.name}: timed out after {options.timeout:g}s"
         else:
             result.error, result.hint = describe_connect_error(target, exc)
     finally:
@@ -435,9 +438,7 @@ class FanOut:
             return result
 
         ctx.on_cancel(self.interrupt)
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(width, len(targets))), thread_name_prefix="ssh"
-        ) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(width, len(targets))), thread_name_prefix="ssh") as pool:
             return list(pool.map(work, targets))
 
 
@@ -461,8 +462,7 @@ def format_table(results: Iterable[HostResult]) -> list[str]:
         rows.append((r.host, r.status, exit_code, f"{r.duration_s:.2f}s", (detail or "")[:80]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return [
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4]]).rstrip()
-        for row in rows
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4]]).rstrip() for row in rows
     ]
 
 
@@ -498,9 +498,7 @@ class Run(BaseAction):
         )
         ctx.log(f"$ {options.command}  # on {len(targets)} host(s)")
         fan_out = FanOut(params.get("max_failures"), bool(params.get("fail_fast", False)))
-        results = fan_out.run_all(
-            targets, options, ctx, int(params.get("max_parallel", DEFAULT_MAX_PARALLEL))
-        )
+        results = fan_out.run_all(targets, options, ctx, int(params.get("max_parallel", DEFAULT_MAX_PARALLEL)))
         for line in format_table(results):
             ctx.log(line)
         if ctx.cancelled.is_set():
@@ -513,9 +511,7 @@ class Run(BaseAction):
         targets = open_targets(ctx, params["connection"], hosts)
         command = build_command(params)
         width = int(params.get("max_parallel", DEFAULT_MAX_PARALLEL))
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(width, len(targets))), thread_name_prefix="ssh"
-        ) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(width, len(targets))), thread_name_prefix="ssh") as pool:
             problems = list(pool.map(check_reachable, targets))
         details = [f"command: {command}", *(f"host: {t.spec.name} ({t.address})" for t in targets)]
         data = {"command": command, "hosts": [t.spec.name for t in targets]}

@@ -41,6 +41,6 @@ def demo(scenario: str, keep_home: bool) -> int:
         click.echo(line)
     click.echo(f"\nHTML report: {report}")
     click.echo(f"timeline:    fireline gameday report {result.gameday_id}")
-    click.echo("the lab was stopped and removed; every fault was reverted.")
+    click.echo("the lab was stopped and removed.")
     del keep_home
     return result.exit_code

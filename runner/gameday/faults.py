@@ -160,13 +160,21 @@ class BadRollout:
                 "namespace": namespace, "broken_image": image}
 
     def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
-        target = {**_k8s_target(params), "deployment": params["deployment"]}
-        if state.get("namespace"):
-            target["namespace"] = state["namespace"]
-        if state.get("revision"):
-            target["to_revision"] = int(state["revision"])
-        outcome = get_action("kubernetes.rollout_undo").run(target, ctx)
-        return outcome.skipped_reason or outcome.summary or "rolled back"
+        """Put the recorded image back. Not `rollout undo` to a revision number: a responder's undo re-adopts
+        the old ReplicaSet under a new number, and the revert must still be a no-op then."""
+        from runner.actions.k8s.cluster import cluster_for
+
+        if not state.get("image"):
+            raise ActionError("the image before the fault was not recorded; roll back by hand")
+        cluster = cluster_for(ctx, params["connection"])
+        namespace = state.get("namespace") or params.get("namespace") or cluster.namespace
+        dep = cluster.call(ctx, cluster.apps().read_namespaced_deployment, params["deployment"], namespace)
+        container = next(c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == state["container"])
+        if container["image"] == state["image"]:
+            return f"{params['deployment']} already runs {state['image']}"
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": state["container"], "image": state["image"]}]}}}}
+        cluster.call(ctx, cluster.apps().patch_namespaced_deployment, params["deployment"], namespace, patch)
+        return f"{params['deployment']} set back to {state['image']}"
 
 
 class FlagFault:

@@ -120,7 +120,8 @@ class GameDayRun:
                     if status in ("aborted", "interrupted") or message.startswith("game day error"):
                         self._event(gev.ABORTED, data={"reason": self.redactor.text(message)}, durable=True)
                         self.printer.line(f"stopping: {message}")
-                    self._revert_all("finished" if status in ("passed", "failed") else status)
+                    if not self._revert_all("finished" if status in ("passed", "failed") else status):
+                        status, message = "failed", "a fault could not be reverted: run `fireline gameday recover`"
                     self.stop.set()
                     after = self._steady_state("after", wait=self.gameday.settle + 5 * self.gameday.interval)
                     if not after and status == "passed":
@@ -281,10 +282,10 @@ class GameDayRun:
                             label_selector=params["selector"])
         return len(pods.get("items", []))
 
-    def _revert(self, fault_id: str, why: str) -> None:
+    def _revert(self, fault_id: str, why: str) -> bool:
         entry = self.injected.pop(fault_id, None)
         if entry is None:
-            return
+            return True
         fault = next(f for f in self.gameday.faults if f.id == fault_id)
         try:
             summary = FAULTS[fault.action].revert(fault, entry["params"], entry["state"], self._fault_ctx(fault))
@@ -296,11 +297,12 @@ class GameDayRun:
         self.printer.line(f"fault {fault_id} reverted ({why}): {summary}")
         if not ok:
             self.printer.line(f"  run `fireline gameday recover {self.id}` once the cause is fixed")
+        return ok
 
-    def _revert_all(self, why: str) -> None:
-        for fault in reversed(self.gameday.faults):
-            if fault.id in self.injected:
-                self._revert(fault.id, why)
+    def _revert_all(self, why: str) -> bool:
+        """Every injected fault, newest first; True when all reverted."""
+        results = [self._revert(f.id, why) for f in reversed(self.gameday.faults) if f.id in self.injected]
+        return all(results)
 
     # -- supervision: detection, response, recovery --------------------------------------------------------
     def _supervise(self) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from runner.spec.gameday_model import (
     Probe,
     Response,
     Signal,
+    probe_action,
 )
 from runner.spec.runbook import (
     Scope,
@@ -96,13 +97,11 @@ def _check_ids(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
 def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, Any], scope: Scope) -> list[Diagnostic]:
     if not isinstance(probe, dict) or probe.get("probe") not in PROBE_ACTIONS:
         return []
-    action = PROBE_ACTIONS[probe["probe"]]
     params = dict(probe.get("with") or {})
     out = []
     if isinstance(probe.get("expect"), dict):
         params["expect"] = {**(params.get("expect") or {}), **probe["expect"]}
-    if action == "kubernetes.wait":
-        params.setdefault("timeout", "1s")
+    action, params = probe_action(probe["probe"], params)
     out += validate_params(doc, action, params, (*at, "with"))
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     out += check_template_sites(doc, template_strings(probe.get("with"), (*at, "with")), scope, GAMEDAY_ROOTS)
@@ -204,12 +203,10 @@ def _probe(spec: Mapping[str, Any], interval: float) -> Probe:
     params = dict(spec.get("with") or {})
     if spec.get("expect"):
         params["expect"] = {**(params.get("expect") or {}), **spec["expect"]}
-    action = PROBE_ACTIONS[spec["probe"]]
+    action, params = probe_action(spec["probe"], params)
     # A probe may take longer than the interval (the ticker skips missed ticks); a slow answer is not a failure
     # until it exceeds this.
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else max(2 * interval, 2.0)
-    if action == "kubernetes.wait":
-        params.setdefault("timeout", "1s")
     return Probe(spec.get("id", spec["probe"]), spec["probe"], action, params, timeout)
 
 

@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +28,7 @@ from runner.actions.flags import Get, Set, revert_params, set_flag_field
 from runner.actions.registry import get_action
 from runner.errors import ActionError
 from runner.spec.schemas import check_params_now
+from tests.servers.prometheus import MetricsExporter, start_prometheus
 from tests.servers.unleash import UnleashServer, start_unleash
 
 T = TypeVar("T")
@@ -162,6 +165,9 @@ def test_unleash_gradual_rollout_created_updated_and_reverted(unleash: UnleashSe
     assert back_to_start == {"connection": "flags", "flag": flag, "enabled": False}
     Set().run(back_to_start, _context(ctx_settings))
     _client_sees(unleash, flag, enabled=False)
+    # Only a rollout set where none existed: the revert puts the switch back (a strategy cannot be un-set).
+    rollout_only = {"connection": "flags", "flag": flag, "rollout": 5}
+    assert revert_params(rollout_only, {"previous": {"enabled": False}}) == {**back_to_start}
 
 
 def test_unleash_rollout_warns_about_wider_strategies(unleash: UnleashServer, flag: str) -> None:
@@ -360,3 +366,71 @@ def test_schema_agrees_with_the_actions() -> None:
     assert check_params_now("flags.set", {"connection": "f", "flag": "x", "rollout": 101})
     assert check_params_now("flags.get", {"connection": "f", "flag": "x"}) == []
     assert check_params_now("flags.get", {"connection": "f", "flag": "x", "enabled": True})
+
+
+# -- the runbook, end to end through the CLI ----------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+FIRELINE = REPO / ".venv" / "bin" / "fireline"
+
+
+class FlaggedApp:
+    """An 'application' that polls Unleash's client API like an SDK and errors while the flag is on."""
+
+    def __init__(self, unleash: UnleashServer, flag: str, exporter: MetricsExporter) -> None:
+        self.unleash, self.flag, self.exporter = unleash, flag, exporter
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            feature = _client_view(self.unleash, self.flag)
+            self.exporter.set("checkout_error_ratio", 0.3 if feature and feature["enabled"] else 0.0)
+
+    def __enter__(self) -> FlaggedApp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.mark.skipif(not FIRELINE.exists(), reason="the fireline CLI is not installed in .venv")
+def test_disable_feature_flag_runbook_end_to_end(unleash: UnleashServer, flag: str, tmp_path: Path) -> None:
+    Set().run({"connection": "flags", "flag": flag, "enabled": True}, _context(_unleash_settings(unleash)))
+    _client_sees(unleash, flag, enabled=True)
+    with (
+        MetricsExporter() as exporter,
+        start_prometheus(tmp_path, [exporter.target]) as prometheus,
+        FlaggedApp(unleash, flag, exporter),
+    ):
+        prometheus.wait_for_targets_up()
+        _eventually(lambda: prometheus.query("checkout_error_ratio > 0.2"), 15, "errors while the flag is on")
+        env = {**os.environ, "FIRELINE_HOME": str(tmp_path / "home"), "UNLEASH_ADMIN_TOKEN": unleash.admin_token}
+        inputs = {
+            "flag": flag,
+            "unleash_url": unleash.url,
+            "environment": "development",
+            "prometheus_url": prometheus.url,
+            "error_rate_query": "checkout_error_ratio",
+            "threshold": "0.05",
+            "recovery_timeout": "30s",
+            "poll_interval": "500ms",
+        }
+        argv = [
+            str(FIRELINE),
+            "run",
+            str(REPO / "runbooks" / "disable-feature-flag.yaml"),
+            "--output",
+            "plain",
+            "--approve-all",
+            "--reason",
+            "test",
+            *(arg for k, v in inputs.items() for arg in ("-i", f"{k}={v}")),
+        ]
+        ran = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, cwd=REPO, check=False)
+    output = ran.stdout + ran.stderr
+    assert ran.returncode == 0, output
+    assert "enabled: true → false" in output
+    assert unleash.admin_token not in output
+    _client_sees(unleash, flag, enabled=False)
