@@ -25,9 +25,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.actions.base import ActionContext  # noqa: E402
-from runner.actions.ssh import Run  # noqa: E402
-from tests.servers.sshd import SshFleet, start_sshd  # noqa: E402
+from runner.actions.base import ActionContext
+from runner.actions.ssh import Run
+from tests.servers.sshd import SshFleet, start_sshd
 
 
 class Connections:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.errors import FirelineError
+from runner.spec.runbook import FAMILY_CONNECTIONS
 from runner.templating import render_value
 
 
@@ -82,6 +83,10 @@ class Connections:
     def settings(self, name: str, family: str) -> Mapping[str, Any]:
         if name not in self._declared:
             raise FirelineError(f"unknown connection {name!r}")
+        kind = self._declared[name].get("type")
+        allowed = FAMILY_CONNECTIONS.get(family, (family,))
+        if kind not in allowed:
+            raise FirelineError(f"connection {name!r} is of type {kind}; this step needs {' or '.join(allowed)}")
         if name not in self._scope.connection_settings:
             base = {"inputs": self._scope.inputs, "secrets": self._scope.secrets}
             self._scope.connection_settings[name] = render_value(dict(self._declared[name]), base)

@@ -44,6 +44,8 @@ class Planner(Engine):
         except FirelineError as exc:
             return Plan(Verdict.CANNOT_CHECK, str(exc))
         if action.is_mutating(params) and not step.read_only:
+            # Later steps may test `steps.<id>.status`; its outputs stay unknown in a dry-run.
+            state.status = "planned"
             try:
                 return action.plan(params, self._context(step))
             except FirelineError as exc:

@@ -19,7 +19,7 @@ from runner.errors import ActionError, FirelineError
 from runner.journal import events as ev
 from runner.journal.store import Journal
 from runner.secrets import Redactor
-from runner.spec.model import Retries, Runbook, Step, SubAction
+from runner.spec.model import Runbook, Step, SubAction
 from runner.spec.schemas import check_params_now
 from runner.templating import TemplateError, evaluate, is_template, render_value
 
@@ -162,19 +162,22 @@ class Engine:
             raise ActionError("invalid parameters after rendering templates: " + "; ".join(problems))
         return rendered
 
-    def _context(self, step: Step) -> ActionContext:
-        deadline = time.monotonic() + step.timeout if step.timeout else None
+    def _context(self, step: Step, timeout: float | None = None) -> ActionContext:
+        timeout = timeout or step.timeout
+        deadline = time.monotonic() + timeout if timeout else None
         return ActionContext(step.id, self.connections, dry_run=self.options.dry_run, deadline=deadline,
                              emit=lambda line: self.reporter.step_log(step, line), redact=self.redactor.text)
 
     def _attempts(self, step: Step, action: Action, params: Mapping[str, Any],
-                  retries: Retries | None = None) -> Outcome:
-        retries = retries or step.retries
+                  sub: SubAction | None = None) -> Outcome:
+        """The action, retried by the step's policy; a verify or rollback brings its own timeout and retries."""
+        retries = sub.retries if sub is not None else step.retries
+        timeout = (sub.timeout if sub is not None else None) or step.timeout
         delays = backoff_delays(retries.count, retries.delay, retries.backoff) if retries else []
         for attempt in range(len(delays) + 1):
-            ctx = self._context(step)
+            ctx = self._context(step, timeout)
             try:
-                outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, step.timeout)
+                outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, timeout)
                 if retries and retries.until and not evaluate(retries.until, self.scope.context(outcome.result)):
                     raise ActionError(f"condition not met: {retries.until}")
                 return outcome
@@ -192,7 +195,7 @@ class Engine:
         action = get_action(verify.action)
         params = self._params(verify.action, verify.params, self.scope.context(outcome.result))
         try:
-            self._attempts(step, action, params, verify.retries)
+            self._attempts(step, action, params, verify)
         except FirelineError as exc:
             raise ActionError(f"verify ({verify.action}) failed: {exc}") from None
 
@@ -286,7 +289,7 @@ class Engine:
                 params = self._params(step.rollback.action, step.rollback.params, self.scope.context(state.result))
                 self._event(ev.STEP_STARTED, step, {"action": step.rollback.action, "rollback": True,
                                                     "params": params}, durable=True)
-                outcome = self._attempts(step, action, params, step.rollback.retries)
+                outcome = self._attempts(step, action, params, step.rollback)
                 state.status = "rolled-back"
                 self._event(ev.STEP_ROLLED_BACK, step, {"summary": outcome.summary, "result": outcome.result},
                             durable=True)

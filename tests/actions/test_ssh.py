@@ -216,7 +216,7 @@ def test_per_host_timeout(harness: Harness) -> None:
     started = time.monotonic()
     error = harness.failure({"connection": "fleet", "command": "sleep 20", "timeout": "500ms"})
     assert time.monotonic() - started < 8
-    assert {h["status"] for h in error.result["hosts"]} == {"timeout"}
+    assert {h["status"] for h in error.result["hosts"]} == {"timeout"}, error.result["hosts"]
     assert "timed out after 0.5s" in str(error)
 
 

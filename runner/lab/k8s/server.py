@@ -229,7 +229,9 @@ class LabRequestHandler(BaseHTTPRequestHandler):
                 options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
             if "propagationPolicy" in query and "propagationPolicy" not in options:
                 options["propagationPolicy"] = query["propagationPolicy"]
-            self._send(200, api.delete(info, ns, name, options, dry_run))
+            # A real API server decodes DeleteOptions from the body when there is one and then ignores the
+            # query: a client that puts dryRun only in the query of a DELETE with a body deletes for real.
+            self._send(200, api.delete(info, ns, name, options, dry_run and not raw.strip()))
         else:
             raise method_not_allowed()
 
@@ -313,7 +315,7 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             listed = api.list(info, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
             for obj in listed["items"]:
                 m = obj["metadata"]
-                api.delete(info, m.get("namespace", ""), m["name"], options, dry_run)
+                api.delete(info, m.get("namespace", ""), m["name"], options, dry_run and not raw.strip())
         self._send(200, listed)
 
     # --- watch ----------------------------------------------------------------------------
