@@ -156,7 +156,12 @@ class Engine:
         if not _has_template(params):
             return dict(params)  # validated statically, nothing can have changed
         shell_fields = SHELL_FIELDS.get(action, ())
-        rendered = {k: render_value(v, context, shell=k in shell_fields) for k, v in params.items()}
+        rendered = {k: v if k == "expect" and isinstance(v, Mapping) and "that" in v else
+                    render_value(v, context, shell=k in shell_fields) for k, v in params.items()}
+        if isinstance(rendered.get("expect"), Mapping) and "that" in rendered["expect"]:
+            # `expect.that` is judged by the action against the value it reads; only the rest renders now.
+            expect = dict(rendered["expect"])
+            rendered["expect"] = {k: v if k == "that" else render_value(v, context) for k, v in expect.items()}
         problems = check_params_now(action, rendered)
         if problems:
             raise ActionError("invalid parameters after rendering templates: " + "; ".join(problems))
@@ -229,8 +234,11 @@ class Engine:
         state.status, state.duration = "failed", time.monotonic() - started
         state.summary = self.redactor.text(str(exc))
         hint = getattr(exc, "hint", None)
-        self._event(ev.STEP_FAILED, step, {"error": state.summary, "hint": hint, "duration_s": state.duration,
-                                           "kind": type(exc).__name__}, durable=True)
+        data = {"error": state.summary, "hint": hint, "duration_s": state.duration, "kind": type(exc).__name__}
+        partial = getattr(exc, "result", None)
+        if isinstance(partial, Mapping):
+            data["result"] = dict(partial)  # e.g. every host's output of a fan-out that failed on some
+        self._event(ev.STEP_FAILED, step, data, durable=True)
         self.reporter.step_finished(step, state)
         return False
 

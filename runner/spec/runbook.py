@@ -206,7 +206,14 @@ def template_strings(value: Any, path: PathKey, with_result: bool = False) -> It
 def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
     """(path, text, may_use_result) for every template string in a step."""
     walk = template_strings
-    yield from walk(step.get("with"), (*at, "with"), False)
+    params = step.get("with")
+    if isinstance(params, dict) and isinstance(params.get("expect"), dict) and "that" in params["expect"]:
+        # Judged by the action against what it read (prometheus: `value` and `result`).
+        rest = {**params, "expect": {k: v for k, v in params["expect"].items() if k != "that"}}
+        yield from walk(rest, (*at, "with"), False)
+        yield from walk(params["expect"]["that"], (*at, "with", "expect", "that"), True)
+    else:
+        yield from walk(params, (*at, "with"), False)
     if isinstance(step.get("when"), str):
         yield (*at, "when"), step["when"], False
     yield from walk(step.get("outputs"), (*at, "outputs"), True)
@@ -261,6 +268,8 @@ def _check_reference(root: str, chain: tuple[str | int, ...], scope: Scope, with
                     did_you_mean(str(chain[2]), declared) or f"declare it under outputs: of step {target!r}")
         if len(chain) >= 2 and chain[1] not in ("outputs", "result", "status", "changed"):
             return f"steps.{target}.{chain[1]} is not available", "use outputs, result or status"
+        return None
+    if root == "value" and with_result:
         return None
     if root == "result":
         return None if with_result else ("result is only available in outputs, retries.until, verify and rollback", None)
