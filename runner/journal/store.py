@@ -23,27 +23,29 @@ from typing import Any
 from runner.errors import JournalError
 from runner.journal.events import SCHEMA_VERSION, Event
 
+# `seq` is one sequence for the whole journal, assigned by SQLite at insert: events of one run are ordered
+# by it, and several processes can append to one run (a game day receives acknowledgements from other
+# terminals) without colliding.
 _DDL = """
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS journal_events (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id  TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
     ts_wall TEXT NOT NULL,
     ts_mono REAL NOT NULL,
     type    TEXT NOT NULL,
     step_id TEXT,
     actor   TEXT,
-    data    TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
+    data    TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_type ON events (type, run_id);
+CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq);
+CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, ts_wall);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- For people and tools reading the journal with sqlite3: one row per event, in the documented shape.
+CREATE VIEW IF NOT EXISTS events AS
+    SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events;
 """
-# seq is assigned inside the writing transaction, so several processes can append to one run (a game day
-# receives acknowledgements from other terminals) without colliding.
-_INSERT = (
-    "INSERT INTO events SELECT ?, COALESCE((SELECT MAX(seq) FROM events WHERE run_id = ?), 0) + 1, "
-    "?, ?, ?, ?, ?, ?"
-)
+_COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data"
+_INSERT = "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
 FLUSH_EVERY = 256
 FLUSH_AFTER = 0.25
 
@@ -78,13 +80,13 @@ class Journal:
     def append(self, run_id: str, type_: str, *, step_id: str | None = None, actor: str | None = None,
                data: Mapping[str, Any] | None = None, durable: bool = False) -> Event:
         """Append one event; `durable` commits and fsyncs it (and everything queued before it) first."""
-        payload = json.dumps(data or {}, default=str, sort_keys=True)
-        wall = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        payload = json.dumps(data or {}, default=str)
+        wall = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         mono = time.monotonic()
         with self._lock:
             if not self._pending:
                 self._pending_since = mono
-            self._pending.append((run_id, run_id, wall, mono, type_, step_id, actor, payload))
+            self._pending.append((run_id, wall, mono, type_, step_id, actor, payload))
             if durable or len(self._pending) >= FLUSH_EVERY or mono - self._pending_since > FLUSH_AFTER:
                 self._write(durable)
         return Event(run_id, 0, wall, mono, type_, step_id, actor, data or {})
@@ -120,7 +122,7 @@ class Journal:
             return self._db.execute(sql, args).fetchall()
 
     def events(self, run_id: str, types: tuple[str, ...] = ()) -> list[Event]:
-        query = "SELECT * FROM events WHERE run_id = ?"
+        query = f"SELECT {_COLUMNS} FROM journal_events WHERE run_id = ?"
         args: list[Any] = [run_id]
         if types:
             query += f" AND type IN ({','.join('?' * len(types))})"
@@ -129,19 +131,21 @@ class Journal:
 
     def first_events(self, type_: str, limit: int = 50) -> list[Event]:
         """The most recent events of one type, newest first (e.g. run.started for `runs list`)."""
-        rows = self._query("SELECT * FROM events WHERE type = ? ORDER BY ts_wall DESC LIMIT ?", (type_, limit))
+        rows = self._query(f"SELECT {_COLUMNS} FROM journal_events WHERE type = ? ORDER BY seq DESC LIMIT ?",
+                           (type_, limit))
         return [_event(r) for r in rows]
 
     def last_event(self, run_id: str) -> Event | None:
-        rows = self._query("SELECT * FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,))
+        rows = self._query(f"SELECT {_COLUMNS} FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+                           (run_id,))
         return _event(rows[0]) if rows else None
 
     def find_run(self, prefix: str) -> str | None:
         """A run id from a unique prefix, so responders can type the first few characters."""
-        rows = self._query("SELECT DISTINCT run_id FROM events WHERE run_id LIKE ? LIMIT 2",
+        rows = self._query("SELECT DISTINCT run_id FROM journal_events WHERE run_id LIKE ? LIMIT 2",
                            (prefix.replace("%", "") + "%",))
         return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def _event(row: tuple[Any, ...]) -> Event:
-    return Event(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
+    return Event(row[1], row[0], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))

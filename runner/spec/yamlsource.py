@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
 MAX_EXPANDED_NODES = 100_000
 
 PathKey = tuple[str | int, ...]
+_STR = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,22 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        # Most values are plain strings: skip the generic constructor's bookkeeping for them.
+        if node.tag == _STR:
+            return node.value
+        construct = self._scalars.yaml_constructors.get(node.tag)
+        if construct is not None and isinstance(node, yaml.ScalarNode):
+            return construct(self._scalars, node)
         return self._scalars.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         seen: dict[str, Mark] = {}
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = str(self._scalars.construct_object(key_node))
+                key = str(self._scalar(key_node))
                 here = Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 if key in seen:
                     first = seen[key]
@@ -106,7 +116,7 @@ class _Builder:
                                "mapping keys must be plain scalars")
                 )
                 continue
-            key = str(self._scalars.construct_object(key_node))
+            key = str(self._scalar(key_node))
             child = (*path, key)
             self.doc.key_marks.setdefault(
                 child, Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -154,7 +164,8 @@ def load_text(raw: bytes, name: str) -> Document:
             [Diagnostic(name, at.line + 1, at.column + 1, "", "top level must be a mapping (key: value pairs)",
                         "a runbook starts with apiVersion: fireline/v1")]
         )
-    if _expanded_size(root) > MAX_EXPANDED_NODES:
+    # Without an anchor there can be no alias, and nothing to expand.
+    if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
         raise DocumentInvalid(
             [Diagnostic(name, 1, 1, "", f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
                         "this looks like an alias bomb; avoid deeply nested anchors")]

@@ -18,7 +18,7 @@ def runbook(tmp_path: Path, body: str, name: str = "rb.yaml") -> str:
 
 def journal_rows(home: Path) -> list[tuple[str, str | None, dict]]:
     with sqlite3.connect(home / "journal.db") as db:
-        return [(t, s, json.loads(d)) for t, s, d in db.execute("SELECT type, step_id, data FROM events ORDER BY rowid")]
+        return [(t, s, json.loads(d)) for t, s, d in db.execute("SELECT type, step_id, data FROM events ORDER BY seq")]
 
 
 def test_mutating_step_without_tty_fails_closed_then_approve_and_resume(tmp_path: Path, cli, fireline_home) -> None:
