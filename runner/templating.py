@@ -86,6 +86,7 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
 
 # --- static analysis ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Reference:
     """A name a template reads: root plus the constant attribute/item chain after it."""
@@ -128,13 +129,17 @@ def references(text: str) -> tuple[Reference, ...]:
 
 def _outermost_accesses(tree: nodes.Node) -> Iterator[nodes.Node]:
     """Names and attribute/item chains, outermost only (so a.b.c yields once, not three times)."""
+
     def walk(node: nodes.Node, inside_chain: bool) -> Iterator[nodes.Node]:
         is_access = isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name)
         if is_access and not inside_chain:
             yield node
         for child in node.iter_child_nodes():
-            child_in_chain = is_access and isinstance(child, nodes.Getattr | nodes.Getitem | nodes.Name) and (
-                child is getattr(node, "node", None)
+            child_in_chain = (
+                is_access
+                and isinstance(child, nodes.Getattr | nodes.Getitem | nodes.Name)
+                and (child is getattr(node, "node", None))
             )
             yield from walk(child, child_in_chain)
+
     yield from walk(tree, False)

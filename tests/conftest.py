@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -66,8 +66,8 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, str]] = {}
-    received: list[dict[str, Any]] = []
+    routes: ClassVar[dict[str, tuple[int, str]]] = {}
+    received: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
@@ -75,8 +75,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
-        self.received.append({"method": self.command, "path": self.path, "body": body,
-                              "headers": dict(self.headers)})
+        self.received.append({"method": self.command, "path": self.path, "body": body, "headers": dict(self.headers)})
         status, text = self.routes.get(self.path, (404, "not found"))
         payload = text.encode()
         self.send_response(status)

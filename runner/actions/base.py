@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 from runner.errors import ActionError
@@ -14,7 +15,7 @@ from runner.errors import ActionError
 Params = Mapping[str, Any]
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Dry-run verdicts: what a step would do, said plainly."""
 
     WOULD_CHANGE = "would-change"
@@ -103,10 +104,8 @@ class ActionContext:
             self.cancelled.set()
             hooks = list(self._cancel_hooks)
         for hook in hooks:
-            try:
+            with contextlib.suppress(Exception):
                 hook()
-            except Exception:
-                pass
 
     def check_cancelled(self) -> None:
         if self.cancelled.is_set():

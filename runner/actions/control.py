@@ -33,8 +33,11 @@ class Manual(BaseAction):
 
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         first = str(params["instructions"]).strip().splitlines()[0] if params["instructions"] else ""
-        return Plan(Verdict.CANNOT_CHECK, f"manual step, done by a person: {first}",
-                    tuple(str(params["instructions"]).strip().splitlines()))
+        return Plan(
+            Verdict.CANNOT_CHECK,
+            f"manual step, done by a person: {first}",
+            tuple(str(params["instructions"]).strip().splitlines()),
+        )
 
 
 class Assert(BaseAction):

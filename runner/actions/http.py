@@ -56,7 +56,9 @@ def check_expectations(status: int, body: str, expect: Mapping[str, Any]) -> lis
     return problems
 
 
-def send(url: str, method: str, headers: Mapping[str, str], body: bytes | None, timeout: float) -> tuple[int, str, dict[str, str]]:
+def send(
+    url: str, method: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+) -> tuple[int, str, dict[str, str]]:
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -31,8 +31,11 @@ class StatusUpdate(BaseAction):
 
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         targets = _targets(params)
-        return Plan(Verdict.WOULD_CHANGE, f"would post a status update to {', '.join(targets)}",
-                    tuple(format_update(params, datetime.now(UTC)).splitlines()))
+        return Plan(
+            Verdict.WOULD_CHANGE,
+            f"would post a status update to {', '.join(targets)}",
+            tuple(format_update(params, datetime.now(UTC)).splitlines()),
+        )
 
     def is_mutating(self, params: Params) -> bool:
         # Posting to a webhook or a file is an outside effect a dry-run must not have.
@@ -51,12 +54,19 @@ class StatusUpdate(BaseAction):
             with path.open("a", encoding="utf-8") as fh:
                 fh.write(ctx.redact(text) + "\n\n")
         if to.get("webhook"):
-            status, body, _ = send(str(to["webhook"]), "POST", {"Content-Type": "application/json"},
-                                   json.dumps({"text": ctx.redact(text)}).encode(), ctx.remaining(10.0) or 10.0)
+            status, body, _ = send(
+                str(to["webhook"]),
+                "POST",
+                {"Content-Type": "application/json"},
+                json.dumps({"text": ctx.redact(text)}).encode(),
+                ctx.remaining(10.0) or 10.0,
+            )
             if status >= 300:
                 raise ActionError(f"webhook answered {status}: {body[:200]}")
-        return Outcome({"text": text, "status": params["status"], "targets": _targets(params)},
-                       summary=f"status update: {params['status']}")
+        return Outcome(
+            {"text": text, "status": params["status"], "targets": _targets(params)},
+            summary=f"status update: {params['status']}",
+        )
 
 
 def _targets(params: Params) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -32,8 +33,12 @@ class Run(BaseAction):
 
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         where = f" in {params['cwd']}" if params.get("cwd") else ""
-        return Plan(Verdict.WOULD_CHANGE, f"would run: {display(params)}{where}", (f"$ {display(params)}",),
-                    {"argv": command_line(params)})
+        return Plan(
+            Verdict.WOULD_CHANGE,
+            f"would run: {display(params)}{where}",
+            (f"$ {display(params)}",),
+            {"argv": command_line(params)},
+        )
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         timeout = parse_duration(params["timeout"]) if params.get("timeout") else None
@@ -45,9 +50,14 @@ class Run(BaseAction):
         try:
             # A process group of its own, so a timeout kills the command and everything it started.
             proc = subprocess.Popen(
-                command_line(params), cwd=params.get("cwd"), env=env, text=True, start_new_session=True,
+                command_line(params),
+                cwd=params.get("cwd"),
+                env=env,
+                text=True,
+                start_new_session=True,
                 stdin=subprocess.PIPE if params.get("stdin") is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
         except OSError as exc:
             raise ActionError(f"cannot start {display(params)!r}: {exc.strerror}") from None
@@ -61,8 +71,12 @@ class Run(BaseAction):
         ctx.check_cancelled()
         for line in (stdout or "").splitlines()[-20:]:
             ctx.log(line)
-        result = {"exit_code": proc.returncode, "stdout": stdout[-MAX_CAPTURE:], "stderr": stderr[-MAX_CAPTURE:],
-                  "duration_s": round(time.monotonic() - started, 3)}
+        result = {
+            "exit_code": proc.returncode,
+            "stdout": stdout[-MAX_CAPTURE:],
+            "stderr": stderr[-MAX_CAPTURE:],
+            "duration_s": round(time.monotonic() - started, 3),
+        }
         allowed = params.get("expect_exit") or [0]
         if proc.returncode not in allowed:
             tail = (stderr or stdout).strip().splitlines()[-3:]
@@ -72,7 +86,5 @@ class Run(BaseAction):
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("FIRELINE_DEBUG"):
             click.echo(detail, err=True)
         else:
-            click.echo(f"internal error (this is a bug in fireline): {detail.strip().splitlines()[-1]}\n"
-                       "  set FIRELINE_DEBUG=1 to see the traceback", err=True)
+            click.echo(
+                f"internal error (this is a bug in fireline): {detail.strip().splitlines()[-1]}\n"
+                "  set FIRELINE_DEBUG=1 to see the traceback",
+                err=True,
+            )
         return 4
 
 

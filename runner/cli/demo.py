@@ -12,8 +12,12 @@ SCENARIOS = Path(__file__).resolve().parent.parent.parent / "scenarios"
 
 
 @click.command()
-@click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
-              default=str(SCENARIOS / "checkout-db-exhaustion.yaml"), show_default=True)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False),
+    default=str(SCENARIOS / "checkout-db-exhaustion.yaml"),
+    show_default=True,
+)
 @click.option("--keep-home", is_flag=True, help="Keep the journal in $FIRELINE_HOME instead of a temp dir.")
 def demo(scenario: str, keep_home: bool) -> int:
     """Start a throwaway lab (emulated cluster, PostgreSQL, the checkout service), run a game day whose
@@ -32,11 +36,11 @@ def demo(scenario: str, keep_home: bool) -> int:
         click.echo(f"  checkout service {lab.service_url}  (health depends on PostgreSQL and the cluster)")
         click.echo(f"  kubectl --kubeconfig {lab.kubeconfig} get deploy -n demo\n")
         journal = Journal(fireline_home() / "journal.db")
-        result = run_gameday(Path(scenario), {"service_url": lab.service_url}, current_actor(None), journal,
-                             sys.stdout)
+        result = run_gameday(Path(scenario), {"service_url": lab.service_url}, current_actor(None), journal, sys.stdout)
         report = write_report(journal, result.gameday_id, "html")
-    click.echo(f"\ngame day {result.gameday_id}: {result.status.upper()}"
-               + (f" ({result.message})" if result.message else ""))
+    click.echo(
+        f"\ngame day {result.gameday_id}: {result.status.upper()}" + (f" ({result.message})" if result.message else "")
+    )
     for line in metric_lines(result.metrics, load_gameday(Path(scenario)).interval):
         click.echo(line)
     click.echo(f"\nHTML report: {report}")

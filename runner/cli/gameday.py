@@ -22,8 +22,9 @@ def _known(journal: Any, gameday_id: str) -> str:
 
     full = journal.find_run(gameday_id) or gameday_id
     if not journal.events(full, (gev.GAMEDAY_STARTED,)):
-        raise UsageError(f"no game day {gameday_id!r} in the journal at {journal.path}",
-                         hint="see `fireline gameday history`")
+        raise UsageError(
+            f"no game day {gameday_id!r} in the journal at {journal.path}", hint="see `fireline gameday history`"
+        )
     return str(full)
 
 
@@ -36,8 +37,14 @@ def gameday() -> None:
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
 @click.option("-i", "--input", "input_pairs", multiple=True, metavar="KEY=VALUE")
 @click.option("--as", "actor", metavar="NAME")
-@click.option("--report", "report_format", type=click.Choice(["html", "md", "json", "none"]), default="html",
-              show_default=True, help="Write a report into $FIRELINE_HOME/reports when done.")
+@click.option(
+    "--report",
+    "report_format",
+    type=click.Choice(["html", "md", "json", "none"]),
+    default="html",
+    show_default=True,
+    help="Write a report into $FIRELINE_HOME/reports when done.",
+)
 def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_format: str) -> int:
     """Run SCENARIO: check the steady state, inject the faults, watch, respond, recover, revert, report."""
     from runner.engine.inputs import parse_assignments
@@ -49,8 +56,9 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
     journal = _journal()
     result = run_gameday(Path(scenario), parse_assignments(input_pairs), current_actor(actor), journal, sys.stdout)
     interval = load_gameday(Path(scenario)).interval
-    click.echo(f"\ngame day {result.gameday_id}: {result.status.upper()}" +
-               (f" ({result.message})" if result.message else ""))
+    click.echo(
+        f"\ngame day {result.gameday_id}: {result.status.upper()}" + (f" ({result.message})" if result.message else "")
+    )
     for line in metric_lines(result.metrics, interval):
         click.echo(line)
     if report_format != "none":
@@ -157,8 +165,14 @@ def schedule(scenario: str, emit: str, image: str, namespace: str, service_accou
     cron = gd.metadata.get("schedule")
     if not cron:
         raise UsageError(f"{scenario} has no metadata.schedule", hint='add e.g. schedule: "0 14 * * 3"')
-    manifest = cronjob_manifest(Path(scenario), name=gd.name, schedule=str(cron), image=image, namespace=namespace,
-                                service_account=service_account)
+    manifest = cronjob_manifest(
+        Path(scenario),
+        name=gd.name,
+        schedule=str(cron),
+        image=image,
+        namespace=namespace,
+        service_account=service_account,
+    )
     text = to_yaml(manifest)
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -15,10 +15,21 @@ from runner.engine.runner import RunResult
 from runner.secrets import Redactor
 from runner.spec.model import Runbook, Step
 
-ICONS = {"pending": "·", "running": "▶", "awaiting-approval": "?", "ok": "✓", "failed": "✗", "skipped": "–",
-         "rolled-back": "↺"}
-VERDICT_LABEL = {Verdict.WOULD_CHANGE: "WOULD-CHANGE", Verdict.READ: "READ", Verdict.CANNOT_CHECK: "CANNOT-CHECK",
-                 Verdict.NO_CHANGE: "NO-CHANGE"}
+ICONS = {
+    "pending": "·",
+    "running": "▶",
+    "awaiting-approval": "?",
+    "ok": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "rolled-back": "↺",
+}
+VERDICT_LABEL = {
+    Verdict.WOULD_CHANGE: "WOULD-CHANGE",
+    Verdict.READ: "READ",
+    Verdict.CANNOT_CHECK: "CANNOT-CHECK",
+    Verdict.NO_CHANGE: "NO-CHANGE",
+}
 
 
 class PlainReporter:
@@ -93,8 +104,9 @@ class PlainReporter:
         if result.status == "paused" and result.failed_step:
             step = result.failed_step
             self._print(f"paused at {step}: {result.message}")
-            self._print(f"  approve from any terminal:  fireline approve {result.run_id} {step} --as NAME "
-                        f"--reason TEXT")
+            self._print(
+                f"  approve from any terminal:  fireline approve {result.run_id} {step} --as NAME --reason TEXT"
+            )
             self._print(f"  then continue:              fireline resume {result.run_id}")
         elif result.status == "failed":
             self._print(f"run {result.run_id} FAILED at {result.failed_step}: {result.message}")
@@ -116,8 +128,9 @@ class RichReporter(PlainReporter):
         self.states: dict[str, str] = {s.id: "pending" for s in runbook.steps}
         self.durations: dict[str, float] = {}
         self.started: dict[str, float] = {}
-        self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False,
-                         get_renderable=self._table)
+        self.live = Live(
+            self._table(), console=self.console, refresh_per_second=8, transient=False, get_renderable=self._table
+        )
         self.live.start()
 
     def _table(self) -> Any:
@@ -128,15 +141,26 @@ class RichReporter(PlainReporter):
         table.add_column(overflow="ellipsis", max_width=44)
         table.add_column(width=18)
         table.add_column(justify="right", width=8)
-        styles = {"ok": "green", "failed": "bold red", "running": "cyan", "awaiting-approval": "bold yellow",
-                  "skipped": "dim", "rolled-back": "magenta", "pending": "dim"}
+        styles = {
+            "ok": "green",
+            "failed": "bold red",
+            "running": "cyan",
+            "awaiting-approval": "bold yellow",
+            "skipped": "dim",
+            "rolled-back": "magenta",
+            "pending": "dim",
+        }
         for step in self.runbook.steps:
             state = self.states[step.id]
             took = self.durations.get(step.id)
             if state == "running":
                 took = time.monotonic() - self.started.get(step.id, time.monotonic())
-            table.add_row(ICONS[state], f"{step.id} [dim]{step.action}[/]", f"[{styles[state]}]{state}[/]",
-                          format_duration(took) if took is not None else "")
+            table.add_row(
+                ICONS[state],
+                f"{step.id} [dim]{step.action}[/]",
+                f"[{styles[state]}]{state}[/]",
+                format_duration(took) if took is not None else "",
+            )
         return table
 
     def _print(self, text: str) -> None:
@@ -191,12 +215,22 @@ class JsonReporter(PlainReporter):
 
     def step_finished(self, step: Step, state: StepState) -> None:
         entry = self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
-        entry.update(status=state.status, summary=state.summary, outputs=state.outputs,
-                     duration_s=round(state.duration, 6), changed=state.changed)
+        entry.update(
+            status=state.status,
+            summary=state.summary,
+            outputs=state.outputs,
+            duration_s=round(state.duration, 6),
+            changed=state.changed,
+        )
 
     def step_planned(self, step: Step, plan: Plan) -> None:
-        self.steps[step.id] = {"id": step.id, "action": step.action, "verdict": plan.verdict.value,
-                               "summary": plan.summary, "details": list(plan.details)}
+        self.steps[step.id] = {
+            "id": step.id,
+            "action": step.action,
+            "verdict": plan.verdict.value,
+            "summary": plan.summary,
+            "details": list(plan.details),
+        }
 
     def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
         entry = self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
@@ -209,9 +243,16 @@ class JsonReporter(PlainReporter):
         self.notes.append(text)
 
     def finished(self, result: RunResult) -> None:
-        doc = {"run_id": result.run_id, "status": result.status, "exit_code": result.exit_code,
-               "failed_step": result.failed_step, "message": result.message, "dry_run": self.dry_run,
-               "steps": list(self.steps.values()), "notes": self.notes}
+        doc = {
+            "run_id": result.run_id,
+            "status": result.status,
+            "exit_code": result.exit_code,
+            "failed_step": result.failed_step,
+            "message": result.message,
+            "dry_run": self.dry_run,
+            "steps": list(self.steps.values()),
+            "notes": self.notes,
+        }
         self.out.write(self.redactor.text(json.dumps(self.redactor.data(doc), indent=2, default=str)) + "\n")
 
 

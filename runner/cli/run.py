@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,8 +40,13 @@ def _check_reason(approve: tuple[str, ...], approve_all: bool, reason: str | Non
 input_options = [
     click.option("-i", "--input", "input_pairs", multiple=True, metavar="KEY=VALUE", help="An input value."),
     click.option("--inputs-file", type=click.Path(exists=True, dir_okay=False), help="YAML/JSON file of inputs."),
-    click.option("--output", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True,
-                 help="auto: live view on a terminal, plain lines otherwise."),
+    click.option(
+        "--output",
+        type=click.Choice(["auto", "plain", "json"]),
+        default="auto",
+        show_default=True,
+        help="auto: live view on a terminal, plain lines otherwise.",
+    ),
     click.option("--as", "actor", metavar="NAME", help="Who is running this (default: $FIRELINE_ACTOR or login)."),
 ]
 
@@ -51,12 +56,24 @@ def with_options(options: list[Any]) -> Callable[[Callable[..., int]], Callable[
         for option in reversed(options):
             fn = option(fn)
         return fn
+
     return decorate
 
 
-def _execute(runbook_path: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str,
-             actor: str | None, *, dry_run: bool, no_reads: bool = False, approve: tuple[str, ...] = (),
-             approve_all: bool = False, reason: str | None = None, gameday: str | None = None) -> int:
+def _execute(
+    runbook_path: str,
+    input_pairs: tuple[str, ...],
+    inputs_file: str | None,
+    output: str,
+    actor: str | None,
+    *,
+    dry_run: bool,
+    no_reads: bool = False,
+    approve: tuple[str, ...] = (),
+    approve_all: bool = False,
+    reason: str | None = None,
+    gameday: str | None = None,
+) -> int:
     from runner.cli.render import make_reporter
     from runner.engine.session import StartRequest, current_actor, start_run
     from runner.secrets import Redactor
@@ -66,9 +83,16 @@ def _execute(runbook_path: str, input_pairs: tuple[str, ...], inputs_file: str |
     path = Path(runbook_path)
     runbook = load_runbook(path)
     request = StartRequest(
-        runbook_path=path, inputs=_inputs(input_pairs, inputs_file), initiator=current_actor(actor),
-        dry_run=dry_run, no_reads=no_reads, interactive=_interactive() and not dry_run, approve_steps=approve,
-        approve_all=approve_all, reason=reason_text, gameday=gameday,
+        runbook_path=path,
+        inputs=_inputs(input_pairs, inputs_file),
+        initiator=current_actor(actor),
+        dry_run=dry_run,
+        no_reads=no_reads,
+        interactive=_interactive() and not dry_run,
+        approve_steps=approve,
+        approve_all=approve_all,
+        reason=reason_text,
+        gameday=gameday,
     )
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
@@ -86,21 +110,43 @@ def _execute(runbook_path: str, input_pairs: tuple[str, ...], inputs_file: str |
 @click.option("--approve-all", is_flag=True, help="Pre-approve every gated step. Needs --reason.")
 @click.option("--reason", help="Why the pre-approval is given; recorded in the journal.")
 @click.option("--gameday", metavar="ID", help="Link this run to a game day (manual response).")
-def run(runbook: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str, actor: str | None,
-        dry_run: bool, no_reads: bool, approve: tuple[str, ...], approve_all: bool, reason: str | None,
-        gameday: str | None) -> int:
+def run(
+    runbook: str,
+    input_pairs: tuple[str, ...],
+    inputs_file: str | None,
+    output: str,
+    actor: str | None,
+    dry_run: bool,
+    no_reads: bool,
+    approve: tuple[str, ...],
+    approve_all: bool,
+    reason: str | None,
+    gameday: str | None,
+) -> int:
     """Run RUNBOOK step by step. Mutating steps wait for approval; without a terminal and without
     --approve the run pauses (exit 3) and says how to approve it."""
-    return _execute(runbook, input_pairs, inputs_file, output, actor, dry_run=dry_run, no_reads=no_reads,
-                    approve=approve, approve_all=approve_all, reason=reason, gameday=gameday)
+    return _execute(
+        runbook,
+        input_pairs,
+        inputs_file,
+        output,
+        actor,
+        dry_run=dry_run,
+        no_reads=no_reads,
+        approve=approve,
+        approve_all=approve_all,
+        reason=reason,
+        gameday=gameday,
+    )
 
 
 @click.command()
 @click.argument("runbook", type=click.Path(exists=True, dir_okay=False))
 @with_options(input_options)
 @click.option("--no-reads", is_flag=True, help="Do not run read-only steps (they run by default).")
-def plan(runbook: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str, actor: str | None,
-         no_reads: bool) -> int:
+def plan(
+    runbook: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str, actor: str | None, no_reads: bool
+) -> int:
     """Dry-run RUNBOOK: each step's verdict (would-change, read, cannot-check). Nothing is written."""
     return _execute(runbook, input_pairs, inputs_file, output, actor, dry_run=True, no_reads=no_reads)
 
@@ -120,8 +166,14 @@ def approve(run_id: str, step: str, actor: str, reason: str) -> int:
     runbook = load_for_resume(full_id, journal)
     if step not in {s.id for s in runbook.steps}:
         raise UsageError(f"run {full_id} has no step {step!r}", hint="steps: " + ", ".join(s.id for s in runbook.steps))
-    journal.append(full_id, ev.STEP_APPROVED, step_id=step, actor=actor,
-                   data={"reason": reason, "via": "fireline approve"}, durable=True)
+    journal.append(
+        full_id,
+        ev.STEP_APPROVED,
+        step_id=step,
+        actor=actor,
+        data={"reason": reason, "via": "fireline approve"},
+        durable=True,
+    )
     click.echo(f"approved {step} of run {full_id} as {actor}. Continue with: fireline resume {full_id}")
     return 0
 
@@ -135,8 +187,16 @@ def approve(run_id: str, step: str, actor: str, reason: str) -> int:
 @click.option("--reason", help="Why the pre-approval is given.")
 @click.option("--output", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True)
 @click.option("--as", "actor", metavar="NAME")
-def resume(run_id: str, retry_step: bool, skip_step: bool, approve: tuple[str, ...], approve_all: bool,
-           reason: str | None, output: str, actor: str | None) -> int:
+def resume(
+    run_id: str,
+    retry_step: bool,
+    skip_step: bool,
+    approve: tuple[str, ...],
+    approve_all: bool,
+    reason: str | None,
+    output: str,
+    actor: str | None,
+) -> int:
     """Continue RUN_ID after a pause or a crash. Completed steps are not run again; a mutating step that
     was interrupted is re-run only if it is idempotent or you say --retry-step."""
     from runner.cli.render import make_reporter
@@ -150,8 +210,16 @@ def resume(run_id: str, retry_step: bool, skip_step: bool, approve: tuple[str, .
     runbook = load_for_resume(full_id, journal)
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
-    request = ResumeRequest(full_id, current_actor(actor), _interactive(), retry_step, skip_step, approve,
-                            approve_all, _check_reason(approve, approve_all, reason))
+    request = ResumeRequest(
+        full_id,
+        current_actor(actor),
+        _interactive(),
+        retry_step,
+        skip_step,
+        approve,
+        approve_all,
+        _check_reason(approve, approve_all, reason),
+    )
     result = resume_run(request, runbook, journal, reporter, redactor)
     reporter.finished(result)
     return result.exit_code

@@ -34,14 +34,23 @@ def list_runs(limit: int, as_json: bool) -> int:
     for started in journal.first_events(ev.RUN_STARTED, limit):
         last = journal.last_event(started.run_id)
         status = _status(last.type if last else "", last.data if last else {})
-        rows.append({"run_id": started.run_id, "started": started.ts_wall, "runbook": started.data.get("name"),
-                     "initiator": started.actor, "status": status})
+        rows.append(
+            {
+                "run_id": started.run_id,
+                "started": started.ts_wall,
+                "runbook": started.data.get("name"),
+                "initiator": started.actor,
+                "status": status,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
         click.echo(f"no runs in {journal.path}")
     for row in [] if as_json else rows:
-        click.echo(f"{row['run_id']}  {row['started'][:19]}  {row['status']:<9} {row['runbook']}  by {row['initiator']}")
+        click.echo(
+            f"{row['run_id']}  {row['started'][:19]}  {row['status']:<9} {row['runbook']}  by {row['initiator']}"
+        )
     return 0
 
 
@@ -64,9 +73,26 @@ def show(run_id: str, as_json: bool) -> int:
     if not events:
         raise UsageError(f"no run {run_id!r} in the journal at {journal.path}", hint="see `fireline runs list`")
     if as_json:
-        click.echo(json.dumps({"run_id": full_id, "events": [
-            {"seq": e.seq, "ts": e.ts_wall, "type": e.type, "step_id": e.step_id, "actor": e.actor, "data": e.data}
-            for e in events]}, indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {
+                    "run_id": full_id,
+                    "events": [
+                        {
+                            "seq": e.seq,
+                            "ts": e.ts_wall,
+                            "type": e.type,
+                            "step_id": e.step_id,
+                            "actor": e.actor,
+                            "data": e.data,
+                        }
+                        for e in events
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     first = events[0]
     click.echo(f"run {full_id}: {first.data.get('title') or first.data.get('name')} ({first.data.get('runbook')})")
@@ -93,7 +119,9 @@ def _describe(e: Any) -> str:
     if e.type in ("step.skipped", "run.paused"):
         return str(d.get("reason") or d.get("why") or "")
     if e.type == "step.started":
-        return f"{d.get('action')}{' (mutating)' if d.get('mutating') else ''}{' rollback' if d.get('rollback') else ''}"
+        return (
+            f"{d.get('action')}{' (mutating)' if d.get('mutating') else ''}{' rollback' if d.get('rollback') else ''}"
+        )
     if e.type == "run.finished":
         return f"{d.get('status')} {d.get('message') or ''}"
     if e.type == "step.decision":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -103,7 +104,5 @@ class Connections:
             resources, self._resources = self._resources, {}
         for value, close in resources.values():
             if close is not None:
-                try:
+                with contextlib.suppress(Exception):
                     close(value)
-                except Exception:
-                    pass

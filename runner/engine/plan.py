@@ -23,8 +23,11 @@ class Planner(Engine):
             for step in self.runbook.steps:
                 plan = self._plan(step)
                 counts[plan.verdict.value] = counts.get(plan.verdict.value, 0) + 1
-                self._event(ev.PLAN_STEP, step, {"verdict": plan.verdict.value, "summary": plan.summary,
-                                                 "details": list(plan.details)})
+                self._event(
+                    ev.PLAN_STEP,
+                    step,
+                    {"verdict": plan.verdict.value, "summary": plan.summary, "details": list(plan.details)},
+                )
                 self.reporter.step_planned(step, plan)
         finally:
             self.connections.close()

@@ -45,14 +45,20 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
             paused_at = sid
         elif event.type == ev.RUN_RESUMED:
             finished, paused_at = False, None
-    next_index = runbook.index_of(open_step) if open_step else (
-        runbook.index_of(paused_at) if paused_at else last_done + 1)
+    next_index = (
+        runbook.index_of(open_step) if open_step else (runbook.index_of(paused_at) if paused_at else last_done + 1)
+    )
     return Replay(started, states, next_index, open_step, finished, paused_at)
 
 
 def _state(event: Event) -> StepState:
     data: dict[str, Any] = dict(event.data)
     status = {ev.STEP_SUCCEEDED: "ok", ev.STEP_SKIPPED: "skipped", ev.STEP_FAILED: "failed"}[event.type]
-    return StepState(status=status, outputs=dict(data.get("outputs") or {}), result=data.get("result") or {},
-                     changed=bool(data.get("changed")), duration=float(data.get("duration_s") or 0.0),
-                     summary=str(data.get("summary") or data.get("reason") or data.get("error") or ""))
+    return StepState(
+        status=status,
+        outputs=dict(data.get("outputs") or {}),
+        result=data.get("result") or {},
+        changed=bool(data.get("changed")),
+        duration=float(data.get("duration_s") or 0.0),
+        summary=str(data.get("summary") or data.get("reason") or data.get("error") or ""),
+    )

@@ -3,6 +3,7 @@ lives in its own method."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -81,8 +82,15 @@ class _Paused(Exception):
 
 
 class Engine:
-    def __init__(self, runbook: Runbook, scope: RunScope, journal: Journal, reporter: Reporter,
-                 options: RunOptions, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        runbook: Runbook,
+        scope: RunScope,
+        journal: Journal,
+        reporter: Reporter,
+        options: RunOptions,
+        redactor: Redactor,
+    ) -> None:
         self.runbook = runbook
         self.scope = scope
         self.journal = journal
@@ -116,15 +124,25 @@ class Engine:
                     return self._finish("failed", step, self.scope.steps[step.id].summary)
             return self._finish("succeeded", None, "")
         except _Paused as paused:
-            self.journal.append(self.options.run_id, ev.RUN_PAUSED, step_id=paused.step.id,
-                                data={"reason": "approval", "why": str(paused)}, durable=True)
+            self.journal.append(
+                self.options.run_id,
+                ev.RUN_PAUSED,
+                step_id=paused.step.id,
+                data={"reason": "approval", "why": str(paused)},
+                durable=True,
+            )
             return RunResult(self.options.run_id, "paused", paused.step.id, str(paused))
         finally:
             self.connections.close()
 
     def _finish(self, status: str, step: Step | None, message: str) -> RunResult:
-        self.journal.append(self.options.run_id, ev.RUN_FINISHED, step_id=step.id if step else None,
-                            data={"status": status, "message": self.redactor.text(message)}, durable=True)
+        self.journal.append(
+            self.options.run_id,
+            ev.RUN_FINISHED,
+            step_id=step.id if step else None,
+            data={"status": status, "message": self.redactor.text(message)},
+            durable=True,
+        )
         return RunResult(self.options.run_id, status, step.id if step else None, self.redactor.text(message))
 
     # -- one step ---------------------------------------------------------------------------------------
@@ -141,8 +159,9 @@ class Engine:
             self._gate(step, action, params, mutating)
             state.status = "running"
             self.reporter.step_started(step)
-            self._event(ev.STEP_STARTED, step, {"action": step.action, "mutating": mutating,
-                                                "params": params}, durable=mutating)
+            self._event(
+                ev.STEP_STARTED, step, {"action": step.action, "mutating": mutating, "params": params}, durable=mutating
+            )
             outcome = self._attempts(step, action, params)
             if step.verify is not None:
                 self._verify(step, outcome)
@@ -156,8 +175,12 @@ class Engine:
         if not _has_template(params):
             return dict(params)  # validated statically, nothing can have changed
         shell_fields = SHELL_FIELDS.get(action, ())
-        rendered = {k: v if k == "expect" and isinstance(v, Mapping) and "that" in v else
-                    render_value(v, context, shell=k in shell_fields) for k, v in params.items()}
+        rendered = {
+            k: v
+            if k == "expect" and isinstance(v, Mapping) and "that" in v
+            else render_value(v, context, shell=k in shell_fields)
+            for k, v in params.items()
+        }
         if isinstance(rendered.get("expect"), Mapping) and "that" in rendered["expect"]:
             # `expect.that` is judged by the action against the value it reads; only the rest renders now.
             expect = dict(rendered["expect"])
@@ -170,11 +193,16 @@ class Engine:
     def _context(self, step: Step, timeout: float | None = None) -> ActionContext:
         timeout = timeout or step.timeout
         deadline = time.monotonic() + timeout if timeout else None
-        return ActionContext(step.id, self.connections, dry_run=self.options.dry_run, deadline=deadline,
-                             emit=lambda line: self.reporter.step_log(step, line), redact=self.redactor.text)
+        return ActionContext(
+            step.id,
+            self.connections,
+            dry_run=self.options.dry_run,
+            deadline=deadline,
+            emit=lambda line: self.reporter.step_log(step, line),
+            redact=self.redactor.text,
+        )
 
-    def _attempts(self, step: Step, action: Action, params: Mapping[str, Any],
-                  sub: SubAction | None = None) -> Outcome:
+    def _attempts(self, step: Step, action: Action, params: Mapping[str, Any], sub: SubAction | None = None) -> Outcome:
         """The action, retried by the step's policy; a verify or rollback brings its own timeout and retries."""
         retries = sub.retries if sub is not None else step.retries
         timeout = (sub.timeout if sub is not None else None) or step.timeout
@@ -182,7 +210,7 @@ class Engine:
         for attempt in range(len(delays) + 1):
             ctx = self._context(step, timeout)
             try:
-                outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, timeout)
+                outcome = call_with_timeout(functools.partial(action.run, params, ctx), ctx, timeout)
                 if retries and retries.until and not evaluate(retries.until, self.scope.context(outcome.result)):
                     raise ActionError(f"condition not met: {retries.until}")
                 return outcome
@@ -190,8 +218,10 @@ class Engine:
                 if attempt >= len(delays):
                     raise
                 self._event(ev.STEP_ATTEMPT_FAILED, step, {"attempt": attempt + 1, "error": str(exc)})
-                self.reporter.step_log(step, f"attempt {attempt + 1} failed: {self.redactor.text(str(exc))}; "
-                                             f"retrying in {delays[attempt]:.1f}s")
+                self.reporter.step_log(
+                    step,
+                    f"attempt {attempt + 1} failed: {self.redactor.text(str(exc))}; retrying in {delays[attempt]:.1f}s",
+                )
                 time.sleep(delays[attempt])
         raise AssertionError("unreachable")
 
@@ -204,22 +234,38 @@ class Engine:
         except FirelineError as exc:
             raise ActionError(f"verify ({verify.action}) failed: {exc}") from None
 
-    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float,
-                 mutating: bool = True) -> bool:
+    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True) -> bool:
         context = self.scope.context(outcome.result)
         state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
         if outcome.skipped_reason:
             state.status, state.summary = "skipped", outcome.skipped_reason
-            self._event(ev.STEP_SKIPPED, step, {"reason": outcome.skipped_reason, "result": outcome.result,
-                                                "outputs": state.outputs, "duration_s": state.duration},
-                        durable=mutating)
+            self._event(
+                ev.STEP_SKIPPED,
+                step,
+                {
+                    "reason": outcome.skipped_reason,
+                    "result": outcome.result,
+                    "outputs": state.outputs,
+                    "duration_s": state.duration,
+                },
+                durable=mutating,
+            )
         else:
             state.status, state.summary = "ok", outcome.summary
-            self._event(ev.STEP_SUCCEEDED, step, {"summary": outcome.summary, "result": outcome.result,
-                                                  "outputs": state.outputs, "changed": state.changed,
-                                                  "duration_s": state.duration}, durable=mutating)
+            self._event(
+                ev.STEP_SUCCEEDED,
+                step,
+                {
+                    "summary": outcome.summary,
+                    "result": outcome.result,
+                    "outputs": state.outputs,
+                    "changed": state.changed,
+                    "duration_s": state.duration,
+                },
+                durable=mutating,
+            )
         self.completed.append(step)
         self.reporter.step_finished(step, state)
         return True
@@ -253,8 +299,11 @@ class Engine:
         if self.options.interactive and approvals.prompt_can_satisfy(step, self.options.initiator):
             self.reporter.approval_needed(step, plan, decision.why)
             verb = "confirm you are done" if step.action == "control.manual" else "approve"
-            answer = self.reporter.ask(step, f"Type {step.id!r} to {verb} (anything else refuses)",
-                                       step.approval.timeout if step.approval else None)
+            answer = self.reporter.ask(
+                step,
+                f"Type {step.id!r} to {verb} (anything else refuses)",
+                step.approval.timeout if step.approval else None,
+            )
             if answer is not None and answer.strip() == step.id:
                 self._record_grant(step, Grant(self.options.initiator, "approved at the prompt", "prompt"))
                 if approvals.evaluate_gate(step, self._grants(step), self.options.initiator).approved:
@@ -267,8 +316,11 @@ class Engine:
     def _grants(self, step: Step) -> list[Grant]:
         """Approvals recorded in the journal for this step, plus pre-approvals given on the command line
         (recorded now, at the gate, so the journal shows what they were used for)."""
-        recorded = [Grant(e.actor or "?", e.data.get("reason", ""), e.data.get("via", ""))
-                    for e in self.journal.events(self.options.run_id, (ev.STEP_APPROVED,)) if e.step_id == step.id]
+        recorded = [
+            Grant(e.actor or "?", e.data.get("reason", ""), e.data.get("via", ""))
+            for e in self.journal.events(self.options.run_id, (ev.STEP_APPROVED,))
+            if e.step_id == step.id
+        ]
         pre = self.options.grants.get(step.id) or self.options.grants_all
         if pre is not None and not any(g.actor == pre.actor and g.via == pre.via for g in recorded):
             self._record_grant(step, pre)
@@ -276,8 +328,14 @@ class Engine:
         return recorded
 
     def _record_grant(self, step: Step, grant: Grant) -> None:
-        self.journal.append(self.options.run_id, ev.STEP_APPROVED, step_id=step.id, actor=grant.actor,
-                            data={"reason": self.redactor.text(grant.reason), "via": grant.via}, durable=True)
+        self.journal.append(
+            self.options.run_id,
+            ev.STEP_APPROVED,
+            step_id=step.id,
+            actor=grant.actor,
+            data={"reason": self.redactor.text(grant.reason), "via": grant.via},
+            durable=True,
+        )
 
     def _safe_plan(self, action: Action, params: Mapping[str, Any], step: Step) -> Plan | None:
         try:
@@ -295,18 +353,30 @@ class Engine:
             try:
                 action = get_action(step.rollback.action)
                 params = self._params(step.rollback.action, step.rollback.params, self.scope.context(state.result))
-                self._event(ev.STEP_STARTED, step, {"action": step.rollback.action, "rollback": True,
-                                                    "params": params}, durable=True)
+                self._event(
+                    ev.STEP_STARTED,
+                    step,
+                    {"action": step.rollback.action, "rollback": True, "params": params},
+                    durable=True,
+                )
                 outcome = self._attempts(step, action, params, step.rollback)
                 state.status = "rolled-back"
-                self._event(ev.STEP_ROLLED_BACK, step, {"summary": outcome.summary, "result": outcome.result},
-                            durable=True)
+                self._event(
+                    ev.STEP_ROLLED_BACK, step, {"summary": outcome.summary, "result": outcome.result}, durable=True
+                )
             except (FirelineError, TemplateError) as exc:
-                self._event(ev.STEP_FAILED, step, {"rollback": True, "error": self.redactor.text(str(exc))},
-                            durable=True)
+                self._event(
+                    ev.STEP_FAILED, step, {"rollback": True, "error": self.redactor.text(str(exc))}, durable=True
+                )
                 self.reporter.note(f"rollback of {step.id} failed: {self.redactor.text(str(exc))}")
 
     # -- journal ----------------------------------------------------------------------------------------
     def _event(self, type_: str, step: Step, data: Mapping[str, Any], durable: bool = False) -> None:
-        self.journal.append(self.options.run_id, type_, step_id=step.id, actor=self.options.initiator,
-                            data=self.redactor.data(dict(data)), durable=durable)
+        self.journal.append(
+            self.options.run_id,
+            type_,
+            step_id=step.id,
+            actor=self.options.initiator,
+            data=self.redactor.data(dict(data)),
+            durable=durable,
+        )

@@ -50,31 +50,55 @@ class StartRequest:
     gameday: str | None = None
 
 
-def start_run(request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter,
-              redactor: Redactor) -> RunResult:
+def start_run(
+    request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor
+) -> RunResult:
     unknown = [s for s in request.approve_steps if s not in {st.id for st in runbook.steps}]
     if unknown:
-        raise UsageError(f"--approve names unknown step(s): {', '.join(unknown)}",
-                         hint="step ids: " + ", ".join(s.id for s in runbook.steps))
+        raise UsageError(
+            f"--approve names unknown step(s): {', '.join(unknown)}",
+            hint="step ids: " + ", ".join(s.id for s in runbook.steps),
+        )
     inputs = resolve_inputs(runbook.inputs, request.inputs)
     secret_values = resolve_secrets(runbook.secrets, redactor)
     run_id = new_run_id()
     options = RunOptions(
-        run_id=run_id, initiator=request.initiator, dry_run=request.dry_run, no_reads=request.no_reads,
-        interactive=request.interactive, gameday=request.gameday,
+        run_id=run_id,
+        initiator=request.initiator,
+        dry_run=request.dry_run,
+        no_reads=request.no_reads,
+        interactive=request.interactive,
+        gameday=request.gameday,
         **_grants(request.approve_steps, request.approve_all, request.initiator, request.reason),
     )
-    journal.append(run_id, ev.PLAN_STARTED if request.dry_run else ev.RUN_STARTED, actor=request.initiator,
-                   data=redactor.data({
-                       "runbook": str(request.runbook_path.resolve()), "name": runbook.name, "title": runbook.title,
-                       "digest": runbook.digest, "inputs": inputs, "dry_run": request.dry_run,
-                       "approve": list(request.approve_steps), "approve_all": request.approve_all,
-                       "reason": request.reason, "gameday": request.gameday, "version": __version__,
-                       "initiator": request.initiator,
-                       "steps": [s.id for s in runbook.steps],
-                   }), durable=True)
-    scope = RunScope(inputs, secret_values, {"id": run_id, "initiator": request.initiator,
-                                             "dry_run": request.dry_run, "gameday": request.gameday})
+    journal.append(
+        run_id,
+        ev.PLAN_STARTED if request.dry_run else ev.RUN_STARTED,
+        actor=request.initiator,
+        data=redactor.data(
+            {
+                "runbook": str(request.runbook_path.resolve()),
+                "name": runbook.name,
+                "title": runbook.title,
+                "digest": runbook.digest,
+                "inputs": inputs,
+                "dry_run": request.dry_run,
+                "approve": list(request.approve_steps),
+                "approve_all": request.approve_all,
+                "reason": request.reason,
+                "gameday": request.gameday,
+                "version": __version__,
+                "initiator": request.initiator,
+                "steps": [s.id for s in runbook.steps],
+            }
+        ),
+        durable=True,
+    )
+    scope = RunScope(
+        inputs,
+        secret_values,
+        {"id": run_id, "initiator": request.initiator, "dry_run": request.dry_run, "gameday": request.gameday},
+    )
     engine_type = Planner if request.dry_run else Engine
     reporter.header(run_id, request.dry_run)
     if request.gameday and not request.dry_run:
@@ -90,10 +114,12 @@ def link_response_start(journal: Journal, gameday_id: str, run_id: str, runbook:
     from runner.gameday import events as gev
 
     if not journal.events(gameday_id, (gev.ACKNOWLEDGED,)):
-        journal.append(gameday_id, gev.ACKNOWLEDGED, actor=actor, data={"via": "runbook", "run_id": run_id},
-                       durable=True)
-    journal.append(gameday_id, gev.RESPONSE_STARTED, actor=actor,
-                   data={"run_id": run_id, "runbook": runbook.name}, durable=True)
+        journal.append(
+            gameday_id, gev.ACKNOWLEDGED, actor=actor, data={"via": "runbook", "run_id": run_id}, durable=True
+        )
+    journal.append(
+        gameday_id, gev.RESPONSE_STARTED, actor=actor, data={"run_id": run_id, "runbook": runbook.name}, durable=True
+    )
 
 
 def link_response_end(journal: Journal, gameday_id: str, result: RunResult) -> None:
@@ -105,11 +131,20 @@ def link_response_end(journal: Journal, gameday_id: str, result: RunResult) -> N
             started[event.step_id] = event.ts_mono
         elif event.type in (ev.STEP_SUCCEEDED, ev.STEP_FAILED, ev.STEP_SKIPPED) and event.step_id in started:
             status = {ev.STEP_SUCCEEDED: "ok", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}[event.type]
-            journal.append(gameday_id, gev.RESPONSE_STEP, step_id=event.step_id, data={
-                "run_id": result.run_id, "status": status, "started_mono": started.pop(event.step_id),
-                "ended_mono": event.ts_mono})
-    journal.append(gameday_id, gev.RESPONSE_FINISHED, data={"run_id": result.run_id, "status": result.status},
-                   durable=True)
+            journal.append(
+                gameday_id,
+                gev.RESPONSE_STEP,
+                step_id=event.step_id,
+                data={
+                    "run_id": result.run_id,
+                    "status": status,
+                    "started_mono": started.pop(event.step_id),
+                    "ended_mono": event.ts_mono,
+                },
+            )
+    journal.append(
+        gameday_id, gev.RESPONSE_FINISHED, data={"run_id": result.run_id, "status": result.status}, durable=True
+    )
 
 
 def _grants(steps: tuple[str, ...], all_steps: bool, actor: str, reason: str) -> dict[str, Any]:
@@ -139,13 +174,16 @@ def load_for_resume(run_id: str, journal: Journal) -> Runbook:
     if not path.exists():
         raise UsageError(f"the runbook {path} of run {run_id} no longer exists")
     if hashlib.sha256(path.read_bytes()).hexdigest() != started.data["digest"]:
-        raise FirelineError(f"the runbook {path} changed since run {run_id} started; refusing to resume",
-                            hint="start a new run with `fireline run` (a resumed run must do what was approved)")
+        raise FirelineError(
+            f"the runbook {path} changed since run {run_id} started; refusing to resume",
+            hint="start a new run with `fireline run` (a resumed run must do what was approved)",
+        )
     return load_runbook(path)
 
 
-def resume_run(request: ResumeRequest, runbook: Runbook, journal: Journal, reporter: Reporter,
-               redactor: Redactor) -> RunResult:
+def resume_run(
+    request: ResumeRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor
+) -> RunResult:
     events = journal.events(request.run_id)
     started = next(e for e in events if e.type == ev.RUN_STARTED)
     state = replay(runbook, events)
@@ -155,19 +193,25 @@ def resume_run(request: ResumeRequest, runbook: Runbook, journal: Journal, repor
     secret_values = resolve_secrets(runbook.secrets, redactor)
     initiator = started.actor or request.actor
     options = RunOptions(
-        run_id=request.run_id, initiator=initiator, interactive=request.interactive,
+        run_id=request.run_id,
+        initiator=initiator,
+        interactive=request.interactive,
         gameday=started.data.get("gameday"),
         **_resume_grants(started.data, request),
     )
-    scope = RunScope(inputs, secret_values, {"id": request.run_id, "initiator": initiator, "dry_run": False,
-                                             "gameday": started.data.get("gameday")})
+    scope = RunScope(
+        inputs,
+        secret_values,
+        {"id": request.run_id, "initiator": initiator, "dry_run": False, "gameday": started.data.get("gameday")},
+    )
     scope.steps.update(state.states)
     start = state.next_index
     if state.interrupted is not None:
         start = _decide_interrupted(runbook, state.interrupted, request, journal, scope, reporter)
     reporter.header(request.run_id, False)
-    journal.append(request.run_id, ev.RUN_RESUMED, actor=request.actor, data={"from_step": _step_at(runbook, start)},
-                   durable=True)
+    journal.append(
+        request.run_id, ev.RUN_RESUMED, actor=request.actor, data={"from_step": _step_at(runbook, start)}, durable=True
+    )
     engine = Engine(runbook, scope, journal, reporter, options, redactor)
     engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == "ok"]
     return engine.execute(start)
@@ -175,22 +219,29 @@ def resume_run(request: ResumeRequest, runbook: Runbook, journal: Journal, repor
 
 def _resume_grants(data: Mapping[str, Any], request: ResumeRequest) -> dict[str, Any]:
     # Pre-approvals given when the run started still hold; new ones come from whoever resumes.
-    original = _grants(tuple(data.get("approve") or ()), bool(data.get("approve_all")),
-                       str(data.get("initiator") or ""), str(data.get("reason") or ""))
+    original = _grants(
+        tuple(data.get("approve") or ()),
+        bool(data.get("approve_all")),
+        str(data.get("initiator") or ""),
+        str(data.get("reason") or ""),
+    )
     original["grants"] = {k: Grant(v.actor, v.reason, "--approve (at start)") for k, v in original["grants"].items()}
     if not (request.approve_steps or request.approve_all):
         return original
     fresh = _grants(request.approve_steps, request.approve_all, request.actor, request.reason)
-    return {"grants_all": fresh["grants_all"] or original["grants_all"],
-            "grants": {**original["grants"], **fresh["grants"]}}
+    return {
+        "grants_all": fresh["grants_all"] or original["grants_all"],
+        "grants": {**original["grants"], **fresh["grants"]},
+    }
 
 
 class NeedsDecision(FirelineError):
     exit_code = 3
 
 
-def _decide_interrupted(runbook: Runbook, step_id: str, request: ResumeRequest, journal: Journal,
-                        scope: RunScope, reporter: Reporter) -> int:
+def _decide_interrupted(
+    runbook: Runbook, step_id: str, request: ResumeRequest, journal: Journal, scope: RunScope, reporter: Reporter
+) -> int:
     """A step started and never finished: the change may or may not have happened. Re-run only what is
     safe to repeat; otherwise the responder decides."""
     step = runbook.step(step_id)
@@ -198,26 +249,42 @@ def _decide_interrupted(runbook: Runbook, step_id: str, request: ResumeRequest, 
     idempotent = action.idempotent or bool(step.params.get("idempotent") is True)
     if request.retry_step or (idempotent and not request.skip_step):
         why = "--retry-step" if request.retry_step else "the action is idempotent"
-        journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor,
-                       data={"decision": "retry", "why": why}, durable=True)
+        journal.append(
+            request.run_id,
+            ev.STEP_DECISION,
+            step_id=step_id,
+            actor=request.actor,
+            data={"decision": "retry", "why": why},
+            durable=True,
+        )
         reporter.note(f"step {step_id} was interrupted; running it again ({why})")
         return step.index
     if request.skip_step:
-        journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor,
-                       data={"decision": "skip"}, durable=True)
-        journal.append(request.run_id, ev.STEP_SKIPPED, step_id=step_id, actor=request.actor,
-                       data={"reason": "interrupted; skipped by the responder (--skip-step)"}, durable=True)
+        journal.append(
+            request.run_id,
+            ev.STEP_DECISION,
+            step_id=step_id,
+            actor=request.actor,
+            data={"decision": "skip"},
+            durable=True,
+        )
+        journal.append(
+            request.run_id,
+            ev.STEP_SKIPPED,
+            step_id=step_id,
+            actor=request.actor,
+            data={"reason": "interrupted; skipped by the responder (--skip-step)"},
+            durable=True,
+        )
         scope.steps[step_id] = StepState(status="skipped", summary="skipped after interruption")
         reporter.note(f"step {step_id} was interrupted; skipping it (--skip-step)")
         return step.index + 1
     raise NeedsDecision(
         f"step {step_id!r} ({step.action}) started but never finished: it may or may not have changed something",
         hint=f"check the system, then `fireline resume {request.run_id} --retry-step` to run it again "
-             f"or `--skip-step` if it already took effect",
+        f"or `--skip-step` if it already took effect",
     )
 
 
 def _step_at(runbook: Runbook, index: int) -> str | None:
     return runbook.steps[index].id if index < len(runbook.steps) else None
-
-

@@ -51,11 +51,14 @@ def _pg_settings(params: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, 
 def _terminate_by_app(params: Mapping[str, Any], ctx: ActionContext, application_name: str) -> int:
     import psycopg
 
-    with psycopg.connect(_pg_settings(params, ctx)["dsn"], autocommit=True, connect_timeout=5,
-                         application_name="fireline-revert") as conn:
+    with psycopg.connect(
+        _pg_settings(params, ctx)["dsn"], autocommit=True, connect_timeout=5, application_name="fireline-revert"
+    ) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = %s AND pid <> pg_backend_pid()", (application_name,)).fetchall()
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,),
+        ).fetchall()
     return len(rows)
 
 
@@ -125,9 +128,19 @@ class ActionFault:
 
 class ScaleFault:
     def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
-        current = get_action("kubernetes.get").run(
-            {**_k8s_target(params), "kind": "deployment", "name": params["deployment"],
-             "fields": {"replicas": "spec.replicas"}}, ctx).result
+        current = (
+            get_action("kubernetes.get")
+            .run(
+                {
+                    **_k8s_target(params),
+                    "kind": "deployment",
+                    "name": params["deployment"],
+                    "fields": {"replicas": "spec.replicas"},
+                },
+                ctx,
+            )
+            .result
+        )
         before = _field(current, "replicas")
         record({"before": before})
         get_action("kubernetes.scale").run(params, ctx)
@@ -136,8 +149,9 @@ class ScaleFault:
     def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
         if state.get("before") is None:
             raise ActionError("the replica count before the fault was not recorded; scale back by hand")
-        get_action("kubernetes.scale").run({**_k8s_target(params), "deployment": params["deployment"],
-                                            "replicas": int(state["before"])}, ctx)
+        get_action("kubernetes.scale").run(
+            {**_k8s_target(params), "deployment": params["deployment"], "replicas": int(state["before"])}, ctx
+        )
         return f"scaled {params['deployment']} back to {state['before']}"
 
 
@@ -152,12 +166,18 @@ class BadRollout:
         container = next((c for c in containers if c["name"] == params.get("container")), containers[0])
         revision = int(dep["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "0"))
         image = params.get("image") or _broken(container["image"])
-        record({"revision": revision, "image": container["image"], "container": container["name"],
-                "namespace": namespace})
+        record(
+            {"revision": revision, "image": container["image"], "container": container["name"], "namespace": namespace}
+        )
         patch = {"spec": {"template": {"spec": {"containers": [{"name": container["name"], "image": image}]}}}}
         cluster.call(ctx, cluster.apps().patch_namespaced_deployment, params["deployment"], namespace, patch)
-        return {"revision": revision, "image": container["image"], "container": container["name"],
-                "namespace": namespace, "broken_image": image}
+        return {
+            "revision": revision,
+            "image": container["image"],
+            "container": container["name"],
+            "namespace": namespace,
+            "broken_image": image,
+        }
 
     def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
         """Put the recorded image back. Not `rollout undo` to a revision number: a responder's undo re-adopts
@@ -172,7 +192,9 @@ class BadRollout:
         container = next(c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == state["container"])
         if container["image"] == state["image"]:
             return f"{params['deployment']} already runs {state['image']}"
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": state["container"], "image": state["image"]}]}}}}
+        patch = {
+            "spec": {"template": {"spec": {"containers": [{"name": state["container"], "image": state["image"]}]}}}
+        }
         cluster.call(ctx, cluster.apps().patch_namespaced_deployment, params["deployment"], namespace, patch)
         return f"{params['deployment']} set back to {state['image']}"
 

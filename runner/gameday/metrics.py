@@ -9,8 +9,12 @@ from runner.gameday import events as gev
 from runner.journal.events import Event
 
 METRICS = ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover")
-LABELS = {"time_to_detect": "Time to detect", "time_to_acknowledge": "Time to acknowledge",
-          "time_to_mitigate": "Time to mitigate", "time_to_recover": "Time to recover"}
+LABELS = {
+    "time_to_detect": "Time to detect",
+    "time_to_acknowledge": "Time to acknowledge",
+    "time_to_mitigate": "Time to mitigate",
+    "time_to_recover": "Time to recover",
+}
 
 
 @dataclass(frozen=True)
@@ -50,5 +54,6 @@ def measure(events: Sequence[Event], objectives: Mapping[str, float]) -> list[Me
         moments["time_to_mitigate"] = mitigated.ts_mono if mitigated else None
         moments["time_to_recover"] = float(recovered.data.get("since_mono", recovered.ts_mono)) if recovered else None
     start = injected.ts_mono if injected else 0.0
-    return [Metric(name, None if at is None else max(0.0, at - start), objectives.get(name))
-            for name, at in moments.items()]
+    return [
+        Metric(name, None if at is None else max(0.0, at - start), objectives.get(name)) for name, at in moments.items()
+    ]

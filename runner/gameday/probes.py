@@ -23,8 +23,15 @@ class ProbeResult:
     at: float  # CLOCK_MONOTONIC when the answer came
 
 
-def run_check(name: str, action_name: str, params: Mapping[str, Any], timeout: float,
-              connections: ConnectionSource, context: Mapping[str, Any], redactor: Redactor) -> ProbeResult:
+def run_check(
+    name: str,
+    action_name: str,
+    params: Mapping[str, Any],
+    timeout: float,
+    connections: ConnectionSource,
+    context: Mapping[str, Any],
+    redactor: Redactor,
+) -> ProbeResult:
     """Run a read-only action as a check: it passes when the action succeeds (the action checks `expect`)."""
     ctx = ActionContext(name, connections, deadline=time.monotonic() + timeout, redact=redactor.text)
     try:
@@ -34,7 +41,7 @@ def run_check(name: str, action_name: str, params: Mapping[str, Any], timeout: f
         return ProbeResult(True, redactor.text(outcome.summary), time.monotonic())
     except (FirelineError, TemplateError) as exc:
         return ProbeResult(False, redactor.text(str(exc)), time.monotonic())
-    except Exception as exc:  # noqa: BLE001 - a probe that crashes is a failing probe, said plainly
+    except Exception as exc:
         return ProbeResult(False, redactor.text(f"{type(exc).__name__}: {exc}"), time.monotonic())
 
 

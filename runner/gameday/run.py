@@ -83,8 +83,17 @@ class _Watch:
 
 
 class GameDayRun:
-    def __init__(self, gameday: GameDay, gameday_id: str, journal: Journal, redactor: Redactor,
-                 inputs: Mapping[str, Any], secrets: Mapping[str, str], actor: str, out: TextIO) -> None:
+    def __init__(
+        self,
+        gameday: GameDay,
+        gameday_id: str,
+        journal: Journal,
+        redactor: Redactor,
+        inputs: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        actor: str,
+        out: TextIO,
+    ) -> None:
         self.gameday, self.id, self.journal, self.redactor, self.actor = gameday, gameday_id, journal, redactor, actor
         self.scope = RunScope(inputs, secrets, {"id": gameday_id, "initiator": actor})
         self.context = {"inputs": dict(inputs), "secrets": dict(secrets), "gameday": {"id": gameday_id}}
@@ -130,12 +139,23 @@ class GameDayRun:
 
     def _started_data(self) -> dict[str, Any]:
         g = self.gameday
-        data: dict[str, Any] = self.redactor.data({
-            "scenario": g.name, "title": g.title, "hypothesis": g.metadata.get("hypothesis", ""), "path": g.path,
-            "digest": g.digest, "objectives": dict(g.objectives), "interval": g.interval, "settle": g.settle,
-            "inputs": self.scope.inputs, "mode": g.response.mode, "runbook": g.response.runbook,
-            "faults": [f.id for f in g.faults], "probes": [p.id for p in g.probes],
-        })
+        data: dict[str, Any] = self.redactor.data(
+            {
+                "scenario": g.name,
+                "title": g.title,
+                "hypothesis": g.metadata.get("hypothesis", ""),
+                "path": g.path,
+                "digest": g.digest,
+                "objectives": dict(g.objectives),
+                "interval": g.interval,
+                "settle": g.settle,
+                "inputs": self.scope.inputs,
+                "mode": g.response.mode,
+                "runbook": g.response.runbook,
+                "faults": [f.id for f in g.faults],
+                "probes": [p.id for p in g.probes],
+            }
+        )
         return data
 
     def _finish(self, status: str, message: str) -> GameDayResult:
@@ -145,15 +165,19 @@ class GameDayRun:
                 status, message = "failed", "an objective was missed"
         else:
             metrics = measure(self.journal.events(self.id), self.gameday.objectives)
-        self._event(gev.FINISHED, data={"status": status, "message": message,
-                                        "metrics": [m.as_dict() for m in metrics]}, durable=True)
+        self._event(
+            gev.FINISHED,
+            data={"status": status, "message": message, "metrics": [m.as_dict() for m in metrics]},
+            durable=True,
+        )
         self.connections.close()
         return GameDayResult(self.id, status, tuple(metrics), message)
 
     # -- steady state -------------------------------------------------------------------------------------
     def _probe(self, probe: Probe) -> ProbeResult:
-        return run_check(probe.id, probe.action, probe.params, probe.timeout, self.connections, self.context,
-                         self.redactor)
+        return run_check(
+            probe.id, probe.action, probe.params, probe.timeout, self.connections, self.context, self.redactor
+        )
 
     def _steady_state(self, phase: str, wait: float = 0.0) -> bool:
         deadline = time.monotonic() + wait
@@ -163,8 +187,14 @@ class GameDayRun:
             if ok or time.monotonic() >= deadline:
                 break
             time.sleep(self.gameday.interval)
-        self._event(gev.STEADY_STATE_CHECKED, data={"phase": phase, "ok": ok, "probes": {
-            pid: {"ok": r.ok, "detail": r.detail} for pid, r in results.items()}})
+        self._event(
+            gev.STEADY_STATE_CHECKED,
+            data={
+                "phase": phase,
+                "ok": ok,
+                "probes": {pid: {"ok": r.ok, "detail": r.detail} for pid, r in results.items()},
+            },
+        )
         for pid, r in results.items():
             self.printer.line(f"steady state ({phase}) {pid}: {'ok' if r.ok else 'FAILING'}: {r.detail}")
         return ok
@@ -187,8 +217,9 @@ class GameDayRun:
             was = w.ok[probe.id]
             w.ok[probe.id] = result.ok
             if was != result.ok:
-                self._event(gev.PROBE_OK if result.ok else gev.PROBE_FAILED, step_id=probe.id,
-                            data={"detail": result.detail})
+                self._event(
+                    gev.PROBE_OK if result.ok else gev.PROBE_FAILED, step_id=probe.id, data={"detail": result.detail}
+                )
                 self.printer.line(f"probe {probe.id}: {'ok again' if result.ok else 'FAILING'}: {result.detail}")
             healthy = all(w.ok.values())
             if not healthy and w.armed and not w.violated:
@@ -210,14 +241,28 @@ class GameDayRun:
             return
         if sig.kind == "alert":
             params = {**sig.params, "state": "firing"}
-            result = run_check("alert", "alertmanager.alerts", params, self.gameday.interval, self.connections,
-                               self.context, self.redactor)
+            result = run_check(
+                "alert",
+                "alertmanager.alerts",
+                params,
+                self.gameday.interval,
+                self.connections,
+                self.context,
+                self.redactor,
+            )
             if result.ok:
                 self._event(gev.ALERT_FIRING, data={"name": sig.params.get("name"), "labels": sig.params.get("labels")})
                 self._signal_fired("alert", f"alert {sig.params.get('name')} firing")
         elif sig.kind == "prometheus":
-            result = run_check("prometheus", "prometheus.query", sig.params, self.gameday.interval,
-                               self.connections, self.context, self.redactor)
+            result = run_check(
+                "prometheus",
+                "prometheus.query",
+                sig.params,
+                self.gameday.interval,
+                self.connections,
+                self.context,
+                self.redactor,
+            )
             if result.ok:
                 self._event(gev.SIGNAL_FIRED, data={"kind": "prometheus", "detail": result.detail})
                 self._signal_fired("prometheus", result.detail)
@@ -238,8 +283,9 @@ class GameDayRun:
 
     # -- faults -------------------------------------------------------------------------------------------
     def _fault_ctx(self, fault: Fault) -> ActionContext:
-        return ActionContext(fault.id, self.connections, emit=lambda line: self.printer.line(f"  {line}"),
-                             redact=self.redactor.text)
+        return ActionContext(
+            fault.id, self.connections, emit=lambda line: self.printer.line(f"  {line}"), redact=self.redactor.text
+        )
 
     def _inject(self, fault: Fault) -> None:
         params = render_value(dict(fault.params), self.context)
@@ -248,14 +294,22 @@ class GameDayRun:
 
         def record(state: Mapping[str, Any]) -> None:
             self.injected[fault.id] = {"params": params, "state": dict(state)}
-            self._event(gev.FAULT_INJECTING, step_id=fault.id,
-                        data={"action": fault.action, "params": params, "state": dict(state)}, durable=True)
+            self._event(
+                gev.FAULT_INJECTING,
+                step_id=fault.id,
+                data={"action": fault.action, "params": params, "state": dict(state)},
+                durable=True,
+            )
 
         state = kind.inject(fault, params, self._fault_ctx(fault), record)
-        self.injected[fault.id] = {"params": params, "state": dict(state),
-                                   "deadline": time.monotonic() + fault.duration if fault.duration else None}
-        event = self._event(gev.FAULT_INJECTED, step_id=fault.id, data={"action": fault.action, "state": dict(state)},
-                            durable=True)
+        self.injected[fault.id] = {
+            "params": params,
+            "state": dict(state),
+            "deadline": time.monotonic() + fault.duration if fault.duration else None,
+        }
+        event = self._event(
+            gev.FAULT_INJECTED, step_id=fault.id, data={"action": fault.action, "state": dict(state)}, durable=True
+        )
         if self.printer.origin is None:
             self.printer.origin = event
             self.watch.armed = True
@@ -270,16 +324,21 @@ class GameDayRun:
         if "count" in params:
             matched = self._count_pods(params)
             if matched and int(params["count"]) * 100 > limit * matched:
-                raise Aborted(f"fault {fault.id} would delete {params['count']} of {matched} pods; "
-                              f"the limit is {limit}%")
+                raise Aborted(
+                    f"fault {fault.id} would delete {params['count']} of {matched} pods; the limit is {limit}%"
+                )
 
     def _count_pods(self, params: Mapping[str, Any]) -> int:
         from runner.actions.k8s.cluster import cluster_for
 
         ctx = ActionContext("blast-radius", self.connections, redact=self.redactor.text)
         cluster = cluster_for(ctx, params["connection"])
-        pods = cluster.call(ctx, cluster.core().list_namespaced_pod, params.get("namespace") or cluster.namespace,
-                            label_selector=params["selector"])
+        pods = cluster.call(
+            ctx,
+            cluster.core().list_namespaced_pod,
+            params.get("namespace") or cluster.namespace,
+            label_selector=params["selector"],
+        )
         return len(pods.get("items", []))
 
     def _revert(self, fault_id: str, why: str) -> bool:
@@ -290,10 +349,9 @@ class GameDayRun:
         try:
             summary = FAULTS[fault.action].revert(fault, entry["params"], entry["state"], self._fault_ctx(fault))
             ok = True
-        except Exception as exc:  # noqa: BLE001 - a failed revert is reported loudly, never swallowed
+        except Exception as exc:
             summary, ok = f"REVERT FAILED: {exc}", False
-        self._event(gev.FAULT_REVERTED, step_id=fault_id, data={"ok": ok, "summary": summary, "why": why},
-                    durable=True)
+        self._event(gev.FAULT_REVERTED, step_id=fault_id, data={"ok": ok, "summary": summary, "why": why}, durable=True)
         self.printer.line(f"fault {fault_id} reverted ({why}): {summary}")
         if not ok:
             self.printer.line(f"  run `fireline gameday recover {self.id}` once the cause is fixed")
@@ -345,7 +403,6 @@ class GameDayRun:
         self.response_thread.start()
 
     def _run_response(self) -> None:
-        from runner.cli.render import PlainReporter
         from runner.engine.session import StartRequest, start_run
         from runner.spec.runbook import load_runbook
 
@@ -355,8 +412,11 @@ class GameDayRun:
             runbook = load_runbook(Path(response.runbook))
             inputs = render_value(dict(response.inputs), self.context)
             request = StartRequest(
-                runbook_path=Path(response.runbook), inputs=inputs, initiator="fireline-gameday",
-                approve_all=response.approve, reason=f"game day {self.id} ({self.gameday.name})",
+                runbook_path=Path(response.runbook),
+                inputs=inputs,
+                initiator="fireline-gameday",
+                approve_all=response.approve,
+                reason=f"game day {self.id} ({self.gameday.name})",
                 gameday=self.id,
             )
             reporter = _PrefixedReporter(runbook, self.redactor, self.printer)
@@ -367,8 +427,7 @@ class GameDayRun:
 
     def _show_remote_events(self, seen: int) -> int:
         """Acknowledgements, notes and linked runs arrive from other processes through the journal."""
-        events = self.journal.events(self.id, (gev.ACKNOWLEDGED, gev.NOTE, gev.RESPONSE_STARTED,
-                                               gev.RESPONSE_FINISHED))
+        events = self.journal.events(self.id, (gev.ACKNOWLEDGED, gev.NOTE, gev.RESPONSE_STARTED, gev.RESPONSE_FINISHED))
         for event in events[seen:]:
             who = f" by {event.actor}" if event.actor else ""
             detail = event.data.get("text") or event.data.get("status") or event.data.get("run_id") or ""
@@ -376,10 +435,17 @@ class GameDayRun:
         return len(events)
 
     # -- journal and signals ------------------------------------------------------------------------------
-    def _event(self, type_: str, *, step_id: str | None = None, data: Mapping[str, Any] | None = None,
-               durable: bool = False) -> float:
-        event = self.journal.append(self.id, type_, step_id=step_id, actor=self.actor,
-                                    data=self.redactor.data(dict(data or {})), durable=durable)
+    def _event(
+        self, type_: str, *, step_id: str | None = None, data: Mapping[str, Any] | None = None, durable: bool = False
+    ) -> float:
+        event = self.journal.append(
+            self.id,
+            type_,
+            step_id=step_id,
+            actor=self.actor,
+            data=self.redactor.data(dict(data or {})),
+            durable=durable,
+        )
         return event.ts_mono
 
     @contextlib.contextmanager

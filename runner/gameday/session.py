@@ -25,8 +25,9 @@ def new_gameday_id() -> str:
     return "gd-" + time.strftime("%Y%m%d-%H%M%S") + "-" + pysecrets.token_hex(2)
 
 
-def run_gameday(path: Path, inputs: Mapping[str, Any], actor: str, journal: Journal, out: TextIO,
-                gameday_id: str | None = None) -> GameDayResult:
+def run_gameday(
+    path: Path, inputs: Mapping[str, Any], actor: str, journal: Journal, out: TextIO, gameday_id: str | None = None
+) -> GameDayResult:
     gameday = load_gameday(path)
     redactor = Redactor()
     values = resolve_inputs(gameday.inputs, inputs)
@@ -40,8 +41,9 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     events = journal.events(gameday_id)
     started = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
     if started is None:
-        raise UsageError(f"no game day {gameday_id!r} in the journal at {journal.path}",
-                         hint="see `fireline gameday history`")
+        raise UsageError(
+            f"no game day {gameday_id!r} in the journal at {journal.path}", hint="see `fireline gameday history`"
+        )
     gameday = load_gameday(Path(started.data["path"]))
     redactor = Redactor()
     secrets = resolve_secrets(gameday.secrets, redactor)
@@ -57,22 +59,37 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
                 continue
             ctx = ActionContext(fault.id, connections, redact=redactor.text)
             try:
-                summary = FAULTS[fault.action].revert(fault, event.data.get("params") or {},
-                                                      event.data.get("state") or {}, ctx)
+                summary = FAULTS[fault.action].revert(
+                    fault, event.data.get("params") or {}, event.data.get("state") or {}, ctx
+                )
                 ok = True
-            except Exception as exc:  # noqa: BLE001 - reported, and the next fault is still reverted
+            except Exception as exc:
                 summary, ok = f"REVERT FAILED: {exc}", False
-            journal.append(gameday_id, gev.FAULT_REVERTED, step_id=fault.id, actor=actor,
-                           data=redactor.data({"ok": ok, "summary": summary, "why": "recover"}), durable=True)
+            journal.append(
+                gameday_id,
+                gev.FAULT_REVERTED,
+                step_id=fault.id,
+                actor=actor,
+                data=redactor.data({"ok": ok, "summary": summary, "why": "recover"}),
+                durable=True,
+            )
             out.write(redactor.text(f"fault {fault.id}: {summary}") + "\n")
             done.append(fault.id)
     finally:
         connections.close()
     if not any(e.type == gev.FINISHED for e in events):
         metrics = measure(journal.events(gameday_id), gameday.objectives)
-        journal.append(gameday_id, gev.FINISHED, actor=actor, data={
-            "status": "interrupted", "message": "recovered after the game day process died",
-            "metrics": [m.as_dict() for m in metrics]}, durable=True)
+        journal.append(
+            gameday_id,
+            gev.FINISHED,
+            actor=actor,
+            data={
+                "status": "interrupted",
+                "message": "recovered after the game day process died",
+                "metrics": [m.as_dict() for m in metrics],
+            },
+            durable=True,
+        )
     if not done:
         out.write("nothing to revert: every injected fault was already reverted\n")
     return done

@@ -45,7 +45,9 @@ CREATE VIEW IF NOT EXISTS events AS
     SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events;
 """
 _COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data"
-_INSERT = "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT = (
+    "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 FLUSH_EVERY = 256
 FLUSH_AFTER = 0.25
 
@@ -65,8 +67,9 @@ class Journal:
             self._db.executescript(_DDL)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
-            raise JournalError(f"cannot open the journal at {self.path}: {exc}",
-                               hint="set FIRELINE_HOME to a writable directory") from None
+            raise JournalError(
+                f"cannot open the journal at {self.path}: {exc}", hint="set FIRELINE_HOME to a writable directory"
+            ) from None
         self._lock = threading.RLock()
         self._pending: list[tuple[Any, ...]] = []
         self._pending_since = 0.0
@@ -77,8 +80,16 @@ class Journal:
         atexit.unregister(self.flush)
         self._db.close()
 
-    def append(self, run_id: str, type_: str, *, step_id: str | None = None, actor: str | None = None,
-               data: Mapping[str, Any] | None = None, durable: bool = False) -> Event:
+    def append(
+        self,
+        run_id: str,
+        type_: str,
+        *,
+        step_id: str | None = None,
+        actor: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        durable: bool = False,
+    ) -> Event:
         """Append one event; `durable` commits and fsyncs it (and everything queued before it) first."""
         payload = json.dumps(data or {}, default=str)
         wall = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -131,19 +142,22 @@ class Journal:
 
     def first_events(self, type_: str, limit: int = 50) -> list[Event]:
         """The most recent events of one type, newest first (e.g. run.started for `runs list`)."""
-        rows = self._query(f"SELECT {_COLUMNS} FROM journal_events WHERE type = ? ORDER BY seq DESC LIMIT ?",
-                           (type_, limit))
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM journal_events WHERE type = ? ORDER BY seq DESC LIMIT ?", (type_, limit)
+        )
         return [_event(r) for r in rows]
 
     def last_event(self, run_id: str) -> Event | None:
-        rows = self._query(f"SELECT {_COLUMNS} FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
-                           (run_id,))
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
+        )
         return _event(rows[0]) if rows else None
 
     def find_run(self, prefix: str) -> str | None:
         """A run id from a unique prefix, so responders can type the first few characters."""
-        rows = self._query("SELECT DISTINCT run_id FROM journal_events WHERE run_id LIKE ? LIMIT 2",
-                           (prefix.replace("%", "") + "%",))
+        rows = self._query(
+            "SELECT DISTINCT run_id FROM journal_events WHERE run_id LIKE ? LIMIT 2", (prefix.replace("%", "") + "%",)
+        )
         return str(rows[0][0]) if len(rows) == 1 else None
 
 

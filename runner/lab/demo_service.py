@@ -32,8 +32,9 @@ def check_database(config: DemoServiceConfig) -> str | None:
     import psycopg
 
     try:
-        with psycopg.connect(config.dsn, connect_timeout=max(1, int(config.db_timeout)),
-                             application_name="checkout") as conn:
+        with psycopg.connect(
+            config.dsn, connect_timeout=max(1, int(config.db_timeout)), application_name="checkout"
+        ) as conn:
             conn.execute(f"SET statement_timeout = {int(config.db_timeout * 1000)}")
             conn.execute("SELECT 1").fetchone()
     except psycopg.Error as exc:

@@ -29,8 +29,12 @@ class LabEndpoints:
 
     def environment(self) -> dict[str, str]:
         """Environment variables the shipped scenarios and runbooks read their secrets and inputs from."""
-        return {"PRIMARY_DSN": self.primary_dsn, "APP_DSN": self.app_dsn, "CHECKOUT_URL": self.service_url,
-                "KUBECONFIG": self.kubeconfig}
+        return {
+            "PRIMARY_DSN": self.primary_dsn,
+            "APP_DSN": self.app_dsn,
+            "CHECKOUT_URL": self.service_url,
+            "KUBECONFIG": self.kubeconfig,
+        }
 
 
 class DemoEnvironment:
@@ -48,8 +52,9 @@ class DemoEnvironment:
             self.stop()
             raise
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> LabEndpoints:
@@ -60,16 +65,18 @@ class DemoEnvironment:
         self._stack.callback(pg.stop)
         pg.psql(f"CREATE ROLE {APP_ROLE} LOGIN")
         pg.psql(f"CREATE DATABASE {APP_ROLE} OWNER {APP_ROLE}")
-        cluster = LabCluster(LabConfig(state_dir=self.base_dir / "cluster", time_scale=self.time_scale,
-                                       pod_ready_delay=1.0))
+        cluster = LabCluster(
+            LabConfig(state_dir=self.base_dir / "cluster", time_scale=self.time_scale, pod_ready_delay=1.0)
+        )
         cluster.start()
         self._stack.callback(cluster.stop)
         cluster.wait_for_rollout("checkout", "demo", timeout=30)
         service = DemoService(DemoServiceConfig(dsn=pg.dsn(APP_ROLE, user=APP_ROLE), cluster_url=cluster.url))
         service.start()
         self._stack.callback(service.stop)
-        self.endpoints = LabEndpoints(pg.dsn(APP_ROLE), pg.dsn(APP_ROLE, user=APP_ROLE), service.url,
-                                      str(cluster.kubeconfig_path), cluster.url)
+        self.endpoints = LabEndpoints(
+            pg.dsn(APP_ROLE), pg.dsn(APP_ROLE, user=APP_ROLE), service.url, str(cluster.kubeconfig_path), cluster.url
+        )
         return self.endpoints
 
     def stop(self) -> None:

@@ -57,8 +57,7 @@ def render_text(results: dict[str, list[Diagnostic]]) -> str:
 
 def render_json(results: dict[str, list[Diagnostic]]) -> str:
     files = [
-        {"file": name, "valid": not diags, "errors": [asdict(d) for d in diags]}
-        for name, diags in results.items()
+        {"file": name, "valid": not diags, "errors": [asdict(d) for d in diags]} for name, diags in results.items()
     ]
     return json.dumps({"valid": all(f["valid"] for f in files), "files": files}, indent=2)
 

@@ -31,8 +31,13 @@ from runner.spec.runbook import (
 from runner.spec.schemas import load_schema, validate_params, validate_structure
 from runner.spec.yamlsource import Document, PathKey, load_document
 
-FAULT_ACTIONS_WITH_RUNBOOK_SCHEMA = ("kubernetes.delete_pods", "kubernetes.scale", "postgres.terminate_backends",
-                                     "flags.set", "ssh.run")
+FAULT_ACTIONS_WITH_RUNBOOK_SCHEMA = (
+    "kubernetes.delete_pods",
+    "kubernetes.scale",
+    "postgres.terminate_backends",
+    "flags.set",
+    "ssh.run",
+)
 GAMEDAY_ROOTS = ("gameday",)
 
 
@@ -57,15 +62,18 @@ def check_gameday(doc: Document, path: Path | None = None) -> list[Diagnostic]:
     guardrails = _map(data.get("guardrails"))
     for i, stop in enumerate(_list(guardrails.get("abort_when"))):
         if isinstance(stop, dict):
-            problems += _check_probe(doc, stop.get("probe"), ("guardrails", "abort_when", i, "probe"), connections, scope)
+            problems += _check_probe(
+                doc, stop.get("probe"), ("guardrails", "abort_when", i, "probe"), connections, scope
+            )
     for i, fault in enumerate(_list(data.get("faults"))):
         problems += _check_fault(doc, fault, ("faults", i), connections, scope)
     for i, signal in enumerate(_list(data.get("detection"))):
         if isinstance(signal, dict):
             for kind, family in (("alert", "alertmanager.alerts"), ("prometheus", "prometheus.query")):
                 if isinstance(signal.get(kind), dict):
-                    problems += check_connection(doc, family, signal[kind].get("connection"),
-                                                 ("detection", i, kind, "connection"), connections)
+                    problems += check_connection(
+                        doc, family, signal[kind].get("connection"), ("detection", i, kind, "connection"), connections
+                    )
     problems += _check_response(doc, data.get("response"), path, scope)
     return sorted(set(problems))
 
@@ -82,8 +90,9 @@ def _check_ids(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
     seen: dict[str, PathKey] = {}
     out = []
     steady = _map(data.get("steady_state"))
-    items: list[tuple[PathKey, Any]] = [(("steady_state", "probes", i), p)
-                                        for i, p in enumerate(_list(steady.get("probes")))]
+    items: list[tuple[PathKey, Any]] = [
+        (("steady_state", "probes", i), p) for i, p in enumerate(_list(steady.get("probes")))
+    ]
     items += [(("faults", i), f) for i, f in enumerate(_list(data.get("faults")))]
     for at, item in items:
         ident = item.get("id") if isinstance(item, dict) else None
@@ -118,8 +127,13 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
     else:
         out += _validate_fault_params(doc, action, params, (*at, "with"))
     if action == "ssh.run" and "revert" not in fault:
-        out.append(doc.diagnostic(at, "an ssh.run fault needs a revert command",
-                                  "add revert: {argv: [...]} or {command: ...} that undoes it"))
+        out.append(
+            doc.diagnostic(
+                at,
+                "an ssh.run fault needs a revert command",
+                "add revert: {argv: [...]} or {command: ...} that undoes it",
+            )
+        )
     if action == "ssh.run" and isinstance(fault.get("revert"), dict):
         out += validate_params(doc, "ssh.run", {**params, **fault["revert"]}, (*at, "revert"))
     if fault.get("revert") is not None and action != "ssh.run":
@@ -146,19 +160,32 @@ def _check_response(doc: Document, response: Any, path: Path | None, scope: Scop
     target = (path.parent / response["runbook"]).resolve()
     at: PathKey = ("response", "runbook")
     if not target.exists():
-        return [doc.diagnostic(at, f"response runbook {response['runbook']} does not exist",
-                               "paths are relative to the scenario file")]
+        return [
+            doc.diagnostic(
+                at, f"response runbook {response['runbook']} does not exist", "paths are relative to the scenario file"
+            )
+        ]
     try:
         runbook = load_runbook(target)
     except DocumentInvalid as exc:
-        return [doc.diagnostic(at, f"response runbook is invalid ({len(exc.diagnostics)} error(s))",
-                               f"run fireline validate {response['runbook']}")]
+        return [
+            doc.diagnostic(
+                at,
+                f"response runbook is invalid ({len(exc.diagnostics)} error(s))",
+                f"run fireline validate {response['runbook']}",
+            )
+        ]
     out = []
     given = _map(response.get("inputs"))
     for name in given:
         if name not in runbook.inputs:
-            out.append(doc.diagnostic(("response", "inputs", name), f"the runbook has no input {name!r}",
-                                      "inputs: " + ", ".join(runbook.inputs)))
+            out.append(
+                doc.diagnostic(
+                    ("response", "inputs", name),
+                    f"the runbook has no input {name!r}",
+                    "inputs: " + ", ".join(runbook.inputs),
+                )
+            )
     for name, spec in runbook.inputs.items():
         if spec.required and not spec.has_default and name not in given:
             out.append(doc.diagnostic(("response", "inputs"), f"the runbook needs input {name!r}"))
@@ -168,6 +195,7 @@ def _check_response(doc: Document, response: Any, path: Path | None, scope: Scop
 
 # --- the model ------------------------------------------------------------------------------------------
 
+
 def build_gameday(doc: Document, path: Path) -> GameDay:
     data = doc.data
     steady = data["steady_state"]
@@ -175,26 +203,43 @@ def build_gameday(doc: Document, path: Path) -> GameDay:
     guard = data.get("guardrails") or {}
     response = data["response"]
     return GameDay(
-        path=str(path), digest=hashlib.sha256(path.read_bytes()).hexdigest(), name=data["metadata"]["name"],
-        title=data["metadata"].get("title", data["metadata"]["name"]), metadata=data["metadata"],
+        path=str(path),
+        digest=hashlib.sha256(path.read_bytes()).hexdigest(),
+        name=data["metadata"]["name"],
+        title=data["metadata"].get("title", data["metadata"]["name"]),
+        metadata=data["metadata"],
         inputs={name: build_input(name, spec) for name, spec in (data.get("inputs") or {}).items()},
-        secrets={n: SecretRef(n, s["from"], s.get("name") or s.get("path"), s.get("optional", False))
-                 for n, s in (data.get("secrets") or {}).items()},
+        secrets={
+            n: SecretRef(n, s["from"], s.get("name") or s.get("path"), s.get("optional", False))
+            for n, s in (data.get("secrets") or {}).items()
+        },
         connections=data.get("connections") or {},
         interval=interval,
         settle=parse_duration(steady["settle"]) if "settle" in steady else 3 * interval,
         probes=tuple(_probe(p, interval) for p in steady["probes"]),
-        faults=tuple(Fault(f["id"], f["action"], f.get("with") or {}, f.get("revert"),
-                           parse_duration(f["duration"]) if "duration" in f else None) for f in data["faults"]),
+        faults=tuple(
+            Fault(
+                f["id"],
+                f["action"],
+                f.get("with") or {},
+                f.get("revert"),
+                parse_duration(f["duration"]) if "duration" in f else None,
+            )
+            for f in data["faults"]
+        ),
         detection=tuple(_signal(s) for s in data["detection"]),
-        response=Response(response["mode"], str((path.parent / response["runbook"]).resolve())
-                          if response.get("runbook") else None, response.get("inputs") or {},
-                          bool(response.get("approve", True)),
-                          parse_duration(response["timeout"]) if "timeout" in response else None),
+        response=Response(
+            response["mode"],
+            str((path.parent / response["runbook"]).resolve()) if response.get("runbook") else None,
+            response.get("inputs") or {},
+            bool(response.get("approve", True)),
+            parse_duration(response["timeout"]) if "timeout" in response else None,
+        ),
         objectives={k: parse_duration(v) for k, v in (data.get("objectives") or {}).items()},
         max_duration=parse_duration(guard.get("max_duration", "30m")),
-        abort_when=tuple(_probe({"id": f"abort-{i}", **s["probe"]}, interval)
-                         for i, s in enumerate(guard.get("abort_when") or [])),
+        abort_when=tuple(
+            _probe({"id": f"abort-{i}", **s["probe"]}, interval) for i, s in enumerate(guard.get("abort_when") or [])
+        ),
         max_pods_percent=guard.get("max_pods_percent"),
     )
 

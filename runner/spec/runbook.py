@@ -29,8 +29,20 @@ FAMILY_CONNECTIONS: dict[str, tuple[str, ...]] = {
     "http": ("http", "prometheus", "alertmanager", "webhook"),
 }
 SQL_FIELDS = ("sql", "preview")
-TEMPLATE_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none",
-                    "True", "False", "None"}
+TEMPLATE_GLOBALS = {
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+}
 
 
 def load_runbook(path: Path, display_name: str | None = None) -> Runbook:
@@ -53,7 +65,11 @@ def check_runbook(doc: Document) -> list[Diagnostic]:
 # --- inputs ---------------------------------------------------------------------------------------------
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,), "list": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list": (list,),
     "duration": (str, int, float),
 }
 
@@ -67,8 +83,11 @@ def check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
             continue
         default, kind, at = spec["default"], spec.get("type"), ("inputs", name, "default")
         if kind in _PY_TYPES and not _is_type(default, kind):
-            out.append(doc.diagnostic(at, f"default {default!r} is not of type {kind}",
-                                      "make the default match the declared type"))
+            out.append(
+                doc.diagnostic(
+                    at, f"default {default!r} is not of type {kind}", "make the default match the declared type"
+                )
+            )
         elif kind == "duration" and isinstance(default, str) and not is_duration(default):
             out.append(doc.diagnostic(at, f"default {default!r} is not a duration", "use e.g. 30s, 5m, 1h"))
         elif "enum" in spec and isinstance(spec["enum"], list) and default not in spec["enum"]:
@@ -88,6 +107,7 @@ def _is_type(value: Any, kind: str) -> bool:
 
 
 # --- steps ----------------------------------------------------------------------------------------------
+
 
 class Scope:
     """What templates may name at a given point in the document."""
@@ -121,8 +141,13 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
         step_id = step.get("id")
         if isinstance(step_id, str):
             if step_id in seen:
-                out.append(doc.diagnostic((*at, "id"), f"duplicate step id {step_id!r} (first used by steps[{seen[step_id]}])",
-                                          "step ids must be unique"))
+                out.append(
+                    doc.diagnostic(
+                        (*at, "id"),
+                        f"duplicate step id {step_id!r} (first used by steps[{seen[step_id]}])",
+                        "step ids must be unique",
+                    )
+                )
             seen.setdefault(step_id, index)
         out += _check_action(doc, step, at, connections)
         for sub in ("verify", "rollback"):
@@ -130,14 +155,23 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                 out += _check_action(doc, step[sub], (*at, sub), connections)
         out += _check_on_failure(doc, step, at, scope)
         if step.get("read_only") and step.get("action") not in ("shell.run", "ssh.run"):
-            out.append(doc.diagnostic((*at, "read_only"), "read_only applies to shell.run and ssh.run only",
-                                      "other actions declare whether they mutate"))
+            out.append(
+                doc.diagnostic(
+                    (*at, "read_only"),
+                    "read_only applies to shell.run and ssh.run only",
+                    "other actions declare whether they mutate",
+                )
+            )
         approval = step.get("approval")
         if isinstance(approval, dict) and isinstance(approval.get("approvers"), list):
             needed = approval.get("min_approvers", 1)
             if isinstance(needed, int) and needed > len(approval["approvers"]):
-                out.append(doc.diagnostic((*at, "approval", "min_approvers"),
-                                          f"needs {needed} approvers but only {len(approval['approvers'])} are allowed"))
+                out.append(
+                    doc.diagnostic(
+                        (*at, "approval", "min_approvers"),
+                        f"needs {needed} approvers but only {len(approval['approvers'])} are allowed",
+                    )
+                )
         out += _check_templates(doc, step, at, scope)
         if isinstance(step_id, str) and step_id not in scope.step_outputs:
             # A duplicate id is reported once; templates keep resolving against the first definition.
@@ -158,20 +192,29 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
     family = action.partition(".")[0]
     for field in SQL_FIELDS:
         if family == "postgres" and is_template(params.get(field)):
-            out.append(doc.diagnostic((*at, "with", field), "templates are not allowed in SQL text",
-                                      "use %(name)s placeholders and put the values in params"))
+            out.append(
+                doc.diagnostic(
+                    (*at, "with", field),
+                    "templates are not allowed in SQL text",
+                    "use %(name)s placeholders and put the values in params",
+                )
+            )
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     return out
 
 
-def check_connection(doc: Document, action: str, conn: Any, at: PathKey,
-                     connections: dict[str, Any]) -> list[Diagnostic]:
+def check_connection(
+    doc: Document, action: str, conn: Any, at: PathKey, connections: dict[str, Any]
+) -> list[Diagnostic]:
     """A `connection:` names a declared connection of a type the action family can use."""
     if not isinstance(conn, str) or is_template(conn):
         return []
     if conn not in connections:
-        return [doc.diagnostic(at, f"unknown connection {conn!r}",
-                               did_you_mean(conn, connections) or "declare it under connections:")]
+        return [
+            doc.diagnostic(
+                at, f"unknown connection {conn!r}", did_you_mean(conn, connections) or "declare it under connections:"
+            )
+        ]
     kind = connections[conn].get("type") if isinstance(connections[conn], dict) else None
     allowed = FAMILY_CONNECTIONS.get(action.partition(".")[0])
     if allowed and kind not in allowed:
@@ -184,8 +227,13 @@ def _check_on_failure(doc: Document, step: dict[str, Any], at: PathKey, scope: S
     if isinstance(policy, str) and policy.startswith("goto:"):
         target = policy.removeprefix("goto:")
         if target not in scope.all_steps:
-            return [doc.diagnostic((*at, "on_failure"), f"goto target {target!r} is not a step id",
-                                   did_you_mean(target, scope.all_steps))]
+            return [
+                doc.diagnostic(
+                    (*at, "on_failure"),
+                    f"goto target {target!r} is not a step id",
+                    did_you_mean(target, scope.all_steps),
+                )
+            ]
     if policy == "rollback" and not isinstance(step.get("rollback"), dict):
         return []  # rolling back earlier steps is still meaningful
     return []
@@ -229,14 +277,17 @@ def _check_templates(doc: Document, step: dict[str, Any], at: PathKey, scope: Sc
     return check_template_sites(doc, _template_sites(step, at), scope)
 
 
-def check_template_sites(doc: Document, sites: Iterable[tuple[PathKey, str, bool]], scope: Scope,
-                         extra_roots: tuple[str, ...] = ()) -> list[Diagnostic]:
+def check_template_sites(
+    doc: Document, sites: Iterable[tuple[PathKey, str, bool]], scope: Scope, extra_roots: tuple[str, ...] = ()
+) -> list[Diagnostic]:
     out = []
     for path, text, with_result in sites:
         try:
             refs = references(text)
         except TemplateSyntaxError as exc:
-            out.append(doc.diagnostic(path, f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}"))
+            out.append(
+                doc.diagnostic(path, f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}")
+            )
             continue
         for ref in refs:
             if ref.root in extra_roots:
@@ -247,7 +298,9 @@ def check_template_sites(doc: Document, sites: Iterable[tuple[PathKey, str, bool
     return out
 
 
-def _check_reference(root: str, chain: tuple[str | int, ...], scope: Scope, with_result: bool) -> tuple[str, str | None] | None:
+def _check_reference(
+    root: str, chain: tuple[str | int, ...], scope: Scope, with_result: bool
+) -> tuple[str, str | None] | None:
     namespaces = {"inputs": scope.inputs, "secrets": scope.secrets, "connections": scope.connections}
     if root in namespaces:
         if chain and str(chain[0]) not in namespaces[root]:
@@ -260,25 +313,35 @@ def _check_reference(root: str, chain: tuple[str | int, ...], scope: Scope, with
         target = str(chain[0])
         if target not in scope.step_outputs:
             if target in scope.all_steps:
-                return f"steps.{target} refers to a later step (or this one)", "a template can only use steps that ran before it"
+                return (
+                    f"steps.{target} refers to a later step (or this one)",
+                    "a template can only use steps that ran before it",
+                )
             return f"steps.{target} is not a step id", did_you_mean(target, scope.all_steps)
         if len(chain) >= 3 and chain[1] == "outputs" and str(chain[2]) not in scope.step_outputs[target]:
             declared = scope.step_outputs[target]
-            return (f"step {target!r} has no output {chain[2]!r}",
-                    did_you_mean(str(chain[2]), declared) or f"declare it under outputs: of step {target!r}")
+            return (
+                f"step {target!r} has no output {chain[2]!r}",
+                did_you_mean(str(chain[2]), declared) or f"declare it under outputs: of step {target!r}",
+            )
         if len(chain) >= 2 and chain[1] not in ("outputs", "result", "status", "changed"):
             return f"steps.{target}.{chain[1]} is not available", "use outputs, result or status"
         return None
     if root == "value" and with_result:
         return None
     if root == "result":
-        return None if with_result else ("result is only available in outputs, retries.until, verify and rollback", None)
+        return (
+            None if with_result else ("result is only available in outputs, retries.until, verify and rollback", None)
+        )
     if root in ("run", "gameday") or root in TEMPLATE_GLOBALS:
         return None
-    return f"unknown variable {root!r}", did_you_mean(root, ["inputs", "secrets", "connections", "steps", "result", "run"])
+    return f"unknown variable {root!r}", did_you_mean(
+        root, ["inputs", "secrets", "connections", "steps", "result", "run"]
+    )
 
 
 # --- the model ------------------------------------------------------------------------------------------
+
 
 def build_runbook(doc: Document, path: Path) -> Runbook:
     data = doc.data
@@ -290,8 +353,10 @@ def build_runbook(doc: Document, path: Path) -> Runbook:
         title=meta.get("title", meta["name"]),
         metadata=meta,
         inputs={name: build_input(name, spec) for name, spec in (data.get("inputs") or {}).items()},
-        secrets={name: SecretRef(name, s["from"], s.get("name") or s.get("path"), s.get("optional", False))
-                 for name, s in (data.get("secrets") or {}).items()},
+        secrets={
+            name: SecretRef(name, s["from"], s.get("name") or s.get("path"), s.get("optional", False))
+            for name, s in (data.get("secrets") or {}).items()
+        },
         connections=data.get("connections") or {},
         steps=tuple(_step(i, s) for i, s in enumerate(data["steps"])),
     )
@@ -299,9 +364,16 @@ def build_runbook(doc: Document, path: Path) -> Runbook:
 
 def build_input(name: str, spec: Mapping[str, Any]) -> InputSpec:
     return InputSpec(
-        name=name, type=spec["type"], required=bool(spec.get("required", False)), default=spec.get("default"),
-        has_default="default" in spec, description=spec.get("description", ""), enum=tuple(spec.get("enum", ())),
-        minimum=spec.get("minimum"), maximum=spec.get("maximum"), pattern=spec.get("pattern"),
+        name=name,
+        type=spec["type"],
+        required=bool(spec.get("required", False)),
+        default=spec.get("default"),
+        has_default="default" in spec,
+        description=spec.get("description", ""),
+        enum=tuple(spec.get("enum", ())),
+        minimum=spec.get("minimum"),
+        maximum=spec.get("maximum"),
+        pattern=spec.get("pattern"),
     )
 
 
@@ -312,28 +384,45 @@ def seconds_or_none(value: Any) -> float | None:
 def _retries(spec: Mapping[str, Any] | None) -> Retries | None:
     if not spec:
         return None
-    return Retries(count=spec["count"], delay=seconds_or_none(spec.get("delay")) or 1.0,
-                   backoff=float(spec.get("backoff", 1.0)), until=spec.get("until"))
+    return Retries(
+        count=spec["count"],
+        delay=seconds_or_none(spec.get("delay")) or 1.0,
+        backoff=float(spec.get("backoff", 1.0)),
+        until=spec.get("until"),
+    )
 
 
 def _sub(spec: Mapping[str, Any] | None) -> SubAction | None:
     if not spec:
         return None
-    return SubAction(spec["action"], spec.get("with", {}), seconds_or_none(spec.get("timeout")), _retries(spec.get("retries")))
+    return SubAction(
+        spec["action"], spec.get("with", {}), seconds_or_none(spec.get("timeout")), _retries(spec.get("retries"))
+    )
 
 
 def _step(index: int, spec: Mapping[str, Any]) -> Step:
     approval = spec.get("approval")
     return Step(
-        id=spec["id"], index=index, action=spec["action"], params=spec.get("with", {}), name=spec.get("name", ""),
-        when=spec.get("when"), outputs=spec.get("outputs", {}),
-        approval=Approval(approval.get("required"), approval.get("min_approvers", 1),
-                          tuple(approval.get("approvers", ())), seconds_or_none(approval.get("timeout")))
-        if approval is not None else None,
-        timeout=seconds_or_none(spec.get("timeout")), retries=_retries(spec.get("retries")),
-        on_failure=OnFailure.parse(spec.get("on_failure")), verify=_sub(spec.get("verify")),
-        rollback=_sub(spec.get("rollback")), read_only=bool(spec.get("read_only", False)),
+        id=spec["id"],
+        index=index,
+        action=spec["action"],
+        params=spec.get("with", {}),
+        name=spec.get("name", ""),
+        when=spec.get("when"),
+        outputs=spec.get("outputs", {}),
+        approval=Approval(
+            approval.get("required"),
+            approval.get("min_approvers", 1),
+            tuple(approval.get("approvers", ())),
+            seconds_or_none(approval.get("timeout")),
+        )
+        if approval is not None
+        else None,
+        timeout=seconds_or_none(spec.get("timeout")),
+        retries=_retries(spec.get("retries")),
+        on_failure=OnFailure.parse(spec.get("on_failure")),
+        verify=_sub(spec.get("verify")),
+        rollback=_sub(spec.get("rollback")),
+        read_only=bool(spec.get("read_only", False)),
         notes=spec.get("notes", ""),
     )
-
-

@@ -153,12 +153,21 @@ def check_params_now(action: str, params: Mapping[str, Any]) -> list[str]:
 
 # --- turning jsonschema errors into diagnostics -------------------------------------------------------
 
+
 def explain(doc: Document, errors: Iterable[Any], prefix: PathKey) -> Iterator[Diagnostic]:
     for error in errors:
         path: PathKey = (*prefix, *error.absolute_path)
         # A template stands where a number/boolean/enum is expected: only checkable once rendered.
-        if is_template(error.instance) and error.validator in ("type", "enum", "const", "minimum", "maximum",
-                                                                 "pattern", "format", "exclusiveMinimum"):
+        if is_template(error.instance) and error.validator in (
+            "type",
+            "enum",
+            "const",
+            "minimum",
+            "maximum",
+            "pattern",
+            "format",
+            "exclusiveMinimum",
+        ):
             continue
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = sorted(error.schema.get("properties", {}))
@@ -180,10 +189,7 @@ def _unknown_fields(error: Any) -> list[str]:
     patterns = error.schema.get("patternProperties", {})
     import re
 
-    return [
-        k for k in error.instance
-        if k not in known and not any(re.search(p, k) for p in patterns)
-    ]
+    return [k for k in error.instance if k not in known and not any(re.search(p, k) for p in patterns)]
 
 
 def _only_required(options: Any) -> bool:
@@ -204,8 +210,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return _did_you_mean(word, choices)
 
 
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true or false", "null": "null"}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _describe(value: Any) -> str:
@@ -232,8 +245,10 @@ def _message(error: Any) -> tuple[str, str | None]:
         names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
         return f"expected {names}, got {_describe(error.instance)}", None
     if kind == "enum":
-        return (f"{_describe(error.instance)} is not one of: {', '.join(map(str, value))}",
-                _did_you_mean(str(error.instance), map(str, value)))
+        return (
+            f"{_describe(error.instance)} is not one of: {', '.join(map(str, value))}",
+            _did_you_mean(str(error.instance), map(str, value)),
+        )
     if kind == "const":
         return f"must be {value!r}, got {_describe(error.instance)}", None
     if kind == "pattern":
@@ -242,8 +257,10 @@ def _message(error: Any) -> tuple[str, str | None]:
         if "\\{\\{" in value:
             return f"{_describe(error.instance)} is not an expression", "write it as {{ ... }}"
         if "goto" in value:
-            return (f"{_describe(error.instance)} is not a failure policy",
-                    "use abort, continue, rollback or goto:<step id>")
+            return (
+                f"{_describe(error.instance)} is not a failure policy",
+                "use abort, continue, rollback or goto:<step id>",
+            )
         return f"{_describe(error.instance)} does not match the expected form {value}", None
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{error.instance} is out of range ({kind} {value})", None

@@ -100,7 +100,10 @@ class _Builder:
                     first = seen[key]
                     self.problems.append(
                         Diagnostic(
-                            self.doc.file, here.line, here.col, format_path((*path, key)),
+                            self.doc.file,
+                            here.line,
+                            here.col,
+                            format_path((*path, key)),
                             f"duplicate key {key!r} (first defined at line {first.line})",
                             "YAML keeps only the last value; remove one of them",
                         )
@@ -112,15 +115,18 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 at = key_node.start_mark
                 self.problems.append(
-                    Diagnostic(self.doc.file, at.line + 1, at.column + 1, format_path(path),
-                               "mapping keys must be plain scalars")
+                    Diagnostic(
+                        self.doc.file,
+                        at.line + 1,
+                        at.column + 1,
+                        format_path(path),
+                        "mapping keys must be plain scalars",
+                    )
                 )
                 continue
             key = str(self._scalar(key_node))
             child = (*path, key)
-            self.doc.key_marks.setdefault(
-                child, Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            )
+            self.doc.key_marks.setdefault(child, Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1))
             result[key] = self.build(value_node, child)
         return result
 
@@ -139,7 +145,9 @@ def load_text(raw: bytes, name: str) -> Document:
     text = _decode(raw, name)
     doc = Document(name, None)
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
-        raise DocumentInvalid([Diagnostic(name, 1, 1, "", "file is empty", "a runbook starts with apiVersion: fireline/v1")])
+        raise DocumentInvalid(
+            [Diagnostic(name, 1, 1, "", "file is empty", "a runbook starts with apiVersion: fireline/v1")]
+        )
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -148,8 +156,16 @@ def load_text(raw: bytes, name: str) -> Document:
         problem = exc.problem or "invalid YAML"
         context = f" {exc.context}" if exc.context else ""
         raise DocumentInvalid(
-            [Diagnostic(name, line, col, "", f"YAML syntax error: {problem}{context}",
-                        "check indentation and closing brackets/quotes on this line or the one before")]
+            [
+                Diagnostic(
+                    name,
+                    line,
+                    col,
+                    "",
+                    f"YAML syntax error: {problem}{context}",
+                    "check indentation and closing brackets/quotes on this line or the one before",
+                )
+            ]
         ) from None
     except yaml.YAMLError as exc:
         raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"YAML error: {exc}")]) from None
@@ -161,22 +177,46 @@ def load_text(raw: bytes, name: str) -> Document:
     if not isinstance(root, yaml.MappingNode):
         at = root.start_mark
         raise DocumentInvalid(
-            [Diagnostic(name, at.line + 1, at.column + 1, "", "top level must be a mapping (key: value pairs)",
-                        "a runbook starts with apiVersion: fireline/v1")]
+            [
+                Diagnostic(
+                    name,
+                    at.line + 1,
+                    at.column + 1,
+                    "",
+                    "top level must be a mapping (key: value pairs)",
+                    "a runbook starts with apiVersion: fireline/v1",
+                )
+            ]
         )
     # Without an anchor there can be no alias, and nothing to expand.
     if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
         raise DocumentInvalid(
-            [Diagnostic(name, 1, 1, "", f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
-                        "this looks like an alias bomb; avoid deeply nested anchors")]
+            [
+                Diagnostic(
+                    name,
+                    1,
+                    1,
+                    "",
+                    f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
+                    "this looks like an alias bomb; avoid deeply nested anchors",
+                )
+            ]
         )
     builder = _Builder(doc)
     try:
         doc.data = builder.build(root, ())
     except _TooLarge:
         raise DocumentInvalid(
-            [Diagnostic(name, 1, 1, "", f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
-                        "this looks like an alias bomb; avoid deeply nested anchors")]
+            [
+                Diagnostic(
+                    name,
+                    1,
+                    1,
+                    "",
+                    f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
+                    "this looks like an alias bomb; avoid deeply nested anchors",
+                )
+            ]
         ) from None
     except yaml.YAMLError as exc:
         raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"YAML error: {exc}")]) from None

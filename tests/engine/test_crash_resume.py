@@ -35,9 +35,14 @@ steps:
 def _start_and_kill(tmp_path: Path, env: dict[str, str]) -> str:
     log, started = tmp_path / "log", tmp_path / "started"
     path = write(tmp_path / "crash.yaml", RUNBOOK.format(log=log, started=started))
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(path), "--output", "plain"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", "run", str(path), "--output", "plain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 20
     while not started.exists():
         assert time.monotonic() < deadline, "the slow step never started"

@@ -23,7 +23,9 @@ def journal_rows(home: Path) -> list[tuple[str, str | None, dict]]:
 
 def test_mutating_step_without_tty_fails_closed_then_approve_and_resume(tmp_path: Path, cli, fireline_home) -> None:
     marker = tmp_path / "changed"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 steps:
   - id: look
     action: shell.run
@@ -32,7 +34,8 @@ steps:
   - id: change
     action: shell.run
     with: {{argv: [touch, "{marker}"]}}
-""")
+""",
+    )
     result = cli("run", path, "--output", "json")
     assert result.code == 3
     doc = result.json()
@@ -63,13 +66,16 @@ def test_pre_approval_runs_and_is_recorded_with_reason(tmp_path: Path, cli, fire
 
 def test_two_approvers_must_be_distinct_and_not_the_initiator(tmp_path: Path, cli) -> None:
     marker = tmp_path / "changed"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 steps:
   - id: change
     action: shell.run
     approval: {{min_approvers: 2}}
     with: {{argv: [touch, "{marker}"]}}
-""")
+""",
+    )
     # The initiator's own --approve-all does not count towards a two-person gate.
     first = cli("run", path, "--approve-all", "--reason", "me", "--output", "json")
     assert first.code == 3
@@ -85,14 +91,17 @@ steps:
 
 def test_timeout_really_stops_a_hung_step(tmp_path: Path, cli) -> None:
     pidfile = tmp_path / "pid"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 steps:
   - id: hang
     action: shell.run
     read_only: true
     timeout: 500ms
     with: {{command: "echo $$ > {pidfile}; exec sleep 30"}}
-""")
+""",
+    )
     started = time.monotonic()
     result = cli("run", path, "--output", "plain")
     assert result.code == 1 and time.monotonic() - started < 5
@@ -103,7 +112,9 @@ steps:
 
 def test_retries_until_when_outputs_and_goto(tmp_path: Path, cli) -> None:
     counter = tmp_path / "count"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 steps:
   - id: grow
     action: shell.run
@@ -126,7 +137,8 @@ steps:
   - id: done
     action: control.sleep
     with: {{duration: 1ms}}
-""")
+""",
+    )
     result = cli("run", path, "--output", "json")
     doc = result.json()
     assert result.code == 0, doc
@@ -140,7 +152,9 @@ steps:
 
 def test_rollback_compensates_completed_steps_in_reverse(tmp_path: Path, cli) -> None:
     log = tmp_path / "log"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 steps:
   - id: one
     action: shell.run
@@ -157,34 +171,41 @@ steps:
     approval: {{required: false}}
     on_failure: rollback
     with: {{command: "exit 7"}}
-""")
+""",
+    )
     result = cli("run", path, "--output", "plain")
     assert result.code == 1
     assert log.read_text().split() == ["do-one", "do-two", "undo-two", "undo-one"]
 
 
 def test_verify_failure_fails_the_step(tmp_path: Path, cli) -> None:
-    path = runbook(tmp_path, """\
+    path = runbook(
+        tmp_path,
+        """\
 steps:
   - id: act
     action: shell.run
     read_only: true
     with: {argv: [echo, "3"]}
     verify: {action: control.assert, with: {that: "{{ result.stdout | int > 5 }}", message: too small}}
-""")
+""",
+    )
     result = cli("run", path, "--output", "plain")
     assert result.code == 1 and "verify (control.assert) failed: too small" in result.out
 
 
 def test_bad_inputs_are_all_reported_and_nothing_runs(tmp_path: Path, cli, fireline_home) -> None:
     marker = tmp_path / "ran"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 inputs:
   replicas: {{type: integer, minimum: 1, maximum: 10}}
   name: {{type: string, required: true}}
 steps:
   - {{id: s, action: shell.run, read_only: true, with: {{argv: [touch, "{marker}"]}}}}
-""")
+""",
+    )
     result = cli("run", path, "-i", "replicas=50", "-i", "colour=red")
     assert result.code == 2
     for text in ("above the maximum 10", "'name' is required", "unknown input 'colour'"):
@@ -195,7 +216,9 @@ steps:
 
 def test_dry_run_writes_nothing_and_journals_a_plan(tmp_path: Path, cli, fireline_home) -> None:
     marker = tmp_path / "changed"
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 steps:
   - id: read
     action: shell.run
@@ -208,7 +231,8 @@ steps:
   - id: uses-output
     action: shell.run
     with: {{argv: [echo, "{{{{ steps.read.outputs.n }}}}"]}}
-""")
+""",
+    )
     result = cli("plan", path, "--output", "plain")
     assert result.code == 0, result.out
     assert "READ" in result.out and "WOULD-CHANGE" in result.out and f"touch {marker}" in result.out
@@ -225,7 +249,9 @@ def test_canary_secret_appears_nowhere(tmp_path: Path, cli, fireline_home, monke
     canary = "canary-7f3a9c1e5b"
     monkeypatch.setenv("CANARY_TOKEN", canary)
     secret_file = write(tmp_path / "dsn-pass", "file-secret-0042\n")
-    path = runbook(tmp_path, f"""\
+    path = runbook(
+        tmp_path,
+        f"""\
 secrets:
   TOKEN: {{from: env, name: CANARY_TOKEN}}
   PASS: {{from: file, path: "{secret_file}"}}
@@ -238,7 +264,8 @@ steps:
   - id: fail
     action: control.assert
     with: {{that: "{{{{ false }}}}", message: "{{{{ 'leak ' ~ secrets.TOKEN }}}}"}}
-""")
+""",
+    )
     outputs = [cli("run", path, "--output", fmt) for fmt in ("plain", "json")]
     outputs.append(cli("plan", path, "--output", "json"))
     for result in outputs:

@@ -56,20 +56,25 @@ def test_five_independent_mistakes_give_five_errors_with_lines(tmp_path: Path, c
 
 
 def test_unknown_action_gets_a_suggestion(tmp_path: Path, cli) -> None:
-    path = write(tmp_path / "a.yaml", """\
+    path = write(
+        tmp_path / "a.yaml",
+        """\
 apiVersion: fireline/v1
 kind: Runbook
 metadata: {name: a}
 steps:
   - {id: s, action: shell.rnu, with: {argv: [true]}}
-""")
+""",
+    )
     result = cli("validate", str(path))
     assert result.code == 1
     assert f"{path}:5:" in result.out and "unknown action 'shell.rnu'" in result.out and "shell.run" in result.out
 
 
 def test_template_rules(tmp_path: Path, cli) -> None:
-    path = write(tmp_path / "t.yaml", """\
+    path = write(
+        tmp_path / "t.yaml",
+        """\
 apiVersion: fireline/v1
 kind: Runbook
 metadata: {name: t}
@@ -86,7 +91,8 @@ steps:
   - id: third
     action: control.assert
     with: {that: "{{ bogus.thing }}"}
-""")
+""",
+    )
     out = cli("validate", str(path)).out
     assert "refers to a later step" in out
     assert "templates are not allowed in SQL text" in out and "params" in out
@@ -123,15 +129,18 @@ def test_yaml_hazards(tmp_path: Path, cli) -> None:
 
 
 def test_junit_output_and_exit_codes(tmp_path: Path, cli) -> None:
-    good = write(tmp_path / "ok" / "good.yml", """\
+    good = write(
+        tmp_path / "ok" / "good.yml",
+        """\
 apiVersion: fireline/v1
 kind: Runbook
 metadata: {name: good}
 steps:
   - {id: wait, action: control.sleep, with: {duration: 10ms}}
-""")
+""",
+    )
     assert cli("validate", str(good)).code == 0
-    bad = write(tmp_path / "ok" / "bad.yaml", "apiVersion: fireline/v2\nkind: Runbook\nmetadata: {name: b}\nsteps: []\n")
+    write(tmp_path / "ok" / "bad.yaml", "apiVersion: fireline/v2\nkind: Runbook\nmetadata: {name: b}\nsteps: []\n")
     result = cli("validate", str(tmp_path / "ok"), "--format", "junit")
     assert result.code == 1
     suite = ElementTree.fromstring(result.out)
