@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runner.actions.base import ActionContext
 from runner.actions.flags import Get, Set
-
-
-class Connections:
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
-        self._settings = settings
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        return self._settings[name]
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        return factory()
+from runner.testing import StaticConnections as Connections
 
 
 def toggle_times(settings: Mapping[str, Mapping[str, Any]], flag: str, rounds: int) -> tuple[list[float], list[float]]:

@@ -19,35 +19,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runner.actions.base import ActionContext
 from runner.actions.ssh import Run
+from runner.testing import StaticConnections as Connections
 from tests.servers.sshd import SshFleet, start_sshd
-
-
-class Connections:
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
-        self._settings = settings
-        self._resources: dict[str, tuple[Any, Callable[[Any], None] | None]] = {}
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        return self._settings[name]
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        if key not in self._resources:
-            self._resources[key] = (factory(), close)
-        return self._resources[key][0]
-
-    def close(self) -> None:
-        for value, close in self._resources.values():
-            if close is not None:
-                close(value)
-        self._resources.clear()
 
 
 def _once(connections: Connections, hosts: int, parallel: int) -> float:

@@ -28,25 +28,11 @@ from runner.actions.flags import Get, Set, revert_params, set_flag_field
 from runner.actions.registry import get_action
 from runner.errors import ActionError
 from runner.spec.schemas import check_params_now
+from runner.testing import StaticConnections
 from tests.servers.prometheus import MetricsExporter, start_prometheus
 from tests.servers.unleash import UnleashServer, start_unleash
 
 T = TypeVar("T")
-
-
-class StaticConnections:
-    """The smallest ConnectionSource: fixed settings, resources cached for the test."""
-
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
-        self._settings = settings
-        self._resources: dict[str, Any] = {}
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        assert family == "flags"
-        return self._settings[name]
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        return self._resources.setdefault(key, factory())
 
 
 def _context(settings: Mapping[str, Mapping[str, Any]], lines: list[str] | None = None) -> ActionContext:

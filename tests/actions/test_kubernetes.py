@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,34 +24,11 @@ from runner.actions.k8s.cluster import Conflict
 from runner.actions.registry import BUILTIN, get_action
 from runner.errors import ActionError, StepTimeout
 from runner.lab.k8s import LabCluster, LabConfig
+from runner.testing import StaticConnections as Connections
 
 TIME_SCALE = 0.02  # pods ready in 40 ms; progressDeadlineSeconds: 10 → 0.2 s
 NS = "demo"
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "actions" / "kubernetes.json"
-
-
-class Connections:
-    """The smallest ConnectionSource: one kubernetes connection per name, clients cached like the engine's."""
-
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
-        self._settings = settings
-        self._cache: dict[str, Any] = {}
-        self._closers: list[Callable[[], None]] = []
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        assert family == "kubernetes"
-        return self._settings[name]
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        if key not in self._cache:
-            value = self._cache[key] = factory()
-            if close is not None:
-                self._closers.append(lambda: close(value))
-        return self._cache[key]
-
-    def close(self) -> None:
-        for closer in self._closers:
-            closer()
 
 
 class Harness:

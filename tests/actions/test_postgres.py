@@ -17,30 +17,16 @@ from runner.actions.postgres import Execute, Query, TerminateBackends
 from runner.engine.policies import call_with_timeout
 from runner.errors import ActionError, StepTimeout
 from runner.lab.postgres import ThrowawayPostgres
+from runner.testing import StaticConnections
 
 DB = "app"
 
 
-class Source:
-    """The engine's ConnectionSource in miniature: named settings, clients cached and closed at the end."""
+class Source(StaticConnections):
+    """Named DSNs as postgres connections."""
 
     def __init__(self, dsns: Mapping[str, str]) -> None:
-        self.dsns = dict(dsns)
-        self.resources: dict[str, tuple[Any, Callable[[Any], None] | None]] = {}
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        return {"type": "postgres", "dsn": self.dsns[name]}
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        if key not in self.resources:
-            self.resources[key] = (factory(), close)
-        return self.resources[key][0]
-
-    def close(self) -> None:
-        for value, close in self.resources.values():
-            if close is not None:
-                close(value)
-        self.resources.clear()
+        super().__init__({name: {"type": "postgres", "dsn": dsn} for name, dsn in dsns.items()})
 
 
 @pytest.fixture(scope="module")

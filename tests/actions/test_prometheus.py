@@ -28,6 +28,7 @@ from runner.actions.prometheus import (
 from runner.actions.registry import get_action
 from runner.errors import ActionError
 from runner.spec.schemas import check_params_now
+from runner.testing import StaticConnections
 from tests.servers.ports import free_port
 from tests.servers.prometheus import (
     AlertmanagerServer,
@@ -49,20 +50,6 @@ groups:
 """
 METRIC = "checkout_error_ratio"
 LABELS = {"service": "checkout"}
-
-
-class StaticConnections:
-    """The smallest ConnectionSource: fixed settings, checked against the family the action asks for."""
-
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
-        self._settings = settings
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        assert self._settings[name]["type"] == family
-        return self._settings[name]
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        return factory()
 
 
 class Lab:

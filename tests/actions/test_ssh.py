@@ -7,7 +7,7 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +19,9 @@ from runner.actions.ssh import HostsFailed, Run, build_command, format_table, pa
 from runner.errors import ActionError
 from runner.spec.schemas import check_params_now
 from runner.templating import render_string
+from runner.testing import StaticConnections
 from tests.servers.ports import free_port
 from tests.servers.sshd import SshFleet, start_sshd
-
-
-class StaticConnections:
-    """The smallest ConnectionSource: fixed settings, resources cached until close()."""
-
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
-        self._settings = settings
-        self._resources: dict[str, tuple[Any, Callable[[Any], None] | None]] = {}
-
-    def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        return self._settings[name]
-
-    def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
-        if key not in self._resources:
-            self._resources[key] = (factory(), close)
-        return self._resources[key][0]
-
-    def close(self) -> None:
-        for value, close in self._resources.values():
-            if close is not None:
-                close(value)
-        self._resources.clear()
 
 
 @pytest.fixture(scope="module")
