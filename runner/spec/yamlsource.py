@@ -190,39 +190,32 @@ def load_text(raw: bytes, name: str) -> Document:
         )
     # Without an anchor there can be no alias, and nothing to expand.
     if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
-        raise DocumentInvalid(
-            [
-                Diagnostic(
-                    name,
-                    1,
-                    1,
-                    "",
-                    f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
-                    "this looks like an alias bomb; avoid deeply nested anchors",
-                )
-            ]
-        )
+        raise _too_large(name)
     builder = _Builder(doc)
     try:
         doc.data = builder.build(root, ())
     except _TooLarge:
-        raise DocumentInvalid(
-            [
-                Diagnostic(
-                    name,
-                    1,
-                    1,
-                    "",
-                    f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
-                    "this looks like an alias bomb; avoid deeply nested anchors",
-                )
-            ]
-        ) from None
+        raise _too_large(name) from None
     except yaml.YAMLError as exc:
         raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"YAML error: {exc}")]) from None
     if builder.problems:
         raise DocumentInvalid(builder.problems)
     return doc
+
+
+def _too_large(name: str) -> DocumentInvalid:
+    return DocumentInvalid(
+        [
+            Diagnostic(
+                name,
+                1,
+                1,
+                "",
+                f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
+                "this looks like an alias bomb; avoid deeply nested anchors",
+            )
+        ]
+    )
 
 
 def _expanded_size(root: yaml.Node) -> int:
