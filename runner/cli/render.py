@@ -24,6 +24,15 @@ ICONS = {
     "skipped": "–",
     "rolled-back": "↺",
 }
+STATE_STYLES = {
+    "ok": "green",
+    "failed": "bold red",
+    "running": "cyan",
+    "awaiting-approval": "bold yellow",
+    "skipped": "dim",
+    "rolled-back": "magenta",
+    "pending": "dim",
+}
 VERDICT_LABEL = {
     Verdict.WOULD_CHANGE: "WOULD-CHANGE",
     Verdict.READ: "READ",
@@ -135,36 +144,34 @@ class RichReporter(PlainReporter):
 
     def _table(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
+        # Text objects, not markup strings: Rich re-renders the live table while printing other lines, with
+        # those lines' options, and markup=False there would show "[dim]" literally.
         table = Table(show_header=False, box=None, pad_edge=False, expand=False)
         table.add_column(width=2)
         table.add_column(overflow="ellipsis", max_width=44)
         table.add_column(width=18)
         table.add_column(justify="right", width=8)
-        styles = {
-            "ok": "green",
-            "failed": "bold red",
-            "running": "cyan",
-            "awaiting-approval": "bold yellow",
-            "skipped": "dim",
-            "rolled-back": "magenta",
-            "pending": "dim",
-        }
         for step in self.runbook.steps:
             state = self.states[step.id]
             took = self.durations.get(step.id)
             if state == "running":
                 took = time.monotonic() - self.started.get(step.id, time.monotonic())
+            name = Text(f"{step.id} ")
+            name.append(step.action, style="dim")
             table.add_row(
                 ICONS[state],
-                f"{step.id} [dim]{step.action}[/]",
-                f"[{styles[state]}]{state}[/]",
+                name,
+                Text(state, style=STATE_STYLES[state]),
                 format_duration(took) if took is not None else "",
             )
         return table
 
     def _print(self, text: str) -> None:
-        self.live.console.print(self.redactor.text(text), markup=False, highlight=False)
+        from rich.text import Text
+
+        self.live.console.print(Text(self.redactor.text(text)), highlight=False)
 
     def step_started(self, step: Step) -> None:
         self.states[step.id] = "running"
