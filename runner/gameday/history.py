@@ -19,10 +19,21 @@ from runner.journal.store import Journal
 WINDOW = 500  # game days scanned, newest first: enough history for any team, bounded for a shared store
 WIDTH = 100
 COMPARABLE = ("passed", "failed")
-_EVENTS = (gev.GAMEDAY_STARTED, gev.FINISHED, gev.FAULT_INJECTED, gev.DETECTED, gev.ACKNOWLEDGED,
-           gev.RESPONSE_FINISHED, gev.RECOVERED)
-_HEADERS = {"time_to_detect": "DETECT", "time_to_acknowledge": "ACK", "time_to_mitigate": "MITIGATE",
-            "time_to_recover": "RECOVER"}
+_EVENTS = (
+    gev.GAMEDAY_STARTED,
+    gev.FINISHED,
+    gev.FAULT_INJECTED,
+    gev.DETECTED,
+    gev.ACKNOWLEDGED,
+    gev.RESPONSE_FINISHED,
+    gev.RECOVERED,
+)
+_HEADERS = {
+    "time_to_detect": "DETECT",
+    "time_to_acknowledge": "ACK",
+    "time_to_mitigate": "MITIGATE",
+    "time_to_recover": "RECOVER",
+}
 _ARROWS = {"better": "↑", "worse": "↓", "same": "="}
 
 
@@ -73,11 +84,14 @@ def _row(journal: Journal, started: Event) -> HistoryRow:
     finished = next((e for e in events if e.type == gev.FINISHED), None)
     seconds = _seconds_by_metric(events, started, finished)
     return HistoryRow(
-        id=started.run_id, scenario=str(started.data.get("scenario", "?")),
-        title=str(started.data.get("title") or ""), started_at=started.ts_wall,
+        id=started.run_id,
+        scenario=str(started.data.get("scenario", "?")),
+        title=str(started.data.get("title") or ""),
+        started_at=started.ts_wall,
         status=str(finished.data.get("status", "unknown")) if finished else "incomplete",
         resolution=_number(started.data.get("interval")),
-        metrics={name: MetricChange(seconds.get(name)) for name in METRICS})
+        metrics={name: MetricChange(seconds.get(name)) for name in METRICS},
+    )
 
 
 def trend(current: float | None, previous: float | None, resolution: float | None) -> str:
@@ -96,14 +110,16 @@ def _compare(row: HistoryRow, previous: HistoryRow) -> HistoryRow:
     for name, change in row.metrics.items():
         before = previous.metrics.get(name, MetricChange(None)).seconds
         changes[name] = MetricChange(change.seconds, before, trend(change.seconds, before, row.resolution))
-    return HistoryRow(row.id, row.scenario, row.title, row.started_at, row.status, row.resolution, changes,
-                      previous.id)
+    return HistoryRow(row.id, row.scenario, row.title, row.started_at, row.status, row.resolution, changes, previous.id)
 
 
 def history(journal: Journal, scenario: str | None, *, limit: int = 50) -> list[HistoryRow]:
     """Past game days, newest first, each compared with the previous completed game day of its scenario."""
-    starts = [e for e in journal.first_events(gev.GAMEDAY_STARTED, WINDOW)
-              if scenario is None or e.data.get("scenario") == scenario]
+    starts = [
+        e
+        for e in journal.first_events(gev.GAMEDAY_STARTED, WINDOW)
+        if scenario is None or e.data.get("scenario") == scenario
+    ]
     rows = [_row(journal, e) for e in sorted(starts, key=lambda e: (e.ts_wall, e.run_id))]
     last_completed: dict[str, HistoryRow] = {}
     compared = []
@@ -135,11 +151,13 @@ def render_history(rows: Sequence[HistoryRow]) -> str:
         return "No game days in the journal yet. Run one with `fireline gameday run SCENARIO`.\n"
     one_scenario = len({r.scenario for r in rows}) == 1
     columns: list[tuple[str, list[str]]] = [
-        ("STARTED (UTC)", [r.started_at.replace("T", " ")[:16] for r in rows]),
-        ("ID", [r.id[:8] for r in rows]),
+        # The whole id: it is what `report` and `recover` take, and it already says when the game day began.
+        ("ID", [r.id for r in rows]),
         ("STATUS", [r.status for r in rows]),
-        *((_HEADERS.get(name, name), [_cell(r.metrics.get(name, MetricChange(None))) for r in rows])
-          for name in METRICS),
+        *(
+            (_HEADERS.get(name, name), [_cell(r.metrics.get(name, MetricChange(None))) for r in rows])
+            for name in METRICS
+        ),
     ]
     widths = [max(len(h), *(len(c) for c in cells)) for h, cells in columns]
     if not one_scenario:
@@ -149,9 +167,12 @@ def render_history(rows: Sequence[HistoryRow]) -> str:
         widths.insert(2, max(8, min(natural, room)))
     lines = ["  ".join(_fit(h, w).ljust(w) for (h, _), w in zip(columns, widths, strict=True)).rstrip()]
     for i in range(len(rows)):
-        lines.append("  ".join(_fit(cells[i], w).ljust(w) for (_, cells), w in zip(columns, widths, strict=True))
-                     .rstrip())
+        lines.append(
+            "  ".join(_fit(cells[i], w).ljust(w) for (_, cells), w in zip(columns, widths, strict=True)).rstrip()
+        )
     heading = [f"Game days of {rows[0].scenario}"] if one_scenario else []
-    legend = ("↑ faster than the previous passed/failed game day of the scenario, ↓ slower, = within the probe "
-              "interval; the duration after the arrow is the difference.")
+    legend = (
+        "↑ faster than the previous passed/failed game day of the scenario, ↓ slower, = within the probe "
+        "interval; the duration after the arrow is the difference."
+    )
     return "\n".join(_fit(line, WIDTH) for line in [*heading, *lines, "", *textwrap.wrap(legend, WIDTH)]) + "\n"

@@ -154,6 +154,10 @@ class GameDayRun:
                 "runbook": g.response.runbook,
                 "faults": [f.id for f in g.faults],
                 "probes": [p.id for p in g.probes],
+                # What `recover` needs when the scenario file has moved or changed: connection templates and
+                # secret references (never values).
+                "connections": dict(g.connections),
+                "secrets": {n: {"from": r.source, "key": r.key, "optional": r.optional} for n, r in g.secrets.items()},
             }
         )
         return data
@@ -297,7 +301,7 @@ class GameDayRun:
             self._event(
                 gev.FAULT_INJECTING,
                 step_id=fault.id,
-                data={"action": fault.action, "params": params, "state": dict(state)},
+                data={"action": fault.action, "params": params, "state": dict(state), "revert": fault.revert},
                 durable=True,
             )
 

@@ -17,8 +17,9 @@ from runner.gameday.faults import FAULTS
 from runner.gameday.metrics import measure
 from runner.gameday.run import GameDayResult, GameDayRun
 from runner.journal.store import Journal
-from runner.secrets import Redactor, resolve_secrets
+from runner.secrets import Redactor, SecretRef, resolve_secrets
 from runner.spec.gameday import load_gameday
+from runner.spec.gameday_model import Fault
 
 
 def new_gameday_id() -> str:
@@ -37,31 +38,35 @@ def run_gameday(
 
 
 def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[str]:
-    """Revert every fault the journal says is still injected (after a kill -9). Idempotent."""
+    """Revert every fault the journal says is still injected (after a kill -9). Idempotent.
+
+    Everything comes from the journal — the faults' parameters and recorded state, the connection templates,
+    the secret references — so it works from any directory and even if the scenario file changed or moved.
+    """
     events = journal.events(gameday_id)
     started = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
     if started is None:
         raise UsageError(
             f"no game day {gameday_id!r} in the journal at {journal.path}", hint="see `fireline gameday history`"
         )
-    gameday = load_gameday(Path(started.data["path"]))
     redactor = Redactor()
-    secrets = resolve_secrets(gameday.secrets, redactor)
-    scope = RunScope(dict(started.data.get("inputs") or {}), secrets, {"id": gameday_id})
-    connections = Connections(gameday.connections, scope)
+    refs = {
+        name: SecretRef(name, ref["from"], ref["key"], bool(ref.get("optional")))
+        for name, ref in (started.data.get("secrets") or {}).items()
+    }
+    scope = RunScope(dict(started.data.get("inputs") or {}), resolve_secrets(refs, redactor), {"id": gameday_id})
+    connections = Connections(started.data.get("connections") or {}, scope)
     reverted = {e.step_id for e in events if e.type == gev.FAULT_REVERTED and e.data.get("ok")}
-    pending = {e.step_id: e for e in events if e.type == gev.FAULT_INJECTING and e.step_id not in reverted}
+    pending = [e for e in events if e.type == gev.FAULT_INJECTING and e.step_id not in reverted]
     done: list[str] = []
     try:
-        for fault in reversed(gameday.faults):
-            event = pending.get(fault.id)
-            if event is None:
-                continue
+        for event in reversed(pending):  # newest first, as the game day itself reverts
+            fault = Fault(
+                str(event.step_id), event.data["action"], event.data.get("params") or {}, event.data.get("revert"), None
+            )
             ctx = ActionContext(fault.id, connections, redact=redactor.text)
             try:
-                summary = FAULTS[fault.action].revert(
-                    fault, event.data.get("params") or {}, event.data.get("state") or {}, ctx
-                )
+                summary = FAULTS[fault.action].revert(fault, fault.params, event.data.get("state") or {}, ctx)
                 ok = True
             except Exception as exc:
                 summary, ok = f"REVERT FAILED: {exc}", False
@@ -70,25 +75,26 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
                 gev.FAULT_REVERTED,
                 step_id=fault.id,
                 actor=actor,
-                data=redactor.data({"ok": ok, "summary": summary, "why": "recover"}),
                 durable=True,
+                data=redactor.data({"ok": ok, "summary": summary, "why": "recover"}),
             )
             out.write(redactor.text(f"fault {fault.id}: {summary}") + "\n")
             done.append(fault.id)
     finally:
         connections.close()
     if not any(e.type == gev.FINISHED for e in events):
-        metrics = measure(journal.events(gameday_id), gameday.objectives)
+        objectives = {k: float(v) for k, v in (started.data.get("objectives") or {}).items()}
+        metrics = measure(journal.events(gameday_id), objectives)
         journal.append(
             gameday_id,
             gev.FINISHED,
             actor=actor,
+            durable=True,
             data={
                 "status": "interrupted",
                 "message": "recovered after the game day process died",
                 "metrics": [m.as_dict() for m in metrics],
             },
-            durable=True,
         )
     if not done:
         out.write("nothing to revert: every injected fault was already reverted\n")

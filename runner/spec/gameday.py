@@ -203,7 +203,7 @@ def build_gameday(doc: Document, path: Path) -> GameDay:
     guard = data.get("guardrails") or {}
     response = data["response"]
     return GameDay(
-        path=str(path),
+        path=str(path.resolve()),
         digest=hashlib.sha256(path.read_bytes()).hexdigest(),
         name=data["metadata"]["name"],
         title=data["metadata"].get("title", data["metadata"]["name"]),

@@ -50,9 +50,9 @@ def test_newer_game_day_is_compared_with_the_previous_one(tmp_path: Path) -> Non
     text = render_history(rows)
     assert all(len(line) <= 100 for line in text.splitlines())
     assert text.splitlines()[0] == "Game days of checkout"
-    fast_line = next(line for line in text.splitlines() if line.startswith(fast.started_at[:10]) and "gd-3-fas" in line)
+    fast_line = next(line for line in text.splitlines() if line.startswith("gd-3-fast "))
     assert "↑" in fast_line and "passed" in fast_line
-    assert "↓" in next(line for line in text.splitlines() if "gd-4-slo" in line)
+    assert "↓" in next(line for line in text.splitlines() if line.startswith("gd-4-slower "))
 
 
 def test_all_scenarios_and_unfinished_game_days(tmp_path: Path) -> None:

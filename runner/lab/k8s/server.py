@@ -17,6 +17,7 @@ from . import discovery
 from .api import PATCH_TYPES, Api
 from .errors import ApiError, bad_request, gone, method_not_allowed, path_not_found
 from .objects import Obj
+from .protobuf import decode_object
 from .resources import ResourceInfo, lookup
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
@@ -79,6 +80,19 @@ class LabRequestHandler(BaseHTTPRequestHandler):
     def _json_body(self, raw: bytes) -> Any:
         if not raw.strip():
             return None
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type.endswith("protobuf"):
+            decoded = decode_object(raw)
+            if decoded is not None:
+                return decoded
+        if content_type.endswith("protobuf") or content_type.endswith("cbor"):
+            # What a real API server says for a media type it does not serve: clients fall back to JSON.
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f'application/json, application/yaml (got "{content_type}")',
+            )
         try:
             return json.loads(raw)
         except ValueError:
