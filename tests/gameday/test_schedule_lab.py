@@ -6,7 +6,6 @@ import contextlib
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.gameday.conftest import CliRunner, Lab, kubectl, wait_for
