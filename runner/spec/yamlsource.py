@@ -35,21 +35,34 @@ class Mark:
 
 @dataclass
 class Document:
-    """Parsed data plus the position of every value (`marks`) and of every mapping key (`key_marks`)."""
+    """Parsed data plus the node graph it came from. Positions are looked up in the graph only when a
+    diagnostic needs one: recording a mark for every value cost more than the rest of loading."""
 
     file: str
     data: Any
-    marks: dict[PathKey, Mark] = field(default_factory=dict)
-    key_marks: dict[PathKey, Mark] = field(default_factory=dict)
+    root: yaml.Node | None = field(default=None, repr=False)
 
     def mark(self, path: PathKey, *, key: bool = False) -> Mark:
         """The closest known position: the key itself when asked, else the value, else its parent."""
-        probe = tuple(path)
-        if key and probe in self.key_marks:
-            return self.key_marks[probe]
-        while probe not in self.marks and probe:
-            probe = probe[:-1]
-        return self.marks.get(probe, Mark(1, 1))
+        node = self.root
+        if node is None:
+            return Mark(1, 1)
+        found = node.start_mark
+        for index, part in enumerate(path):
+            last = index == len(path) - 1
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                        if last and key:
+                            return Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                        child = value_node
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                child = node.value[part]
+            if child is None:
+                break
+            node, found = child, child.start_mark
+        return Mark(found.line + 1, found.column + 1)
 
     def diagnostic(self, path: PathKey, message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
         at = self.mark(path, key=key)
@@ -73,8 +86,6 @@ class _Builder:
         self.count += 1
         if self.count > MAX_EXPANDED_NODES:
             raise _TooLarge
-        if path not in self.doc.marks:
-            self.doc.marks[path] = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -125,9 +136,7 @@ class _Builder:
                 )
                 continue
             key = str(self._scalar(key_node))
-            child = (*path, key)
-            self.doc.key_marks.setdefault(child, Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1))
-            result[key] = self.build(value_node, child)
+            result[key] = self.build(value_node, (*path, key))
         return result
 
 
@@ -192,6 +201,7 @@ def load_text(raw: bytes, name: str) -> Document:
     if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
         raise _too_large(name)
     builder = _Builder(doc)
+    doc.root = root
     try:
         doc.data = builder.build(root, ())
     except _TooLarge:
