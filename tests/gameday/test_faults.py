@@ -1,0 +1,120 @@
+"""Each fault against the real system it breaks, and its revert: the system is back afterwards, and a second
+revert (what `recover` may do) is harmless."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from runner.actions.base import ActionContext
+from runner.gameday.faults import FAULTS
+from runner.spec.gameday_model import Fault
+from runner.testing import StaticConnections
+from tests.gameday.conftest import DEPLOYMENT, NAMESPACE, Lab, apps_api, backends, wait_for
+from tests.servers import start_sshd
+
+
+def _ctx(settings: dict[str, dict[str, Any]]) -> ActionContext:
+    return ActionContext("fault", StaticConnections(settings), deadline=time.monotonic() + 60)
+
+
+def _inject_and_revert(fault: Fault, settings: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
+    recorded: list[Any] = []
+    kind = FAULTS[fault.action]
+    state = kind.inject(fault, fault.params, _ctx(settings), recorded.append)
+    assert recorded, "a fault must record what its revert needs before it changes anything"
+    return state, lambda: kind.revert(fault, fault.params, state, _ctx(settings))
+
+
+def test_lock_table_blocks_writers_until_reverted(lab: Lab) -> None:
+    with psycopg.connect(lab.primary_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS orders (id int)")
+    fault = Fault("lock", "postgres.lock_table", {"connection": "db", "table": "orders"}, None, None)
+    _, revert = _inject_and_revert(fault, {"db": {"type": "postgres", "dsn": lab.primary_dsn}})
+    try:
+        with psycopg.connect(lab.primary_dsn, autocommit=True) as writer:
+            writer.execute("SET lock_timeout = '200ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                writer.execute("INSERT INTO orders VALUES (1)")
+    finally:
+        revert()
+    with psycopg.connect(lab.primary_dsn, autocommit=True) as writer:
+        writer.execute("SET lock_timeout = '2s'")
+        writer.execute("INSERT INTO orders VALUES (1)")  # the lock is gone
+        writer.execute("DROP TABLE orders")
+    revert()  # idempotent
+    assert backends(lab.primary_dsn, "fireline-fault-lock") == 0
+
+
+def test_terminate_backends_fault(lab: Lab) -> None:
+    victims = [psycopg.connect(lab.primary_dsn, autocommit=True, application_name="batch-worker") for _ in range(3)]
+    try:
+        fault = Fault("kill", "postgres.terminate_backends",
+                      {"connection": "db", "application_name": "batch-worker"}, None, None)
+        state, revert = _inject_and_revert(fault, {"db": {"type": "postgres", "dsn": lab.primary_dsn}})
+        assert state["count"] == 3
+        wait_for(lambda: backends(lab.primary_dsn, "batch-worker") == 0, "the workers to be terminated")
+        assert "nothing to revert" in revert()
+    finally:
+        for conn in victims:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def test_scale_to_zero_and_back(lab: Lab) -> None:
+    settings = {"cluster": {"type": "kubernetes", "kubeconfig": lab.kubeconfig, "namespace": NAMESPACE}}
+    fault = Fault("zero", "kubernetes.scale", {"connection": "cluster", "deployment": DEPLOYMENT, "replicas": 0},
+                  None, None)
+    state, revert = _inject_and_revert(fault, settings)
+    assert state == {"before": 3}
+    assert apps_api(lab.kubeconfig).read_namespaced_deployment_scale(DEPLOYMENT, NAMESPACE).spec.replicas == 0
+    wait_for(lambda: _health(lab) == 503, "checkout to go down with no replicas")
+    revert()
+    revert()  # idempotent: already at 3
+    assert apps_api(lab.kubeconfig).read_namespaced_deployment_scale(DEPLOYMENT, NAMESPACE).spec.replicas == 3
+    wait_for(lambda: _health(lab) == 200, "checkout to come back")
+
+
+def test_delete_pods_are_replaced(lab: Lab) -> None:
+    from kubernetes import client
+
+    core = client.CoreV1Api(apps_api(lab.kubeconfig).api_client)
+    before = {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE, label_selector="app=checkout").items}
+    settings = {"cluster": {"type": "kubernetes", "kubeconfig": lab.kubeconfig, "namespace": NAMESPACE}}
+    fault = Fault("chaos-monkey", "kubernetes.delete_pods",
+                  {"connection": "cluster", "selector": "app=checkout", "count": 1}, None, None)
+    state, revert = _inject_and_revert(fault, settings)
+    [deleted] = state["deleted"]
+    assert deleted in before
+    revert()
+
+    def replaced() -> bool:
+        pods = core.list_namespaced_pod(NAMESPACE, label_selector="app=checkout").items
+        ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+        return deleted not in {p.metadata.name for p in pods} and len(ready) == 3
+
+    wait_for(replaced, "the controller to replace the deleted pod", timeout=30)
+
+
+def test_ssh_fault_runs_its_declared_revert(tmp_path) -> None:
+    marker = tmp_path / "maintenance-mode"
+    with start_sshd(tmp_path / "ssh", count=2) as fleet:
+        settings = {"fleet": {"type": "ssh", "hosts": fleet.aliases, "ssh_config": str(fleet.ssh_config_path)}}
+        fault = Fault("maintenance", "ssh.run", {"connection": "fleet", "argv": ["touch", str(marker)]},
+                      {"argv": ["rm", "-f", str(marker)]}, None)
+        state, revert = _inject_and_revert(fault, settings)
+        assert state["ok"] == 2 and marker.exists()
+        revert()
+        assert not marker.exists()
+        revert()  # rm -f: harmless twice
+
+
+def _health(lab: Lab) -> int:
+    from tests.gameday.conftest import health
+
+    return health(lab.service_url)
+
