@@ -260,7 +260,9 @@ class JsonReporter(PlainReporter):
             "steps": list(self.steps.values()),
             "notes": self.notes,
         }
-        self.out.write(self.redactor.text(json.dumps(self.redactor.data(doc), indent=2, default=str)) + "\n")
+        # Indented only for a person: the C encoder (no indent) is several times faster for machines.
+        text = json.dumps(self.redactor.data(doc), default=str, indent=2 if self.out.isatty() else None)
+        self.out.write(self.redactor.text(text) + "\n")
 
 
 def _short(value: Any, limit: int = 200) -> str:
