@@ -26,7 +26,7 @@ def demo(scenario: str, keep_home: bool) -> int:
     from runner.engine.session import current_actor
     from runner.gameday.run import metric_lines
     from runner.gameday.session import run_gameday
-    from runner.journal.store import Journal, fireline_home
+    from runner.journal.store import open_journal
     from runner.lab.environment import DemoEnvironment
     from runner.spec.gameday import load_gameday
 
@@ -35,7 +35,7 @@ def demo(scenario: str, keep_home: bool) -> int:
         os.environ.update(lab.environment())
         click.echo(f"  checkout service {lab.service_url}  (health depends on PostgreSQL and the cluster)")
         click.echo(f"  kubectl --kubeconfig {lab.kubeconfig} get deploy -n demo\n")
-        journal = Journal(fireline_home() / "journal.db")
+        journal = open_journal()
         result = run_gameday(Path(scenario), {"service_url": lab.service_url}, current_actor(None), journal, sys.stdout)
         report = write_report(journal, result.gameday_id, "html")
     click.echo(

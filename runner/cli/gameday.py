@@ -12,9 +12,10 @@ from runner.errors import UsageError
 
 
 def _journal() -> Any:
-    from runner.journal.store import Journal
 
-    return Journal()
+    from runner.journal.store import open_journal
+
+    return open_journal()
 
 
 def _known(journal: Any, gameday_id: str) -> str:
@@ -23,7 +24,7 @@ def _known(journal: Any, gameday_id: str) -> str:
     full = journal.find_run(gameday_id) or gameday_id
     if not journal.events(full, (gev.GAMEDAY_STARTED,)):
         raise UsageError(
-            f"no game day {gameday_id!r} in the journal at {journal.path}", hint="see `fireline gameday history`"
+            f"no game day {gameday_id!r} in the journal at {journal.location}", hint="see `fireline gameday history`"
         )
     return str(full)
 

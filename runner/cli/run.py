@@ -14,9 +14,10 @@ from runner.errors import UsageError
 
 
 def _journal() -> Any:
-    from runner.journal.store import Journal
 
-    return Journal()
+    from runner.journal.store import open_journal
+
+    return open_journal()
 
 
 def _interactive() -> bool:

@@ -9,12 +9,14 @@ from typing import Any
 import click
 
 from runner.errors import UsageError
+from runner.journal.events import on_one_clock
 
 
 def _journal() -> Any:
-    from runner.journal.store import Journal
 
-    return Journal()
+    from runner.journal.store import open_journal
+
+    return open_journal()
 
 
 @click.group()
@@ -46,7 +48,7 @@ def list_runs(limit: int, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif not rows:
-        click.echo(f"no runs in {journal.path}")
+        click.echo(f"no runs in {journal.location}")
     for row in [] if as_json else rows:
         click.echo(
             f"{row['run_id']}  {row['started'][:19]}  {row['status']:<9} {row['runbook']}  by {row['initiator']}"
@@ -69,9 +71,9 @@ def show(run_id: str, as_json: bool) -> int:
     """The timeline of one run: what ran, who approved, outputs, durations."""
     journal = _journal()
     full_id = journal.find_run(run_id) or run_id
-    events = journal.events(full_id)
+    events = on_one_clock(journal.events(full_id))
     if not events:
-        raise UsageError(f"no run {run_id!r} in the journal at {journal.path}", hint="see `fireline runs list`")
+        raise UsageError(f"no run {run_id!r} in the journal at {journal.location}", hint="see `fireline runs list`")
     if as_json:
         click.echo(
             json.dumps(

@@ -169,7 +169,7 @@ def load_for_resume(run_id: str, journal: Journal) -> Runbook:
     """The run's runbook, refusing when it changed since the run started."""
     started = next(iter(journal.events(run_id, (ev.RUN_STARTED,))), None)
     if started is None:
-        raise UsageError(f"no run {run_id!r} in the journal at {journal.path}", hint="see `fireline runs list`")
+        raise UsageError(f"no run {run_id!r} in the journal at {journal.location}", hint="see `fireline runs list`")
     path = Path(started.data["runbook"])
     if not path.exists():
         raise UsageError(f"the runbook {path} of run {run_id} no longer exists")

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from runner.gameday import events as gev
-from runner.journal.events import Event
+from runner.journal.events import Event, on_one_clock
 
 METRICS = ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover")
 LABELS = {
@@ -42,6 +42,7 @@ def _first(events: Sequence[Event], type_: str, **where: object) -> Event | None
 
 def measure(events: Sequence[Event], objectives: Mapping[str, float]) -> list[Metric]:
     """Each time is measured from the first fault.injected event."""
+    events = on_one_clock(events)
     injected = _first(events, gev.FAULT_INJECTED)
     moments: dict[str, float | None] = dict.fromkeys(METRICS)
     if injected is not None:

@@ -424,7 +424,7 @@ class GameDayRun:
                 gameday=self.id,
             )
             reporter = _PrefixedReporter(runbook, self.redactor, self.printer)
-            start_run(request, runbook, Journal(self.journal.path), reporter, self.redactor)
+            start_run(request, runbook, self.journal.reopen(), reporter, self.redactor)
         except FirelineError as exc:
             self.printer.line(f"response runbook could not run: {exc}")
             self._event(gev.RESPONSE_FINISHED, data={"run_id": None, "status": "failed", "error": str(exc)})

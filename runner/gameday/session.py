@@ -47,7 +47,7 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     started = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
     if started is None:
         raise UsageError(
-            f"no game day {gameday_id!r} in the journal at {journal.path}", hint="see `fireline gameday history`"
+            f"no game day {gameday_id!r} in the journal at {journal.location}", hint="see `fireline gameday history`"
         )
     redactor = Redactor()
     refs = {

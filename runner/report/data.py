@@ -15,7 +15,7 @@ from runner.durations import format_duration, parse_duration
 from runner.errors import UsageError
 from runner.gameday import events as gev
 from runner.gameday.metrics import LABELS, METRICS, measure
-from runner.journal.events import Event
+from runner.journal.events import Event, on_one_clock
 
 INCOMPLETE = "incomplete"  # no gameday.finished: the game day crashed, was killed, or is still running
 
@@ -126,7 +126,7 @@ class GameDayReport:
 
 
 def build_report(events: Sequence[Event]) -> GameDayReport:
-    ordered = sorted(events, key=lambda e: e.seq)
+    ordered = on_one_clock(sorted(events, key=lambda e: e.seq))
     started = next((e for e in ordered if e.type == gev.GAMEDAY_STARTED), None)
     if started is None:
         raise UsageError("these journal events are not a game day (no gameday.started event)",

@@ -1,0 +1,79 @@
+"""The journal stores: what survives a crash, what another process sees, and the team store on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.journal.events import Event, on_one_clock
+from runner.journal.store import Journal
+from runner.lab.postgres import ThrowawayPostgres
+from tests.conftest import REPO, write
+
+
+def test_durable_events_are_visible_at_once_and_queued_ones_at_exit(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    writer = Journal(path)
+    reader = Journal(path)
+    writer.append("run-1", "step.started", step_id="a", data={"mutating": True}, durable=True)
+    assert [e.type for e in reader.events("run-1")] == ["step.started"]
+    writer.append("run-1", "step.succeeded", step_id="a")  # read-only step: group-committed
+    assert [e.type for e in reader.events("run-1")] == ["step.started"]
+    writer.flush()
+    assert [e.type for e in reader.events("run-1")] == ["step.started", "step.succeeded"]
+    # A short-lived process that queues an event and exits still writes it.
+    code = f"from runner.journal.store import Journal; Journal({str(path)!r}).append('run-2', 'gameday.note')"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    assert [e.type for e in reader.events("run-2")] == ["gameday.note"]
+    assert [e.seq for e in reader.events("run-1")] == sorted(e.seq for e in reader.events("run-1"))
+
+
+def test_events_from_another_machine_are_placed_by_wall_clock() -> None:
+    here = Event("gd", 1, "2026-11-22T10:00:00.000000Z", 5000.0, "fault.injected", boot="boot-a")
+    there = Event("gd", 2, "2026-11-22T10:00:02.500000Z", 12.0, "gameday.acknowledged", boot="boot-b")
+    same = Event("gd", 3, "2026-11-22T10:00:09.000000Z", 5003.25, "gameday.recovered", boot="boot-a")
+    placed = on_one_clock([here, there, same])
+    assert placed[1].ts_mono == pytest.approx(5002.5)  # 2.5 s after the fault, on this machine's clock
+    assert placed[2].ts_mono == 5003.25  # same boot: the exact monotonic time is kept, not the wall clock
+
+
+@pytest.fixture(scope="module")
+def team_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    with ThrowawayPostgres(tmp_path_factory.mktemp("store")) as pg:
+        yield pg.create_database("fireline_journal")
+
+
+def test_team_store_approval_from_another_machine(tmp_path: Path, cli, monkeypatch, team_store: str) -> None:
+    marker = tmp_path / "changed"
+    runbook = write(
+        tmp_path / "rb.yaml",
+        f"""\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: team}}
+steps:
+  - id: change
+    action: shell.run
+    with: {{argv: [touch, "{marker}"]}}
+""",
+    )
+    monkeypatch.setenv("FIRELINE_STORE", team_store)
+    monkeypatch.setenv("FIRELINE_HOME", str(tmp_path / "responder-laptop"))
+    paused = cli("run", str(runbook), "--output", "json")
+    assert paused.code == 3
+    run_id = paused.json()["run_id"]
+    # The approver is elsewhere: another home, the same team store.
+    monkeypatch.setenv("FIRELINE_HOME", str(tmp_path / "approver-laptop"))
+    assert cli("approve", run_id, "change", "--as", "lead", "--reason", "INC-9").code == 0
+    monkeypatch.setenv("FIRELINE_HOME", str(tmp_path / "responder-laptop"))
+    assert cli("resume", run_id).code == 0 and marker.exists()
+    shown = cli("runs", "show", run_id, "--json").json()
+    assert [e["actor"] for e in shown["events"] if e["type"] == "step.approved"] == ["lead"]
+    assert not (tmp_path / "responder-laptop" / "journal.db").exists()  # nothing went to a local file
+    listed = cli("runs", "list")
+    assert run_id in listed.out and "succeeded" in listed.out
+    assert "password" not in os.environ.get("FIRELINE_STORE", "")
