@@ -136,6 +136,10 @@ class Action(Protocol):
         """Per-step refinement of `mutates` (shell.run with read_only: true is not mutating)."""
         ...
 
+    def is_idempotent(self, params: Params) -> bool:
+        """Per-step refinement of `idempotent` (scale to an absolute count is; scale by +2 is not)."""
+        ...
+
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         """Dry-run: say what would change without changing anything. Read-only actions are run by the
         engine instead of planned."""
@@ -153,6 +157,10 @@ class BaseAction:
 
     def is_mutating(self, params: Params) -> bool:
         return self.mutates
+
+    def is_idempotent(self, params: Params) -> bool:
+        # A step may vouch for itself (postgres.execute with `idempotent: true`).
+        return self.idempotent or params.get("idempotent") is True
 
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         if not self.is_mutating(params):

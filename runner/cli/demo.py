@@ -18,8 +18,7 @@ SCENARIOS = Path(__file__).resolve().parent.parent.parent / "scenarios"
     default=str(SCENARIOS / "checkout-db-exhaustion.yaml"),
     show_default=True,
 )
-@click.option("--keep-home", is_flag=True, help="Keep the journal in $FIRELINE_HOME instead of a temp dir.")
-def demo(scenario: str, keep_home: bool) -> int:
+def demo(scenario: str) -> int:
     """Start a throwaway lab (emulated cluster, PostgreSQL, the checkout service), run a game day whose
     response is an automated runbook, revert, print the measured response and the report, stop everything."""
     from runner.cli.gameday import write_report
@@ -46,5 +45,4 @@ def demo(scenario: str, keep_home: bool) -> int:
     click.echo(f"\nHTML report: {report}")
     click.echo(f"timeline:    fireline gameday report {result.gameday_id}")
     click.echo("the lab was stopped and removed.")
-    del keep_home
     return result.exit_code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -50,10 +49,3 @@ def call_with_timeout(fn: Callable[[], T], ctx: ActionContext, timeout: float | 
 
 def backoff_delays(count: int, delay: float, backoff: float) -> list[float]:
     return [delay * (backoff**attempt) for attempt in range(count)]
-
-
-def interruptible_sleep(seconds: float, stop: threading.Event | None = None) -> None:
-    if stop is not None:
-        stop.wait(seconds)
-    else:
-        time.sleep(seconds)

@@ -246,7 +246,7 @@ def _decide_interrupted(
     safe to repeat; otherwise the responder decides."""
     step = runbook.step(step_id)
     action = get_action(step.action)
-    idempotent = action.idempotent or bool(step.params.get("idempotent") is True)
+    idempotent = action.is_idempotent(step.params)
     if request.retry_step or (idempotent and not request.skip_step):
         why = "--retry-step" if request.retry_step else "the action is idempotent"
         journal.append(

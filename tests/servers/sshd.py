@@ -3,15 +3,25 @@
     with start_sshd(tmp_path, count=3) as fleet:
         subprocess.run(["ssh", "-F", str(fleet.ssh_config_path), "web-1", "true"], check=True)
 
-Each instance authorises one client key pair (generated once per workdir) for the current user.
+Each instance authorises one client key pair (generated once per workdir) for the current user, or,
+with `user=NAME` (root only), for a dedicated system user whose login shell is /bin/sh:
+
+    with start_sshd(tmp_path, count=10, user="fireline-bench") as fleet:  # fleet.user == "fireline-bench"
+
+sshd runs every remote command as `<login shell> -c <command>`, so the login user's shell startup is
+part of every command's cost. root's shell on a developer machine may be bash with a heavy ~/.bashrc
+(`pyenv init` costs ~200ms of CPU); a clean user with dash keeps a simulated host as cheap as a real
+one, which matters when many "hosts" share one machine's CPUs (see benchmarks/ssh_fanout.py).
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +33,8 @@ from .ports import LOOPBACK, ServerNotReady, free_port, wait_for_port
 
 SSHD = "/usr/sbin/sshd"  # sshd insists on an absolute path: it re-executes itself per connection
 SSH_KEYGEN = "ssh-keygen"
+USERADD = "useradd"
+CLEAN_SHELL = "/bin/sh"  # dash on Debian: `sh -c CMD` reads no rc file at all
 _START_ATTEMPTS = 3  # a free_port() can be taken by someone else before sshd binds it: retry then
 
 
@@ -75,6 +87,8 @@ class SshFleet:
     known_hosts_path: Path
     ssh_config_path: Path
     servers: list[SshServer] = field(default_factory=list)
+    # Per-fleet files outside workdir (the dedicated user's authorized_keys): removed by stop().
+    cleanup_dirs: list[Path] = field(default_factory=list)
 
     @property
     def hosts(self) -> list[tuple[str, int]]:
@@ -106,6 +120,9 @@ class SshFleet:
             proc.terminate()
         for proc in procs:
             proc.stop()
+        for directory in self.cleanup_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+        self.cleanup_dirs.clear()
 
     def __enter__(self) -> SshFleet:
         return self
@@ -171,6 +188,65 @@ def _write_sshd_config(server: SshServer, authorized_keys: Path) -> None:
     )
 
 
+def _home_for(user: str) -> Path:
+    # Under /tmp, not /home: nothing to clean up in a persistent place, and /tmp (1777) is traversable.
+    return Path(tempfile.gettempdir()) / f"{user}-home"
+
+
+def ensure_system_user(user: str) -> pwd.struct_passwd:
+    """Create `user` (system account, /bin/sh, home under /tmp) unless it exists; return its passwd entry.
+
+    Idempotent and safe against a concurrent creator (another pytest worker): useradd failing because
+    the user appeared meanwhile is fine. Needs root.
+    """
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        if shutil.which(USERADD) is None:
+            raise FileNotFoundError(f"{USERADD} not found (Debian package `passwd`)") from None
+        home = _home_for(user)
+        # --password '*': no password login, but not "locked" ('!'), which sshd refuses outright for
+        # key logins when UsePAM is off ("User ... not allowed because account is locked").
+        argv = [USERADD, "--system", "--create-home", "--home-dir", str(home), "--shell", CLEAN_SHELL]
+        argv += ["--password", "*", user]
+        created = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            raise RuntimeError(f"useradd {user} failed: {created.stderr.strip()}") from None
+    if entry.pw_shell != CLEAN_SHELL:
+        # An existing account with another shell would quietly bring back the rc-file cost this
+        # option exists to avoid; do not usermod an account we may not own, say so instead.
+        raise RuntimeError(f"user {user} has login shell {entry.pw_shell}, expected {CLEAN_SHELL}")
+    home = Path(entry.pw_dir)
+    if not home.is_dir():
+        # /tmp is cleaned on reboot (or by tmpreaper) while the account in /etc/passwd stays.
+        home.mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+    if home.stat().st_uid != entry.pw_uid or home.is_symlink():
+        # /tmp is world-writable: refuse a home someone else planted there instead of writing into it.
+        raise RuntimeError(f"home {home} of {user} is not owned by {user}")
+    return entry
+
+
+def _authorized_keys_for(entry: pwd.struct_passwd, public_key: str) -> tuple[Path, Path]:
+    """Write `public_key` into a fresh per-fleet dir in `entry`'s home; return (file, dir to remove).
+
+    sshd opens AuthorizedKeysFile with the target user's privileges, so the file and every directory
+    above it must be reachable by that user: pytest's tmp dirs (0700 root) are not, the user's home is.
+    """
+    base = Path(entry.pw_dir) / ".fireline-sshd"
+    base.mkdir(mode=0o700, exist_ok=True)
+    os.chown(base, entry.pw_uid, entry.pw_gid)
+    fleet_dir = Path(tempfile.mkdtemp(prefix="fleet-", dir=base))  # unique: fleets may run concurrently
+    os.chown(fleet_dir, entry.pw_uid, entry.pw_gid)
+    authorized_keys = fleet_dir / "authorized_keys"
+    authorized_keys.write_text(public_key)
+    os.chown(authorized_keys, entry.pw_uid, entry.pw_gid)
+    authorized_keys.chmod(0o600)
+    return authorized_keys, fleet_dir
+
+
 def _write_client_files(fleet: SshFleet) -> None:
     fleet.known_hosts_path.write_text("".join(s.host_key_line() + "\n" for s in fleet.servers))
     blocks = []
@@ -199,12 +275,23 @@ def _write_client_files(fleet: SshFleet) -> None:
     fleet.ssh_config_path.write_text("\n".join(blocks))
 
 
-def start_sshd(workdir: Path, count: int = 1, *, name_prefix: str = "web", timeout: float = 15.0) -> SshFleet:
+def start_sshd(
+    workdir: Path,
+    count: int = 1,
+    *,
+    name_prefix: str = "web",
+    timeout: float = 15.0,
+    user: str | None = None,
+) -> SshFleet:
     """Start `count` sshd instances under `workdir` in parallel and return the running fleet.
 
     Layout: workdir/client/id_ed25519{,.pub}, workdir/authorized_keys, workdir/known_hosts,
     workdir/ssh_config, workdir/<name>-<i>/{sshd_config,ssh_host_ed25519_key,sshd.pid,sshd.log}.
     Aliases are `<name_prefix>-1 .. <name_prefix>-<count>`.
+
+    `user`: log in as this account instead of the current one. Other than the current user it needs
+    root: the account is created if missing (see ensure_system_user) and the fleet's authorized_keys
+    lives in its home (removed again by stop()); the system account itself is kept for later runs.
     """
     if count < 1:
         raise ValueError("count must be >= 1")
@@ -217,7 +304,14 @@ def start_sshd(workdir: Path, count: int = 1, *, name_prefix: str = "web", timeo
         # start without it; the Debian package only creates it from its systemd unit.
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
 
-    user = getpass.getuser()
+    current_user = getpass.getuser()
+    login: pwd.struct_passwd | None = None  # set when logging in as a dedicated user
+    if user is not None and user != current_user:
+        if os.geteuid() != 0:
+            # A non-root sshd can only authenticate its own user.
+            raise PermissionError(f"start_sshd(user={user!r}) needs root (running as {current_user})")
+        login = ensure_system_user(user)
+    user = user or current_user
     client_dir = workdir / "client"
     client_dir.mkdir(exist_ok=True)
     client_key = client_dir / "id_ed25519"
@@ -230,7 +324,7 @@ def start_sshd(workdir: Path, count: int = 1, *, name_prefix: str = "web", timeo
     )
     keygens: list[list[str]] = []
     if not client_key.exists():  # once per workdir: re-used by later fleets in the same dir
-        keygens.append(_keygen_argv(client_key, f"fireline-tests@{user}"))
+        keygens.append(_keygen_argv(client_key, f"fireline-tests@{current_user}"))
     for i in range(1, count + 1):
         server = SshServer(name=f"{name_prefix}-{i}", port=0, directory=workdir / f"{name_prefix}-{i}")
         server.directory.mkdir(exist_ok=True)
@@ -240,8 +334,12 @@ def start_sshd(workdir: Path, count: int = 1, *, name_prefix: str = "web", timeo
     _run_all(keygens)
     # ssh refuses a private key readable by others; ssh-keygen already writes 0600, keep it explicit.
     client_key.chmod(0o600)
+    public_key = (client_dir / "id_ed25519.pub").read_text()
     authorized_keys = workdir / "authorized_keys"
-    authorized_keys.write_text((client_dir / "id_ed25519.pub").read_text())
+    authorized_keys.write_text(public_key)  # the documented layout; sshd reads it unless `login`
+    if login is not None:
+        authorized_keys, fleet_dir = _authorized_keys_for(login, public_key)
+        fleet.cleanup_dirs.append(fleet_dir)
 
     try:
         _start_all(fleet.servers, authorized_keys, timeout)
