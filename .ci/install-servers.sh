@@ -22,9 +22,11 @@ declare -A binary_of=(
   [openssh-client]=/usr/bin/ssh
   [prometheus]=/usr/bin/prometheus
   [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
+  # useradd: tests/servers/sshd.py creates a clean login user (start_sshd(user=...)) for benchmarks.
+  [passwd]=/usr/sbin/useradd
 )
 missing=()
-for pkg in openssh-server openssh-client prometheus prometheus-alertmanager; do
+for pkg in openssh-server openssh-client prometheus prometheus-alertmanager passwd; do
   if [ ! -x "${binary_of[$pkg]}" ]; then missing+=("$pkg"); fi
 done
 
