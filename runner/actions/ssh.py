@@ -339,7 +339,7 @@ def _run_on_host(target: Target, options: RunOptions, ctx: ActionContext, interr
     started = time.monotonic()
     result = HostResult(host=target.spec.name, address=target.address, status="error")
     try:
-        target.connection.open()
+        _open(target)
         out = _LineSink(ctx, f"[{target.spec.name}]") if options.stream else None
         err = _LineSink(ctx, f"[{target.spec.name}!]") if options.stream else None
         ran = target.connection.run(
@@ -531,10 +531,21 @@ class Run(BaseAction):
         )
 
 
+def _open(target: Target) -> None:
+    """Connect (once per run) and turn Nagle off: paramiko leaves it on, so every small SSH packet waited
+    for the peer's delayed ACK (~40 ms on Linux) — a `true` took 47 ms instead of 8 ms."""
+    if target.connection.is_connected:
+        return
+    target.connection.open()
+    sock = getattr(target.connection.transport, "sock", None)
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def check_reachable(target: Target) -> str | None:
     """Connect and authenticate, run nothing. None when fine, else the reason (naming the host)."""
     try:
-        target.connection.open()
+        _open(target)
     except Exception as exc:
         reason, hint = describe_connect_error(target, exc)
         return f"{reason} (hint: {hint})" if hint else reason
