@@ -28,16 +28,9 @@ from runner.spec.runbook import (
     load_runbook,
     template_strings,
 )
-from runner.spec.schemas import load_schema, validate_params, validate_structure
+from runner.spec.schemas import validate_params, validate_structure
 from runner.spec.yamlsource import Document, PathKey, load_document
 
-FAULT_ACTIONS_WITH_RUNBOOK_SCHEMA = (
-    "kubernetes.delete_pods",
-    "kubernetes.scale",
-    "postgres.terminate_backends",
-    "flags.set",
-    "ssh.run",
-)
 GAMEDAY_ROOTS = ("gameday",)
 
 
@@ -122,10 +115,7 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
         return []
     action, params = fault["action"], fault.get("with") or {}
     out: list[Diagnostic] = []
-    if action in FAULT_ACTIONS_WITH_RUNBOOK_SCHEMA:
-        out += validate_params(doc, action, params, (*at, "with"))
-    else:
-        out += _validate_fault_params(doc, action, params, (*at, "with"))
+    out += validate_params(doc, action, params, (*at, "with"))
     if action == "ssh.run" and "revert" not in fault:
         out.append(
             doc.diagnostic(
@@ -141,17 +131,6 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     out += check_template_sites(doc, template_strings(params, (*at, "with")), scope, GAMEDAY_ROOTS)
     return out
-
-
-def _validate_fault_params(doc: Document, action: str, params: Any, at: PathKey) -> list[Diagnostic]:
-    from jsonschema import Draft202012Validator
-
-    from runner.spec.schemas import explain
-
-    schema = load_schema("faults.json")["$defs"].get(action)
-    if schema is None:
-        return []
-    return list(explain(doc, Draft202012Validator(schema).iter_errors(params), at))
 
 
 def _check_response(doc: Document, response: Any, path: Path | None, scope: Scope) -> list[Diagnostic]:
