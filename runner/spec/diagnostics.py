@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from xml.sax.saxutils import escape, quoteattr
 
 from runner.errors import RunbookInvalid
 
@@ -63,6 +62,8 @@ def render_json(results: dict[str, list[Diagnostic]]) -> str:
 
 
 def render_junit(results: dict[str, list[Diagnostic]]) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
     failures = sum(1 for diags in results.values() if diags)
     cases = []
     for name, diags in results.items():
