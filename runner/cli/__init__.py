@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -29,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("runner.cli.lab", "lab", "The local practice lab: an emulated Kubernetes cluster."),
     "demo": ("runner.cli.demo", "demo", "Run the demo on a throwaway lab and PostgreSQL."),
 }
+
+# Set by the console-script entry point: this process exists only for one fireline command.
+OWN_PROCESS = threading.Event()
 
 EXIT_CODES = """\b
 Exit codes:
@@ -104,4 +108,5 @@ def _error(message: str, hint: str | None) -> None:
 
 
 def run_main() -> Any:
+    OWN_PROCESS.set()
     sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -83,6 +84,13 @@ def _execute(
     reason_text = _check_reason(approve, approve_all, reason) if not dry_run else ""
     path = Path(runbook_path)
     runbook = load_runbook(path)
+    from runner.cli import OWN_PROCESS
+
+    if OWN_PROCESS.is_set():
+        # Everything loaded so far (modules, the parsed runbook) lives as long as the process: keep the
+        # cyclic collector from rescanning it at every full collection of a long run. Not when fireline
+        # is called in-process (tests, embedding): there it would pin the caller's garbage too.
+        gc.freeze()
     request = StartRequest(
         runbook_path=path,
         inputs=_inputs(input_pairs, inputs_file),
