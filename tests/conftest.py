@@ -6,16 +6,18 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 
 from runner.lab.postgres import ThrowawayPostgres
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +107,18 @@ def http_server() -> Iterator[HttpServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def wait_for(check: Callable[[], T], what: str, timeout: float = 15.0, every: float = 0.02) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+        time.sleep(every)
+        last = check()
+    return last
 
 
 def write(path: Path, text: str) -> Path:

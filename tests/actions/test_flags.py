@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from runner.actions.registry import get_action
 from runner.errors import ActionError
 from runner.spec.schemas import check_params_now
 from runner.testing import StaticConnections
+from tests.conftest import wait_for
 from tests.servers.prometheus import MetricsExporter, start_prometheus
 from tests.servers.unleash import UnleashServer, start_unleash
 
@@ -38,17 +39,6 @@ T = TypeVar("T")
 def _context(settings: Mapping[str, Mapping[str, Any]], lines: list[str] | None = None) -> ActionContext:
     emit = lines.append if lines is not None else None
     return ActionContext("flags-test", StaticConnections(settings), deadline=time.monotonic() + 30, emit=emit)
-
-
-def _eventually(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 # -- Unleash ------------------------------------------------------------------------------------------------
@@ -99,7 +89,7 @@ def _client_sees(unleash: UnleashServer, name: str, enabled: bool, rollout: str 
         rollouts = [s["parameters"]["rollout"] for s in feature["strategies"] if s["name"] == "flexibleRollout"]
         return feature if rollout is None or rollouts == [rollout] else None
 
-    return _eventually(check, 15, f"client API to show {name} enabled={enabled} rollout={rollout}")
+    return wait_for(check, f"client API to show {name} enabled={enabled} rollout={rollout}", 15, every=0.1)
 
 
 def test_unleash_enable_is_seen_by_clients_and_records_previous(unleash: UnleashServer, flag: str) -> None:
@@ -391,7 +381,7 @@ def test_disable_feature_flag_runbook_end_to_end(unleash: UnleashServer, flag: s
         FlaggedApp(unleash, flag, exporter),
     ):
         prometheus.wait_for_targets_up()
-        _eventually(lambda: prometheus.query("checkout_error_ratio > 0.2"), 15, "errors while the flag is on")
+        wait_for(lambda: prometheus.query("checkout_error_ratio > 0.2"), "errors while the flag is on", 15, every=0.1)
         env = {**os.environ, "FIRELINE_HOME": str(tmp_path / "home"), "UNLEASH_ADMIN_TOKEN": unleash.admin_token}
         inputs = {
             "flag": flag,

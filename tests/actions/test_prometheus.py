@@ -8,7 +8,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from runner.actions.registry import get_action
 from runner.errors import ActionError
 from runner.spec.schemas import check_params_now
 from runner.testing import StaticConnections
+from tests.conftest import wait_for
 from tests.servers.ports import free_port
 from tests.servers.prometheus import (
     AlertmanagerServer,
@@ -92,17 +93,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         exporter.set(METRIC, 0.0, labels=LABELS)
         prometheus.wait_for_targets_up()
         yield Lab(exporter, prometheus, alertmanager)
-
-
-def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 # -- prometheus.query ---------------------------------------------------------------------------------------
@@ -218,7 +208,7 @@ def test_wait_honours_the_step_deadline_and_cancel(lab: Lab) -> None:
 # -- alertmanager.alerts ------------------------------------------------------------------------------------
 def test_alert_fires_and_clears(lab: Lab) -> None:
     lab.set_ratio(0.5)
-    _eventually(lambda: lab.alerts(name="CheckoutErrorRateHigh").result["firing"], 30, "alert firing")
+    wait_for(lambda: lab.alerts(name="CheckoutErrorRateHigh").result["firing"], "alert firing", 30, every=0.2)
     firing = lab.alerts(name="CheckoutErrorRateHigh", labels={"service": "checkout"}, state="firing")
     [alert] = firing.result["alerts"]
     assert alert["labels"]["severity"] == "page" and alert["state"] == "active"
@@ -231,7 +221,7 @@ def test_alert_fires_and_clears(lab: Lab) -> None:
         lab.alerts(name="CheckoutErrorRateHigh", state="resolved")
 
     lab.set_ratio(0.0)
-    _eventually(lambda: not lab.alerts(name="CheckoutErrorRateHigh").result["firing"], 40, "alert resolved")
+    wait_for(lambda: not lab.alerts(name="CheckoutErrorRateHigh").result["firing"], "alert resolved", 40, every=0.2)
     assert lab.alerts(name="CheckoutErrorRateHigh", expect_firing=False).result["firing"] is False
     with pytest.raises(ActionError, match="is not firing, expected firing"):
         lab.alerts(name="CheckoutErrorRateHigh", state="firing")
@@ -361,10 +351,11 @@ def test_check_error_rate_runbook_end_to_end(lab: Lab, tmp_path: Path) -> None:
         healthy = _fireline(tmp_path, "run", runbook, *inputs)
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
         traffic.error_share = 0.5
-        _eventually(
+        wait_for(
             lambda: (lab.query(query='sum(rate(http_requests_total{code="500"}[5m]))').result["value"] or 0) > 0,
-            20,
             "errors visible in Prometheus",
+            20,
+            every=0.2,
         )
         unhealthy = _fireline(tmp_path, "run", runbook, *inputs)
     assert unhealthy.returncode != 0

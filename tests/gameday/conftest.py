@@ -27,7 +27,7 @@ import psycopg
 import pytest
 
 from runner.lab.environment import DemoEnvironment, LabEndpoints
-from tests.conftest import Cli
+from tests.conftest import Cli, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "scenarios"
@@ -40,19 +40,6 @@ SUBPROCESS_TIMEOUT = 60.0
 
 T = TypeVar("T")
 CliRunner = Callable[..., Cli]  # the `cli` fixture: fireline in-process → exit code, stdout, stderr
-
-
-# -- waiting ---------------------------------------------------------------------------------------------------
-def wait_for(check: Callable[[], T], what: str, timeout: float = 15.0, every: float = 0.02) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T = check()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-        time.sleep(every)
-        last = check()
-    return last
 
 
 # -- the real systems ------------------------------------------------------------------------------------------

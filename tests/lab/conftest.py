@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from kubernetes import client, config
 
 from runner.lab.k8s import LabCluster, LabConfig
+from tests.conftest import wait_for
 
 TIME_SCALE = 0.01  # 100x: pods ready in 20 ms, the default 600 s progress deadline is 6 s
 
@@ -80,11 +80,4 @@ def kubectl(lab: LabCluster, tmp_path: Path) -> Kubectl:
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with a clear message on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+    return wait_for(predicate, "the lab to reach the expected state", timeout, interval)

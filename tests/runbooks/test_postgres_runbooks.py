@@ -16,6 +16,7 @@ import pytest
 
 from runner.cli import main
 from runner.lab.postgres import ThrowawayPostgres
+from tests.conftest import wait_for
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 DB = "app"
@@ -71,10 +72,7 @@ def steps(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    wait_for(predicate, what, timeout, every=0.05)
 
 
 # --- db-connection-exhaustion -----------------------------------------------------------------------------
