@@ -109,6 +109,9 @@ class PlainReporter:
     def note(self, text: str) -> None:
         self._print(f"      {text}")
 
+    def close(self) -> None:
+        """Give the terminal back (the live view stops); safe to call twice."""
+
     def finished(self, result: RunResult) -> None:
         if result.status == "paused" and result.failed_step:
             step = result.failed_step
@@ -199,6 +202,9 @@ class RichReporter(PlainReporter):
     def finished(self, result: RunResult) -> None:
         self.live.stop()
         super().finished(result)
+
+    def close(self) -> None:
+        self.live.stop()
 
 
 class JsonReporter(PlainReporter):

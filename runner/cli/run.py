@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +108,30 @@ def _execute(
     )
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
-    result = start_run(request, runbook, _journal(), reporter, redactor)
+    with _interruptible(reporter):
+        result = start_run(request, runbook, _journal(), reporter, redactor)
     reporter.finished(result)
     return result.exit_code
+
+
+@contextlib.contextmanager
+def _interruptible(reporter: Any) -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, a killed pod) stops a run the way Ctrl-C does: recorded, resumable."""
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        reporter.close()
+        click.echo("\ninterrupted: the run is paused; see `fireline runs list`, continue with `fireline resume`",
+                   err=True)
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()
@@ -229,6 +253,7 @@ def resume(
         approve_all,
         _check_reason(approve, approve_all, reason),
     )
-    result = resume_run(request, runbook, journal, reporter, redactor)
+    with _interruptible(reporter):
+        result = resume_run(request, runbook, journal, reporter, redactor)
     reporter.finished(result)
     return result.exit_code

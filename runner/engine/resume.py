@@ -25,6 +25,7 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
     started = next(e for e in events if e.type == ev.RUN_STARTED)
     states: dict[str, StepState] = {}
     open_step: str | None = None
+    open_mutating = False
     last_done = -1
     finished = False
     paused_at: str | None = None
@@ -32,6 +33,7 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
         sid = event.step_id
         if event.type == ev.STEP_STARTED and sid and not event.data.get("rollback"):
             open_step = sid
+            open_mutating = bool(event.data.get("mutating", True))
         elif event.type in (ev.STEP_SUCCEEDED, ev.STEP_SKIPPED, ev.STEP_FAILED) and sid:
             if event.data.get("rollback"):
                 continue
@@ -48,7 +50,9 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
     next_index = (
         runbook.index_of(open_step) if open_step else (runbook.index_of(paused_at) if paused_at else last_done + 1)
     )
-    return Replay(started, states, next_index, open_step, finished, paused_at)
+    # Only a change that may have half-happened needs the responder's decision; a read runs again.
+    interrupted = open_step if open_step and open_mutating else None
+    return Replay(started, states, next_index, interrupted, finished, paused_at)
 
 
 def _state(event: Event) -> StepState:

@@ -99,6 +99,7 @@ class Engine:
         self.redactor = redactor
         self.connections = Connections(runbook.connections, scope)
         self.completed: list[Step] = []  # in order, for rollback
+        self._current: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------------------
     def execute(self, start: int = 0) -> RunResult:
@@ -107,6 +108,7 @@ class Engine:
         try:
             while index < len(self.runbook.steps):
                 step = self.runbook.steps[index]
+                self._current = step.id
                 visits[step.id] += 1
                 if visits[step.id] > MAX_VISITS_PER_STEP:
                     return self._finish("failed", step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
@@ -123,6 +125,17 @@ class Engine:
                         self._rollback()
                     return self._finish("failed", step, self.scope.steps[step.id].summary)
             return self._finish("succeeded", None, "")
+        except KeyboardInterrupt:
+            # Ctrl-C (or SIGTERM, which the CLI turns into the same): say so in the journal, so `runs list`
+            # shows the run as paused and `resume` knows where it stood. A step cut short stays "started".
+            self.journal.append(
+                self.options.run_id,
+                ev.RUN_PAUSED,
+                step_id=self._current,
+                data={"reason": "interrupted", "why": "interrupted by the responder (Ctrl-C or SIGTERM)"},
+                durable=True,
+            )
+            raise
         except _Paused as paused:
             self.journal.append(
                 self.options.run_id,

@@ -76,3 +76,39 @@ def test_kill_dash_nine_then_resume(tmp_path: Path, cli, fireline_home) -> None:
     shown = cli("runs", "show", run_id, "--json").json()
     decisions = [e for e in shown["events"] if e["type"] == "step.decision"]
     assert decisions[0]["step_id"] == "slow-change" and decisions[0]["data"]["decision"] == "skip"
+
+
+def test_sigterm_pauses_the_run_and_resume_reruns_the_interrupted_read(tmp_path: Path, cli, fireline_home) -> None:
+    marker, log = tmp_path / "fast-now", tmp_path / "log"
+    path = write(tmp_path / "term.yaml", f"""\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: term}}
+steps:
+  - id: first
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo first >> {log}"}}
+  - id: slow-read
+    action: shell.run
+    read_only: true
+    with: {{command: "echo read >> {log}; test -f {marker} || sleep 30"}}
+""")
+    env = {**os.environ, "FIRELINE_HOME": str(fireline_home), "PYTHONPATH": str(Path.cwd())}
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "run", str(path), "--output", "plain"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 20
+    while not (log.exists() and "read" in log.read_text()):
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130, out
+    assert "the run is paused" in out
+    run_id = next(w for line in out.splitlines() for w in line.split() if w.count("-") == 2 and w[:8].isdigit())
+    listed = cli("runs", "list")
+    assert run_id in listed.out and "paused" in listed.out
+    marker.touch()
+    resumed = cli("resume", run_id, "--output", "plain")  # a read is simply run again: no decision needed
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert log.read_text().split() == ["first", "read", "read"]
