@@ -176,6 +176,9 @@ class Engine:
                 ev.STEP_STARTED, step, {"action": step.action, "mutating": mutating, "params": params}, durable=mutating
             )
             outcome = self._attempts(step, action, params)
+            # The action ran: from here on its compensation applies, even if the post-condition fails.
+            self.completed.append(step)
+            state.result = outcome.result
             if step.verify is not None:
                 self._verify(step, outcome)
             return self._succeed(step, state, outcome, started, mutating)
@@ -279,7 +282,6 @@ class Engine:
                 },
                 durable=mutating,
             )
-        self.completed.append(step)
         self.reporter.step_finished(step, state)
         return True
 
@@ -358,9 +360,13 @@ class Engine:
 
     # -- rollback ---------------------------------------------------------------------------------------
     def _rollback(self) -> None:
+        done: set[str] = set()
         for step in reversed(self.completed):
-            if step.rollback is None or self.scope.steps[step.id].status != "ok":
+            # "failed" here means the action ran and its verify failed: that change is compensated too.
+            # A step that ran twice (goto) is compensated once.
+            if step.rollback is None or step.id in done or self.scope.steps[step.id].status not in ("ok", "failed"):
                 continue
+            done.add(step.id)
             state = self.scope.steps[step.id]
             self.reporter.note(f"rolling back {step.id} ({step.rollback.action})")
             try:

@@ -281,3 +281,19 @@ def test_resume_refuses_changed_runbook(tmp_path: Path, cli) -> None:
     Path(path).write_text(Path(path).read_text() + "# edited\n")
     result = cli("resume", run_id)
     assert result.code == 1 and "changed since run" in result.err
+
+
+def test_a_step_whose_verify_fails_is_compensated_too(tmp_path: Path, cli) -> None:
+    log = tmp_path / "log"
+    path = runbook(tmp_path, f"""\
+steps:
+  - id: deploy
+    action: shell.run
+    approval: {{required: false}}
+    on_failure: rollback
+    with: {{command: "echo deploy >> {log}"}}
+    verify: {{action: control.assert, with: {{that: "{{{{ false }}}}", message: health check failed}}}}
+    rollback: {{action: shell.run, with: {{command: "echo undo-deploy >> {log}"}}}}
+""")
+    assert cli("run", path, "--output", "plain").code == 1
+    assert log.read_text().split() == ["deploy", "undo-deploy"]
