@@ -337,7 +337,8 @@ class Engine:
             if e.step_id == step.id
         ]
         pre = self.options.grants.get(step.id) or self.options.grants_all
-        if pre is not None and not any(g.actor == pre.actor and g.via == pre.via for g in recorded):
+        # One grant per person per step: a pre-approval carried into a resumed run is not recorded twice.
+        if pre is not None and not any(g.actor == pre.actor for g in recorded):
             self._record_grant(step, pre)
             recorded.append(pre)
         return recorded
