@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import write
@@ -59,23 +61,34 @@ def _env(home: Path) -> dict[str, str]:
     return {**env, "FIRELINE_HOME": str(home), "PYTHONPATH": str(Path.cwd()), "TERM": "xterm", "COLUMNS": "80"}
 
 
-def test_prompt_shows_the_change_and_typing_the_step_id_approves(tmp_path: Path, fireline_home: Path) -> None:
-    marker = tmp_path / "changed"
-    path = write(
-        tmp_path / "rb.yaml",
-        f"""\
+def _runbook(tmp_path: Path, marker: Path, extra: str) -> Path:
+    return write(tmp_path / "rb.yaml", f"""\
 apiVersion: fireline/v1
 kind: Runbook
 metadata: {{name: prompt}}
 steps:
   - id: change
     action: shell.run
-    notes: Creates the marker file.
+    {extra}
     with: {{argv: [touch, "{marker}"]}}
-""",
-    )
-    proc, master = _spawn(["run", str(path)], _env(fireline_home))
+""")
+
+
+@contextlib.contextmanager
+def _terminal(args: list[str], home: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """fireline on a pseudo-terminal: (process, the terminal's master end); both cleaned up."""
+    proc, master = _spawn(args, _env(home))
     try:
+        yield proc, master
+    finally:
+        proc.kill()
+        os.close(master)
+
+
+def test_prompt_shows_the_change_and_typing_the_step_id_approves(tmp_path: Path, fireline_home: Path) -> None:
+    marker = tmp_path / "changed"
+    path = _runbook(tmp_path, marker, "notes: Creates the marker file.")
+    with _terminal(["run", str(path)], fireline_home) as (proc, master):
         screen = _read_until(master, "Type 'change'")
         assert "what will change: would run: touch" in screen  # before the question
         assert "Creates the marker file." in screen
@@ -83,37 +96,18 @@ steps:
         os.write(master, b"change\n")
         rest = _drain(master, proc)
         assert proc.wait(timeout=20) == 0, rest
-    finally:
-        proc.kill()
-        os.close(master)
     assert marker.exists()
 
 
 def test_wrong_answer_or_timeout_fails_closed(tmp_path: Path, fireline_home: Path) -> None:
     marker = tmp_path / "changed"
-    path = write(
-        tmp_path / "rb.yaml",
-        f"""\
-apiVersion: fireline/v1
-kind: Runbook
-metadata: {{name: prompt}}
-steps:
-  - id: change
-    action: shell.run
-    approval: {{timeout: 1s}}
-    with: {{argv: [touch, "{marker}"]}}
-""",
-    )
+    path = _runbook(tmp_path, marker, "approval: {timeout: 1s}")
     for answer in (b"yes\n", None):
-        proc, master = _spawn(["run", str(path), "--output", "plain"], _env(fireline_home))
-        try:
+        with _terminal(["run", str(path), "--output", "plain"], fireline_home) as (proc, master):
             _read_until(master, "Type 'change'")
             if answer is not None:
                 os.write(master, answer)
             rest = _drain(master, proc)
             assert proc.wait(timeout=20) == 3, rest
             assert "fireline approve" in rest
-        finally:
-            proc.kill()
-            os.close(master)
         assert not marker.exists()
