@@ -68,8 +68,12 @@ class Redactor:
         return value
 
 
-def resolve_secrets(refs: Mapping[str, SecretRef], redactor: Redactor) -> dict[str, str]:
-    """Read every referenced secret; all missing ones are reported together."""
+def resolve_secrets(
+    refs: Mapping[str, SecretRef], redactor: Redactor, missing: list[str] | None = None
+) -> dict[str, str]:
+    """Read every referenced secret; all missing ones are reported together. With a `missing` list (a
+    dry-run, e.g. in CI without production credentials) absent secrets are collected there instead: the
+    steps that need them become cannot-check rather than the whole plan failing."""
     values: dict[str, str] = {}
     problems: list[str] = []
     for ref in refs.values():
@@ -77,7 +81,10 @@ def resolve_secrets(refs: Mapping[str, SecretRef], redactor: Redactor) -> dict[s
         if value is None:
             if not ref.optional:
                 where = f"environment variable {ref.key}" if ref.source == "env" else f"file {ref.key}"
-                problems.append(f"secret {ref.name!r}: {where} is not set")
+                if missing is not None:
+                    missing.append(f"{ref.name} ({where})")
+                else:
+                    problems.append(f"secret {ref.name!r}: {where} is not set")
             continue
         if len(value) < _MIN_SECRET_LENGTH:
             problems.append(f"secret {ref.name!r} is shorter than {_MIN_SECRET_LENGTH} characters")

@@ -143,13 +143,20 @@ def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False)
             return value
         return _compiled_template(text, shell).render(**context)
     except UndefinedError as exc:
-        raise TemplateError(f"template {text.strip()!r}: {exc.message}") from None
+        message = (exc.message or "undefined").replace("'runner.engine.context._VisibleSteps object'", "steps")
+        raise TemplateError(f"template {_brief(text)}: {message}") from None
     except SecurityError as exc:
-        raise TemplateError(f"template {text.strip()!r} was refused by the sandbox: {exc}") from None
+        raise TemplateError(f"template {_brief(text)} was refused by the sandbox: {exc}") from None
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"template {text.strip()!r}: syntax error: {exc.message}") from None
+        raise TemplateError(f"template {_brief(text)}: syntax error: {exc.message}") from None
     except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError) as exc:
-        raise TemplateError(f"template {text.strip()!r}: {exc}") from None
+        raise TemplateError(f"template {_brief(text)}: {exc}") from None
+
+
+def _brief(text: str, limit: int = 80) -> str:
+    """The template as quoted in an error: long prose templates are cut, the message is what matters."""
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:

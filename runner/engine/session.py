@@ -60,7 +60,8 @@ def start_run(
             hint="step ids: " + ", ".join(s.id for s in runbook.steps),
         )
     inputs = resolve_inputs(runbook.inputs, request.inputs)
-    secret_values = resolve_secrets(runbook.secrets, redactor)
+    missing: list[str] | None = [] if request.dry_run else None
+    secret_values = resolve_secrets(runbook.secrets, redactor, missing)
     run_id = new_run_id()
     options = RunOptions(
         run_id=run_id,
@@ -101,6 +102,8 @@ def start_run(
     )
     engine_type = Planner if request.dry_run else Engine
     reporter.header(run_id, request.dry_run)
+    if missing:
+        reporter.note(f"secrets not available here: {', '.join(missing)}; steps that need them cannot be checked")
     if request.gameday and not request.dry_run:
         link_response_start(journal, request.gameday, run_id, runbook, request.initiator)
     result = engine_type(runbook, scope, journal, reporter, options, redactor).execute()

@@ -297,3 +297,29 @@ steps:
 """)
     assert cli("run", path, "--output", "plain").code == 1
     assert log.read_text().split() == ["deploy", "undo-deploy"]
+
+
+def test_plan_without_credentials_marks_steps_cannot_check(tmp_path: Path, cli, monkeypatch) -> None:
+    """CI dry-runs runbooks without production secrets: the plan still runs, and says what it could not check."""
+    monkeypatch.delenv("PRIMARY_DSN", raising=False)
+    path = runbook(tmp_path, """\
+secrets:
+  PRIMARY_DSN: {from: env, name: PRIMARY_DSN}
+connections:
+  db: {type: postgres, dsn: "{{ secrets.PRIMARY_DSN }}"}
+steps:
+  - id: count
+    action: postgres.query
+    with: {connection: db, sql: SELECT 1}
+  - id: local
+    action: shell.run
+    read_only: true
+    with: {argv: [echo, ok]}
+""")
+    result = cli("plan", str(path), "--output", "json")
+    assert result.code == 0
+    doc = result.json()
+    verdicts = {s["id"]: s["verdict"] for s in doc["steps"]}
+    assert verdicts == {"count": "cannot-check", "local": "read"}
+    assert "PRIMARY_DSN" in doc["notes"][0]
+    assert cli("run", str(path)).code == 2  # a real run still refuses to start without its secrets
