@@ -85,7 +85,17 @@ def action_schema(action: str) -> dict[str, Any] | None:
     faults = load_schema("faults.json").get("$defs", {})
     if action in faults:
         return {"$schema": _DRAFT, **inline_refs(faults[action], "faults.json")}
-    return None
+    return _plugin_schema(action)
+
+
+def _plugin_schema(action: str) -> dict[str, Any] | None:
+    """A plugin action (entry point group `fireline.actions`) brings its schema as `params_schema`."""
+    from runner.actions.registry import BUILTIN, get_action, has_action
+
+    if action in BUILTIN or not has_action(action):
+        return None
+    schema = getattr(get_action(action), "params_schema", None)
+    return {"$schema": _DRAFT, **schema} if isinstance(schema, dict) else None
 
 
 @cache
