@@ -57,7 +57,8 @@ def test_plugin_action_is_validated_and_runs(plugin: None, tmp_path: Path, cli) 
     bad = write(tmp_path / "bad.yaml", header + "  - {id: say, action: example.echo, with: {mesage: hi}}\n")
     result = cli("validate", str(bad))
     assert result.code == 1 and "unknown field 'mesage'" in result.out and "did you mean 'message'" in result.out
-    good = write(tmp_path / "good.yaml", header + "  - {id: say, action: example.echo, with: {message: hi, times: 2}}\n")
+    step = "  - {id: say, action: example.echo, with: {message: hi, times: 2}}\n"
+    good = write(tmp_path / "good.yaml", header + step)
     run = cli("run", str(good), "--output", "json")
     assert run.code == 0
     assert run.json()["steps"][0]["summary"] == "hi hi"
