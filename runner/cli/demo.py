@@ -23,7 +23,7 @@ def demo(scenario: str) -> int:
     response is an automated runbook, revert, print the measured response and the report, stop everything."""
     from runner.cli.gameday import write_report
     from runner.engine.session import current_actor
-    from runner.gameday.run import metric_lines
+    from runner.gameday.output import metric_lines
     from runner.gameday.session import run_gameday
     from runner.journal.store import open_journal
     from runner.lab.environment import DemoEnvironment

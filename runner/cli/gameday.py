@@ -50,7 +50,7 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
     """Run SCENARIO: check the steady state, inject the faults, watch, respond, recover, revert, report."""
     from runner.engine.inputs import parse_assignments
     from runner.engine.session import current_actor
-    from runner.gameday.run import metric_lines
+    from runner.gameday.output import metric_lines
     from runner.gameday.session import run_gameday
     from runner.spec.gameday import load_gameday
 

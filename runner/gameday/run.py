@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
 from runner.durations import format_duration
@@ -24,7 +24,8 @@ from runner.engine.context import Connections, RunScope
 from runner.errors import FirelineError
 from runner.gameday import events as gev
 from runner.gameday.faults import FAULTS
-from runner.gameday.metrics import LABELS, Metric, measure
+from runner.gameday.metrics import Metric, measure
+from runner.gameday.output import PrefixedReporter, Printer, brief
 from runner.gameday.probes import ProbeResult, Ticker, run_check
 from runner.journal.store import Journal
 from runner.secrets import Redactor
@@ -52,21 +53,6 @@ class GameDayResult:
     @property
     def exit_code(self) -> int:
         return {"passed": 0, "interrupted": 130}.get(self.status, 1)
-
-
-class Printer:
-    """Plain, timestamped lines relative to the fault: readable live and in CI logs."""
-
-    def __init__(self, out: TextIO, redactor: Redactor) -> None:
-        self.out, self.redactor = out, redactor
-        self.origin: float | None = None
-        self._lock = threading.Lock()
-
-    def line(self, text: str) -> None:
-        stamp = f"[+{time.monotonic() - self.origin:7.2f}s] " if self.origin is not None else "[  setup  ] "
-        with self._lock:
-            self.out.write(self.redactor.text(stamp + text) + "\n")
-            self.out.flush()
 
 
 class _Watch:
@@ -317,7 +303,7 @@ class GameDayRun:
         if self.printer.origin is None:
             self.printer.origin = event
             self.watch.armed = True
-        self.printer.line(f"fault {fault.id} ({fault.action}) injected: {_brief(state)}")
+        self.printer.line(f"fault {fault.id} ({fault.action}) injected: {brief(state)}")
 
     def _check_blast_radius(self, fault: Fault, params: Mapping[str, Any]) -> None:
         limit = self.gameday.max_pods_percent
@@ -423,7 +409,7 @@ class GameDayRun:
                 reason=f"game day {self.id} ({self.gameday.name})",
                 gameday=self.id,
             )
-            reporter = _PrefixedReporter(runbook, self.redactor, self.printer)
+            reporter = PrefixedReporter(runbook, self.redactor, self.printer)
             start_run(request, runbook, self.journal.reopen(), reporter, self.redactor)
         except FirelineError as exc:
             self.printer.line(f"response runbook could not run: {exc}")
@@ -480,47 +466,3 @@ def _uninterruptible() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _brief(state: Mapping[str, Any]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in state.items() if not isinstance(v, dict | list))
-    return text[:160] or "done"
-
-
-class _PrefixedReporter:
-    """The response runbook's progress, in the game day's timeline."""
-
-    def __init__(self, runbook: Any, redactor: Redactor, printer: Printer) -> None:
-        from runner.cli.render import PlainReporter
-
-        self.inner = PlainReporter(runbook, redactor, out=cast(TextIO, _PrinterStream(printer)))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-class _PrinterStream:
-    def __init__(self, printer: Printer) -> None:
-        self.printer = printer
-        self.buffer = ""
-
-    def write(self, text: str) -> int:
-        self.buffer += text
-        while "\n" in self.buffer:
-            line, self.buffer = self.buffer.split("\n", 1)
-            self.printer.line(f"  runbook | {line}")
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
-def metric_lines(metrics: tuple[Metric, ...], interval: float) -> list[str]:
-    lines = []
-    for m in metrics:
-        measured = format_duration(m.seconds) if m.seconds is not None else "never"
-        objective = format_duration(m.objective) if m.objective is not None else "-"
-        verdict = {True: "PASS", False: "FAIL", None: ""}[m.passed]
-        lines.append(f"  {LABELS[m.name]:<20} {measured:>9}   objective {objective:>7}   {verdict}")
-    lines.append(f"  (measured at a resolution of {format_duration(interval)}: the probe interval)")
-    return lines
