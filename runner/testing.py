@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner.errors import FirelineError
-from runner.spec.runbook import FAMILY_CONNECTIONS
+from runner.engine.context import declared_connection
 
 
 class StaticConnections:
@@ -19,12 +18,7 @@ class StaticConnections:
         self._resources: dict[str, tuple[Any, Callable[[Any], None] | None]] = {}
 
     def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        if name not in self._settings:
-            raise FirelineError(f"unknown connection {name!r}")
-        kind = self._settings[name].get("type")
-        if kind not in FAMILY_CONNECTIONS.get(family, (family,)):
-            raise FirelineError(f"connection {name!r} is of type {kind}, not usable by {family} actions")
-        return self._settings[name]
+        return declared_connection(self._settings, name, family)
 
     def resource(self, key: str, factory: Callable[[], Any], close: Callable[[Any], None] | None) -> Any:
         if key not in self._resources:

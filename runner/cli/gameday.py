@@ -9,13 +9,7 @@ from typing import Any
 import click
 
 from runner.errors import UsageError
-
-
-def _journal() -> Any:
-
-    from runner.journal.store import open_journal
-
-    return open_journal()
+from runner.journal.store import open_journal
 
 
 def _known(journal: Any, gameday_id: str) -> str:
@@ -54,7 +48,7 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
     from runner.gameday.session import run_gameday
     from runner.spec.gameday import load_gameday
 
-    journal = _journal()
+    journal = open_journal()
     result = run_gameday(Path(scenario), parse_assignments(input_pairs), current_actor(actor), journal, sys.stdout)
     interval = load_gameday(Path(scenario)).interval
     click.echo(
@@ -85,7 +79,7 @@ def ack(gameday_id: str, actor: str) -> int:
     """Acknowledge a running game day's incident (starts the time-to-acknowledge clock's stop)."""
     from runner.gameday import events as gev
 
-    journal = _journal()
+    journal = open_journal()
     full = _known(journal, gameday_id)
     journal.append(full, gev.ACKNOWLEDGED, actor=actor, data={"via": "ack"}, durable=True)
     click.echo(f"acknowledged game day {full} as {actor}")
@@ -101,7 +95,7 @@ def note(gameday_id: str, text: str, actor: str | None) -> int:
     from runner.engine.session import current_actor
     from runner.gameday import events as gev
 
-    journal = _journal()
+    journal = open_journal()
     full = _known(journal, gameday_id)
     journal.append(full, gev.NOTE, actor=current_actor(actor), data={"text": text})
     click.echo(f"noted in game day {full}")
@@ -116,7 +110,7 @@ def recover(gameday_id: str, actor: str | None) -> int:
     from runner.engine.session import current_actor
     from runner.gameday.session import recover as do_recover
 
-    journal = _journal()
+    journal = open_journal()
     do_recover(_known(journal, gameday_id), current_actor(actor), journal, sys.stdout)
     return 0
 
@@ -129,7 +123,7 @@ def report(gameday_id: str, fmt: str, output: str | None) -> int:
     """The report of one game day: metrics against objectives and the timeline."""
     from runner.report import render
 
-    journal = _journal()
+    journal = open_journal()
     text = render(journal.events(_known(journal, gameday_id)), fmt)
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -146,7 +140,7 @@ def history(scenario: str | None) -> int:
     from runner.gameday.history import history as rows
     from runner.gameday.history import render_history
 
-    click.echo(render_history(rows(_journal(), scenario)))
+    click.echo(render_history(rows(open_journal(), scenario)))
     return 0
 
 

@@ -15,13 +15,7 @@ from typing import Any
 import click
 
 from runner.errors import UsageError
-
-
-def _journal() -> Any:
-
-    from runner.journal.store import open_journal
-
-    return open_journal()
+from runner.journal.store import open_journal
 
 
 def _interactive() -> bool:
@@ -109,7 +103,7 @@ def _execute(
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
     with _interruptible(reporter):
-        result = start_run(request, runbook, _journal(), reporter, redactor)
+        result = start_run(request, runbook, open_journal(), reporter, redactor)
     reporter.finished(result)
     return result.exit_code
 
@@ -194,7 +188,7 @@ def approve(run_id: str, step: str, actor: str, reason: str) -> int:
     from runner.engine.session import load_for_resume
     from runner.journal import events as ev
 
-    journal = _journal()
+    journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
     runbook = load_for_resume(full_id, journal)
     if step not in {s.id for s in runbook.steps}:
@@ -238,7 +232,7 @@ def resume(
 
     if retry_step and skip_step:
         raise UsageError("choose one of --retry-step and --skip-step")
-    journal = _journal()
+    journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
     runbook = load_for_resume(full_id, journal)
     redactor = Redactor()

@@ -10,13 +10,7 @@ import click
 
 from runner.errors import UsageError
 from runner.journal.events import on_one_clock
-
-
-def _journal() -> Any:
-
-    from runner.journal.store import open_journal
-
-    return open_journal()
+from runner.journal.store import open_journal
 
 
 @click.group()
@@ -31,8 +25,8 @@ def list_runs(limit: int, as_json: bool) -> int:
     """Recent runs, newest first, with their status."""
     from runner.journal import events as ev
 
-    journal = _journal()
-    rows = []
+    journal = open_journal()
+    rows: list[dict[str, Any]] = []
     for started in journal.first_events(ev.RUN_STARTED, limit):
         last = journal.last_event(started.run_id)
         status = _status(last.type if last else "", last.data if last else {})
@@ -69,7 +63,7 @@ def _status(last_type: str, data: Any) -> str:
 @click.option("--json", "as_json", is_flag=True)
 def show(run_id: str, as_json: bool) -> int:
     """The timeline of one run: what ran, who approved, outputs, durations."""
-    journal = _journal()
+    journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
     events = on_one_clock(journal.events(full_id))
     if not events:

@@ -72,6 +72,17 @@ class RunScope:
         return ctx
 
 
+def declared_connection(declared: Mapping[str, Mapping[str, Any]], name: str, family: str) -> Mapping[str, Any]:
+    """The declaration of connection `name`, checked to be of a type `family` actions can use."""
+    if name not in declared:
+        raise FirelineError(f"unknown connection {name!r}")
+    kind = declared[name].get("type")
+    allowed = FAMILY_CONNECTIONS.get(family, (family,))
+    if kind not in allowed:
+        raise FirelineError(f"connection {name!r} is of type {kind}; this step needs {' or '.join(allowed)}")
+    return declared[name]
+
+
 class Connections:
     """Implements the actions' ConnectionSource: settings rendered on first use, clients cached per run."""
 
@@ -82,12 +93,7 @@ class Connections:
         self._lock = threading.Lock()
 
     def settings(self, name: str, family: str) -> Mapping[str, Any]:
-        if name not in self._declared:
-            raise FirelineError(f"unknown connection {name!r}")
-        kind = self._declared[name].get("type")
-        allowed = FAMILY_CONNECTIONS.get(family, (family,))
-        if kind not in allowed:
-            raise FirelineError(f"connection {name!r} is of type {kind}; this step needs {' or '.join(allowed)}")
+        declared_connection(self._declared, name, family)
         if name not in self._scope.connection_settings:
             base = {"inputs": self._scope.inputs, "secrets": self._scope.secrets}
             self._scope.connection_settings[name] = render_value(dict(self._declared[name]), base)

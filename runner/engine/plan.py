@@ -64,8 +64,7 @@ class Planner(Engine):
             params = self._params(step.action, step.params, self.scope.context())
             ctx = self._context(step)
             outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, step.timeout)
-            context = self.scope.context(outcome.result)
-            state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
+            self._capture_outputs(step, state, outcome.result)
             state.result, state.status = outcome.result, "ok"
             state.duration = time.monotonic() - started
             outputs = ", ".join(f"{k}={self.redactor.text(repr(v))}" for k, v in state.outputs.items())

@@ -250,9 +250,12 @@ class Engine:
         except FirelineError as exc:
             raise ActionError(f"verify ({verify.action}) failed: {exc}") from None
 
-    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True) -> bool:
-        context = self.scope.context(outcome.result)
+    def _capture_outputs(self, step: Step, state: StepState, result: Mapping[str, Any]) -> None:
+        context = self.scope.context(result)
         state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
+
+    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True) -> bool:
+        self._capture_outputs(step, state, outcome.result)
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
         if outcome.skipped_reason:

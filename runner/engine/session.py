@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import hashlib
 import os
 import secrets as pysecrets
 import time
@@ -24,6 +23,7 @@ from runner.errors import FirelineError, UsageError
 from runner.journal import events as ev
 from runner.journal.store import Journal
 from runner.secrets import Redactor, resolve_secrets
+from runner.spec.diagnostics import DocumentInvalid
 from runner.spec.model import Runbook
 from runner.spec.runbook import load_runbook
 
@@ -176,12 +176,18 @@ def load_for_resume(run_id: str, journal: Journal) -> Runbook:
     path = Path(started.data["runbook"])
     if not path.exists():
         raise UsageError(f"the runbook {path} of run {run_id} no longer exists")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != started.data["digest"]:
+    # Compared on the bytes actually parsed (no window between checking and loading). The runbook was
+    # valid when the run started, so one that no longer validates has changed too.
+    try:
+        runbook: Runbook | None = load_runbook(path)
+    except DocumentInvalid:
+        runbook = None
+    if runbook is None or runbook.digest != started.data["digest"]:
         raise FirelineError(
             f"the runbook {path} changed since run {run_id} started; refusing to resume",
             hint="start a new run with `fireline run` (a resumed run must do what was approved)",
         )
-    return load_runbook(path)
+    return runbook
 
 
 def resume_run(

@@ -244,6 +244,14 @@ def _broken(image: str) -> str:
     return f"{repo}:{tag}-broken" if sep and "/" not in tag else f"{image}:latest-broken"
 
 
+def revert_fault(fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> tuple[bool, str]:
+    """(ok, what happened). A failed revert is reported, never raised: the next fault is still reverted."""
+    try:
+        return True, FAULTS[fault.action].revert(fault, params, state, ctx)
+    except Exception as exc:  # any failure, said loudly in the journal and the output
+        return False, f"REVERT FAILED: {exc}"
+
+
 FAULTS: dict[str, FaultKind] = {
     "postgres.hold_connections": HoldConnections(),
     "postgres.lock_table": LockTable(),

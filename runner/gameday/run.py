@@ -23,7 +23,7 @@ from runner.durations import format_duration
 from runner.engine.context import Connections, RunScope
 from runner.errors import FirelineError
 from runner.gameday import events as gev
-from runner.gameday.faults import FAULTS
+from runner.gameday.faults import FAULTS, revert_fault
 from runner.gameday.metrics import Metric, measure
 from runner.gameday.output import PrefixedReporter, Printer, brief
 from runner.gameday.probes import ProbeResult, Ticker, run_check
@@ -336,11 +336,7 @@ class GameDayRun:
         if entry is None:
             return True
         fault = next(f for f in self.gameday.faults if f.id == fault_id)
-        try:
-            summary = FAULTS[fault.action].revert(fault, entry["params"], entry["state"], self._fault_ctx(fault))
-            ok = True
-        except Exception as exc:
-            summary, ok = f"REVERT FAILED: {exc}", False
+        ok, summary = revert_fault(fault, entry["params"], entry["state"], self._fault_ctx(fault))
         self._event(gev.FAULT_REVERTED, step_id=fault_id, data={"ok": ok, "summary": summary, "why": why}, durable=True)
         self.printer.line(f"fault {fault_id} reverted ({why}): {summary}")
         if not ok:

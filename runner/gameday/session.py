@@ -13,7 +13,7 @@ from runner.engine.context import Connections, RunScope
 from runner.engine.inputs import resolve_inputs
 from runner.errors import UsageError
 from runner.gameday import events as gev
-from runner.gameday.faults import FAULTS
+from runner.gameday.faults import revert_fault
 from runner.gameday.metrics import measure
 from runner.gameday.run import GameDayResult, GameDayRun
 from runner.journal.store import Journal
@@ -65,11 +65,7 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
                 str(event.step_id), event.data["action"], event.data.get("params") or {}, event.data.get("revert"), None
             )
             ctx = ActionContext(fault.id, connections, redact=redactor.text)
-            try:
-                summary = FAULTS[fault.action].revert(fault, fault.params, event.data.get("state") or {}, ctx)
-                ok = True
-            except Exception as exc:
-                summary, ok = f"REVERT FAILED: {exc}", False
+            ok, summary = revert_fault(fault, fault.params, event.data.get("state") or {}, ctx)
             journal.append(
                 gameday_id,
                 gev.FAULT_REVERTED,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -183,7 +182,7 @@ def build_gameday(doc: Document, path: Path) -> GameDay:
     response = data["response"]
     return GameDay(
         path=str(path.resolve()),
-        digest=hashlib.sha256(path.read_bytes()).hexdigest(),
+        digest=doc.digest,
         name=data["metadata"]["name"],
         title=data["metadata"].get("title", data["metadata"]["name"]),
         metadata=data["metadata"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -348,7 +347,7 @@ def build_runbook(doc: Document, path: Path) -> Runbook:
     meta = data["metadata"]
     return Runbook(
         path=str(path),
-        digest=hashlib.sha256(path.read_bytes()).hexdigest(),
+        digest=doc.digest,
         name=meta["name"],
         title=meta.get("title", meta["name"]),
         metadata=meta,

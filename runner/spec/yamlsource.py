@@ -7,6 +7,7 @@ are not UTF-8, empty files and a top level that is not a mapping are reported wi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class Document:
     file: str
     data: Any
     root: yaml.Node | None = field(default=None, repr=False)
+    digest: str = ""  # sha256 of the bytes parsed: what a run records, and what resume compares
 
     def mark(self, path: PathKey, *, key: bool = False) -> Mark:
         """The closest known position: the key itself when asked, else the value, else its parent."""
@@ -152,7 +154,7 @@ def load_document(path: Path, display_name: str | None = None) -> Document:
 
 def load_text(raw: bytes, name: str) -> Document:
     text = _decode(raw, name)
-    doc = Document(name, None)
+    doc = Document(name, None, digest=hashlib.sha256(raw).hexdigest())
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         raise DocumentInvalid(
             [Diagnostic(name, 1, 1, "", "file is empty", "a runbook starts with apiVersion: fireline/v1")]
