@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -176,8 +176,49 @@ def _fabric_config(settings: Mapping[str, Any]) -> Config:
 
     if settings.get("ssh_config"):
         # An explicit file replaces ~/.ssh/config and /etc/ssh/ssh_config, like `ssh -F`.
-        return Config(runtime_ssh_path=str(Path(str(settings["ssh_config"])).expanduser()))
-    return Config()
+        config = Config(runtime_ssh_path=str(Path(str(settings["ssh_config"])).expanduser()))
+    else:
+        config = Config()
+    config.runners.remote = _timed_remote_class()
+    return config
+
+
+# The runner of the command that the current worker thread is running (set when fabric creates it).
+_CURRENT_RUNNER = threading.local()
+
+
+@cache
+def _timed_remote_class() -> type:
+    """fabric's Remote runner, but "timed out" means the timeout actually fired.
+
+    invoke decides "timed out" by whether its timer *thread* is no longer alive. The timer's kill() closes
+    the channel, which wakes the worker at once; on a loaded machine the worker then often asks before
+    the timer thread has finished, and a timed-out command came back as an ordinary exit -1 ("failed").
+    """
+    from fabric.runners import Remote
+
+    class TimedRemote(Remote):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.fired = False
+            _CURRENT_RUNNER.runner = self
+
+        def kill(self) -> None:
+            channel = getattr(self, "channel", None)
+            # An exit status already received means the command finished in time; the close is moot.
+            self.fired = channel is None or not channel.exit_status_ready()
+            super().kill()
+
+        @property
+        def timed_out(self) -> bool:
+            return self.fired
+
+    return TimedRemote
+
+
+def _timeout_fired() -> bool:
+    """Whether the command this thread just ran was stopped by its timeout."""
+    return bool(getattr(getattr(_CURRENT_RUNNER, "runner", None), "fired", False))
 
 
 def _connect_timeout(settings: Mapping[str, Any]) -> float:
@@ -236,7 +277,10 @@ def open_targets(ctx: ActionContext, connection: str, hosts: Sequence[HostSpec])
 def describe_connect_error(target: Target, exc: BaseException) -> tuple[str, str | None]:
     """A one-line reason and a hint for a failed connect/auth, naming the host."""
     import paramiko
+    from invoke.exceptions import ThreadException
 
+    if isinstance(exc, ThreadException) and exc.exceptions:
+        exc = exc.exceptions[0].value
     name = target.spec.name
     if isinstance(exc, UnknownHostKey):
         files = ", ".join(str(p) for p in target.known_hosts[:1]) or "known_hosts"
@@ -337,6 +381,7 @@ def _run_on_host(target: Target, options: RunOptions, ctx: ActionContext, interr
     from invoke.exceptions import CommandTimedOut
 
     started = time.monotonic()
+    _CURRENT_RUNNER.runner = None
     result = HostResult(host=target.spec.name, address=target.address, status="error")
     try:
         _open(target)
@@ -369,18 +414,32 @@ def _run_on_host(target: Target, options: RunOptions, ctx: ActionContext, interr
         result.stdout, result.stderr = _clip(exc.result.stdout), _clip(exc.result.stderr)
         result.error = f"{target.spec.name}: timed out after {exc.timeout:g}s"
     except Exception as exc:
-        if interrupted.is_set():
+        if interrupted.is_set() and is_connection_error(exc):
             result.status, result.error = "interrupted", f"{target.spec.name}: interrupted"
-        elif options.timeout is not None and time.monotonic() - started >= options.timeout:
+        elif options.timeout is not None and _timeout_fired() and is_connection_error(exc):
             # invoke's timer closed the channel while its IO threads were still starting: the error
             # they raise is a side effect of the timeout, which is what the responder needs to see.
             result.status = "timeout"
             result.error = f"{target.spec.name}: timed out after {options.timeout:g}s"
-        else:
+        elif is_connection_error(exc):
             result.error, result.hint = describe_connect_error(target, exc)
+        else:
+            raise  # a bug (ours, fabric's or paramiko's) is not a connection problem: it surfaces as one
     finally:
         result.duration_s = time.monotonic() - started
+        _CURRENT_RUNNER.runner = None
     return result
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Network, SSH protocol, host key and authentication failures; anything else is a bug."""
+    import paramiko
+    from invoke.exceptions import ThreadException
+
+    if isinstance(exc, ThreadException):
+        # invoke's IO threads failed: a connection problem only if every one of them failed on one.
+        return bool(exc.exceptions) and all(is_connection_error(w.value) for w in exc.exceptions)
+    return isinstance(exc, UnknownHostKey | OSError | EOFError | paramiko.SSHException)
 
 
 # -- fan-out ----------------------------------------------------------------------------------------------
@@ -547,6 +606,8 @@ def check_reachable(target: Target) -> str | None:
     try:
         _open(target)
     except Exception as exc:
+        if not is_connection_error(exc):
+            raise
         reason, hint = describe_connect_error(target, exc)
         return f"{reason} (hint: {hint})" if hint else reason
     return None

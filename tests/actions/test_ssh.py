@@ -199,6 +199,61 @@ def test_per_host_timeout(harness: Harness) -> None:
     assert "timed out after 0.5s" in str(error)
 
 
+def test_timeout_is_reported_even_when_the_timer_thread_is_slow(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timer closes the channel and the command returns at once; on a loaded machine the timer thread
+    is still alive when the worker classifies the result. Made deterministic: the close lingers."""
+    import paramiko
+
+    close = paramiko.Channel.close
+
+    def slow_close_from_timer(channel: paramiko.Channel) -> None:
+        close(channel)
+        if isinstance(threading.current_thread(), threading.Timer):
+            time.sleep(1.0)
+
+    monkeypatch.setattr(paramiko.Channel, "close", slow_close_from_timer)
+    error = harness.failure({"connection": "fleet", "command": "sleep 20", "timeout": "500ms"})
+    assert [(h["status"], h["exit_code"]) for h in error.result["hosts"]] == [("timeout", None)] * 3
+
+
+def test_a_bug_is_not_reported_as_a_connection_error(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runner.actions.ssh as ssh
+
+    def broken_open(target: Any) -> None:
+        raise TypeError("a bug while connecting")
+
+    monkeypatch.setattr(ssh, "_open", broken_open)
+    with pytest.raises(TypeError, match="a bug while connecting"):
+        harness.run({"connection": "fleet", "command": "true"})
+    with pytest.raises(TypeError, match="a bug while connecting"):
+        Run().plan({"connection": "fleet", "command": "true"}, harness.context())
+
+
+def test_a_bug_in_the_output_threads_is_not_reported_as_a_connection_error(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runner.actions.ssh as ssh
+
+    def broken_write(self: Any, data: str) -> int:
+        raise ZeroDivisionError("a bug while streaming")
+
+    monkeypatch.setattr(ssh._LineSink, "write", broken_write)
+    with pytest.raises(Exception) as caught:
+        harness.run({"connection": "fleet", "command": "echo hi"})
+    assert not isinstance(caught.value, ActionError)
+    assert "a bug while streaming" in str(caught.value)
+
+
+def test_a_refused_connection_is_still_a_connection_error(harness: Harness, settings: dict[str, Any]) -> None:
+    settings["closed"] = {**settings["direct"], "hosts": [f"127.0.0.1:{free_port()}"]}
+    harness.connections = StaticConnections(settings)
+    error = harness.failure({"connection": "closed", "command": "true"})
+    assert [h["status"] for h in error.result["hosts"]] == ["error"]
+    assert "cannot connect" in str(error)
+
+
 def test_step_deadline_bounds_the_hosts(harness: Harness) -> None:
     started = time.monotonic()
     with pytest.raises(HostsFailed):
