@@ -9,6 +9,7 @@ from pathlib import Path
 from runner.actions.base import ActionContext, BaseAction, Outcome, Params, Plan, Verdict
 from runner.actions.http import send
 from runner.errors import ActionError
+from runner.secrets import shorten
 
 
 def format_update(params: Params, now: datetime) -> str:
@@ -62,7 +63,7 @@ class StatusUpdate(BaseAction):
                 ctx.remaining(10.0) or 10.0,
             )
             if status >= 300:
-                raise ActionError(f"webhook answered {status}: {body[:200]}")
+                raise ActionError(f"webhook answered {status}: {shorten(body, 200, redact=ctx.redact)}")
         return Outcome(
             {"text": text, "status": params["status"], "targets": _targets(params)},
             summary=f"status update: {params['status']}",

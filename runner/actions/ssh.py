@@ -13,7 +13,7 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from runner.actions.base import ActionContext, BaseAction, Cancelled, Outcome, Params, Plan, Verdict
 from runner.durations import parse_duration
 from runner.errors import ActionError
+from runner.secrets import shorten
 
 if TYPE_CHECKING:
     from fabric import Config, Connection
@@ -340,9 +341,10 @@ class HostResult:
         }
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, redact: Callable[[str], str]) -> str:
     if len(text) <= MAX_CAPTURED_CHARS:
         return text
+    text = redact(text)  # before the cut, which could otherwise keep the end of a secret
     dropped = len(text) - MAX_CAPTURED_CHARS
     return f"[... {dropped} characters dropped ...]\n" + text[-MAX_CAPTURED_CHARS:]
 
@@ -401,7 +403,7 @@ def _run_on_host(target: Target, options: RunOptions, ctx: ActionContext, interr
             if sink is not None:
                 sink.flush()
         result.exit_code = int(ran.exited)
-        result.stdout, result.stderr = _clip(ran.stdout), _clip(ran.stderr)
+        result.stdout, result.stderr = _clip(ran.stdout, ctx.redact), _clip(ran.stderr, ctx.redact)
         if interrupted.is_set() and ran.exited in (-1, None):
             result.status, result.error = "interrupted", f"{target.spec.name}: interrupted"
         elif result.exit_code in options.expect_exit:
@@ -411,7 +413,7 @@ def _run_on_host(target: Target, options: RunOptions, ctx: ActionContext, interr
             result.error = f"{target.spec.name}: exit code {result.exit_code}"
     except CommandTimedOut as exc:
         result.status = "timeout"
-        result.stdout, result.stderr = _clip(exc.result.stdout), _clip(exc.result.stderr)
+        result.stdout, result.stderr = _clip(exc.result.stdout, ctx.redact), _clip(exc.result.stderr, ctx.redact)
         result.error = f"{target.spec.name}: timed out after {exc.timeout:g}s"
     except Exception as exc:
         if interrupted.is_set() and is_connection_error(exc):
@@ -511,14 +513,15 @@ def _with_deadline(options: RunOptions, ctx: ActionContext) -> RunOptions:
 
 
 # -- output -----------------------------------------------------------------------------------------------
-def format_table(results: Iterable[HostResult]) -> list[str]:
-    """A compact fixed-width table: host, status, exit code, time, first line of output or the error."""
+def format_table(results: Iterable[HostResult], redact: Callable[[str], str] | None = None) -> list[str]:
+    """A compact fixed-width table: host, status, exit code, time, first line of output or the error
+    (masked before it is cut)."""
     rows = [("HOST", "STATUS", "EXIT", "TIME", "OUTPUT")]
     for r in results:
         first = (r.stdout.strip() or r.stderr.strip()).splitlines()[:1]
         detail = r.error if r.status not in ("ok", "failed") else (first[0] if first else "")
         exit_code = "-" if r.exit_code is None else str(r.exit_code)
-        rows.append((r.host, r.status, exit_code, f"{r.duration_s:.2f}s", (detail or "")[:80]))
+        rows.append((r.host, r.status, exit_code, f"{r.duration_s:.2f}s", shorten(detail or "", 80, "…", redact)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return [
         "  ".join([*(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4]]).rstrip() for row in rows
@@ -558,7 +561,7 @@ class Run(BaseAction):
         ctx.log(f"$ {options.command}  # on {len(targets)} host(s)")
         fan_out = FanOut(params.get("max_failures"), bool(params.get("fail_fast", False)))
         results = fan_out.run_all(targets, options, ctx, int(params.get("max_parallel", DEFAULT_MAX_PARALLEL)))
-        for line in format_table(results):
+        for line in format_table(results, ctx.redact):
             ctx.log(line)
         if ctx.cancelled.is_set():
             done = _count(results, "ok")

@@ -73,7 +73,7 @@ class PlainReporter:
         summary = f": {state.summary}" if state.summary else ""
         self._print(f"{self._n(step)} {ICONS.get(state.status, '?')} {step.id} {state.status}{took}{summary}")
         for name, value in state.outputs.items():
-            self._print(f"      {name} = {_short(value)}")
+            self._print(f"      {name} = {_short(value, self.redactor)}")
 
     def step_planned(self, step: Step, plan: Plan) -> None:
         self._print(f"{self._n(step)} {VERDICT_LABEL[plan.verdict]:<12} {step.id} ({step.action}): {plan.summary}")
@@ -113,7 +113,12 @@ class PlainReporter:
         """Give the terminal back (the live view stops); safe to call twice."""
 
     def finished(self, result: RunResult) -> None:
-        if result.status == "paused" and result.failed_step:
+        if result.status == "paused" and result.failed_step and result.paused_for == "interrupted":
+            step = result.failed_step
+            self._print(f"paused at {step}: {result.message}")
+            self._print(f"  check the system, then run it again:  fireline resume {result.run_id} --retry-step")
+            self._print(f"  or, if it already took effect:        fireline resume {result.run_id} --skip-step")
+        elif result.status == "paused" and result.failed_step:
             step = result.failed_step
             self._print(f"paused at {step}: {result.message}")
             self._print(
@@ -126,6 +131,9 @@ class PlainReporter:
             self._print(f"plan {result.run_id}: {result.message}. Nothing was changed.")
         else:
             self._print(f"run {result.run_id} succeeded")
+        for failed in result.failed_steps:
+            kind = "" if failed.critical else " (critical: false)"
+            self._print(f"  failed step {failed.step_id}{kind}: {failed.summary}")
 
 
 class RichReporter(PlainReporter):
@@ -186,7 +194,7 @@ class RichReporter(PlainReporter):
         if state.status == "failed" or state.summary:
             self._print(f"{ICONS.get(state.status, '?')} {step.id}: {state.summary}")
         for name, value in state.outputs.items():
-            self._print(f"    {name} = {_short(value)}")
+            self._print(f"    {name} = {_short(value, self.redactor)}")
 
     def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
         self.states[step.id] = "awaiting-approval"
@@ -262,6 +270,9 @@ class JsonReporter(PlainReporter):
             "exit_code": result.exit_code,
             "failed_step": result.failed_step,
             "message": result.message,
+            "failed_steps": [
+                {"id": f.step_id, "critical": f.critical, "summary": f.summary} for f in result.failed_steps
+            ],
             "dry_run": self.dry_run,
             "steps": list(self.steps.values()),
             "notes": self.notes,
@@ -271,9 +282,9 @@ class JsonReporter(PlainReporter):
         self.out.write(self.redactor.text(text) + "\n")
 
 
-def _short(value: Any, limit: int = 200) -> str:
+def _short(value: Any, redactor: Redactor, limit: int = 200) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return redactor.shorten(text, limit)
 
 
 def make_reporter(runbook: Runbook, redactor: Redactor, output: str) -> PlainReporter:

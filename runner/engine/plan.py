@@ -67,7 +67,7 @@ class Planner(Engine):
             self._capture_outputs(step, state, outcome.result)
             state.result, state.status = outcome.result, "ok"
             state.duration = time.monotonic() - started
-            outputs = ", ".join(f"{k}={self.redactor.text(repr(v))}" for k, v in state.outputs.items())
+            outputs = ", ".join(f"{k}={self.redactor.data(v)!r}" for k, v in state.outputs.items())
             details = (f"outputs: {outputs}",) if outputs else ()
             return Plan(Verdict.READ, f"ran (read-only): {outcome.summary}".rstrip(": "), details)
         except (FirelineError, TemplateError) as exc:

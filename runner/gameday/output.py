@@ -30,7 +30,8 @@ class Printer:
 
 def brief(state: Mapping[str, Any]) -> str:
     text = ", ".join(f"{k}={v}" for k, v in state.items() if not isinstance(v, dict | list))
-    return text[:160] or "done"
+    # Cut with an ellipsis: the printer's redactor then also masks the start of a secret cut there.
+    return (text if len(text) <= 160 else text[:159] + "…") or "done"
 
 
 class PrefixedReporter:
