@@ -113,7 +113,12 @@ class PlainReporter:
         """Give the terminal back (the live view stops); safe to call twice."""
 
     def finished(self, result: RunResult) -> None:
-        if result.status == "paused" and result.failed_step:
+        if result.status == "paused" and result.failed_step and result.paused_for == "interrupted":
+            step = result.failed_step
+            self._print(f"paused at {step}: {result.message}")
+            self._print(f"  check the system, then run it again:  fireline resume {result.run_id} --retry-step")
+            self._print(f"  or, if it already took effect:        fireline resume {result.run_id} --skip-step")
+        elif result.status == "paused" and result.failed_step:
             step = result.failed_step
             self._print(f"paused at {step}: {result.message}")
             self._print(
@@ -126,6 +131,9 @@ class PlainReporter:
             self._print(f"plan {result.run_id}: {result.message}. Nothing was changed.")
         else:
             self._print(f"run {result.run_id} succeeded")
+        for failed in result.failed_steps:
+            kind = "" if failed.critical else " (critical: false)"
+            self._print(f"  failed step {failed.step_id}{kind}: {failed.summary}")
 
 
 class RichReporter(PlainReporter):
@@ -262,6 +270,9 @@ class JsonReporter(PlainReporter):
             "exit_code": result.exit_code,
             "failed_step": result.failed_step,
             "message": result.message,
+            "failed_steps": [
+                {"id": f.step_id, "critical": f.critical, "summary": f.summary} for f in result.failed_steps
+            ],
             "dry_run": self.dry_run,
             "steps": list(self.steps.values()),
             "notes": self.notes,

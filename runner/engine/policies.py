@@ -16,6 +16,12 @@ T = TypeVar("T")
 CANCEL_GRACE_SECONDS = 5.0
 
 
+class WorkNotStopped(StepTimeout):
+    """The attempt timed out and its work could not be stopped: it may still be changing things. Nothing
+    may run in its place (a retry, a rollback, the next step) until a person has looked; the engine pauses
+    the run as interrupted. Callers that only read (game-day probes) may treat it as a plain timeout."""
+
+
 def call_with_timeout(fn: Callable[[], T], ctx: ActionContext, timeout: float | None) -> T:
     """Run `fn`; past `timeout` the action is cancelled (its hooks kill processes, cancel queries) and the
     step fails. Without a timeout the call runs inline: cheaper, and Ctrl-C reaches it directly."""
@@ -40,8 +46,11 @@ def call_with_timeout(fn: Callable[[], T], ctx: ActionContext, timeout: float | 
     if worker.is_alive():
         ctx.cancel()
         worker.join(CANCEL_GRACE_SECONDS)
-        still = " and could not be stopped; it may still be running" if worker.is_alive() else " and was stopped"
-        raise StepTimeout(f"step timed out after {format_duration(timeout)}{still}")
+        if worker.is_alive():
+            raise WorkNotStopped(
+                f"step timed out after {format_duration(timeout)} and could not be stopped; it may still be running"
+            )
+        raise StepTimeout(f"step timed out after {format_duration(timeout)} and was stopped")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.engine.context import StepState
+from runner.engine.transitions import Transition, Why, after_event
 from runner.journal import events as ev
 from runner.journal.events import Event
 from runner.spec.model import Runbook
@@ -15,18 +16,23 @@ from runner.spec.model import Runbook
 class Replay:
     started: Event
     states: dict[str, StepState]
-    next_index: int
+    next_index: int  # where the run stood; len(steps): past the last step (the run only has to finish)
     interrupted: str | None  # a step that started but never finished (crash or kill -9)
     finished: bool
     paused_at: str | None
+    stopped_at: str | None = None  # a step whose failure ended the run (abort/rollback) before it finished
 
 
 def replay(runbook: Runbook, events: list[Event]) -> Replay:
+    """Where the run stood: a step that started and never finished; else where the last transition
+    pointed (derived from the last finished step when its transition never reached the journal)."""
     started = next(e for e in events if e.type == ev.RUN_STARTED)
     states: dict[str, StepState] = {}
     open_step: str | None = None
     open_mutating = False
-    last_done = -1
+    position = 0
+    stopped_at: str | None = None
+    untransitioned: Event | None = None  # a step's end not yet followed by its transition
     finished = False
     paused_at: str | None = None
     for event in events:
@@ -39,20 +45,31 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
                 continue
             states[sid] = _state(event)
             open_step = None if open_step == sid else open_step
-            if event.type != ev.STEP_FAILED:
-                last_done = max(last_done, runbook.index_of(sid))
+            untransitioned = event
+        elif event.type == ev.STEP_TRANSITION and sid:
+            move = Transition.from_data(sid, event.data)
+            position, stopped_at, untransitioned = _index(runbook, move.to), _stopped(move), None
         elif event.type == ev.RUN_FINISHED:
             finished = True
         elif event.type == ev.RUN_PAUSED:
             paused_at = sid
         elif event.type == ev.RUN_RESUMED:
             finished, paused_at = False, None
-    next_index = (
-        runbook.index_of(open_step) if open_step else (runbook.index_of(paused_at) if paused_at else last_done + 1)
-    )
+    if untransitioned is not None:
+        move = after_event(runbook, untransitioned)
+        position, stopped_at = _index(runbook, move.to), _stopped(move)
+    next_index = runbook.index_of(open_step) if open_step else position
     # Only a change that may have half-happened needs the responder's decision; a read runs again.
     interrupted = open_step if open_step and open_mutating else None
-    return Replay(started, states, next_index, interrupted, finished, paused_at)
+    return Replay(started, states, next_index, interrupted, finished, paused_at, None if open_step else stopped_at)
+
+
+def _stopped(move: Transition) -> str | None:
+    return move.step_id if move.why in (Why.ABORT, Why.ROLLBACK) else None
+
+
+def _index(runbook: Runbook, step_id: str | None) -> int:
+    return runbook.index_of(step_id) if step_id is not None else len(runbook.steps)
 
 
 def _state(event: Event) -> StepState:

@@ -12,10 +12,11 @@ from typing import Any, Protocol
 
 from runner.actions.base import Action, ActionContext, Outcome, Plan, Verdict
 from runner.actions.registry import get_action
-from runner.engine import approvals
+from runner.engine import approvals, transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import Connections, RunScope, StepState
-from runner.engine.policies import backoff_delays, call_with_timeout
+from runner.engine.policies import WorkNotStopped, backoff_delays, call_with_timeout
+from runner.engine.transitions import Why
 from runner.errors import ActionError, FirelineError
 from runner.journal import events as ev
 from runner.journal.store import Journal
@@ -54,11 +55,20 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class FailedStep:
+    step_id: str
+    summary: str
+    critical: bool  # False: the step may fail without failing the run
+
+
+@dataclass(frozen=True)
 class RunResult:
     run_id: str
     status: str  # succeeded | failed | paused | planned
-    failed_step: str | None = None
+    failed_step: str | None = None  # failed: the step that ended the run or the first critical failure
     message: str = ""
+    failed_steps: tuple[FailedStep, ...] = ()  # every step whose last outcome was a failure
+    paused_for: str = ""  # paused: "approval", or "interrupted" (a decision about the step is needed)
 
     @property
     def exit_code(self) -> int:
@@ -76,9 +86,19 @@ def _has_template(value: Any) -> bool:
 
 
 class _Paused(Exception):
-    def __init__(self, step: Step, why: str) -> None:
+    def __init__(self, step: Step, why: str, reason: str = "approval") -> None:
         super().__init__(why)
         self.step = step
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """How a step ended: whether the run goes on in order, and whether its end must be on disk before the
+    run moves (a change, or a failure that decides where the run goes)."""
+
+    ok: bool
+    durable: bool
 
 
 class Engine:
@@ -111,20 +131,17 @@ class Engine:
                 self._current = step.id
                 visits[step.id] += 1
                 if visits[step.id] > MAX_VISITS_PER_STEP:
-                    return self._finish("failed", step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
-                if self._step(step):
-                    index += 1
-                    continue
-                policy = step.on_failure
-                if policy.policy == "continue":
-                    index += 1
-                elif policy.policy == "goto" and policy.target:
-                    index = self.runbook.index_of(policy.target)
-                else:
-                    if policy.policy == "rollback":
+                    return self._finish(step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
+                finished = self._step(step)
+                move = transitions.after(self.runbook, step, finished.ok)
+                # Committed with the step's own end (queued until now), in one write: resume follows it.
+                self._event(ev.STEP_TRANSITION, step, move.data(), durable=finished.durable)
+                if move.why in (Why.ABORT, Why.ROLLBACK):
+                    if move.why == Why.ROLLBACK:
                         self._rollback()
-                    return self._finish("failed", step, self.scope.steps[step.id].summary)
-            return self._finish("succeeded", None, "")
+                    return self._finish(step, self.scope.steps[step.id].summary)
+                index = self.runbook.index_of(move.to) if move.to else len(self.runbook.steps)
+            return self._finish(None, "")
         except KeyboardInterrupt:
             # Ctrl-C (or SIGTERM, which the CLI turns into the same): say so in the journal, so `runs list`
             # shows the run as paused and `resume` knows where it stood. A step cut short stays "started".
@@ -137,30 +154,60 @@ class Engine:
             )
             raise
         except _Paused as paused:
+            why = self.redactor.text(str(paused))
             self.journal.append(
                 self.options.run_id,
                 ev.RUN_PAUSED,
                 step_id=paused.step.id,
-                data={"reason": "approval", "why": str(paused)},
+                data={"reason": paused.reason, "why": why},
                 durable=True,
             )
-            return RunResult(self.options.run_id, "paused", paused.step.id, str(paused))
+            return RunResult(self.options.run_id, "paused", paused.step.id, why, paused_for=paused.reason)
         finally:
             self.connections.close()
 
-    def _finish(self, status: str, step: Step | None, message: str) -> RunResult:
+    def conclude(self, stopped_at: Step) -> RunResult:
+        """Record the end of a run that `stopped_at` had already ended (its failure stopped the run)."""
+        try:
+            return self._finish(stopped_at, self.scope.steps.get(stopped_at.id, StepState()).summary)
+        finally:
+            self.connections.close()
+
+    def _finish(self, stopped_at: Step | None, message: str) -> RunResult:
+        """The run's end. It failed when a step stopped it, or when a critical step's last outcome is a
+        failure (on_failure: continue or goto only decides what runs next); it succeeded otherwise."""
+        failed = self._failed_steps(stopped_at, message)
+        critical = [f for f in failed if f.critical]
+        status, step_id = "succeeded", None
+        if stopped_at is not None:
+            status, step_id = "failed", stopped_at.id
+        elif critical:
+            status, step_id = "failed", critical[0].step_id
+            message = f"step {step_id} failed" if len(critical) == 1 else f"{len(critical)} steps failed"
+        message = self.redactor.text(message)
         self.journal.append(
             self.options.run_id,
             ev.RUN_FINISHED,
-            step_id=step.id if step else None,
-            data={"status": status, "message": self.redactor.text(message)},
+            step_id=step_id,
+            data={"status": status, "message": message, "failed_steps": [f.step_id for f in failed]},
             durable=True,
         )
-        return RunResult(self.options.run_id, status, step.id if step else None, self.redactor.text(message))
+        return RunResult(self.options.run_id, status, step_id, message, tuple(failed))
+
+    def _failed_steps(self, stopped_at: Step | None, message: str) -> list[FailedStep]:
+        failed = []
+        for step in self.runbook.steps:
+            state = self.scope.steps.get(step.id)
+            if stopped_at is not None and step.id == stopped_at.id:
+                failed.append(FailedStep(step.id, self.redactor.text(message), step.critical))
+            elif state is not None and state.status == "failed":
+                failed.append(FailedStep(step.id, state.summary, step.critical))
+        return failed
 
     # -- one step ---------------------------------------------------------------------------------------
-    def _step(self, step: Step) -> bool:
-        """Run one step through every policy; True when the run may go on to the next step."""
+    def _step(self, step: Step) -> _Finished:
+        """Run one step through every policy. Its finishing event is queued: the transition that follows
+        commits it."""
         state = self.scope.steps.setdefault(step.id, StepState())
         started = time.monotonic()
         try:
@@ -230,6 +277,10 @@ class Engine:
                 if retries and retries.until and not evaluate(retries.until, self.scope.context(outcome.result)):
                     raise ActionError(f"condition not met: {retries.until}")
                 return outcome
+            except WorkNotStopped as exc:
+                # The attempt may still be changing things: no retry, rollback or next step may run
+                # beside it. The run stops here as if interrupted; the responder decides about the step.
+                raise _Paused(step, str(exc), "interrupted") from None
             except FirelineError as exc:
                 if attempt >= len(delays):
                     raise
@@ -254,7 +305,9 @@ class Engine:
         context = self.scope.context(result)
         state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
 
-    def _succeed(self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True) -> bool:
+    def _succeed(
+        self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True
+    ) -> _Finished:
         self._capture_outputs(step, state, outcome.result)
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
@@ -269,7 +322,6 @@ class Engine:
                     "outputs": state.outputs,
                     "duration_s": state.duration,
                 },
-                durable=mutating,
             )
         else:
             state.status, state.summary = "ok", outcome.summary
@@ -283,18 +335,17 @@ class Engine:
                     "changed": state.changed,
                     "duration_s": state.duration,
                 },
-                durable=mutating,
             )
         self.reporter.step_finished(step, state)
-        return True
+        return _Finished(ok=True, durable=mutating)
 
-    def _skip(self, step: Step, state: StepState, reason: str) -> bool:
+    def _skip(self, step: Step, state: StepState, reason: str) -> _Finished:
         state.status, state.summary = "skipped", reason
         self._event(ev.STEP_SKIPPED, step, {"reason": reason})
         self.reporter.step_finished(step, state)
-        return True
+        return _Finished(ok=True, durable=False)
 
-    def _fail(self, step: Step, state: StepState, exc: Exception, started: float) -> bool:
+    def _fail(self, step: Step, state: StepState, exc: Exception, started: float) -> _Finished:
         state.status, state.duration = "failed", time.monotonic() - started
         state.summary = self.redactor.text(str(exc))
         hint = getattr(exc, "hint", None)
@@ -302,9 +353,9 @@ class Engine:
         partial = getattr(exc, "result", None)
         if isinstance(partial, Mapping):
             data["result"] = dict(partial)  # e.g. every host's output of a fan-out that failed on some
-        self._event(ev.STEP_FAILED, step, data, durable=True)
+        self._event(ev.STEP_FAILED, step, data)
         self.reporter.step_finished(step, state)
-        return False
+        return _Finished(ok=False, durable=True)
 
     # -- approval ---------------------------------------------------------------------------------------
     def _gate(self, step: Step, action: Action, params: Mapping[str, Any], mutating: bool) -> None:
@@ -357,9 +408,11 @@ class Engine:
         )
 
     def _safe_plan(self, action: Action, params: Mapping[str, Any], step: Step) -> Plan | None:
+        # A user or system problem (no access, no connection) leaves the change unchecked; any other
+        # exception is a bug in the action and surfaces as one.
         try:
             return action.plan(params, self._context(step))
-        except Exception as exc:
+        except FirelineError as exc:
             return Plan(Verdict.CANNOT_CHECK, f"could not preview: {self.redactor.text(str(exc))}")
 
     # -- rollback ---------------------------------------------------------------------------------------

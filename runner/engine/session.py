@@ -13,6 +13,7 @@ from typing import Any
 
 from runner import __version__
 from runner.actions.registry import get_action
+from runner.engine import transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import RunScope, StepState
 from runner.engine.inputs import resolve_inputs
@@ -223,6 +224,9 @@ def resume_run(
     )
     engine = Engine(runbook, scope, journal, reporter, options, redactor)
     engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == "ok"]
+    if state.stopped_at is not None:
+        # A failure had already ended the run; only its end was not recorded (a crash in between).
+        return engine.conclude(runbook.step(state.stopped_at))
     return engine.execute(start)
 
 
@@ -283,8 +287,9 @@ def _decide_interrupted(
             step_id=step_id,
             actor=request.actor,
             data={"reason": "interrupted; skipped by the responder (--skip-step)"},
-            durable=True,
         )
+        move = transitions.after(runbook, step, succeeded=True)
+        journal.append(request.run_id, ev.STEP_TRANSITION, step_id=step_id, data=move.data(), durable=True)
         scope.steps[step_id] = StepState(status="skipped", summary="skipped after interruption")
         reporter.note(f"step {step_id} was interrupted; skipping it (--skip-step)")
         return step.index + 1

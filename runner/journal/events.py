@@ -24,6 +24,7 @@ STEP_SKIPPED = "step.skipped"
 STEP_ROLLED_BACK = "step.rolled_back"
 STEP_ATTEMPT_FAILED = "step.attempt_failed"
 STEP_DECISION = "step.decision"
+STEP_TRANSITION = "step.transition"  # where the run goes after a step, and why (runner.engine.transitions)
 
 
 @dataclass(frozen=True)

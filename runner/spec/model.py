@@ -80,6 +80,8 @@ class Step:
     rollback: SubAction | None = None
     read_only: bool = False
     notes: str = ""
+    # A failed critical step fails the run, whatever on_failure says; on_failure only decides what runs next.
+    critical: bool = True
 
     @property
     def title(self) -> str:

@@ -424,4 +424,5 @@ def _step(index: int, spec: Mapping[str, Any]) -> Step:
         rollback=_sub(spec.get("rollback")),
         read_only=bool(spec.get("read_only", False)),
         notes=spec.get("notes", ""),
+        critical=bool(spec.get("critical", True)),
     )

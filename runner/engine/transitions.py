@@ -1,0 +1,68 @@
+"""Where a run goes after a step, and why. Each transition is a journal event, so resume continues exactly
+where the run stood — after a goto, the step the run was heading for, not the furthest step that finished."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from runner.journal import events as ev
+from runner.journal.events import Event
+from runner.spec.model import Runbook, Step
+
+
+class Why(StrEnum):
+    """The reason of a transition. Readers must accept values they do not know (later versions add some,
+    e.g. for `next:` and branches): only `to` decides where a resumed run goes."""
+
+    ORDER = "order"  # the step finished (succeeded or skipped): the next one in the file
+    CONTINUE = "continue"  # the step failed under on_failure: continue
+    GOTO = "goto"  # the step failed under on_failure: goto:<id>
+    ABORT = "abort"  # the step failed under on_failure: abort; the run ends
+    ROLLBACK = "rollback"  # the step failed under on_failure: rollback; compensation, then the run ends
+    END = "end"  # no step left after this one
+
+
+@dataclass(frozen=True)
+class Transition:
+    step_id: str  # the step the run leaves
+    to: str | None  # the step it goes to; None: the run ends
+    why: str  # a Why value (kept as text: a newer journal may hold reasons this version does not know)
+
+    @property
+    def ends_run(self) -> bool:
+        return self.to is None
+
+    def data(self) -> dict[str, Any]:
+        return {"to": self.to, "why": self.why}
+
+    @classmethod
+    def from_data(cls, step_id: str, data: Mapping[str, Any]) -> Transition:
+        to = data.get("to")
+        return cls(step_id, str(to) if to is not None else None, str(data.get("why") or ""))
+
+
+def after(runbook: Runbook, step: Step, succeeded: bool) -> Transition:
+    """The transition the format prescribes after `step` finished (`succeeded` includes skipped)."""
+    if succeeded:
+        return _to_index(runbook, step, step.index + 1, Why.ORDER)
+    policy = step.on_failure
+    if policy.policy == "continue":
+        return _to_index(runbook, step, step.index + 1, Why.CONTINUE)
+    if policy.policy == "goto" and policy.target:
+        return Transition(step.id, policy.target, Why.GOTO)
+    return Transition(step.id, None, Why.ROLLBACK if policy.policy == "rollback" else Why.ABORT)
+
+
+def after_event(runbook: Runbook, finished: Event) -> Transition:
+    """The transition after a step's finishing event when the journal has none recorded (a journal from an
+    earlier version, or a crash between the two events when they were not written in one commit)."""
+    return after(runbook, runbook.step(str(finished.step_id)), finished.type != ev.STEP_FAILED)
+
+
+def _to_index(runbook: Runbook, step: Step, index: int, why: Why) -> Transition:
+    if index >= len(runbook.steps):
+        return Transition(step.id, None, Why.END)
+    return Transition(step.id, runbook.steps[index].id, why)

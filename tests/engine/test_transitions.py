@@ -1,0 +1,104 @@
+"""Every transition (where the run goes after a step, and why) is in the journal, and resume continues from
+where the run stood — not from the furthest step that ever finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import wait_for, write
+
+# a → b → c (fails on its first visit, goto:a) → a → b (a slow read on its second visit: killed there).
+RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: goto-crash}}
+steps:
+  - id: a
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo a >> {d}/log"}}
+  - id: b
+    action: shell.run
+    read_only: true
+    with:
+      command: >-
+        echo b >> {d}/log; echo x >> {d}/b.count;
+        if [ $(wc -l < {d}/b.count) -eq 2 ]; then touch {d}/b.slow; sleep 60; fi
+  - id: c
+    action: shell.run
+    approval: {{required: false}}
+    on_failure: goto:a
+    with: {{command: "echo c >> {d}/log; echo x >> {d}/c.count; test $(wc -l < {d}/c.count) -ge 2"}}
+"""
+
+
+def transitions(home: Path, run_id: str) -> list[tuple[str, str | None, str]]:
+    with sqlite3.connect(home / "journal.db") as db:
+        rows = db.execute(
+            "SELECT step_id, data FROM events WHERE run_id = ? AND type = 'step.transition' ORDER BY seq", (run_id,)
+        ).fetchall()
+    return [(step, json.loads(data)["to"], json.loads(data)["why"]) for step, data in rows]
+
+
+def test_resume_after_a_goto_continues_where_the_run_stood(tmp_path: Path, cli, fireline_home: Path) -> None:
+    path = write(tmp_path / "goto.yaml", RUNBOOK.format(d=tmp_path))
+    env = {**os.environ, "FIRELINE_HOME": str(fireline_home), "PYTHONPATH": str(Path.cwd())}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", "run", str(path), "--output", "plain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: (tmp_path / "b.slow").exists(), "the second visit of b", timeout=30)
+    os.killpg(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate()
+    run_id = next(w for line in out.splitlines() for w in line.split() if w.count("-") == 2 and w[:8].isdigit())
+    log = tmp_path / "log"
+    assert log.read_text().split() == ["a", "b", "c", "a", "b"]
+
+    resumed = cli("resume", run_id, "--output", "plain")
+    assert resumed.code == 0, resumed.out + resumed.err
+    # b (a read cut short) runs again, then c, which passes on its second visit. Not c straight away.
+    assert log.read_text().split() == ["a", "b", "c", "a", "b", "b", "c"]
+    assert transitions(fireline_home, run_id) == [
+        ("a", "b", "order"),
+        ("b", "c", "order"),
+        ("c", "a", "goto"),
+        ("a", "b", "order"),
+        ("b", "c", "order"),
+        ("c", None, "end"),
+    ]
+    shown = cli("runs", "show", run_id, "--json").json()
+    assert shown["events"][-1]["type"] == "run.finished" and shown["events"][-1]["data"]["status"] == "succeeded"
+
+
+def test_transitions_name_why_the_run_moved(tmp_path: Path, cli, fireline_home: Path) -> None:
+    path = write(
+        tmp_path / "why.yaml",
+        """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: why}
+steps:
+  - {id: check, action: control.assert, with: {that: "{{ false }}"}, on_failure: continue, critical: false}
+  - {id: skipped, action: control.assert, when: "{{ false }}", with: {that: "{{ true }}"}}
+  - {id: stop, action: control.assert, with: {that: "{{ false }}"}}
+  - {id: never, action: control.assert, with: {that: "{{ true }}"}}
+""",
+    )
+    result = cli("run", str(path), "--output", "json")
+    assert result.code == 1
+    run_id = result.json()["run_id"]
+    assert transitions(fireline_home, run_id) == [
+        ("check", "skipped", "continue"),
+        ("skipped", "stop", "order"),
+        ("stop", None, "abort"),
+    ]
