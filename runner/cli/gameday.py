@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,19 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
     if report_format != "none":
         path = write_report(journal, result.gameday_id, report_format)
         click.echo(f"report: {path}")
+    if result.trace:
+        _report_bug(result.message, result.trace)
     return result.exit_code
+
+
+def _report_bug(message: str, trace: str) -> None:
+    """A bug stopped the game day (its faults were reverted all the same): said as the bug it is, exit 4."""
+    if os.environ.get("FIRELINE_DEBUG"):
+        click.echo(trace.rstrip(), err=True)
+    click.echo(f"internal error (this is a bug in fireline or a plugin, not a finding of the game day): {message}",
+               err=True)
+    if not os.environ.get("FIRELINE_DEBUG"):
+        click.echo("  set FIRELINE_DEBUG=1 to see the traceback", err=True)
 
 
 def write_report(journal: Any, gameday_id: str, fmt: str) -> Path:

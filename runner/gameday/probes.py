@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ class ProbeResult:
     ok: bool
     detail: str
     at: float  # CLOCK_MONOTONIC when the answer came
+    bug: str | None = None  # the traceback when the action raised something other than a FirelineError
 
 
 def run_check(
@@ -32,7 +34,9 @@ def run_check(
     context: Mapping[str, Any],
     redactor: Redactor,
 ) -> ProbeResult:
-    """Run a read-only action as a check: it passes when the action succeeds (the action checks `expect`)."""
+    """Run a read-only action as a check: it passes when the action succeeds (the action checks `expect`).
+    A user or system failure (a FirelineError) fails the check; any other exception is a bug, returned as
+    `bug` so the caller stops instead of taking it for the system's answer."""
     ctx = ActionContext(name, connections, deadline=time.monotonic() + timeout, redact=redactor.text)
     try:
         rendered = render_value(dict(params), context, shell=action_name == "shell.run")
@@ -41,8 +45,9 @@ def run_check(
         return ProbeResult(True, redactor.text(outcome.summary), time.monotonic())
     except (FirelineError, TemplateError) as exc:
         return ProbeResult(False, redactor.text(str(exc)), time.monotonic())
-    except Exception as exc:
-        return ProbeResult(False, redactor.text(f"{type(exc).__name__}: {exc}"), time.monotonic())
+    except Exception as exc:  # a bug in the action, not the system failing: never counted as a failed check
+        trace = redactor.text(traceback.format_exc())
+        return ProbeResult(False, redactor.text(f"{type(exc).__name__}: {exc}"), time.monotonic(), bug=trace)
 
 
 class Ticker(threading.Thread):

@@ -1,21 +1,21 @@
 """One game day: steady state → faults → watch → detect → respond → recover → revert → report.
 
-Faults are reverted on every way out: success, failure, an engine error, Ctrl-C and SIGTERM (the reverts
-themselves cannot be interrupted). After a kill -9, `recover()` reverts what the journal says is still
-injected.
+Faults are reverted on every way out: success, failure, a bug, an engine error, Ctrl-C and SIGTERM. Every
+revert runs with those signals deferred, and a fault leaves the injected set only once its `fault.reverted`
+is recorded, so a signal can delay a revert but never lose it. After a kill -9, `recover()` reverts what the
+journal says is still injected.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
@@ -27,6 +27,7 @@ from runner.gameday.faults import FAULTS, revert_fault
 from runner.gameday.metrics import Metric, measure
 from runner.gameday.output import PrefixedReporter, Printer, brief
 from runner.gameday.probes import ProbeResult, Ticker, run_check
+from runner.gameday.signals import Terminated, deferred_signals, terminate_raises
 from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.spec.gameday_model import Fault, GameDay, Probe, Signal
@@ -35,24 +36,52 @@ from runner.templating import render_value
 POLL = 0.02  # the supervisor's own loop period: far below any probe interval
 
 
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ABORTED = "aborted"  # a guardrail stopped it
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
+    NOT_STARTED = "not-started"  # the steady state did not hold before: nothing was injected
+    ERROR = "error"  # a bug (a probe's action raised): stopped and reverted, reported as a bug
+
+
+EXIT_CODES = {Status.PASSED: 0, Status.INTERRUPTED: 130, Status.ERROR: 4}
+
+
 class Aborted(FirelineError):
     """A guardrail stopped the game day."""
 
 
-class Terminated(BaseException):
-    """SIGTERM, turned into an exception so the `finally` that reverts runs."""
+class ProbeBug(Exception):
+    """A probe, detection signal or guardrail check raised something other than a FirelineError. That is a bug
+    in its action, not an answer about the system: it must not count as a failure (a detection would start the
+    response runbook), so the game day stops, reverts, and reports a bug."""
+
+    def __init__(self, reason: str, trace: str) -> None:
+        super().__init__(reason)
+        self.trace = trace
 
 
 @dataclass(frozen=True)
 class GameDayResult:
     gameday_id: str
-    status: str  # passed | failed | aborted | interrupted | not-started
+    status: Status
     metrics: tuple[Metric, ...]
     message: str = ""
+    trace: str = ""  # with Status.ERROR: the traceback of the bug (shown with FIRELINE_DEBUG=1)
 
     @property
     def exit_code(self) -> int:
-        return {"passed": 0, "interrupted": 130}.get(self.status, 1)
+        return EXIT_CODES.get(self.status, 1)
+
+
+@dataclass(frozen=True)
+class Injected:
+    """A fault in place: what its revert needs, and when `duration` ends (CLOCK_MONOTONIC)."""
+
+    params: Mapping[str, Any]
+    state: Mapping[str, Any]
+    deadline: float | None = None
 
 
 class _Watch:
@@ -66,6 +95,7 @@ class _Watch:
         self.armed = False  # violations count only once a fault is in
         self.detected = threading.Event()
         self.abort_reason: str | None = None
+        self.bug: ProbeBug | None = None  # the first check that raised a bug
 
 
 class GameDayRun:
@@ -87,41 +117,71 @@ class GameDayRun:
         self.printer = Printer(out, redactor)
         self.watch = _Watch(gameday.probes)
         self.stop = threading.Event()
-        self.injected: dict[str, dict[str, Any]] = {}  # fault id → {params, state, at}
+        # Fault id → what is in place. A fault leaves only once its `fault.reverted` (ok) is recorded.
+        self.injected: dict[str, Injected] = {}
         self.response_thread: threading.Thread | None = None
 
     # -- the whole game day --------------------------------------------------------------------------------
     def execute(self) -> GameDayResult:
-        self._event(gev.GAMEDAY_STARTED, data=self._started_data(), durable=True)
-        self.printer.line(f"game day {self.id}: {self.gameday.title}")
-        if not self._steady_state("before"):
-            return self._finish("not-started", "the steady state does not hold: no fault was injected")
-        status, message = "failed", ""
-        with self._signals():
+        # SIGTERM raises from before the first event on: once `gameday.started` is recorded, every way out is
+        # recorded too.
+        with terminate_raises():
+            status, message, bug = Status.FAILED, "", None
             try:
-                self._start_watchers()
-                for fault in self.gameday.faults:
-                    self._inject(fault)
-                status, message = self._supervise()
+                with deferred_signals():
+                    self._event(gev.GAMEDAY_STARTED, data=self._started_data(), durable=True)
+                self.printer.line(f"game day {self.id}: {self.gameday.title}")
+                status, message = self._run()
             except Aborted as exc:
-                status, message = "aborted", str(exc)
+                status, message = Status.ABORTED, str(exc)
+            except ProbeBug as exc:
+                status, message, bug = Status.ERROR, str(exc), exc.trace
             except (KeyboardInterrupt, Terminated) as exc:
-                status = "interrupted"
+                status = Status.INTERRUPTED
                 message = "interrupted (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
             except FirelineError as exc:
-                status, message = "failed", f"game day error: {exc}"
+                status, message = Status.FAILED, f"game day error: {exc}"
+            except Exception as exc:  # a bug in fireline itself: still stop and revert, then surface it
+                status, message = Status.ERROR, f"internal error: {type(exc).__name__}: {exc}"
+                bug = "".join(traceback.format_exception(exc))
             finally:
-                with _uninterruptible():
-                    if status in ("aborted", "interrupted") or message.startswith("game day error"):
-                        self._event(gev.ABORTED, data={"reason": self.redactor.text(message)}, durable=True)
-                        self.printer.line(f"stopping: {message}")
-                    if not self._revert_all("finished" if status in ("passed", "failed") else status):
-                        status, message = "failed", "a fault could not be reverted: run `fireline gameday recover`"
-                    self.stop.set()
+                result = self._wrap_up(status, message, bug or "")
+        return result
+
+    def _run(self) -> tuple[Status, str]:
+        if not self._steady_state("before"):
+            self._raise_bug()
+            return Status.NOT_STARTED, "the steady state does not hold: no fault was injected"
+        self._start_watchers()
+        for fault in self.gameday.faults:
+            self._inject(fault)
+        return self._supervise()
+
+    def _wrap_up(self, status: Status, message: str, trace: str) -> GameDayResult:
+        """Revert whatever is still injected, check the steady state once more and record the verdict — with
+        Ctrl-C and SIGTERM deferred: none of it may be cut short (a second Ctrl-C does not skip a revert)."""
+        with deferred_signals(redeliver=False, notice="the game day stops once every fault is reverted"):
+            try:
+                if status in (Status.ABORTED, Status.INTERRUPTED, Status.ERROR) or message.startswith("game day error"):
+                    self._event(gev.ABORTED, data={"reason": self.redactor.text(message)}, durable=True)
+                    self.printer.line(f"stopping: {message}")
+                if not self._revert_all("finished" if status in (Status.PASSED, Status.FAILED) else status.value):
+                    status, message = Status.FAILED, f"a fault could not be reverted: {self._recover_hint()}"
+                self.stop.set()
+                if status is not Status.NOT_STARTED:
                     after = self._steady_state("after", wait=self.gameday.settle + 5 * self.gameday.interval)
-                    if not after and status == "passed":
-                        status, message = "failed", "the steady state did not hold after the reverts"
-        return self._finish(status, message)
+                    if self.watch.bug is not None and status in (Status.PASSED, Status.FAILED):
+                        status, message, trace = Status.ERROR, str(self.watch.bug), self.watch.bug.trace
+                    elif not after and status is Status.PASSED:
+                        status, message = Status.FAILED, "the steady state did not hold after the reverts"
+                return replace(self._finish(status, message), trace=trace)
+            except BaseException:
+                if self.injected:  # the cleanup itself failed (the journal, most likely): say how to finish it
+                    self.printer.line(f"faults may still be injected: {self._recover_hint()}")
+                raise
+
+    def _recover_hint(self) -> str:
+        return f"run `fireline gameday recover {self.id}` once the cause is fixed"
 
     def _started_data(self) -> dict[str, Any]:
         g = self.gameday
@@ -148,13 +208,10 @@ class GameDayRun:
         )
         return data
 
-    def _finish(self, status: str, message: str) -> GameDayResult:
-        if status == "passed" or status == "failed":
-            metrics = measure(self.journal.events(self.id), self.gameday.objectives)
-            if status == "passed" and any(m.passed is False for m in metrics):
-                status, message = "failed", "an objective was missed"
-        else:
-            metrics = measure(self.journal.events(self.id), self.gameday.objectives)
+    def _finish(self, status: Status, message: str) -> GameDayResult:
+        metrics = measure(self.journal.events(self.id), self.gameday.objectives)
+        if status is Status.PASSED and any(m.passed is False for m in metrics):
+            status, message = Status.FAILED, "an objective was missed"
         self._event(
             gev.FINISHED,
             data={"status": status, "message": message, "metrics": [m.as_dict() for m in metrics]},
@@ -165,9 +222,25 @@ class GameDayRun:
 
     # -- steady state -------------------------------------------------------------------------------------
     def _probe(self, probe: Probe) -> ProbeResult:
-        return run_check(
+        result = run_check(
             probe.id, probe.action, probe.params, probe.timeout, self.connections, self.context, self.redactor
         )
+        self._note_bug(f"probe {probe.id}", probe.action, result)
+        return result
+
+    def _note_bug(self, what: str, action: str, result: ProbeResult) -> None:
+        """Remember the first check that raised a bug; the supervisor stops the game day on it."""
+        if result.bug is None:
+            return
+        with self.watch.lock:
+            if self.watch.bug is None:
+                reason = f"{what} hit a bug in action {action}: {result.detail}"
+                self.watch.bug = ProbeBug(reason, result.bug)
+                self.printer.line(f"BUG: {reason}")
+
+    def _raise_bug(self) -> None:
+        if self.watch.bug is not None:
+            raise self.watch.bug
 
     def _steady_state(self, phase: str, wait: float = 0.0) -> bool:
         deadline = time.monotonic() + wait
@@ -202,6 +275,8 @@ class GameDayRun:
 
     def _tick_probe(self, probe: Probe) -> None:
         result = self._probe(probe)
+        if result.bug is not None:
+            return  # no answer about the system: neither failing nor ok
         w = self.watch
         with w.lock:
             was = w.ok[probe.id]
@@ -240,6 +315,7 @@ class GameDayRun:
                 self.context,
                 self.redactor,
             )
+            self._note_bug("detection signal alert", "alertmanager.alerts", result)
             if result.ok:
                 self._event(gev.ALERT_FIRING, data={"name": sig.params.get("name"), "labels": sig.params.get("labels")})
                 self._signal_fired("alert", f"alert {sig.params.get('name')} firing")
@@ -253,6 +329,7 @@ class GameDayRun:
                 self.context,
                 self.redactor,
             )
+            self._note_bug("detection signal prometheus", "prometheus.query", result)
             if result.ok:
                 self._event(gev.SIGNAL_FIRED, data={"kind": "prometheus", "detail": result.detail})
                 self._signal_fired("prometheus", result.detail)
@@ -283,7 +360,7 @@ class GameDayRun:
         kind = FAULTS[fault.action]
 
         def record(state: Mapping[str, Any]) -> None:
-            self.injected[fault.id] = {"params": params, "state": dict(state)}
+            self.injected[fault.id] = Injected(params, dict(state))
             self._event(
                 gev.FAULT_INJECTING,
                 step_id=fault.id,
@@ -292,11 +369,8 @@ class GameDayRun:
             )
 
         state = kind.inject(fault, params, self._fault_ctx(fault), record)
-        self.injected[fault.id] = {
-            "params": params,
-            "state": dict(state),
-            "deadline": time.monotonic() + fault.duration if fault.duration else None,
-        }
+        deadline = time.monotonic() + fault.duration if fault.duration else None
+        self.injected[fault.id] = Injected(params, dict(state), deadline)
         event = self._event(
             gev.FAULT_INJECTED, step_id=fault.id, data={"action": fault.action, "state": dict(state)}, durable=True
         )
@@ -332,15 +406,25 @@ class GameDayRun:
         return len(pods.get("items", []))
 
     def _revert(self, fault_id: str, why: str) -> bool:
-        entry = self.injected.pop(fault_id, None)
+        """Revert one fault, with Ctrl-C and SIGTERM deferred until its `fault.reverted` is recorded. Only then
+        does it leave the injected set; a failed revert stays there (the final cleanup tries once more, and
+        `recover` after that)."""
+        entry = self.injected.get(fault_id)
         if entry is None:
             return True
         fault = next(f for f in self.gameday.faults if f.id == fault_id)
-        ok, summary = revert_fault(fault, entry["params"], entry["state"], self._fault_ctx(fault))
-        self._event(gev.FAULT_REVERTED, step_id=fault_id, data={"ok": ok, "summary": summary, "why": why}, durable=True)
-        self.printer.line(f"fault {fault_id} reverted ({why}): {summary}")
-        if not ok:
-            self.printer.line(f"  run `fireline gameday recover {self.id}` once the cause is fixed")
+        with deferred_signals(notice=f"fault {fault_id} is being reverted; the game day stops after that"):
+            self.printer.line(f"fault {fault_id}: reverting ({why})")
+            ok, summary = revert_fault(fault, entry.params, entry.state, self._fault_ctx(fault))
+            data = {"ok": ok, "summary": summary, "why": why}
+            self._event(gev.FAULT_REVERTED, step_id=fault_id, data=data, durable=True)
+            if ok:
+                del self.injected[fault_id]
+            else:
+                self.injected[fault_id] = replace(entry, deadline=None)  # its time is up: no retry every tick
+            self.printer.line(f"fault {fault_id} reverted ({why}): {summary}")
+            if not ok:
+                self.printer.line(f"  {self._recover_hint()}")
         return ok
 
     def _revert_all(self, why: str) -> bool:
@@ -349,27 +433,29 @@ class GameDayRun:
         return all(results)
 
     # -- supervision: detection, response, recovery --------------------------------------------------------
-    def _supervise(self) -> tuple[str, str]:
+    def _supervise(self) -> tuple[Status, str]:
         g, w = self.gameday, self.watch
         started = time.monotonic()
         response_deadline = started + (g.response.timeout or g.max_duration)
         seen_events = 0
         while True:
             now = time.monotonic()
+            self._raise_bug()
             if w.abort_reason:
                 raise Aborted(w.abort_reason)
             if now - started > g.max_duration:
                 raise Aborted(f"guardrail max_duration {format_duration(g.max_duration)} reached")
             for fault_id, entry in list(self.injected.items()):
-                if entry.get("deadline") and now >= entry["deadline"]:
+                if entry.deadline is not None and now >= entry.deadline:
                     self._revert(fault_id, "duration")
             if w.detected.is_set() and g.response.mode == "runbook" and self.response_thread is None:
                 self._start_response()
             seen_events = self._show_remote_events(seen_events)
             if w.detected.is_set() and self._recovered(now):
-                return "passed", ""
+                return Status.PASSED, ""
             if now > response_deadline:
-                return "failed", "no recovery before the response timeout" if w.detected.is_set() else "never detected"
+                reason = "no recovery before the response timeout" if w.detected.is_set() else "never detected"
+                return Status.FAILED, reason
             time.sleep(POLL)
 
     def _recovered(self, now: float) -> bool:
@@ -433,32 +519,3 @@ class GameDayRun:
             durable=durable,
         )
         return event.ts_mono
-
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def on_term(signum: int, frame: FrameType | None) -> None:
-            raise Terminated()
-
-        previous = signal.signal(signal.SIGTERM, on_term)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _uninterruptible() -> Iterator[None]:
-    """While faults are being reverted, Ctrl-C and SIGTERM wait: a half-done revert is the worst outcome."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
