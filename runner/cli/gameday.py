@@ -104,13 +104,13 @@ def ack(gameday_id: str, actor: str) -> int:
 @click.argument("text")
 @click.option("--as", "actor", metavar="NAME")
 def note(gameday_id: str, text: str, actor: str | None) -> int:
-    """Record an observation in a game day's timeline."""
+    """Record an observation in a game day's timeline (the game day's secrets are masked)."""
     from runner.engine.session import current_actor
-    from runner.gameday import events as gev
+    from runner.gameday.session import add_note
 
     journal = open_journal()
     full = _known(journal, gameday_id)
-    journal.append(full, gev.NOTE, actor=current_actor(actor), data={"text": text})
+    add_note(full, text, current_actor(actor), journal)
     click.echo(f"noted in game day {full}")
     return 0
 

@@ -50,10 +50,7 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
             f"no game day {gameday_id!r} in the journal at {journal.location}", hint="see `fireline gameday history`"
         )
     redactor = Redactor()
-    refs = {
-        name: SecretRef(name, ref["from"], ref["key"], bool(ref.get("optional")))
-        for name, ref in (started.data.get("secrets") or {}).items()
-    }
+    refs = _secret_refs(started.data)
     scope = RunScope(dict(started.data.get("inputs") or {}), resolve_secrets(refs, redactor), {"id": gameday_id})
     connections = Connections(started.data.get("connections") or {}, scope)
     reverted = {e.step_id for e in events if e.type == gev.FAULT_REVERTED and e.data.get("ok")}
@@ -95,3 +92,33 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     if not done:
         out.write("nothing to revert: every injected fault was already reverted\n")
     return done
+
+
+def add_note(gameday_id: str, text: str, actor: str, journal: Journal) -> None:
+    """Record an observation in a game day's timeline, with the game day's secrets masked: people paste
+    tokens and connection strings into notes, and every report shows them."""
+    started = journal.events(gameday_id, (gev.GAMEDAY_STARTED,))
+    redactor = known_secrets(started[0].data) if started else Redactor()
+    # Durable: the command says "noted" only once the note is on disk, where the running game day reads it.
+    journal.append(gameday_id, gev.NOTE, actor=actor, data={"text": redactor.text(text)}, durable=True)
+
+
+def known_secrets(started: Mapping[str, Any]) -> Redactor:
+    """A redactor for the game day's secrets (resolved as the run resolves them, from the references its start
+    recorded) that this environment can read. A secret it cannot read is skipped without a word: the note
+    taker need not hold every credential, and a note must not fail for it."""
+    redactor = Redactor()
+    for name, ref in _secret_refs(started).items():
+        try:
+            resolve_secrets({name: ref}, redactor, missing=[])
+        except UsageError:
+            continue  # too short to be masked safely: the run itself refuses such a secret
+    return redactor
+
+
+def _secret_refs(started: Mapping[str, Any]) -> dict[str, SecretRef]:
+    """The secret references (never values) that `gameday.started` recorded."""
+    return {
+        name: SecretRef(name, ref["from"], ref["key"], bool(ref.get("optional")))
+        for name, ref in (started.get("secrets") or {}).items()
+    }
