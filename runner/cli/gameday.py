@@ -119,12 +119,20 @@ def note(gameday_id: str, text: str, actor: str | None) -> int:
 @click.argument("gameday_id")
 @click.option("--as", "actor", metavar="NAME")
 def recover(gameday_id: str, actor: str | None) -> int:
-    """Revert whatever the journal says is still injected (after the game day process died)."""
+    """Revert whatever the journal says is still injected (after the game day process died). Refuses while
+    the game day's process still runs: it reverts its faults itself."""
     from runner.engine.session import current_actor
     from runner.gameday.session import recover as do_recover
+    from runner.journal.lease import hold
 
     journal = open_journal()
-    do_recover(_known(journal, gameday_id), current_actor(actor), journal, sys.stdout)
+    full, who = _known(journal, gameday_id), current_actor(actor)
+    hint = (
+        "stop it with Ctrl-C or SIGTERM (kill PID): it reverts its faults itself; `recover` is for a game day "
+        "whose process died"
+    )
+    with hold(journal, full, who, what="game day", busy_hint=hint):
+        do_recover(full, who, journal, sys.stdout)
     return 0
 
 

@@ -214,6 +214,7 @@ def approve(run_id: str, step: str, actor: str, reason: str) -> int:
 @click.option("--reason", help="Why the pre-approval is given.")
 @click.option("--output", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True)
 @click.option("--as", "actor", metavar="NAME")
+@click.option("--wait", is_flag=True, help="If another process is running this run, wait for it, then continue.")
 def resume(
     run_id: str,
     retry_step: bool,
@@ -223,11 +224,14 @@ def resume(
     reason: str | None,
     output: str,
     actor: str | None,
+    wait: bool,
 ) -> int:
     """Continue RUN_ID after a pause or a crash. Completed steps are not run again; a mutating step that
-    was interrupted is re-run only if it is idempotent or you say --retry-step."""
+    was interrupted is re-run only if it is idempotent or you say --retry-step. One process at a time runs
+    a run: while another one does, this refuses (or, with --wait, waits for it)."""
     from runner.cli.render import make_reporter
     from runner.engine.session import ResumeRequest, current_actor, load_for_resume, resume_run
+    from runner.journal.lease import hold
     from runner.secrets import Redactor
 
     if retry_step and skip_step:
@@ -235,8 +239,6 @@ def resume(
     journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
     runbook = load_for_resume(full_id, journal)
-    redactor = Redactor()
-    reporter = make_reporter(runbook, redactor, output)
     request = ResumeRequest(
         full_id,
         current_actor(actor),
@@ -247,7 +249,11 @@ def resume(
         approve_all,
         _check_reason(approve, approve_all, reason),
     )
-    with _interruptible(reporter):
-        result = resume_run(request, runbook, journal, reporter, redactor)
+    # Held before the journal is replayed: what this process continues is what the previous owner left.
+    with hold(journal, full_id, request.actor, wait=wait):
+        redactor = Redactor()
+        reporter = make_reporter(runbook, redactor, output)
+        with _interruptible(reporter):
+            result = resume_run(request, runbook, journal, reporter, redactor)
     reporter.finished(result)
     return result.exit_code

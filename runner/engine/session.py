@@ -22,6 +22,7 @@ from runner.engine.resume import replay
 from runner.engine.runner import Engine, Reporter, RunOptions, RunResult
 from runner.errors import FirelineError, UsageError
 from runner.journal import events as ev
+from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, resolve_secrets
 from runner.spec.diagnostics import DocumentInvalid
@@ -54,6 +55,17 @@ class StartRequest:
 def start_run(
     request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor
 ) -> RunResult:
+    """A new run, its lease held from before its first event until it stops (one owner per run)."""
+    run_id = new_run_id()
+    if request.dry_run:
+        return _start_run(request, runbook, journal, reporter, redactor, run_id)
+    with hold(journal, run_id, request.initiator):
+        return _start_run(request, runbook, journal, reporter, redactor, run_id)
+
+
+def _start_run(
+    request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor, run_id: str
+) -> RunResult:
     unknown = [s for s in request.approve_steps if s not in {st.id for st in runbook.steps}]
     if unknown:
         raise UsageError(
@@ -63,7 +75,6 @@ def start_run(
     inputs = resolve_inputs(runbook.inputs, request.inputs)
     missing: list[str] | None = [] if request.dry_run else None
     secret_values = resolve_secrets(runbook.secrets, redactor, missing)
-    run_id = new_run_id()
     options = RunOptions(
         run_id=run_id,
         initiator=request.initiator,

@@ -16,6 +16,7 @@ from runner.gameday import events as gev
 from runner.gameday.faults import revert_fault
 from runner.gameday.metrics import measure
 from runner.gameday.run import GameDayResult, GameDayRun
+from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, SecretRef, resolve_secrets
 from runner.spec.gameday import load_gameday
@@ -34,7 +35,8 @@ def run_gameday(
     values = resolve_inputs(gameday.inputs, inputs)
     secrets = resolve_secrets(gameday.secrets, redactor)
     runner = GameDayRun(gameday, gameday_id or new_gameday_id(), journal, redactor, values, secrets, actor, out)
-    return runner.execute()
+    with hold(journal, runner.id, actor, what="game day"):  # `recover` refuses while this process runs it
+        return runner.execute()
 
 
 def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[str]:

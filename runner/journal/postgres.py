@@ -3,13 +3,15 @@ SQLite file, so a run paused on one machine can be approved from another and res
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.journal.events import SCHEMA_VERSION
-from runner.journal.store import _INSERT, _VIEW, Journal
+from runner.journal.store import _INSERT, _VIEW, LEASE_DDL, Journal
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS journal_events (
@@ -44,6 +46,7 @@ class PostgresJournal(Journal):
             # One creator at a time: CREATE ... IF NOT EXISTS races between two first runs otherwise.
             self._db_pg.execute("SELECT pg_advisory_xact_lock(7726451)")
             self._db_pg.execute(_DDL)
+            self._db_pg.execute(LEASE_DDL)
             self._db_pg.execute(_VIEW.format(if_not_exists="OR REPLACE VIEW"))
             self._db_pg.execute(
                 "INSERT INTO fireline_meta VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
@@ -55,8 +58,20 @@ class PostgresJournal(Journal):
         with self._db_pg.transaction(), self._db_pg.cursor() as cur:
             cur.executemany(_INSERT.replace("?", "%s"), rows)
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[float]:
+        # The server's clock: lease expiries written from several machines are compared on one clock.
+        with self._db_pg.transaction():
+            row = self._db_pg.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+            yield float(row[0]) if row else 0.0
+
+    def _execute(self, sql: str, args: tuple[Any, ...]) -> int:
+        return self._db_pg.execute(sql.replace("?", "%s"), args).rowcount
+
     def _fetch(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
         return self._db_pg.execute(sql.replace("?", "%s"), args).fetchall()
+
+    _for_update = " FOR UPDATE"  # the holder's row stays locked until this transaction decides
 
     def _close(self) -> None:
         self._db_pg.close()
