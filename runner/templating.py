@@ -2,7 +2,8 @@
 
 A value that is exactly one expression (`"{{ inputs.replicas }}"`) renders to the native value (an int stays
 an int); anything else renders to a string. For shell command lines every expression's value is shell-quoted,
-so an input can never inject a command.
+and a value the shell would not read as one plain word (inside the author's quotes, a substitution, a comment
+or a here-document) is refused (runner.shellsyntax), so an input can never inject a command.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runner.errors import FirelineError
+from runner.shellsyntax import Hole, Item, Misplaced, describe, hint, misplaced_holes, template_items
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 
@@ -31,8 +33,56 @@ def is_template(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+# In shell text each value is quoted and fenced with NUL: after rendering, the fences show the checker
+# (runner.shellsyntax) exactly which characters the author wrote and which came from values. NUL can fence
+# because neither can contain it: argv cannot carry it, so it is refused on both sides.
+_FENCE = "\x00"
+
+
+class _NulInValue(Exception):
+    pass
+
+
 def _shell_quote(value: Any) -> str:
-    return shlex.quote(value if isinstance(value, str) else str(value))
+    text = value if isinstance(value, str) else str(value)
+    if _FENCE in text:
+        raise _NulInValue
+    return _FENCE + shlex.quote(text) + _FENCE
+
+
+def _render_shell_text(text: str, context: Mapping[str, Any]) -> str:
+    if _FENCE in text:
+        raise TemplateError(f"command {_brief(text)} contains a NUL byte, which no command line can carry")
+    try:
+        rendered = _compiled_template(text, True).render(**context)
+    except _NulInValue:
+        raise TemplateError(
+            f"command {_brief(text)}: a templated value contains a NUL byte, which no command line can carry"
+        ) from None
+    return _checked_shell_text(rendered, text)
+
+
+def _checked_shell_text(rendered: str, template: str) -> str:
+    """The rendered command without fences, once every value is known to be a plain word of it."""
+    parts = rendered.split(_FENCE)
+    items: list[Item] = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            items.append(Hole(index // 2))
+        else:
+            items.extend(part)
+    misplaced = misplaced_holes(items)
+    if misplaced:
+        first = misplaced[0]
+        # Name the template as written when the outputs line up one-to-one with the `{{ }}` in the text.
+        written = template_items(template)[1]
+        if len(written) == len(parts) // 2:
+            at = written[first.hole.index]
+            first = Misplaced(Hole(first.hole.index, at.source), first.regions)
+            raise TemplateError(f"command {_brief(template)}: {describe(first)}", hint(first, template, at.offset))
+        raise TemplateError(f"command {_brief(template)}: {describe(first)}", hint(first))
+    return "".join(parts)
+
 
 
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -141,7 +191,9 @@ def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False)
                 # later in whatever receives it.
                 value._fail_with_undefined_error()
             return value
-        return _compiled_template(text, shell).render(**context)
+        if not shell:
+            return _compiled_template(text, shell).render(**context)
+        return _render_shell_text(text, context)
     except UndefinedError as exc:
         message = (exc.message or "undefined").replace("'runner.engine.context._VisibleSteps object'", "steps")
         raise TemplateError(f"template {_brief(text)}: {message}") from None

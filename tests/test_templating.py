@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.templating import _MISS, _compiled_expression, _fast_evaluate, references, render_string
+from runner.templating import _MISS, TemplateError, _compiled_expression, _fast_evaluate, references, render_string
 
 names = st.sampled_from(["a", "b", "items", "n", "rows", "x1"])
 leaves = st.one_of(st.integers(-5, 5), st.text(max_size=5), st.booleans(), st.none())
@@ -61,3 +63,97 @@ def test_shell_values_are_quoted(hostile: str, tmp_path) -> None:
 def test_references_skip_names_bound_in_the_template() -> None:
     refs = references("{% for h in inputs.hosts %}{{ h.name }}{% endfor %}{{ steps['c'].outputs.n }}")
     assert [(r.root, r.chain) for r in refs] == [("inputs", ("hosts",)), ("steps", ("c", "outputs", "n"))]
+
+
+# --- shell text: every value reaches the command byte for byte, or the command is refused ------------------
+
+MARKER = Path(tempfile.mkdtemp(prefix="fireline-quoting-")) / "pwned"
+_PIECES = [
+    *"'\"`)\\\n;|*?~# \t\r!\u2028\x7f\x01",  # one character each
+    *["$(", "&&", "-n", "--", "$HOME", "${IFS}", "'\"'\"'", "é", "日本", "<<EOF"],
+    *[f"$(touch {MARKER})", f"`touch {MARKER}`", f"'; touch {MARKER}; '", f'"; touch {MARKER}; "'],
+]
+shell_values = st.lists(
+    st.one_of(
+        st.sampled_from(_PIECES),
+        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6),
+    ),
+    max_size=6,
+).map("".join)
+
+
+def _sh(line: str) -> bytes:
+    return subprocess.run(["/bin/sh", "-c", line], capture_output=True, check=True).stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(shell_values)
+def test_a_value_reaches_the_shell_byte_for_byte(value: str) -> None:
+    line = render_string("printf '%s|' {{ v }} --name={{ v }} 'pre'{{ v }}\"post\"", {"v": value}, shell=True)
+    assert _sh(line) == f"{value}|--name={value}|pre{value}post|".encode()
+    assert not MARKER.exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        ("echo '{{ v }}'", "inside single quotes"),
+        ('echo "{{ v }}"', "inside double quotes"),
+        ('grep "error {{ v }} here" f', "inside double quotes"),
+        ("echo `echo {{ v }}`", "inside a `…` command substitution"),
+        ("echo $(echo {{ v }})", "inside a $(…) command substitution"),
+        ('echo "$(echo {{ v }})"', "inside a $(…) command substitution inside double quotes"),
+        ("echo $(( {{ v }} + 1 ))", "inside an arithmetic expression"),
+        ("(( n = {{ v }} ))", "inside an arithmetic expression"),
+        ("echo ${X:-{{ v }}}", "inside a ${…} parameter expansion"),
+        ("[[ $n -eq {{ v }} ]]", "inside a [[ … ]] conditional"),
+        ("echo hi # {{ v }}", "inside a comment"),
+        ("cat <<EOF\n{{ v }}\nEOF", "inside a here-document"),
+        ("cat <<'EOF'\nsay {{ v }}\nEOF", "inside a here-document"),
+        ("cat <<{{ v }}\nx\n", "used as a here-document delimiter"),
+        ("echo \\{{ v }}", "right after a backslash"),
+        ("echo ${{ v }}", "right after a $"),
+        ("echo {% if true %}'{% endif %}{{ v }}", "inside single quotes"),  # only visible once rendered
+    ],
+)
+def test_a_value_the_shell_would_parse_again_is_refused(command: str, where: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_string(command, {"v": f"x'\"; touch {MARKER}"}, shell=True)
+    assert where in str(caught.value)
+    assert caught.value.hint
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo {{ v }}",
+        "echo --name={{ v }} x{{ v }}y",
+        "echo 'a'{{ v }}'b' \"c\"{{ v }}",
+        "cat <<< {{ v }}",
+        'echo "$HOME"/{{ v }}',
+        "cat <<EOF\nfixed\nEOF\necho {{ v }}",
+        "echo $(echo ')') {{ v }} # a comment",
+        'a=b#{{ v }}; echo "$a"',
+    ],
+)
+def test_a_value_as_a_plain_word_is_allowed(command: str) -> None:
+    render_string(command, {"v": "x y"}, shell=True)
+
+
+def test_nul_is_refused_in_values_and_in_the_command() -> None:
+    with pytest.raises(TemplateError, match="NUL byte"):
+        render_string("printf %s {{ v }}", {"v": "a\x00b"}, shell=True)
+    with pytest.raises(TemplateError, match="NUL byte"):
+        render_string("printf a\x00b {{ v }}", {"v": "x"}, shell=True)
+
+
+def test_the_suggested_rewrite_is_valid_and_exact() -> None:
+    """The hint for a quoted template is a command that works: closing the quotes around the value."""
+    value = f'it\'s "quoted" $(touch {MARKER})'
+    for command in ['printf %s "<{{ v }}>"', "printf %s '<{{ v }}>'", 'printf %s "{{ v }}"']:
+        with pytest.raises(TemplateError) as caught:
+            render_string(command, {"v": value}, shell=True)
+        fixed = str(caught.value.hint).split("write: ", 1)[1]
+        expected = value if "<" not in command else f"<{value}>"
+        assert _sh(render_string(fixed, {"v": value}, shell=True)) == expected.encode()
+    assert not MARKER.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shlex
 import signal
@@ -27,6 +28,36 @@ def display(params: Params) -> str:
     return shlex.join(str(a) for a in params["argv"]) if "argv" in params else str(params["command"])
 
 
+def refuse_nul(params: Params) -> None:
+    """A NUL byte cannot reach a program (argv, environment and paths are C strings): say so before
+    anything starts, naming the parameter (its value may be a secret)."""
+    fields: list[tuple[str, object]] = [(f"argv[{i}]", a) for i, a in enumerate(params.get("argv") or ())]
+    fields += [(name, params.get(name)) for name in ("command", "cwd")]
+    for key, value in (params.get("env") or {}).items():
+        fields += [("a name in env", key), (f"env.{key}", value)]
+    for name, value in fields:
+        if isinstance(value, str) and "\x00" in value:
+            raise ActionError(
+                f"{name} contains a NUL byte, which no command line can carry",
+                hint="remove it from the value (or the input it came from)",
+            )
+
+
+def _start_failure(exc: OSError, params: Params) -> str:
+    """Why the command did not start, blaming the right thing: a missing working directory is reported by
+    exec as ENOENT just like a missing program."""
+    cwd = params.get("cwd")
+    if cwd and exc.filename == cwd:
+        if exc.errno == errno.ENOENT:
+            return f"the working directory {cwd} does not exist (cwd)"
+        if exc.errno == errno.ENOTDIR:
+            return f"the working directory {cwd} is not a directory (cwd)"
+        return f"cannot enter the working directory {cwd} (cwd): {exc.strerror}"
+    if "argv" in params and exc.errno == errno.ENOENT:
+        return f"cannot start {display(params)!r}: program {str(params['argv'][0])!r} not found"
+    return f"cannot start {display(params)!r}: {exc.strerror}"
+
+
 class Run(BaseAction):
     name = "shell.run"
     mutates = True
@@ -45,6 +76,7 @@ class Run(BaseAction):
         remaining = ctx.remaining()
         if remaining is not None:
             timeout = min(timeout, remaining) if timeout else remaining
+        refuse_nul(params)
         env = {**os.environ, **{k: str(v) for k, v in (params.get("env") or {}).items()}}
         started = time.monotonic()
         try:
@@ -60,7 +92,9 @@ class Run(BaseAction):
                 stderr=subprocess.PIPE,
             )
         except OSError as exc:
-            raise ActionError(f"cannot start {display(params)!r}: {exc.strerror}") from None
+            raise ActionError(_start_failure(exc, params)) from None
+        except ValueError as exc:  # what exec itself refuses, e.g. an env name with "="
+            raise ActionError(f"cannot start {display(params)!r}: {exc}") from None
         ctx.on_cancel(lambda: _kill_group(proc))
         try:
             stdout, stderr = proc.communicate(params.get("stdin"), timeout=timeout)

@@ -21,12 +21,13 @@ from runner.errors import ActionError, FirelineError
 from runner.journal import events as ev
 from runner.journal.store import Journal
 from runner.secrets import Redactor
+from runner.shellsyntax import SHELL_TEXT_FIELDS
 from runner.spec.model import Runbook, Step, SubAction
 from runner.spec.schemas import check_params_now
 from runner.templating import TemplateError, evaluate, is_template, render_value
 
 MAX_VISITS_PER_STEP = 100  # a goto loop that never ends is a bug in the runbook, not a strategy
-SHELL_FIELDS = {"shell.run": ("command",), "ssh.run": ("command",)}
+SHELL_FIELDS = SHELL_TEXT_FIELDS  # which parameters are shell text: one table, shared with game-day probes
 
 
 class Reporter(Protocol):

@@ -14,6 +14,7 @@ from runner.actions.registry import get_action
 from runner.engine.policies import call_with_timeout
 from runner.errors import FirelineError
 from runner.secrets import Redactor
+from runner.shellsyntax import shell_text_fields
 from runner.templating import TemplateError, render_value
 
 
@@ -39,7 +40,9 @@ def run_check(
     `bug` so the caller stops instead of taking it for the system's answer."""
     ctx = ActionContext(name, connections, deadline=time.monotonic() + timeout, redact=redactor.text)
     try:
-        rendered = render_value(dict(params), context, shell=action_name == "shell.run")
+        # Only shell text is shell-quoted (as in runbook steps); argv elements are passed as they are.
+        shell_text = shell_text_fields(action_name)
+        rendered = {k: render_value(v, context, shell=k in shell_text) for k, v in params.items()}
         action = get_action(action_name)
         outcome = call_with_timeout(lambda: action.run(rendered, ctx), ctx, timeout)
         return ProbeResult(True, redactor.text(outcome.summary), time.monotonic())

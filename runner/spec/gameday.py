@@ -28,6 +28,7 @@ from runner.spec.runbook import (
     template_strings,
 )
 from runner.spec.schemas import validate_params, validate_structure
+from runner.spec.shelltext import check_shell_text
 from runner.spec.yamlsource import Document, PathKey, load_document
 
 GAMEDAY_ROOTS = ("gameday",)
@@ -106,6 +107,7 @@ def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, 
     out += validate_params(doc, action, params, (*at, "with"))
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     out += check_template_sites(doc, template_strings(probe.get("with"), (*at, "with")), scope, GAMEDAY_ROOTS)
+    out += check_shell_text(doc, action, params, (*at, "with"))
     return out
 
 

@@ -14,6 +14,7 @@ from runner.secrets import SecretRef
 from runner.spec.diagnostics import Diagnostic, DocumentInvalid
 from runner.spec.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
 from runner.spec.schemas import did_you_mean, validate_params, validate_structure
+from runner.spec.shelltext import check_shell_text
 from runner.spec.yamlsource import Document, PathKey, load_document
 from runner.templating import is_template, references
 
@@ -188,6 +189,7 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
     if not isinstance(params, dict):
         return []
     out = validate_params(doc, action, params, (*at, "with"))
+    out += check_shell_text(doc, action, params, (*at, "with"))
     family = action.partition(".")[0]
     for field in SQL_FIELDS:
         if family == "postgres" and is_template(params.get(field)):

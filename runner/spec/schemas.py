@@ -292,6 +292,8 @@ def _message(error: Any) -> tuple[str, str | None]:
     if kind == "const":
         return f"must be {value!r}, got {_describe(error.instance)}", None
     if kind == "pattern":
+        if "\\u0000" in value:  # the "no NUL" pattern of parameters that reach exec
+            return "contains a NUL byte, which no command line can carry", "remove it from the value"
         if value == DURATION_PATTERN:
             return f"{_describe(error.instance)} is not a duration", "use e.g. 500ms, 30s, 5m, 1h or 1h30m"
         if "\\{\\{" in value:
