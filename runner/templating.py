@@ -84,7 +84,6 @@ def _checked_shell_text(rendered: str, template: str) -> str:
     return "".join(parts)
 
 
-
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _SHELL_ENV = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_shell_quote
