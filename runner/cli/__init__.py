@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -33,6 +34,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 # Set by the console-script entry point: this process exists only for one fireline command.
 OWN_PROCESS = threading.Event()
+# Commands that say themselves what an interruption left behind (a run recorded or not): when one of them
+# is interrupted without saying so, it had not recorded anything yet.
+EXPLAINS_INTERRUPTIONS = frozenset({"run", "plan"})
+
+
+class Interrupted(KeyboardInterrupt):
+    """An interruption whose consequences the command has already told the user."""
 
 EXIT_CODES = """\b
 Exit codes:
@@ -45,12 +53,16 @@ Exit codes:
 
 
 class LazyGroup(click.Group):
+    # The command being run (None until the command line names one), for the message on an interruption.
+    resolved: str | None = None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
+        self.resolved = name
         module, attr, _ = COMMANDS[name]
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
@@ -69,22 +81,26 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (testable without a subprocess)."""
+    cli.resolved = None
     try:
         result = cli.main(args=argv, prog_name="fireline", standalone_mode=False)
         return int(result or 0)
     except FirelineError as exc:
         _error(str(exc), exc.hint)
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except click.exceptions.Abort as exc:
+        if not isinstance(exc.__cause__, Interrupted):
+            click.echo(_interrupted(), err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except Interrupted:
+        return 130
     except KeyboardInterrupt:
-        click.echo("\ninterrupted", err=True)
+        click.echo("\n" + _interrupted(), err=True)
         return 130
     except BrokenPipeError:
         return 0
@@ -101,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         return 4
 
 
+def _interrupted() -> str:
+    if cli.resolved is None or cli.resolved in EXPLAINS_INTERRUPTIONS:
+        return "interrupted before anything was started: nothing was recorded, nothing was changed"
+    return "interrupted"
+
+
+def _sigterm_interrupts(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _error(message: str, hint: str | None) -> None:
     click.echo(f"error: {message}", err=True)
     if hint:
@@ -108,5 +134,8 @@ def _error(message: str, hint: str | None) -> None:
 
 
 def run_main() -> Any:
+    # First of all: SIGTERM (a cancelled CI job, a stopped pod) stops fireline the way Ctrl-C does, with the
+    # same cleanup and the same account of what was left behind, from the first instruction on.
+    signal.signal(signal.SIGTERM, _sigterm_interrupts)
     OWN_PROCESS.set()
     sys.exit(main())

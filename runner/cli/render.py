@@ -49,12 +49,14 @@ class PlainReporter:
         self.redactor = redactor
         self.out = out or sys.stdout
         self.total = len(runbook.steps)
+        self.run_id = ""  # known once the run is recorded (header)
 
     def _print(self, text: str) -> None:
         self.out.write(self.redactor.text(text) + "\n")
         self.out.flush()
 
     def header(self, run_id: str, dry_run: bool) -> None:
+        self.run_id = run_id
         mode = "plan (dry-run: nothing will be changed)" if dry_run else "run"
         self._print(f"fireline {mode}: {self.runbook.title} [{self.runbook.name}] id {run_id}")
 

@@ -10,12 +10,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from runner.errors import UsageError
+from runner.journal import events as ev
 from runner.journal.store import open_journal
+
+if TYPE_CHECKING:
+    from runner.journal.store import Journal
 
 
 def _interactive() -> bool:
@@ -102,15 +106,51 @@ def _execute(
     )
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
-    with _interruptible(reporter):
-        result = start_run(request, runbook, open_journal(), reporter, redactor)
+    witness = _Witness()
+    with _interruptible(reporter, witness):
+        result = start_run(request, runbook, witness.watch(open_journal()), reporter, redactor)
     reporter.finished(result)
     return result.exit_code
 
 
+class _Witness:
+    """Passes a journal through and notes the run this process starts in it, so that an interruption can
+    say whether a run was recorded (and which) instead of guessing."""
+
+    def __init__(self) -> None:
+        self.journal: Any = None
+        self.run_id: str | None = None
+        self.dry_run = False
+
+    def watch(self, journal: Journal) -> Journal:
+        self.journal = journal
+        return cast("Journal", self)
+
+    def append(self, run_id: str, type_: str, **kwargs: Any) -> Any:
+        if self.run_id is None and type_ in (ev.RUN_STARTED, ev.PLAN_STARTED):
+            # Noted before the append: whether it was committed is asked of the journal afterwards.
+            self.run_id, self.dry_run = run_id, type_ == ev.PLAN_STARTED
+        return self.journal.append(run_id, type_, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.journal, name)
+
+    def recorded(self) -> bool | None:
+        """Whether the run was recorded; None when the journal cannot say."""
+        if self.run_id is None:
+            return False
+        try:
+            return bool(self.journal.events(self.run_id))  # reading also commits what is still queued
+        except Exception:
+            return None
+
+
 @contextlib.contextmanager
-def _interruptible(reporter: Any) -> Iterator[None]:
-    """SIGTERM (a cancelled CI job, a killed pod) stops a run the way Ctrl-C does: recorded, resumable."""
+def _interruptible(reporter: Any, witness: _Witness | None = None) -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, a killed pod) stops a run the way Ctrl-C does: recorded, resumable.
+    What the user is told depends on what the journal holds: a paused run to resume, or nothing at all."""
+    from runner.cli import Interrupted
+
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
@@ -119,13 +159,32 @@ def _interruptible(reporter: Any) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the account short
         reporter.close()
-        click.echo("\ninterrupted: the run is paused; see `fireline runs list`, continue with `fireline resume`",
-                   err=True)
-        raise
+        click.echo("\n" + _interruption_account(reporter, witness), err=True)
+        raise Interrupted from None
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _interruption_account(reporter: Any, witness: _Witness | None) -> str:
+    if witness is None:  # resuming: the run exists
+        run_id = getattr(reporter, "run_id", "") or "RUN_ID"
+        return f"interrupted: run {run_id} is paused; continue with `fireline resume {run_id}`"
+    recorded = witness.recorded()
+    run_id = witness.run_id
+    if recorded is None:
+        return f"interrupted: the journal cannot say whether run {run_id} was recorded; see `fireline runs list`"
+    if not recorded or run_id is None:
+        return "interrupted before the run started: nothing was recorded, nothing was changed"
+    if witness.dry_run:
+        return f"interrupted: plan {run_id} stopped; nothing was changed"
+    return (
+        f"interrupted: run {run_id} is paused; see `fireline runs show {run_id}`, "
+        f"continue with `fireline resume {run_id}`"
+    )
 
 
 @click.command()
