@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from runner.actions.base import Action
-from runner.errors import FirelineError
+from runner.errors import FirelineError, UsageError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "fireline.actions"
+
+
+class PluginError(UsageError):
+    """An installed plugin action cannot be used (exit 2): a problem of that package, not of fireline."""
 
 BUILTIN: dict[str, str] = {
     "shell.run": "runner.actions.shell:Run",
@@ -44,10 +51,10 @@ BUILTIN: dict[str, str] = {
 
 
 @cache
-def _plugins() -> dict[str, str]:
+def _plugins() -> dict[str, EntryPoint]:
     from importlib.metadata import entry_points  # ~25 ms: only when a name is not built in
 
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def known_actions() -> list[str]:
@@ -60,14 +67,51 @@ def has_action(name: str) -> bool:
 
 @cache
 def get_action(name: str) -> Action:
-    target = BUILTIN.get(name) or _plugins().get(name)
-    if target is None:
+    if name in BUILTIN:
+        module_name, _, class_name = BUILTIN[name].partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise FirelineError(
+                f"action {name!r} cannot be loaded: {exc}", hint="is the package providing it installed?"
+            ) from exc
+        return cast(Action, getattr(module, class_name)())
+    entry_point = _plugins().get(name)
+    if entry_point is None:
         raise FirelineError(f"unknown action {name!r}")
-    module_name, _, class_name = target.partition(":")
+    return _load_plugin(name, entry_point)
+
+
+def _load_plugin(name: str, entry_point: EntryPoint) -> Action:
+    """A plugin's action. Whatever goes wrong here is the plugin's (or its installation's) problem, not a bug
+    in fireline: say which plugin, from which distribution, and what to do."""
+    where = f"action {name!r} ({entry_point.value}, from {_distribution(entry_point)})"
+    hint = "reinstall or upgrade that package, or fix its `fireline.actions` entry point"
     try:
-        module = importlib.import_module(module_name)
+        target = entry_point.load()
     except ImportError as exc:
-        raise FirelineError(
-            f"action {name!r} cannot be loaded: {exc}", hint="is the package providing it installed?"
-        ) from exc
-    return cast(Action, getattr(module, class_name)())
+        raise PluginError(f"{where} cannot be imported: {exc}", hint=hint) from exc
+    except AttributeError as exc:
+        raise PluginError(f"{where} names something its module does not have: {exc}", hint=hint) from exc
+    except Exception as exc:
+        raise PluginError(f"{where} failed while being imported: {type(exc).__name__}: {exc}", hint=hint) from exc
+    if not isinstance(target, type):
+        raise PluginError(f"{where} is not a class", hint=hint)
+    schema = getattr(target, "params_schema", None)
+    if not isinstance(schema, dict):
+        # Without a schema its parameters would go unchecked: typos would reach production silently.
+        raise PluginError(
+            f"{where} declares no parameter schema (`params_schema`, a JSON Schema object)",
+            hint="the plugin's author must add one; until then it cannot be used",
+        )
+    try:
+        return cast(Action, target())
+    except Exception as exc:
+        raise PluginError(f"{where} cannot be created: {type(exc).__name__}: {exc}", hint=hint) from exc
+
+
+def _distribution(entry_point: EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "an unknown distribution"
+    return f"distribution {dist.name} {dist.version}"
