@@ -10,6 +10,11 @@ Another process takes the lease over only when the holder is provably gone: on t
 namespace its pid no longer runs (or now belongs to a process started later), or the lease expired (the
 holder's machine died, or lost the store, for LEASE_SECONDS). Otherwise it refuses, saying who holds the
 lease, or waits (`--wait`).
+
+A holder that was only suspended (a laptop asleep at an approval prompt, a stopped process) may wake up after
+its lease passed on. Its journal is fenced: a durable event of the run — the one written before every change —
+is committed only in a transaction that finds this holder's token still in the lease, so it stops before its
+next change instead of making it alongside the new owner.
 """
 
 from __future__ import annotations
@@ -124,7 +129,7 @@ class Lease:
                     self.lost = True
                     self._warn(
                         f"warning: another process took over {self.record.run_id} (this one could not renew its "
-                        f"lease for {LEASE_SECONDS:.0f} s); stop this one"
+                        f"lease for {LEASE_SECONDS:.0f} s); this one stops before its next change"
                     )
                     return
                 failing = False
@@ -200,9 +205,11 @@ def hold(
     if claim.took_over:
         warn(f"note: took over {what} {run_id} from {claim.took_over}")
     lease = Lease(store, claim.record, warn)
+    journal.fence(run_id, claim.record.token)
     try:
         yield lease
     finally:
+        journal.fence(run_id, None)
         lease.release()
 
 

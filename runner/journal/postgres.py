@@ -56,6 +56,8 @@ class PostgresJournal(Journal):
     def _insert(self, rows: list[tuple[Any, ...]], durable: bool) -> None:
         # A PostgreSQL commit is durable (synchronous_commit) whether or not this event asked for it.
         with self._db_pg.transaction(), self._db_pg.cursor() as cur:
+            if durable:
+                self._check_fences(rows)
             cur.executemany(_INSERT.replace("?", "%s"), rows)
 
     @contextlib.contextmanager
@@ -72,6 +74,7 @@ class PostgresJournal(Journal):
         return self._db_pg.execute(sql.replace("?", "%s"), args).fetchall()
 
     _for_update = " FOR UPDATE"  # the holder's row stays locked until this transaction decides
+    _for_share = " FOR SHARE"  # a takeover waits until the event checked against the lease is committed
 
     def _close(self) -> None:
         self._db_pg.close()

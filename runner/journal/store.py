@@ -105,6 +105,7 @@ class Journal:
         self._lock = threading.RLock()
         self._pending: list[tuple[Any, ...]] = []
         self._pending_since = 0.0
+        self._fences: dict[str, str] = {}  # run id → the token of the lease this process holds for it
         try:
             self._connect()
         except (sqlite3.Error, OSError) as exc:
@@ -181,6 +182,8 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
         try:
             with self._transaction():
+                if durable:
+                    self._check_fences(rows)
                 self._db.executemany(_INSERT, rows)
         finally:
             if durable:
@@ -208,7 +211,7 @@ class Journal:
     def _fetch(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, args).fetchall()
 
-    _for_update = ""  # BEGIN IMMEDIATE already holds the only write lock
+    _for_update = _for_share = ""  # BEGIN IMMEDIATE already holds the only write lock
 
     def _close(self) -> None:
         self._db.close()
@@ -300,6 +303,27 @@ class Journal:
         return str(rows[0][0]) if len(rows) == 1 else None
 
     # -- run leases (the policy is in lease.py) ----------------------------------------------------------------
+    def fence(self, run_id: str, token: str | None) -> None:
+        """From now on (until None), durable events of `run_id` are written only while the lease with this
+        token holds it. A holder that was suspended or cut off past its expiry and taken over then stops
+        before its next change instead of making it alongside the new owner."""
+        with self._lock:
+            if token is None:
+                self._fences.pop(run_id, None)
+            else:
+                self._fences[run_id] = token
+
+    def _check_fences(self, rows: list[tuple[Any, ...]]) -> None:
+        """Inside the write transaction, so no takeover can slip in between the check and the commit."""
+        for run_id in sorted({str(r[0]) for r in rows} & self._fences.keys()):
+            found = self._fetch("SELECT token FROM run_leases WHERE run_id = ?" + self._for_share, (run_id,))
+            if not found or found[0][0] != self._fences[run_id]:
+                raise JournalError(
+                    f"this process no longer holds {run_id}: another process took it over (this one was "
+                    "suspended or cut off from the journal for too long); stopped before the next change",
+                    hint=f"see `fireline runs show {run_id}`; continue it from one place only",
+                )
+
     def claim_lease(
         self, mine: LeaseRecord, ttl: float, replaceable: Callable[[LeaseRecord, float], bool]
     ) -> LeaseRecord | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.errors import JournalError
 from runner.journal import lease as lease_module
 from runner.journal.lease import RunBusy, _proc_stat, hold
 from runner.journal.store import Journal, LeaseRecord
@@ -155,7 +156,12 @@ def test_a_holder_that_lost_its_lease_says_so(store: Journal, monkeypatch: pytes
         # Someone decided this holder was gone (e.g. it was suspended past its expiry) and took over.
         assert store.claim_lease(_record("run-lost", pid=1, machine="x"), 30.0, lambda h, now: True) is None
         wait_for(lambda: held.lost, "the holder to notice")
+        # Fenced: the event written before a change is refused, so the change is not made twice.
+        with pytest.raises(JournalError, match="this process no longer holds run-lost: another process took it"):
+            store.append("run-lost", "step.started", step_id="change", data={"mutating": True}, durable=True)
+        store.append("run-lost", "step.succeeded", step_id="read")  # not a change: written as before
     assert "another process took over run-lost" in notes[0]
+    assert [e.type for e in store.events("run-lost")] == ["step.succeeded"]
     holder = store.lease_holder("run-lost")
     assert holder is not None and holder.actor == "mallory"  # releasing did not remove the new owner's lease
 
