@@ -162,6 +162,10 @@ class BaseAction:
         # A step may vouch for itself (postgres.execute with `idempotent: true`).
         return self.idempotent or params.get("idempotent") is True
 
+    def check_rendered(self, template: Params, rendered: Params) -> None:
+        """Refuse (ActionError) rendered parameters that the template's own fixed text does not allow, e.g. a
+        file path that leaves the directory the template names. Called by the engine after rendering."""
+
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
         if not self.is_mutating(params):
             return Plan(Verdict.READ, f"{self.name} reads only")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,11 +32,15 @@ class StatusUpdate(BaseAction):
     name = "notify.status_update"
     mutates = False  # telling people is not changing production; it is never gated
 
+    def check_rendered(self, template: Params, rendered: Params) -> None:
+        to, written = template.get("to"), rendered.get("to")
+        if isinstance(to, Mapping) and isinstance(written, Mapping) and written.get("file"):
+            confine_path(str(to.get("file") or ""), str(written["file"]))
+
     def plan(self, params: Params, ctx: ActionContext) -> Plan:
-        targets = _targets(params)
         return Plan(
             Verdict.WOULD_CHANGE,
-            f"would post a status update to {', '.join(targets)}",
+            f"would post a status update to {', '.join(_destinations(params))}",
             tuple(format_update(params, datetime.now(UTC)).splitlines()),
         )
 
@@ -73,3 +79,33 @@ class StatusUpdate(BaseAction):
 def _targets(params: Params) -> list[str]:
     to = params.get("to") or {"stdout": True}
     return [k for k in ("stdout", "file", "webhook") if to.get(k)] or ["stdout"]
+
+
+def _destinations(params: Params) -> list[str]:
+    """The targets as a reviewer must see them: the file by the path it resolves to."""
+    to = params.get("to") or {}
+    return [f"file {Path(str(to['file'])).expanduser().resolve()}" if t == "file" else t for t in _targets(params)]
+
+
+def confine_path(template: str, rendered: str) -> Path:
+    """The rendered file path, refused when it leaves the directory the template's fixed text names.
+
+    `/var/log/notes/{{ inputs.team }}.log` fixes /var/log/notes: a value such as `../../x` (or a symlink
+    inside it pointing elsewhere) must not move the write out of it. A template that starts with `{{`
+    fixes nothing: the whole path is the runbook author's choice of input."""
+    path = Path(rendered).expanduser().resolve()
+    if "{{" not in template:
+        return path
+    fixed = os.path.dirname(template.split("{{", 1)[0])
+    if not fixed and not template.startswith("{{"):
+        fixed = "."  # a relative file name with a fixed start ("notes-{{ x }}.log"): the working directory
+    if not fixed:
+        return path
+    directory = Path(fixed).expanduser().resolve()
+    if path == directory or not path.is_relative_to(directory):
+        raise ActionError(
+            f"to.file {rendered!r} resolves to {path}, outside {directory} (fixed by the template {template!r})",
+            hint="the templated values must name a file inside that directory: no '..', no absolute path, "
+            "no symlink out of it",
+        )
+    return path

@@ -252,6 +252,10 @@ class Engine:
         problems = check_params_now(action, rendered)
         if problems:
             raise ActionError("invalid parameters after rendering templates: " + "; ".join(problems))
+        # What the template's fixed text allows (a file path must stay in the directory it names).
+        check = getattr(get_action(action), "check_rendered", None)
+        if check is not None:
+            check(params, rendered)
         return rendered
 
     def _context(self, step: Step, timeout: float | None = None) -> ActionContext:

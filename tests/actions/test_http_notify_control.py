@@ -113,3 +113,54 @@ steps:
     resumed = cli("resume", run_id, "--output", "json")
     assert resumed.code == 0
     assert [s["status"] for s in resumed.json()["steps"]] == ["ok", "ok"]
+
+
+def _notes_runbook(tmp_path: Path) -> str:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    return str(
+        write(
+            tmp_path / "notes.yaml",
+            HEADER
+            + f"""\
+inputs:
+  team: {{type: string, required: true}}
+steps:
+  - id: note
+    action: notify.status_update
+    with:
+      status: investigating
+      summary: Checkout errors
+      to: {{file: "{notes}/{{{{ inputs.team }}}}.log"}}
+""",
+        )
+    )
+
+
+def test_status_update_file_is_shown_resolved_in_plan_and_at_the_gate(tmp_path: Path, cli) -> None:
+    path = _notes_runbook(tmp_path)
+    resolved = tmp_path.resolve() / "notes" / "core.log"
+    plan = cli("plan", path, "-i", "team=core", "--output", "plain")
+    assert plan.code == 0 and f"to file {resolved}" in plan.out, plan.out
+    gated = cli("run", path, "-i", "team=core", "--output", "plain")  # no terminal: the gate fails closed
+    assert gated.code == 3 and f"what will change: would post a status update to file {resolved}" in gated.out
+    assert not resolved.exists()
+    assert cli("run", path, "-i", "team=core", "--approve", "note", "--reason", "INC-9").code == 0
+    assert "[INVESTIGATING] Checkout errors" in resolved.read_text()
+
+
+def test_status_update_file_may_not_leave_the_templated_directory(tmp_path: Path, cli) -> None:
+    path = _notes_runbook(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "notes" / "out").symlink_to(elsewhere)
+    for team in ("../../x", "../notes-x", "out/y", "sub/../../x"):
+        run = cli("run", path, "-i", f"team={team}", "--approve", "note", "--reason", "INC-9", "--output", "plain")
+        assert run.code == 1, (team, run.out, run.err)
+        assert f"outside {(tmp_path / 'notes').resolve()}" in run.out, run.out
+        plan = cli("plan", path, "-i", f"team={team}", "--output", "plain")
+        assert "CANNOT-CHECK" in plan.out and "outside" in plan.out, plan.out
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.log"))
+    assert written == [], written
+    inside = cli("run", path, "-i", "team=sub/core", "--approve", "note", "--reason", "INC-9")
+    assert inside.code == 0 and (tmp_path / "notes" / "sub" / "core.log").exists()
