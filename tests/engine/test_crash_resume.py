@@ -104,8 +104,8 @@ steps:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 130, out
-    assert "the run is paused" in out
     run_id = next(w for line in out.splitlines() for w in line.split() if w.count("-") == 2 and w[:8].isdigit())
+    assert f"run {run_id} is paused" in out and f"fireline resume {run_id}" in out
     listed = cli("runs", "list")
     assert run_id in listed.out and "paused" in listed.out
     marker.touch()
