@@ -20,7 +20,16 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runner.errors import FirelineError
-from runner.shellsyntax import Hole, Item, Misplaced, describe, hint, misplaced_holes, template_items
+from runner.shellsyntax import (
+    Hole,
+    Item,
+    Misplaced,
+    describe,
+    hint,
+    misplaced_holes,
+    shell_text_fields,
+    template_items,
+)
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 
@@ -98,6 +107,12 @@ def _compiled_expression(expr: str) -> Callable[..., Any]:
 @lru_cache(maxsize=4096)
 def _compiled_template(text: str, shell: bool) -> Any:
     return (_SHELL_ENV if shell else _ENV).from_string(text)
+
+
+def render_params(action: str, params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """An action's parameters rendered: its shell text (shell_text_fields) quoted and checked, the rest as is."""
+    shell_text = shell_text_fields(action)
+    return {k: render_value(v, context, shell=k in shell_text) for k, v in params.items()}
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:

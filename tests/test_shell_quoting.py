@@ -4,7 +4,9 @@ every value that is allowed reaches /bin/sh byte for byte — for shell.run step
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -22,7 +24,8 @@ from tests.conftest import Cli, write
 
 CliRunner = Callable[..., Cli]
 HEADER = "apiVersion: fireline/v1\nkind: Runbook\nmetadata: {name: quoting, title: Quoting}\n"
-MARKER = Path(tempfile.mkdtemp(prefix="fireline-injection-")) / "pwned"
+MARKER = Path(tempfile.mkdtemp(prefix="fireline-injection-")) / "pwned"  # what an injected command would create
+atexit.register(shutil.rmtree, MARKER.parent, True)
 
 # Each quoted form, as an SRE would write it; written as YAML source (line 12 of the runbook).
 QUOTED_FORMS = [
@@ -141,13 +144,20 @@ steady_state:
     - id: page
       probe: shell.run
       with: {command: "grep -q '{{ gameday.name }}' /etc/hostname"}
-faults: []
+connections:
+  box: {type: ssh, hosts: [127.0.0.1]}
+faults:
+  - id: mark
+    action: ssh.run
+    with: {connection: box, command: "logger \\"game day {{ gameday.id }}\\""}
+    revert: {command: "true"}
 """,
     )
     result = cli("validate", str(scenario))
     assert "gd.yaml:9:33: steady_state.probes[0].with.command: {{ gameday.name }} is inside single quotes" in (
         result.out
     )
+    assert "gd.yaml:15:57: faults[0].with.command: {{ gameday.id }} is inside double quotes" in result.out
 
 
 # --- byte for byte through the whole run ------------------------------------------------------------------

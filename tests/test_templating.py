@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import shlex
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -67,7 +69,8 @@ def test_references_skip_names_bound_in_the_template() -> None:
 
 # --- shell text: every value reaches the command byte for byte, or the command is refused ------------------
 
-MARKER = Path(tempfile.mkdtemp(prefix="fireline-quoting-")) / "pwned"
+MARKER = Path(tempfile.mkdtemp(prefix="fireline-quoting-")) / "pwned"  # what an injected command would create
+atexit.register(shutil.rmtree, MARKER.parent, True)
 _PIECES = [
     *"'\"`)\\\n;|*?~# \t\r!\u2028\x7f\x01",  # one character each
     *["$(", "&&", "-n", "--", "$HOME", "${IFS}", "'\"'\"'", "é", "日本", "<<EOF"],

@@ -14,8 +14,7 @@ from runner.actions.registry import get_action
 from runner.engine.policies import call_with_timeout
 from runner.errors import FirelineError
 from runner.secrets import Redactor
-from runner.shellsyntax import shell_text_fields
-from runner.templating import TemplateError, render_value
+from runner.templating import TemplateError, render_params
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,7 @@ def run_check(
     ctx = ActionContext(name, connections, deadline=time.monotonic() + timeout, redact=redactor.text)
     try:
         # Only shell text is shell-quoted (as in runbook steps); argv elements are passed as they are.
-        shell_text = shell_text_fields(action_name)
-        rendered = {k: render_value(v, context, shell=k in shell_text) for k, v in params.items()}
+        rendered = render_params(action_name, params, context)
         action = get_action(action_name)
         outcome = call_with_timeout(lambda: action.run(rendered, ctx), ctx, timeout)
         return ProbeResult(True, redactor.text(outcome.summary), time.monotonic())

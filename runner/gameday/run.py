@@ -31,7 +31,7 @@ from runner.gameday.signals import Terminated, deferred_signals, terminate_raise
 from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.spec.gameday_model import Fault, GameDay, Probe, Signal
-from runner.templating import render_value
+from runner.templating import render_params, render_value
 
 POLL = 0.02  # the supervisor's own loop period: far below any probe interval
 
@@ -355,7 +355,7 @@ class GameDayRun:
         )
 
     def _inject(self, fault: Fault) -> None:
-        params = render_value(dict(fault.params), self.context)
+        params = render_params(fault.action, fault.params, self.context)  # shell text quoted, as in steps
         self._check_blast_radius(fault, params)
         kind = FAULTS[fault.action]
 

@@ -125,6 +125,7 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
                 "add revert: {argv: [...]} or {command: ...} that undoes it",
             )
         )
+    out += check_shell_text(doc, action, params, (*at, "with"))
     if action == "ssh.run" and isinstance(fault.get("revert"), dict):
         out += validate_params(doc, "ssh.run", {**params, **fault["revert"]}, (*at, "revert"))
     if fault.get("revert") is not None and action != "ssh.run":

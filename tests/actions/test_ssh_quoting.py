@@ -94,3 +94,50 @@ def test_a_quoted_template_is_refused_before_anything_runs_remotely(
     )
     assert ran.code == 1
     assert not out.exists() and not MARKER.exists()
+
+
+GAMEDAY = """\
+apiVersion: fireline/v1
+kind: GameDay
+metadata: {{name: ssh-fault-quoting, title: ssh fault quoting, hypothesis: the value arrives intact}}
+inputs:
+  val: {{type: string}}
+  out: {{type: string}}
+connections:
+  box:
+    type: ssh
+    hosts: ["{address}"]
+    key_file: "{key}"
+    known_hosts: "{known_hosts}"
+steady_state:
+  interval: 200ms
+  probes:
+    - {{id: up, probe: shell.run, with: {{argv: ["true"]}}}}
+faults:
+  - id: write
+    action: ssh.run
+    with: {{connection: box, command: "printf %s {{{{ inputs.val }}}} > {{{{ inputs.out }}}}"}}
+    revert: {{command: "true"}}
+detection:
+  - steady_state_violated: true
+response:
+  mode: manual
+  timeout: 1s
+"""
+
+
+def test_a_game_day_ssh_fault_gets_the_value_byte_for_byte(tmp_path: Path, cli: CliRunner, fleet: SshFleet) -> None:
+    """A fault's shell text is quoted like a step's (it was passed unquoted)."""
+    host, port = fleet.hosts[0]
+    scenario = write(
+        tmp_path / "gd.yaml",
+        GAMEDAY.format(
+            address=f"{fleet.user}@{host}:{port}", key=fleet.client_key_path, known_hosts=fleet.known_hosts_path
+        ),
+    )
+    value = f"x'\"; touch {MARKER}; echo $(touch {MARKER}) `touch {MARKER}`\n*"
+    out = tmp_path / "fault.bin"
+    ran = cli("gameday", "run", str(scenario), "-i", f"val={value}", "-i", f"out={out}")
+    assert "fault write reverted" in ran.out and ran.code == 1, ran.out + ran.err  # FAILED: never detected
+    assert out.read_bytes() == value.encode()
+    assert not MARKER.exists()
