@@ -43,15 +43,34 @@ def gameday() -> None:
 )
 def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_format: str) -> int:
     """Run SCENARIO: check the steady state, inject the faults, watch, respond, recover, revert, report."""
+    from runner.gameday.session import new_gameday_id
+    from runner.gameday.signals import Terminated, terminate_raises
+
+    journal = open_journal()
+    gameday_id = new_gameday_id()
+    # SIGTERM raises like Ctrl-C for the whole command: the game day itself reverts and records on either, and
+    # before or after it (loading the scenario, writing the report) the command still says where it stood.
+    with terminate_raises():
+        try:
+            return _run_and_report(Path(scenario), input_pairs, actor, report_format, journal, gameday_id)
+        except (KeyboardInterrupt, Terminated) as exc:
+            click.echo(_where_it_stood(journal, gameday_id, "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"),
+                       err=True)
+            return 130
+
+
+def _run_and_report(
+    scenario: Path, input_pairs: tuple[str, ...], actor: str | None, report_format: str, journal: Any, gameday_id: str
+) -> int:
     from runner.engine.inputs import parse_assignments
     from runner.engine.session import current_actor
     from runner.gameday.output import metric_lines
     from runner.gameday.session import run_gameday
     from runner.spec.gameday import load_gameday
 
-    journal = open_journal()
-    result = run_gameday(Path(scenario), parse_assignments(input_pairs), current_actor(actor), journal, sys.stdout)
-    interval = load_gameday(Path(scenario)).interval
+    inputs = parse_assignments(input_pairs)
+    result = run_gameday(scenario, inputs, current_actor(actor), journal, sys.stdout, gameday_id=gameday_id)
+    interval = load_gameday(scenario).interval
     click.echo(
         f"\ngame day {result.gameday_id}: {result.status.upper()}" + (f" ({result.message})" if result.message else "")
     )
@@ -63,6 +82,23 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
     if result.trace:
         _report_bug(result.message, result.trace)
     return result.exit_code
+
+
+def _where_it_stood(journal: Any, gameday_id: str, what: str) -> str:
+    """What an interruption outside the game day proper left behind, from the journal."""
+    from runner.gameday import events as gev
+
+    events = journal.events(gameday_id, (gev.GAMEDAY_STARTED, gev.FINISHED))
+    finished = [e for e in events if e.type == gev.FINISHED]
+    if not events:
+        return f"interrupted ({what}) before the game day started: nothing was injected or recorded"
+    if finished:
+        status = finished[0].data.get("status")
+        return (
+            f"interrupted ({what}) after game day {gameday_id} finished ({status}): "
+            f"see `fireline gameday report {gameday_id}`"
+        )
+    return f"interrupted ({what}): faults may still be injected; run `fireline gameday recover {gameday_id}`"
 
 
 def _report_bug(message: str, trace: str) -> None:

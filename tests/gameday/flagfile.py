@@ -72,6 +72,26 @@ guardrails:
 {extra}"""
 
 
+RESPONSE_RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: respond-to-the-flag, title: Respond}
+inputs:
+  marker: {type: string, required: true}
+steps:
+  - id: page
+    action: shell.run
+    with: {argv: [touch, "{{ inputs.marker }}"]}
+"""
+
+
+def with_response(directory: Path, marker: Path) -> str:
+    """Writes RESPONSE_RUNBOOK next to the scenario; returns the scenario's `response:` that runs it (it
+    touches `marker`, so a test can tell whether it ran)."""
+    (directory / "respond.yaml").write_text(RESPONSE_RUNBOOK, encoding="utf-8")
+    return f'{{mode: runbook, runbook: respond.yaml, inputs: {{marker: "{marker}"}}, approve: true, timeout: 1m}}'
+
+
 def environment(home: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "FIRELINE_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **extra}
     env.pop("FIRELINE_DEBUG", None)

@@ -12,19 +12,7 @@ import pytest
 from runner.actions import registry
 from tests.conftest import write
 from tests.gameday.conftest import CliRunner, journal_events, types_of
-from tests.gameday.flagfile import finished_status, flags_text, scenario_text, still_injected
-
-RESPONSE_RUNBOOK = """\
-apiVersion: fireline/v1
-kind: Runbook
-metadata: {name: respond-to-the-flag, title: Respond}
-inputs:
-  marker: {type: string, required: true}
-steps:
-  - id: page
-    action: shell.run
-    with: {argv: [touch, "{{ inputs.marker }}"]}
-"""
+from tests.gameday.flagfile import finished_status, flags_text, scenario_text, still_injected, with_response
 
 
 @pytest.fixture
@@ -39,8 +27,7 @@ def buggy_shell_probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def drill(tmp_path: Path) -> tuple[Path, Path, Path, str]:
     flag_file = write(tmp_path / "flags" / "flagd.json", flags_text(3))
     marker = tmp_path / "the-response-ran"
-    write(tmp_path / "respond.yaml", RESPONSE_RUNBOOK)
-    response = f'{{mode: runbook, runbook: respond.yaml, inputs: {{marker: "{marker}"}}, approve: true, timeout: 1m}}'
+    response = with_response(tmp_path, marker)
     scenario = write(tmp_path / "drill.yaml", scenario_text(duration="5m", response=response))
     return scenario, flag_file, marker, flag_file.read_text(encoding="utf-8")
 
