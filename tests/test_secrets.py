@@ -12,7 +12,7 @@ import pytest
 from jinja2.sandbox import SandboxedEnvironment
 
 from runner.secrets import MASK, Redactor, encoded_forms, shorten
-from tests.conftest import write
+from tests.conftest import HttpServer, write
 
 # Spaces, "/", "+", "&", quotes, HTML and non-ASCII characters: every encoding differs from the value.
 CANARY = "Cn4ry/tok+en &<x>'q\"ü✓-7f3a9c1e"
@@ -122,3 +122,32 @@ def test_a_cut_made_elsewhere_leaves_no_remnant() -> None:
     assert redactor.text(repr("y" * 40 + "s3cr3t-canary")[:47] + "...").endswith(MASK + "...")
     # ordinary text before an ellipsis is left alone
     assert redactor.text("loading... s3c... done") == "loading... s3c... done"
+
+
+def test_a_long_http_body_is_masked_before_it_is_cut(
+    tmp_path: Path, cli, fireline_home: Path, http_server: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIRELINE_TEST_BEARER", BEARER)
+    # The body is kept up to 4096 characters: the secret straddles the cut, 10 of its 14 characters inside.
+    http_server.routes["/echo"] = (200, "x" * 4086 + f"{BEARER} and more")
+    path = write(
+        tmp_path / "http.yaml",
+        f"""\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: echo}}
+secrets:
+  BEARER: {{from: env, name: FIRELINE_TEST_BEARER}}
+steps:
+  - id: echo
+    action: http.request
+    with: {{url: "{http_server.url}/echo", headers: {{Authorization: "Bearer {{{{ secrets.BEARER }}}}"}}}}
+    outputs: {{tail: "{{{{ result.body[-40:] }}}}"}}
+""",
+    )
+    result = cli("run", str(path), "--output", "json")
+    assert result.code == 0, result.err
+    assert not _leaks(result.out + result.err)
+    for file in fireline_home.rglob("*"):
+        if file.is_file():
+            assert not _leaks(file.read_bytes().decode("utf-8", "replace")), file

@@ -11,6 +11,7 @@ from typing import Any
 from runner.actions.base import ActionContext, BaseAction, Outcome, Params, Plan, Verdict
 from runner.durations import parse_duration
 from runner.errors import ActionError
+from runner.secrets import shorten
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_BODY = 256 * 1024
@@ -96,7 +97,9 @@ class _Http(BaseAction):
         remaining = ctx.remaining()
         status, text, _ = send(url, method, headers, body, min(timeout, remaining) if remaining else timeout)
         problems = check_expectations(status, text, params.get("expect") or {})
-        result: dict[str, Any] = {"status": status, "body": text[:4096]}
+        # Masked before the cut (only when cut): a cut secret would no longer be recognised whole.
+        kept = text if len(text) <= 4096 else shorten(text, 4096, "…", ctx.redact)
+        result: dict[str, Any] = {"status": status, "body": kept}
         try:
             result["json"] = json.loads(text) if text.strip()[:1] in ("{", "[") else None
         except ValueError:
