@@ -46,6 +46,7 @@ class Region(StrEnum):
     COMMENT = "a comment"
     HEREDOC = "a here-document"
     HEREDOC_WORD = "a here-document delimiter"
+    CODE_ARGUMENT = "an argument of eval, let or trap"
     AFTER_BACKSLASH = "a backslash"
     AFTER_DOLLAR = "a $"
 
@@ -107,12 +108,18 @@ class _Scanner:
         """Read commands until `closer` (")" ends $(…), "]]" ends [[ … ]]) or the end of the text."""
         depth = 0
         word_start = True
+        words = _SimpleCommand()
         while (item := self.peek()) is not None:
             if isinstance(item, Hole):
-                self.hole(item, stack)
+                self.hole(item, stack, Region.CODE_ARGUMENT if words.runs_code else None)
+                words.add_expansion()
                 self.i += 1
                 word_start = False
                 continue
+            if item in " \t<>":
+                words.end_word()
+            elif item in ";&|\n()":
+                words.end_command()
             if closer == "]]" and word_start and item == "]" and self.peek(1) == "]" and self._ends_word(2):
                 self.i += 2
                 return
@@ -139,7 +146,11 @@ class _Scanner:
             elif item == "\n":
                 self.i += 1
                 self.read_heredoc_bodies(stack)
-            elif not self.word_part(item, stack):
+            elif self.word_part(item, stack):
+                words.add_expansion()
+            else:
+                if item not in " \t<>;&|":
+                    words.add(item)
                 self.i += 1
             word_start = item in " \t\n;&|<>()"
 
@@ -304,6 +315,43 @@ class _Scanner:
         return out
 
 
+class _SimpleCommand:
+    """Which word of a simple command is its name: the arguments of eval, let and trap are run as code, so
+    a quoted value there is code again."""
+
+    CODE = frozenset({"eval", "let", "trap"})
+    # Words after which the next word is still in command position.
+    PREFIX = frozenset({"!", "time", "if", "then", "else", "elif", "do", "while", "until", "{", "command", "builtin"})
+    ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+    def __init__(self) -> None:
+        self.at_command = True
+        self.runs_code = False
+        self.word = ""
+        self.literal = True
+        self.in_word = False
+
+    def add(self, char: str) -> None:
+        self.word += char
+        self.in_word = True
+
+    def add_expansion(self) -> None:
+        self.literal = False
+        self.in_word = True
+
+    def end_word(self) -> None:
+        if self.in_word and self.at_command:
+            if self.literal and self.word in self.CODE:
+                self.runs_code, self.at_command = True, False
+            elif not (self.literal and self.word in self.PREFIX) and not self.ASSIGNMENT.match(self.word):
+                self.at_command = False
+        self.word, self.literal, self.in_word = "", True, False
+
+    def end_command(self) -> None:
+        self.end_word()
+        self.at_command, self.runs_code = True, False
+
+
 def misplaced_holes(items: Sequence[Item]) -> list[Misplaced]:
     """Every hole that is not a plain word of the command, in text order."""
     scanner = _Scanner(items)
@@ -363,6 +411,7 @@ _WHY: dict[Region, str] = {
     Region.COMMENT: "a newline in the value would end the comment and run the rest",
     Region.HEREDOC: "a line of the value could end the here-document and run the rest",
     Region.HEREDOC_WORD: "the delimiter must be fixed text",
+    Region.CODE_ARGUMENT: "the shell runs it as code",
     Region.AFTER_BACKSLASH: "the backslash would escape the quote that opens the value",
     Region.AFTER_DOLLAR: "$'…' is bash's quoting in which backslash escapes are live",
 }
@@ -407,6 +456,8 @@ def _advice(region: Region, name: str) -> str:
         return "use [ … ] (test) instead of [[ … ]], or compare in the template"
     if region is Region.COMMENT:
         return "take the template out of the comment"
+    if region is Region.CODE_ARGUMENT:
+        return f"give {name} to a command as a plain argument, never to eval, let or trap"
     if region is Region.HEREDOC:
         return f"pipe it instead: printf '%s\\n' {name} | …; shell.run can also take it as stdin:"
     if region is Region.HEREDOC_WORD:

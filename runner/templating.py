@@ -85,11 +85,13 @@ def _checked_shell_text(rendered: str, template: str) -> str:
         first = misplaced[0]
         # Name the template as written when the outputs line up one-to-one with the `{{ }}` in the text.
         written = template_items(template)[1]
+        advice = hint(first)
         if len(written) == len(parts) // 2:
             at = written[first.hole.index]
             first = Misplaced(Hole(first.hole.index, at.source), first.regions)
-            raise TemplateError(f"command {_brief(template)}: {describe(first)}", hint(first, template, at.offset))
-        raise TemplateError(f"command {_brief(template)}: {describe(first)}", hint(first))
+            advice = hint(first, template, at.offset)
+        # The fix goes in the message too: a step failure is shown as its message alone.
+        raise TemplateError(f"command {_brief(template)}: {describe(first)} ({advice})", advice)
     return "".join(parts)
 
 

@@ -43,6 +43,7 @@ QUOTED_FORMS = [
     ("[[ -n {{ inputs.val }} ]]", "inside a [[ … ]] conditional", "use [ … ] (test)"),
     ("true # {{ inputs.val }}", "inside a comment", "take the template out of the comment"),
     ("echo \\\\{{ inputs.val }}", "right after a backslash", "remove the backslash"),
+    ("eval echo {{ inputs.val }}", "inside an argument of eval, let or trap", "never to eval, let or trap"),
 ]
 
 

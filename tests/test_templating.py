@@ -116,6 +116,8 @@ def test_a_value_reaches_the_shell_byte_for_byte(value: str) -> None:
         ("cat <<{{ v }}\nx\n", "used as a here-document delimiter"),
         ("echo \\{{ v }}", "right after a backslash"),
         ("echo ${{ v }}", "right after a $"),
+        ("eval echo {{ v }}", "inside an argument of eval, let or trap"),
+        ("x=1; let n={{ v }}+1", "inside an argument of eval, let or trap"),
         ("echo {% if true %}'{% endif %}{{ v }}", "inside single quotes"),  # only visible once rendered
     ],
 )
