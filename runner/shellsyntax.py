@@ -352,6 +352,17 @@ class _SimpleCommand:
         self.at_command, self.runs_code = True, False
 
 
+# What shlex.quote produces: a word of safe characters, or a single-quoted word (a quote inside it written as
+# '"'"'). Either is exactly one word and leaves the shell's state as it found it.
+_ONE_WORD = re.compile(r"[\w@%+=:,./-]+|'[^']*(?:'\"'\"'[^']*)*'", re.ASCII)
+
+
+def is_one_quoted_word(text: str) -> bool:
+    """Whether a rendered value is still what the quoting made of it (a `{% filter %}` block could have
+    changed it after it was quoted)."""
+    return _ONE_WORD.fullmatch(text) is not None
+
+
 def misplaced_holes(items: Sequence[Item]) -> list[Misplaced]:
     """Every hole that is not a plain word of the command, in text order."""
     scanner = _Scanner(items)

@@ -26,6 +26,7 @@ from runner.shellsyntax import (
     Misplaced,
     describe,
     hint,
+    is_one_quoted_word,
     misplaced_holes,
     shell_text_fields,
     template_items,
@@ -76,10 +77,15 @@ def _checked_shell_text(rendered: str, template: str) -> str:
     parts = rendered.split(_FENCE)
     items: list[Item] = []
     for index, part in enumerate(parts):
-        if index % 2:
+        if index % 2 == 0:
+            items.extend(part)
+        elif is_one_quoted_word(part):
             items.append(Hole(index // 2))
         else:
-            items.extend(part)
+            raise TemplateError(
+                f"command {_brief(template)}: a templated value was changed after it was quoted",
+                "apply the filter inside {{ }} instead of a {% filter %} block, e.g. {{ x | replace('a', 'b') }}",
+            )
     misplaced = misplaced_holes(items)
     if misplaced:
         first = misplaced[0]

@@ -145,6 +145,16 @@ def test_a_value_as_a_plain_word_is_allowed(command: str) -> None:
     render_string(command, {"v": "x y"}, shell=True)
 
 
+def test_a_value_changed_after_quoting_is_refused() -> None:
+    """A {% filter %} block works on the quoted text: stripping the quotes would let the value run."""
+    command = "{% filter replace(\"'\", '') %}echo {{ v }}{% endfilter %}"
+    with pytest.raises(TemplateError, match="changed after it was quoted"):
+        render_string(command, {"v": f"x; touch {MARKER}"}, shell=True)
+    assert (
+        _sh(render_string("printf %s {% filter upper %}{{ v }}{% endfilter %}", {"v": "a; b"}, shell=True)) == b"A; B"
+    )
+
+
 def test_nul_is_refused_in_values_and_in_the_command() -> None:
     with pytest.raises(TemplateError, match="NUL byte"):
         render_string("printf %s {{ v }}", {"v": "a\x00b"}, shell=True)
