@@ -5,6 +5,7 @@ resume refuses and names who is running it, or with --wait continues after it.""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from runner.journal.store import open_journal
-from tests.conftest import REPO, write
+from tests.conftest import REPO, wait_for, write
 
 GATED = """\
 apiVersion: fireline/v1
@@ -91,8 +92,6 @@ def _lines(path: Path) -> list[str]:
 
 
 def test_two_resumes_at_once_run_each_step_once(tmp_path: Path, cli, spawn, store: str) -> None:
-    from tests.conftest import wait_for
-
     run_id, log, go = _paused_run(tmp_path, cli)
     first = spawn("resume", run_id, "--approve-all", "--reason", "INC-1", "--as", "alice", "--output", "plain")
     second = spawn("resume", run_id, "--approve-all", "--reason", "INC-1", "--as", "bob", "--output", "plain")
@@ -120,8 +119,6 @@ def test_two_resumes_at_once_run_each_step_once(tmp_path: Path, cli, spawn, stor
 
 
 def test_a_running_run_refuses_resume_and_wait_continues_after_it(tmp_path: Path, cli, spawn, store: str) -> None:
-    from tests.conftest import wait_for
-
     log, go = tmp_path / "log", tmp_path / "go"
     text = GATED.format(log=log, go=go).replace(
         "  - id: first\n    action: shell.run\n",
@@ -183,3 +180,20 @@ def test_torture_five_resumes_at_once(tmp_path: Path, cli, spawn, store: str) ->
                 outcomes["already finished"] += 1
     assert outcomes["ran"] == 10
     print(f"concurrent resumes on {store}, 10 rounds x 5:", outcomes)
+
+
+def test_ctrl_c_stops_waiting_and_does_nothing(tmp_path: Path, cli, spawn) -> None:
+    run_id, log, go = _paused_run(tmp_path, cli)
+    holder = spawn("resume", run_id, "--approve-all", "--reason", "INC-3", "--as", "alice", "--output", "plain")
+    wait_for(lambda: _lines(log) == ["first"], "the holder to start the first step", timeout=60)
+    waiting = spawn("resume", run_id, "--wait", "--approve-all", "--reason", "INC-3", "--as", "bob")
+    wait_for(lambda: "(Ctrl-C stops waiting)" in waiting.output, "the resume to wait", timeout=60)
+    waiting.popen.send_signal(signal.SIGINT)
+    assert waiting.popen.wait(timeout=60) == 130, waiting.output
+    assert f"stopped waiting for run {run_id}; nothing was done" in waiting.output
+    assert "Traceback" not in waiting.output
+    go.touch()
+    assert holder.popen.wait(timeout=60) == 0, holder.output
+    assert _lines(log) == ["first", "second", "third"]
+    events = [e for e in open_journal().events(run_id) if e.type == "run.resumed"]
+    assert [e.actor for e in events] == ["alice"]  # the one that stopped waiting left no trace in the run
