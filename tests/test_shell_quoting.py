@@ -298,3 +298,21 @@ def _events(home: Path, kind: str, *, with_step: bool = False) -> list[Any]:
     with sqlite3.connect(home / "journal.db") as db:
         rows = db.execute("SELECT step_id, data FROM events WHERE type = ? ORDER BY seq", (kind,)).fetchall()
     return [(step, json.loads(data)) if with_step else json.loads(data) for step, data in rows]
+
+
+def test_a_nul_byte_written_in_the_runbook_is_a_validation_error(tmp_path: Path, cli: CliRunner) -> None:
+    runbook = write(
+        tmp_path / "rb.yaml",
+        HEADER
+        + """\
+connections:
+  box: {type: ssh, hosts: [127.0.0.1]}
+steps:
+  - {id: local, action: shell.run, with: {argv: [printf, "a\\0b"]}}
+  - {id: remote, action: ssh.run, with: {connection: box, command: "echo \\0"}}
+""",
+    )
+    result = cli("validate", str(runbook))
+    assert result.code == 1
+    assert "rb.yaml:7:58: steps[0].with.argv[1]: contains a NUL byte, which no command line can carry" in result.out
+    assert "steps[1].with.command: contains a NUL byte" in result.out
