@@ -136,7 +136,10 @@ class Engine:
                 finished = self._step(step)
                 move = transitions.after(self.runbook, step, finished.ok)
                 # Committed with the step's own end (queued until now), in one write: resume follows it.
-                self._event(ev.STEP_TRANSITION, step, move.data(), durable=finished.durable)
+                # Step ids and a reason only: nothing to redact.
+                self.journal.append(
+                    self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.data(), durable=finished.durable
+                )
                 if move.why in (Why.ABORT, Why.ROLLBACK):
                     if move.why == Why.ROLLBACK:
                         self._rollback()
