@@ -20,6 +20,7 @@ import contextlib
 import io
 import os
 import re
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -284,6 +285,11 @@ def test_kill_anywhere_then_resume_until_done(
 
 @pytest.fixture(scope="module", autouse=True)
 def _figures() -> object:
+    # Each in-process command leaves its journal connection open until exit (harmless in a one-shot
+    # process); a few hundred of them must not run a low descriptor limit out for the rest of the suite.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard or hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096), hard))
     started = time.monotonic()
     yield
     if FIGURES:
