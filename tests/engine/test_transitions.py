@@ -102,3 +102,59 @@ steps:
         ("skipped", "stop", "order"),
         ("stop", None, "abort"),
     ]
+
+
+def test_a_crash_between_an_abort_and_the_end_of_the_run_resumes_to_a_failed_run(
+    tmp_path: Path, cli, fireline_home: Path
+) -> None:
+    log = tmp_path / "log"
+    path = write(
+        tmp_path / "abort.yaml",
+        f"""\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: abort}}
+steps:
+  - {{id: change, action: shell.run, approval: {{required: false}}, with: {{command: "echo change >> {log}"}}}}
+  - id: check
+    action: shell.run
+    approval: {{required: false}}
+    critical: false
+    with: {{command: "echo check >> {log}; exit 1"}}
+  - {{id: never, action: shell.run, approval: {{required: false}}, with: {{command: "echo never >> {log}"}}}}
+""",
+    )
+    first = cli("run", str(path), "--output", "json")
+    assert first.code == 1
+    run_id = first.json()["run_id"]
+    with sqlite3.connect(fireline_home / "journal.db") as db:  # the crash: the run's end never written
+        db.execute("DELETE FROM journal_events WHERE run_id = ? AND type = 'run.finished'", (run_id,))
+    resumed = cli("resume", run_id, "--output", "json")
+    assert resumed.code == 1, resumed.out + resumed.err
+    assert resumed.json()["failed_step"] == "check"
+    assert log.read_text().split() == ["change", "check"]  # nothing ran again, nothing ran after the abort
+
+
+def test_a_journal_without_transitions_resumes_after_the_last_finished_step(
+    tmp_path: Path, cli, fireline_home: Path
+) -> None:
+    """Journals written before transitions were recorded (or a step's end whose transition was lost):
+    the last step that finished, and its on_failure, say where the run stood."""
+    log = tmp_path / "log"
+    path = write(tmp_path / "goto.yaml", RUNBOOK.format(d=tmp_path).replace("sleep 60", "true"))
+    done = cli("run", str(path), "--output", "json")
+    assert done.code == 0
+    run_id = done.json()["run_id"]
+    assert log.read_text().split() == ["a", "b", "c", "a", "b", "c"]
+    with sqlite3.connect(fireline_home / "journal.db") as db:
+        # Back to just after the second `a`: drop everything after its step.succeeded, and every transition.
+        rows = db.execute(
+            "SELECT seq, type, step_id FROM journal_events WHERE run_id = ? ORDER BY seq", (run_id,)
+        ).fetchall()
+        second_a = [seq for seq, type_, step in rows if type_ == "step.succeeded" and step == "a"][1]
+        db.execute("DELETE FROM journal_events WHERE run_id = ? AND seq > ?", (run_id, second_a))
+        db.execute("DELETE FROM journal_events WHERE run_id = ? AND type = 'step.transition'", (run_id,))
+    log.write_text("")
+    resumed = cli("resume", run_id, "--output", "json")
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert log.read_text().split() == ["b", "c"]
