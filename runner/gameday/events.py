@@ -6,7 +6,9 @@ GAMEDAY_STARTED = "gameday.started"  # data: scenario, path, digest, title, hypo
 STEADY_STATE_CHECKED = "steady_state.checked"  # data: ok, phase (before|after), probes {id: {ok, detail}}
 FAULT_INJECTING = "fault.injecting"  # step_id: fault id; data: action, params, state (what revert needs)
 FAULT_INJECTED = "fault.injected"  # step_id: fault id; data: action, state, summary
-FAULT_REVERTED = "fault.reverted"  # step_id: fault id; data: ok, summary, why (finished|duration|abort|recover)
+# step_id: fault id; data: ok, summary, why (finished|duration|aborted|interrupted|error|recover). Only an ok one
+# takes the fault out of the injected set.
+FAULT_REVERTED = "fault.reverted"
 PROBE_FAILED = "probe.failed"  # step_id: probe id; data: detail (only on a transition ok → failing)
 PROBE_OK = "probe.ok"  # step_id: probe id (only on a transition failing → ok)
 STEADY_STATE_VIOLATED = "steady_state.violated"
@@ -21,7 +23,7 @@ RESPONSE_STEP = "response.step"  # step_id; data: run_id, status, started_mono, 
 RESPONSE_FINISHED = "response.finished"  # data: run_id, status
 RECOVERED = "gameday.recovered"  # data: since_mono (start of the window in which steady state held)
 ABORTED = "gameday.aborted"  # data: reason
-FINISHED = "gameday.finished"  # data: status (passed|failed|aborted|interrupted|not-started), metrics
+FINISHED = "gameday.finished"  # data: status (passed|failed|aborted|interrupted|not-started|error), metrics
 
 ALL = (
     GAMEDAY_STARTED,

@@ -128,8 +128,7 @@ class GameDayRun:
         with terminate_raises():
             status, message, bug = Status.FAILED, "", None
             try:
-                with deferred_signals():
-                    self._event(gev.GAMEDAY_STARTED, data=self._started_data(), durable=True)
+                self._event(gev.GAMEDAY_STARTED, data=self._started_data(), durable=True)
                 self.printer.line(f"game day {self.id}: {self.gameday.title}")
                 status, message = self._run()
             except Aborted as exc:
@@ -166,7 +165,9 @@ class GameDayRun:
                     self._event(gev.ABORTED, data={"reason": self.redactor.text(message)}, durable=True)
                     self.printer.line(f"stopping: {message}")
                 if not self._revert_all("finished" if status in (Status.PASSED, Status.FAILED) else status.value):
-                    status, message = Status.FAILED, f"a fault could not be reverted: {self._recover_hint()}"
+                    unreverted = f"a fault could not be reverted: {self._recover_hint()}"
+                    # A bug stays the verdict (exit 4); otherwise the fault left in place is.
+                    status, message = (status, f"{message}; {unreverted}") if trace else (Status.FAILED, unreverted)
                 self.stop.set()
                 if status is not Status.NOT_STARTED:
                     after = self._steady_state("after", wait=self.gameday.settle + 5 * self.gameday.interval)
@@ -510,12 +511,13 @@ class GameDayRun:
     def _event(
         self, type_: str, *, step_id: str | None = None, data: Mapping[str, Any] | None = None, durable: bool = False
     ) -> float:
-        event = self.journal.append(
-            self.id,
-            type_,
-            step_id=step_id,
-            actor=self.actor,
-            data=self.redactor.data(dict(data or {})),
-            durable=durable,
-        )
+        with deferred_signals():  # an event is written whole or not at all, even on Ctrl-C
+            event = self.journal.append(
+                self.id,
+                type_,
+                step_id=step_id,
+                actor=self.actor,
+                data=self.redactor.data(dict(data or {})),
+                durable=durable,
+            )
         return event.ts_mono
