@@ -21,6 +21,9 @@ class Replay:
     finished: bool
     paused_at: str | None
     stopped_at: str | None = None  # a step whose failure ended the run (abort/rollback) before it finished
+    rolling_back: bool = False  # stopped_at asked for compensation (on_failure: rollback)
+    compensated: frozenset[str] = frozenset()  # steps whose compensation ran (or was tried, or skipped)
+    open_rollback: str | None = None  # a compensation that started and never finished
 
 
 def replay(runbook: Runbook, events: list[Event]) -> Replay:
@@ -32,23 +35,30 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
     open_mutating = False
     position = 0
     stopped_at: str | None = None
+    rolling_back = False
+    compensated: set[str] = set()
+    open_rollback: str | None = None
     untransitioned: Event | None = None  # a step's end not yet followed by its transition
     finished = False
     paused_at: str | None = None
     for event in events:
         sid = event.step_id
-        if event.type == ev.STEP_STARTED and sid and not event.data.get("rollback"):
+        if event.type == ev.STEP_STARTED and sid and event.data.get("rollback"):
+            open_rollback = sid
+        elif event.type == ev.STEP_STARTED and sid:
             open_step = sid
             open_mutating = bool(event.data.get("mutating", True))
+        elif sid and _ends_compensation(event):
+            compensated.add(sid)
+            open_rollback = None if open_rollback == sid else open_rollback
         elif event.type in (ev.STEP_SUCCEEDED, ev.STEP_SKIPPED, ev.STEP_FAILED) and sid:
-            if event.data.get("rollback"):
-                continue
             states[sid] = _state(event)
             open_step = None if open_step == sid else open_step
             untransitioned = event
         elif event.type == ev.STEP_TRANSITION and sid:
             move = Transition.from_data(sid, event.data)
             position, stopped_at, untransitioned = _index(runbook, move.to), _stopped(move), None
+            rolling_back = move.why == Why.ROLLBACK
         elif event.type == ev.RUN_FINISHED:
             finished = True
         elif event.type == ev.RUN_PAUSED:
@@ -58,10 +68,28 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
     if untransitioned is not None:
         move = after_event(runbook, untransitioned)
         position, stopped_at = _index(runbook, move.to), _stopped(move)
+        rolling_back = move.why == Why.ROLLBACK
     next_index = runbook.index_of(open_step) if open_step else position
     # Only a change that may have half-happened needs the responder's decision; a read runs again.
     interrupted = open_step if open_step and open_mutating else None
-    return Replay(started, states, next_index, interrupted, finished, paused_at, None if open_step else stopped_at)
+    if open_step:
+        stopped_at = None
+    return Replay(
+        started,
+        states,
+        next_index,
+        interrupted,
+        finished,
+        paused_at,
+        stopped_at,
+        rolling_back and stopped_at is not None,
+        frozenset(compensated),
+        open_rollback if stopped_at is not None else None,
+    )
+
+
+def _ends_compensation(event: Event) -> bool:
+    return event.type == ev.STEP_ROLLED_BACK or (event.type == ev.STEP_FAILED and bool(event.data.get("rollback")))
 
 
 def _stopped(move: Transition) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -124,28 +124,46 @@ class Engine:
 
     # -- the loop ---------------------------------------------------------------------------------------
     def execute(self, start: int = 0) -> RunResult:
+        return self._guarded(lambda: self._loop(start))
+
+    def conclude(self, stopped_at: Step, compensate: bool = False, compensated: Set[str] = frozenset()) -> RunResult:
+        """Finish a run that `stopped_at` had already ended before a crash or a pause: the compensation its
+        `on_failure: rollback` asked for (except what is done), then the run's end."""
+
+        def finish() -> RunResult:
+            if compensate:
+                self._rollback(compensated)
+            return self._finish(stopped_at, self.scope.steps.get(stopped_at.id, StepState()).summary)
+
+        return self._guarded(finish)
+
+    def _loop(self, start: int) -> RunResult:
         visits: Counter[str] = Counter()
         index = start
+        while index < len(self.runbook.steps):
+            step = self.runbook.steps[index]
+            self._current = step.id
+            visits[step.id] += 1
+            if visits[step.id] > MAX_VISITS_PER_STEP:
+                return self._finish(step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
+            finished = self._step(step)
+            move = transitions.after(self.runbook, step, finished.ok)
+            # Committed with the step's own end (queued until now), in one write: resume follows it.
+            # Step ids and a reason only: nothing to redact.
+            self.journal.append(
+                self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.data(), durable=finished.durable
+            )
+            if move.why in (Why.ABORT, Why.ROLLBACK):
+                if move.why == Why.ROLLBACK:
+                    self._rollback()
+                return self._finish(step, self.scope.steps[step.id].summary)
+            index = self.runbook.index_of(move.to) if move.to else len(self.runbook.steps)
+        return self._finish(None, "")
+
+    def _guarded(self, body: Callable[[], RunResult]) -> RunResult:
+        """`body` with what every way out of a run needs: a pause or an interrupt recorded, connections closed."""
         try:
-            while index < len(self.runbook.steps):
-                step = self.runbook.steps[index]
-                self._current = step.id
-                visits[step.id] += 1
-                if visits[step.id] > MAX_VISITS_PER_STEP:
-                    return self._finish(step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
-                finished = self._step(step)
-                move = transitions.after(self.runbook, step, finished.ok)
-                # Committed with the step's own end (queued until now), in one write: resume follows it.
-                # Step ids and a reason only: nothing to redact.
-                self.journal.append(
-                    self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.data(), durable=finished.durable
-                )
-                if move.why in (Why.ABORT, Why.ROLLBACK):
-                    if move.why == Why.ROLLBACK:
-                        self._rollback()
-                    return self._finish(step, self.scope.steps[step.id].summary)
-                index = self.runbook.index_of(move.to) if move.to else len(self.runbook.steps)
-            return self._finish(None, "")
+            return body()
         except KeyboardInterrupt:
             # Ctrl-C (or SIGTERM, which the CLI turns into the same): say so in the journal, so `runs list`
             # shows the run as paused and `resume` knows where it stood. A step cut short stays "started".
@@ -167,13 +185,6 @@ class Engine:
                 durable=True,
             )
             return RunResult(self.options.run_id, "paused", paused.step.id, why, paused_for=paused.reason)
-        finally:
-            self.connections.close()
-
-    def conclude(self, stopped_at: Step) -> RunResult:
-        """Record the end of a run that `stopped_at` had already ended (its failure stopped the run)."""
-        try:
-            return self._finish(stopped_at, self.scope.steps.get(stopped_at.id, StepState()).summary)
         finally:
             self.connections.close()
 
@@ -424,8 +435,8 @@ class Engine:
             return Plan(Verdict.CANNOT_CHECK, f"could not preview: {self.redactor.text(str(exc))}")
 
     # -- rollback ---------------------------------------------------------------------------------------
-    def _rollback(self) -> None:
-        done: set[str] = set()
+    def _rollback(self, compensated: Set[str] = frozenset()) -> None:
+        done: set[str] = set(compensated)  # compensated before a crash or pause, or skipped by the responder
         for step in reversed(self.completed):
             # "failed" here means the action ran and its verify failed: that change is compensated too.
             # A step that ran twice (goto) is compensated once.

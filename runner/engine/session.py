@@ -227,8 +227,11 @@ def resume_run(
     )
     scope.steps.update(state.states)
     start = state.next_index
+    compensated = set(state.compensated)
     if state.interrupted is not None:
         start = _decide_interrupted(runbook, state.interrupted, request, journal, scope, reporter)
+    elif state.open_rollback is not None:
+        compensated |= _decide_compensation(runbook, state.open_rollback, request, journal, reporter)
     reporter.header(request.run_id, False)
     journal.append(
         request.run_id, ev.RUN_RESUMED, actor=request.actor, data={"from_step": _step_at(runbook, start)}, durable=True
@@ -236,8 +239,9 @@ def resume_run(
     engine = Engine(runbook, scope, journal, reporter, options, redactor)
     engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == "ok"]
     if state.stopped_at is not None:
-        # A failure had already ended the run; only its end was not recorded (a crash in between).
-        return engine.conclude(runbook.step(state.stopped_at))
+        # A failure had already ended the run: what is left is the compensation it asked for (when a crash or
+        # a pause cut that short) and the run's end.
+        return engine.conclude(runbook.step(state.stopped_at), state.rolling_back, compensated)
     return engine.execute(start)
 
 
@@ -307,6 +311,42 @@ def _decide_interrupted(
     raise NeedsDecision(
         f"step {step_id!r} ({step.action}) started but never finished: it may or may not have changed something",
         hint=f"check the system, then `fireline resume {request.run_id} --retry-step` to run it again "
+        f"or `--skip-step` if it already took effect",
+    )
+
+
+def _decide_compensation(
+    runbook: Runbook, step_id: str, request: ResumeRequest, journal: Journal, reporter: Reporter
+) -> set[str]:
+    """A compensation started and never finished (a crash, or work that could not be stopped): decided like
+    an interrupted step. Returns the steps whose compensation is now settled."""
+    rollback = runbook.step(step_id).rollback
+    if rollback is None:
+        return set()
+    idempotent = get_action(rollback.action).is_idempotent(rollback.params)
+    if request.retry_step or (idempotent and not request.skip_step):
+        why = "--retry-step" if request.retry_step else "the action is idempotent"
+        data = {"decision": "retry", "why": why, "rollback": True}
+        journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor, data=data, durable=True)
+        reporter.note(f"the rollback of {step_id} was interrupted; running it again ({why})")
+        return set()
+    if request.skip_step:
+        data = {"decision": "skip", "rollback": True}
+        journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor, data=data)
+        journal.append(
+            request.run_id,
+            ev.STEP_ROLLED_BACK,
+            step_id=step_id,
+            actor=request.actor,
+            data={"summary": "interrupted; skipped by the responder (--skip-step)", "skipped": True},
+            durable=True,
+        )
+        reporter.note(f"the rollback of {step_id} was interrupted; treating it as done (--skip-step)")
+        return {step_id}
+    raise NeedsDecision(
+        f"the rollback of step {step_id!r} ({rollback.action}) started but never finished: it may or may not "
+        "have undone the change",
+        hint=f"check the system, then `fireline resume {request.run_id} --retry-step` to run the rollback again "
         f"or `--skip-step` if it already took effect",
     )
 

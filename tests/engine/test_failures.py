@@ -163,3 +163,47 @@ def test_a_bug_in_plan_is_reported_as_a_bug(tmp_path: Path, cli, engine_actions:
     assert result.code == 4, result.out + result.err
     assert "KeyError" in result.err
     assert "cannot-check" not in result.out.lower() and not log.exists()
+
+
+def test_a_compensation_that_cannot_be_stopped_pauses_and_resume_finishes_the_rollback(
+    tmp_path: Path, cli, fireline_home: Path, engine_actions: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(policies, "CANCEL_GRACE_SECONDS", 0.2)
+    log = tmp_path / "log"
+    body = f"""\
+steps:
+  - id: first
+    action: testing.record
+    with: {{log: "{log}", text: first}}
+    rollback: {{action: testing.record, with: {{log: "{log}", text: undo-first}}}}
+  - id: second
+    action: testing.record
+    with: {{log: "{log}", text: second}}
+    rollback: {{action: testing.stuck, with: {{log: "{log}"}}, timeout: 100ms, retries: {{count: 2, delay: 1ms}}}}
+  - id: third
+    action: testing.record
+    with: {{log: "{log}", text: third}}
+    rollback: {{action: testing.record, with: {{log: "{log}", text: undo-third}}}}
+  - id: check
+    action: control.assert
+    with: {{that: "{{{{ false }}}}", message: still broken}}
+    on_failure: rollback
+"""
+    path = str(write(tmp_path / "rb.yaml", HEADER + body))
+    result = cli("run", path, "--approve-all", "--reason", "drill", "--output", "plain")
+    assert result.code == 3, result.out + result.err
+    # third was undone; second's undo is stuck: first's undo must wait for a person, not run beside it.
+    assert log.read_text().split() == ["first", "second", "third", "undo-third", "attempt"]
+    run_id = result.out.split(" id ")[1].split()[0]
+
+    blocked = cli("resume", run_id)
+    assert blocked.code == 3 and "rollback of step 'second'" in blocked.err and "--retry-step" in blocked.err
+
+    engine_actions.RELEASE.set()
+    wait_for(lambda: "attempt-end" in log.read_text(), "the stuck compensation to finish")
+    done = cli("resume", run_id, "--skip-step", "--output", "json")
+    assert done.code == 1, done.out + done.err
+    assert done.json()["failed_step"] == "check"
+    # The rest of the rollback ran once; nothing was undone twice.
+    assert log.read_text().split() == ["first", "second", "third", "undo-third", "attempt", "attempt-end", "undo-first"]
+    assert [d["status"] for t, _, d in events(fireline_home) if t == "run.finished"] == ["failed"]
