@@ -11,11 +11,12 @@ from typing import Any, TextIO
 from runner.actions.base import ActionContext
 from runner.engine.context import Connections, RunScope
 from runner.engine.inputs import resolve_inputs
-from runner.errors import UsageError
+from runner.errors import FirelineError, UsageError
 from runner.gameday import events as gev
 from runner.gameday.faults import revert_fault
 from runner.gameday.metrics import measure
 from runner.gameday.run import GameDayResult, GameDayRun
+from runner.gameday.signals import deferred_signals
 from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, SecretRef, resolve_secrets
@@ -44,6 +45,8 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
 
     Everything comes from the journal — the faults' parameters and recorded state, the connection templates,
     the secret references — so it works from any directory and even if the scenario file changed or moved.
+    Each revert runs with Ctrl-C and SIGTERM deferred until it is recorded. A revert that fails is recorded
+    and reported as an error (exit 1) once the others are done: running `recover` again retries it.
     """
     events = journal.events(gameday_id)
     started = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
@@ -58,23 +61,20 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     reverted = {e.step_id for e in events if e.type == gev.FAULT_REVERTED and e.data.get("ok")}
     pending = [e for e in events if e.type == gev.FAULT_INJECTING and e.step_id not in reverted]
     done: list[str] = []
+    failed: list[str] = []
+    again = f"run `fireline gameday recover {gameday_id}` again"
     try:
         for event in reversed(pending):  # newest first, as the game day itself reverts
             fault = Fault(
                 str(event.step_id), event.data["action"], event.data.get("params") or {}, event.data.get("revert"), None
             )
-            ctx = ActionContext(fault.id, connections, redact=redactor.text)
-            ok, summary = revert_fault(fault, fault.params, event.data.get("state") or {}, ctx)
-            journal.append(
-                gameday_id,
-                gev.FAULT_REVERTED,
-                step_id=fault.id,
-                actor=actor,
-                durable=True,
-                data=redactor.data({"ok": ok, "summary": summary, "why": "recover"}),
-            )
-            out.write(redactor.text(f"fault {fault.id}: {summary}") + "\n")
-            done.append(fault.id)
+            with deferred_signals(notice=f"fault {fault.id} is being reverted; recover stops after that"):
+                ok = _recover_one(gameday_id, fault, event.data.get("state") or {}, connections, redactor, actor,
+                                  journal, out)
+            (done if ok else failed).append(fault.id)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM between two reverts
+        out.write(f"interrupted: {len(pending) - len(done)} fault(s) may still be injected; {again}\n")
+        raise
     finally:
         connections.close()
     if not any(e.type == gev.FINISHED for e in events):
@@ -91,9 +91,31 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
                 "metrics": [m.as_dict() for m in metrics],
             },
         )
+    if failed:
+        raise FirelineError(
+            f"{len(failed)} fault(s) could not be reverted: {', '.join(failed)}", hint=f"fix the cause, then {again}"
+        )
     if not done:
         out.write("nothing to revert: every injected fault was already reverted\n")
     return done
+
+
+def _recover_one(
+    gameday_id: str,
+    fault: Fault,
+    state: Mapping[str, Any],
+    connections: Connections,
+    redactor: Redactor,
+    actor: str,
+    journal: Journal,
+    out: TextIO,
+) -> bool:
+    ctx = ActionContext(fault.id, connections, redact=redactor.text)
+    ok, summary = revert_fault(fault, fault.params, state, ctx)
+    data = redactor.data({"ok": ok, "summary": summary, "why": "recover"})
+    journal.append(gameday_id, gev.FAULT_REVERTED, step_id=fault.id, actor=actor, durable=True, data=data)
+    out.write(redactor.text(f"fault {fault.id}: {summary}") + "\n")
+    return ok
 
 
 def add_note(gameday_id: str, text: str, actor: str, journal: Journal) -> None:
