@@ -34,15 +34,35 @@ def _can_handle() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers
+
+
 @contextlib.contextmanager
 def _handlers(handler: Callable[[int, FrameType | None], Any], signals: tuple[signal.Signals, ...]) -> Iterator[None]:
-    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    """Install `handler` for `signals`, then put the previous ones back. Should a restored handler raise
+    between two restores (Ctrl-C right then), the handler left behind forwards its signal to the previous
+    one from then on instead of swallowing it."""
+    previous: dict[signal.Signals, Handler] = {}
+    done = False
+
+    def guarded(signum: int, frame: FrameType | None) -> Any:
+        if done:
+            sig = signal.Signals(signum)
+            signal.signal(sig, previous[sig])
+            signal.raise_signal(sig)
+            return None
+        return handler(signum, frame)
+
+    for sig in signals:
+        old = signal.signal(sig, guarded)
+        # None: a handler installed outside Python; the closest we can put back is the default.
+        previous[sig] = old if old is not None else signal.SIG_DFL
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            # None: a handler installed outside Python; the closest we can put back is the default.
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        done = True
+        for sig, old_handler in previous.items():
+            signal.signal(sig, old_handler)
 
 
 @contextlib.contextmanager

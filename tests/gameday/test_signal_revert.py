@@ -13,9 +13,9 @@ from tests.conftest import wait_for
 from tests.gameday.conftest import journal_events
 from tests.gameday.flagfile import finished_status, flags_text, gameday, scenario_text, still_injected
 
-# ~25 MB: reading, splicing, writing and reading back such a file takes long enough (about a second, more on
+# ~13 MB: reading, splicing, writing and reading back such a file takes long enough (half a second, more on
 # a loaded machine) for a signal sent when the revert starts to arrive before it ends.
-BIG_FILLER = 150_000
+BIG_FILLER = 80_000
 REVERT_STARTED = "enabled: false → true"  # the revert's own progress line: it has read the file, now it writes
 
 
