@@ -76,3 +76,20 @@ def test_a_probe_that_fails_for_a_real_reason_still_detects(cli: CliRunner, tmp_
     assert "gameday.detected" in types_of(events) and "response.started" in types_of(events)
     assert marker.exists()
     assert flag_file.read_text(encoding="utf-8") == original
+
+
+def test_a_probe_bug_before_the_fault_is_a_bug_not_an_unhealthy_system(buggy_shell_probe: None, cli: CliRunner,
+                                                                       tmp_path: Path, fireline_home: Path) -> None:
+    scenario, flag_file, marker, _ = drill(tmp_path)
+    flag_file.write_text(flags_text(3).replace('"state": "ENABLED"', '"state": "DISABLED"'), encoding="utf-8")
+    before = flag_file.read_bytes()  # the probe's command fails from the start: the bug shows at once
+
+    result = cli("gameday", "run", str(scenario), "-i", f"flag_file={flag_file}", "--report", "none")
+
+    assert result.code == 4, result.out + result.err
+    assert "probe flag-on hit a bug in action shell.run" in result.err
+    assert "the steady state does not hold" not in result.out
+    events = journal_events(fireline_home)
+    assert "fault.injecting" not in types_of(events)
+    assert [e.data["status"] for e in events if e.type == "gameday.finished"] == ["error"]
+    assert flag_file.read_bytes() == before and not marker.exists()
