@@ -16,7 +16,7 @@ from runner.engine import approvals, transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import Connections, RunScope, StepState
 from runner.engine.policies import WorkNotStopped, backoff_delays, call_with_timeout
-from runner.engine.transitions import Why
+from runner.engine.transitions import Transition, Why
 from runner.errors import ActionError, FirelineError
 from runner.journal import events as ev
 from runner.journal.store import Journal
@@ -93,15 +93,6 @@ class _Paused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class _Finished:
-    """How a step ended: whether the run goes on in order, and whether its end must be on disk before the
-    run moves (a change, or a failure that decides where the run goes)."""
-
-    ok: bool
-    durable: bool
-
-
 class Engine:
     def __init__(
         self,
@@ -146,13 +137,7 @@ class Engine:
             visits[step.id] += 1
             if visits[step.id] > MAX_VISITS_PER_STEP:
                 return self._finish(step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
-            finished = self._step(step)
-            move = transitions.after(self.runbook, step, finished.ok)
-            # Committed with the step's own end (queued until now), in one write: resume follows it.
-            # Step ids and a reason only: nothing to redact.
-            self.journal.append(
-                self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.data(), durable=finished.durable
-            )
+            move = self._step(step)
             if move.why in (Why.ABORT, Why.ROLLBACK):
                 if move.why == Why.ROLLBACK:
                     self._rollback()
@@ -220,9 +205,8 @@ class Engine:
         return failed
 
     # -- one step ---------------------------------------------------------------------------------------
-    def _step(self, step: Step) -> _Finished:
-        """Run one step through every policy. Its finishing event is queued: the transition that follows
-        commits it."""
+    def _step(self, step: Step) -> Transition:
+        """Run one step through every policy; returns where the run goes next (already recorded)."""
         state = self.scope.steps.setdefault(step.id, StepState())
         started = time.monotonic()
         try:
@@ -326,27 +310,29 @@ class Engine:
 
     def _succeed(
         self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True
-    ) -> _Finished:
+    ) -> Transition:
         self._capture_outputs(step, state, outcome.result)
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
         if outcome.skipped_reason:
             state.status, state.summary = "skipped", outcome.skipped_reason
-            self._event(
-                ev.STEP_SKIPPED,
+            move = self._end(
                 step,
+                ev.STEP_SKIPPED,
                 {
                     "reason": outcome.skipped_reason,
                     "result": outcome.result,
                     "outputs": state.outputs,
                     "duration_s": state.duration,
                 },
+                ok=True,
+                durable=mutating,
             )
         else:
             state.status, state.summary = "ok", outcome.summary
-            self._event(
-                ev.STEP_SUCCEEDED,
+            move = self._end(
                 step,
+                ev.STEP_SUCCEEDED,
                 {
                     "summary": outcome.summary,
                     "result": outcome.result,
@@ -354,17 +340,19 @@ class Engine:
                     "changed": state.changed,
                     "duration_s": state.duration,
                 },
+                ok=True,
+                durable=mutating,
             )
         self.reporter.step_finished(step, state)
-        return _Finished(ok=True, durable=mutating)
+        return move
 
-    def _skip(self, step: Step, state: StepState, reason: str) -> _Finished:
+    def _skip(self, step: Step, state: StepState, reason: str) -> Transition:
         state.status, state.summary = "skipped", reason
-        self._event(ev.STEP_SKIPPED, step, {"reason": reason})
+        move = self._end(step, ev.STEP_SKIPPED, {"reason": reason}, ok=True, durable=False)
         self.reporter.step_finished(step, state)
-        return _Finished(ok=True, durable=False)
+        return move
 
-    def _fail(self, step: Step, state: StepState, exc: Exception, started: float) -> _Finished:
+    def _fail(self, step: Step, state: StepState, exc: Exception, started: float) -> Transition:
         state.status, state.duration = "failed", time.monotonic() - started
         state.summary = self.redactor.text(str(exc))
         hint = getattr(exc, "hint", None)
@@ -372,9 +360,19 @@ class Engine:
         partial = getattr(exc, "result", None)
         if isinstance(partial, Mapping):
             data["result"] = dict(partial)  # e.g. every host's output of a fan-out that failed on some
-        self._event(ev.STEP_FAILED, step, data)
+        # Durable even for a read: where the run goes after a failure is a decision resume must follow.
+        move = self._end(step, ev.STEP_FAILED, data, ok=False, durable=True)
         self.reporter.step_finished(step, state)
-        return _Finished(ok=False, durable=True)
+        return move
+
+    def _end(self, step: Step, type_: str, data: Mapping[str, Any], *, ok: bool, durable: bool) -> Transition:
+        """Record how a step ended and where the run goes next, in one write (and one fsync when `durable`:
+        after a change or a failure), before the responder is told: resume follows the transition."""
+        self._event(type_, step, data)  # queued: the transition commits it
+        move = transitions.after(self.runbook, step, ok)
+        # Step ids and a reason only: nothing to redact.
+        self.journal.append(self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.data(), durable=durable)
+        return move
 
     # -- approval ---------------------------------------------------------------------------------------
     def _gate(self, step: Step, action: Action, params: Mapping[str, Any], mutating: bool) -> None:
