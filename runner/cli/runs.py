@@ -122,4 +122,6 @@ def _describe(e: Any) -> str:
         return f"{d.get('status')} {d.get('message') or ''}"
     if e.type == "step.decision":
         return f"{d.get('decision')} by {e.actor}"
+    if e.type == "step.transition":
+        return f"-> {d.get('to') or 'end of run'} ({d.get('why')})"
     return ""

@@ -102,6 +102,8 @@ steps:
         ("skipped", "stop", "order"),
         ("stop", None, "abort"),
     ]
+    timeline = cli("runs", "show", run_id).out
+    assert "-> skipped (continue)" in timeline and "-> end of run (abort)" in timeline
 
 
 def test_a_crash_between_an_abort_and_the_end_of_the_run_resumes_to_a_failed_run(
