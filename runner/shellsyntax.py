@@ -43,6 +43,8 @@ class Region(StrEnum):
     ARITHMETIC = "an arithmetic expression"
     PARAMETER = "a ${…} parameter expansion"
     CONDITIONAL = "a [[ … ]] conditional"
+    ARRAY = "a name=( … ) array assignment"
+    AFTER_ARRAY = "the line of a name=( … ) array assignment"
     COMMENT = "a comment"
     HEREDOC = "a here-document"
     HEREDOC_WORD = "a here-document delimiter"
@@ -52,6 +54,7 @@ class Region(StrEnum):
 
 
 QUOTES = (Region.SINGLE_QUOTES, Region.DOUBLE_QUOTES)
+_WORD_PARTS = "\\'\"`$"
 
 
 @dataclass(frozen=True)
@@ -93,15 +96,18 @@ class _Scanner:
         if regions:
             self.found.setdefault(item.index, Misplaced(item, regions))
 
-    def skip_escaped(self, stack: Stack) -> None:
+    def skip_escaped(self, stack: Stack) -> str | None:
         """At a backslash: the next item is literal. A hole there would get the backslash applied to the
         quote that opens the quoted value."""
         self.i += 1
         nxt = self.peek()
+        if nxt is None:
+            return ""
+        self.i += 1
         if isinstance(nxt, Hole):
             self.hole(nxt, stack, Region.AFTER_BACKSLASH)
-        if nxt is not None:
-            self.i += 1
+            return None
+        return "" if nxt == "\n" else nxt
 
     # -- command context --------------------------------------------------------------------------------
     def command(self, stack: Stack, closer: str | None = None) -> None:
@@ -109,25 +115,35 @@ class _Scanner:
         depth = 0
         word_start = True
         words = _SimpleCommand()
+        array_on_line = False
         while (item := self.peek()) is not None:
             if isinstance(item, Hole):
-                self.hole(item, stack, Region.CODE_ARGUMENT if words.runs_code else None)
-                words.add_expansion()
+                here = Region.AFTER_ARRAY if array_on_line else None
+                self.hole(item, stack, Region.CODE_ARGUMENT if words.runs_code else here)
+                words.add(None)
                 self.i += 1
                 word_start = False
+                continue
+            if closer == "]]" and word_start and item == "]" and self.peek(1) == "]" and self._ends_word(2):
+                self.i += 2
+                return
+            if item == "(" and words.is_assignment():
+                # bash's name=( … ): an array, whose elements bash parses its own way (and a syntax error in
+                # them makes it resume parsing on the next line, which may be inside a value).
+                self.i += 1
+                self.command((*stack, Region.ARRAY), ")")
+                words.add(None)
+                word_start = False
+                array_on_line = True
                 continue
             if item in " \t<>":
                 words.end_word()
             elif item in ";&|\n()":
                 words.end_command()
-            if closer == "]]" and word_start and item == "]" and self.peek(1) == "]" and self._ends_word(2):
-                self.i += 2
-                return
             if item == "(" and word_start and self.peek(1) == "(":
                 self.i += 2  # bash's (( … )): arithmetic, expanded like the inside of double quotes
                 self.command((*stack, Region.ARITHMETIC), ")")
-                if self.peek() == ")":
-                    self.i += 1
+                self.close_arithmetic((*stack, Region.ARITHMETIC))
             elif item == "[" and word_start and self.peek(1) == "[" and self._ends_word(2):
                 self.i += 2
                 self.command((*stack, Region.CONDITIONAL), "]]")
@@ -146,61 +162,84 @@ class _Scanner:
             elif item == "\n":
                 self.i += 1
                 self.read_heredoc_bodies(stack)
-            elif self.word_part(item, stack):
-                words.add_expansion()
+                array_on_line = False
+            elif item in _WORD_PARTS:
+                words.add(self.word_part(item, stack))
             else:
                 if item not in " \t<>;&|":
                     words.add(item)
                 self.i += 1
             word_start = item in " \t\n;&|<>()"
 
-    def word_part(self, item: str, stack: Stack) -> bool:
-        """Quotes, escapes and expansions, which may appear in any word; False for an ordinary character."""
-        if item == "\\":
-            self.skip_escaped(stack)
-        elif item == "'":
-            self.single((*stack, Region.SINGLE_QUOTES))
-        elif item == '"':
-            self.double((*stack, Region.DOUBLE_QUOTES))
-        elif item == "`":
-            self.backticks((*stack, Region.BACKTICKS))
-        elif item == "$":
-            self.dollar(stack)
+    def close_arithmetic(self, stack: Stack) -> None:
+        """After the first `)` of `$((` or `((`: a second `)` closes it; anything else means the shell reads
+        it as `$( (…) …)` (or nested subshells), which goes on to its own `)`."""
+        if self.peek() == ")":
+            self.i += 1
         else:
-            return False
-        return True
+            self.command(stack, ")")
+
+    def word_part(self, item: str, stack: Stack) -> str | None:
+        """Quotes, escapes and expansions, which may appear in any word: the literal text they stand for,
+        or None when it is only known when the shell runs (an expansion, a hole)."""
+        if item == "\\":
+            return self.skip_escaped(stack)
+        if item == "'":
+            return self.single((*stack, Region.SINGLE_QUOTES))
+        if item == '"':
+            return self.double((*stack, Region.DOUBLE_QUOTES))
+        if item == "`":
+            self.backticks((*stack, Region.BACKTICKS))
+        else:
+            self.dollar(stack)
+        return None
 
     def _ends_word(self, offset: int) -> bool:
         after = self.peek(offset)
         return after is None or (isinstance(after, str) and after in " \t\n;&|")
 
     # -- quoted regions ---------------------------------------------------------------------------------
-    def single(self, stack: Stack) -> None:
+    def single(self, stack: Stack) -> str | None:
         self.i += 1
+        text: list[str] = []
+        literal = True
         while (item := self.peek()) is not None:
             self.i += 1
             if isinstance(item, Hole):
                 self.hole(item, stack)
+                literal = False
             elif item == "'":
-                return
+                break
+            else:
+                text.append(item)
+        return "".join(text) if literal else None
 
-    def double(self, stack: Stack) -> None:
+    def double(self, stack: Stack) -> str | None:
         self.i += 1
+        text: list[str] = []
+        literal = True
         while (item := self.peek()) is not None:
             if isinstance(item, Hole):
                 self.hole(item, stack)
                 self.i += 1
+                literal = False
             elif item == '"':
                 self.i += 1
-                return
+                break
             elif item == "\\":
-                self.skip_escaped(stack)
+                escaped = self.skip_escaped(stack)
+                literal = literal and escaped is not None
+                text.append(escaped or "")
             elif item == "`":
                 self.backticks((*stack, Region.BACKTICKS))
+                literal = False
             elif item == "$":
                 self.dollar(stack)
+                literal = False
             else:
+                text.append(item)
                 self.i += 1
+        return "".join(text) if literal else None
 
     def backticks(self, stack: Stack) -> None:
         self.i += 1
@@ -226,8 +265,8 @@ class _Scanner:
             arithmetic = self.peek(2) == "("
             self.i += 3 if arithmetic else 2
             self.command((*stack, Region.ARITHMETIC if arithmetic else Region.COMMAND_SUBSTITUTION), ")")
-            if arithmetic and self.peek() == ")":
-                self.i += 1
+            if arithmetic:
+                self.close_arithmetic((*stack, Region.COMMAND_SUBSTITUTION))
         elif nxt == "{":
             self.i += 2
             self.parameter((*stack, Region.PARAMETER))
@@ -242,7 +281,9 @@ class _Scanner:
             elif item == "}":
                 self.i += 1
                 return
-            elif not self.word_part(item, stack):
+            elif item in _WORD_PARTS:
+                self.word_part(item, stack)
+            else:
                 self.i += 1
 
     def comment(self, stack: Stack) -> None:
@@ -322,7 +363,7 @@ class _SimpleCommand:
     CODE = frozenset({"eval", "let", "trap"})
     # Words after which the next word is still in command position.
     PREFIX = frozenset({"!", "time", "if", "then", "else", "elif", "do", "while", "until", "{", "command", "builtin"})
-    ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+    ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
 
     def __init__(self) -> None:
         self.at_command = True
@@ -331,19 +372,23 @@ class _SimpleCommand:
         self.literal = True
         self.in_word = False
 
-    def add(self, char: str) -> None:
-        self.word += char
+    def add(self, text: str | None) -> None:
+        """Literal text of the current word, or None for a part only known at run time."""
+        if text is None:
+            self.literal = False
+        else:
+            self.word += text
         self.in_word = True
 
-    def add_expansion(self) -> None:
-        self.literal = False
-        self.in_word = True
+    def is_assignment(self) -> bool:
+        return self.in_word and self.literal and self.ASSIGNMENT.fullmatch(self.word) is not None
 
     def end_word(self) -> None:
-        if self.in_word and self.at_command:
-            if self.literal and self.word in self.CODE:
+        # A word known only at run time ("$@", $cmd) may expand to nothing: the next word may be the name.
+        if self.in_word and self.at_command and self.literal:
+            if self.word in self.CODE:
                 self.runs_code, self.at_command = True, False
-            elif not (self.literal and self.word in self.PREFIX) and not self.ASSIGNMENT.match(self.word):
+            elif self.word not in self.PREFIX and not self.ASSIGNMENT.match(self.word):
                 self.at_command = False
         self.word, self.literal, self.in_word = "", True, False
 
@@ -426,6 +471,8 @@ _WHY: dict[Region, str] = {
     Region.ARITHMETIC: "the shell evaluates the value as code there",
     Region.PARAMETER: "the shell expands the value again there",
     Region.CONDITIONAL: "bash evaluates operands of -eq, -lt … as code there",
+    Region.ARRAY: "bash parses its elements its own way",
+    Region.AFTER_ARRAY: "after an error in an array bash goes on at the next line, which may be inside the value",
     Region.COMMENT: "a newline in the value would end the comment and run the rest",
     Region.HEREDOC: "a line of the value could end the here-document and run the rest",
     Region.HEREDOC_WORD: "the delimiter must be fixed text",
@@ -443,6 +490,8 @@ def describe(m: Misplaced) -> str:
         where = f"right after {inner}"
     elif inner is Region.HEREDOC_WORD:
         where = f"used as {inner}"
+    elif inner is Region.AFTER_ARRAY:
+        where = f"on {inner}"
     else:
         where = "inside " + " inside ".join(str(r) for r in reversed(m.regions))
     return f"{name} is {where}: {_WHY[inner]}"
@@ -466,7 +515,7 @@ def hint(m: Misplaced, text: str | None = None, offset: int | None = None) -> st
 def _advice(region: Region, name: str) -> str:
     if region in QUOTES:
         return f"remove the quotes around {name}: templated values are quoted for you"
-    if region in (Region.BACKTICKS, Region.COMMAND_SUBSTITUTION, Region.PARAMETER):
+    if region in (Region.BACKTICKS, Region.COMMAND_SUBSTITUTION, Region.PARAMETER, Region.ARRAY):
         return f'assign it to a variable first (v={name}; …) and use "$v" there'
     if region is Region.ARITHMETIC:
         return "compute in the template instead, e.g. {{ inputs.n + 1 }}"
@@ -480,6 +529,8 @@ def _advice(region: Region, name: str) -> str:
         return f"pipe it instead: printf '%s\\n' {name} | …; shell.run can also take it as stdin:"
     if region is Region.HEREDOC_WORD:
         return "use a fixed delimiter such as EOF"
+    if region is Region.AFTER_ARRAY:
+        return "put the array assignment on a line of its own"
     if region is Region.AFTER_BACKSLASH:
         return f"remove the backslash before {name}"
     return f"remove the $ before {name}"

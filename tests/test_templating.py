@@ -118,6 +118,13 @@ def test_a_value_reaches_the_shell_byte_for_byte(value: str) -> None:
         ("echo ${{ v }}", "right after a $"),
         ("eval echo {{ v }}", "inside an argument of eval, let or trap"),
         ("x=1; let n={{ v }}+1", "inside an argument of eval, let or trap"),
+        # found by test_a_command_that_is_allowed_never_runs_a_value (and its longer runs):
+        ('"$@" eval {{ v }}', "inside an argument of eval, let or trap"),  # "$@" may expand to no word
+        ("\\eval {{ v }}", "inside an argument of eval, let or trap"),
+        ("''let {{ v }}", "inside an argument of eval, let or trap"),
+        ("$((;; esac)-eq;{{ v }}\n))", "inside a $(…) command substitution"),  # not arithmetic after all
+        ("x=(a {{ v }})", "inside a name=( … ) array assignment"),
+        ("x=(f() ) {{ v }}", "on the line of a name=( … ) array assignment"),
         ("echo {% if true %}'{% endif %}{{ v }}", "inside single quotes"),  # only visible once rendered
     ],
 )
@@ -172,3 +179,41 @@ def test_the_suggested_rewrite_is_valid_and_exact() -> None:
         expected = value if "<" not in command else f"<{value}>"
         assert _sh(render_string(fixed, {"v": value}, shell=True)) == expected.encode()
     assert not MARKER.exists()
+
+
+# --- allowed means safe: random commands built from shell syntax, run by real shells -------------------------
+
+_SYNTAX = [
+    *["'", '"', "`", "$(", "$((", ")", "))", "((", "${", "}", "{ ", "\\", "$", "#", "\n", " ", ";", "|", "&&"],
+    *["<<EOF\n", "<<'EOF'\n", "<<-EOF\n", "EOF\n", "<<<", "[[ ", " ]]", "=", "x", "1", "-eq", ">", "~", "*"],
+    *["echo ", "printf %s ", "true ", ": ", "eval ", "let ", "trap ", "cat ", "case x in x) ", ";; esac", "for i in "],
+    *["x=(", "a[", "]", '"$@" ', "( ", " )", "f() ", "if ", "then ", "fi", "do ", "done", "<(", "!", "&"],
+]
+_PAYLOADS = [
+    f"'; touch {MARKER}; '",
+    f'"; touch {MARKER}; "',
+    f"$(touch {MARKER})`touch {MARKER}`",
+    f"\ntouch {MARKER}\nEOF\ntouch {MARKER}\n",
+    f"a[$(touch {MARKER})]",
+    f"\\'; touch {MARKER} #",
+    f"x)\ntouch {MARKER}\n(",
+    f"}}; touch {MARKER}; {{",
+]
+SHELLS = [s for s in ("/bin/sh", "/bin/bash") if Path(s).exists()]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_SYNTAX), st.just("{{ v }}")), min_size=1, max_size=12).map("".join))
+def test_a_command_that_is_allowed_never_runs_a_value(template: str) -> None:
+    try:
+        lines = [render_string(template, {"v": payload}, shell=True) for payload in _PAYLOADS]
+    except TemplateError:
+        return  # refused: nothing runs
+    workdir = MARKER.parent / "cwd"
+    workdir.mkdir(exist_ok=True)
+    for shell in SHELLS:
+        for line in lines:
+            subprocess.run(
+                [shell, "-c", line], cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False
+            )
+            assert not MARKER.exists(), f"{shell} ran a value of {template!r}: {line!r}"
