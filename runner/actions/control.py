@@ -12,7 +12,10 @@ class Sleep(BaseAction):
     idempotent = True
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
-        seconds = parse_duration(params["duration"])
+        try:
+            seconds = parse_duration(params["duration"])
+        except ValueError as exc:  # a rendered value: `99999999999h` would overflow the timer
+            raise ActionError(str(exc)) from None
         ctx.sleep(seconds)
         return Outcome({"slept_s": seconds}, summary=f"waited {params['duration']}", changed=False)
 

@@ -19,7 +19,8 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--limit", default=20, show_default=True)
+# SQLite holds 64-bit integers; a bigger number would be an internal error, so the range is said up front.
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True, help="How many runs.")
 @click.option("--json", "as_json", is_flag=True)
 def list_runs(limit: int, as_json: bool) -> int:
     """Recent runs, newest first, with their status."""

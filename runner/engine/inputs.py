@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from runner.durations import is_duration
+from runner.durations import duration_problem, is_duration, is_too_long
 from runner.errors import UsageError
+from runner.spec.diagnostics import DocumentInvalid
 from runner.spec.model import InputSpec
 from runner.spec.schemas import did_you_mean
+from runner.spec.yamlsource import load_document
 
 
 def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -27,13 +27,18 @@ def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def read_inputs_file(path: Path) -> dict[str, Any]:
+    """Read through the runbook loader: the same limits (size, values, depth, aliases, tags), the same
+    refusal of FIFOs and devices, and problems with file:line:col."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read inputs file {path}: {exc}") from None
+        data = load_document(path, first_line="an inputs file is a mapping such as `deployment: checkout`").data
+    except DocumentInvalid as exc:
+        raise UsageError(f"cannot read inputs file {path}:\n{exc}", hint=_INPUTS_FILE_HINT) from None
     if not isinstance(data, dict):
-        raise UsageError(f"inputs file {path} must hold a mapping of input names to values")
+        raise UsageError(f"inputs file {path} must hold a mapping of input names to values", hint=_INPUTS_FILE_HINT)
     return data
+
+
+_INPUTS_FILE_HINT = "a YAML or JSON mapping of input names to values, e.g. deployment: checkout"
 
 
 def resolve_inputs(specs: Mapping[str, InputSpec], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,7 +52,7 @@ def resolve_inputs(specs: Mapping[str, InputSpec], given: Mapping[str, Any]) -> 
     for name, spec in specs.items():
         if name in given:
             try:
-                values[name] = _check(spec, _coerce(spec, given[name]))
+                values[name] = _check(spec, _coerce(spec, _refuse_nul(given[name])))
             except ValueError as exc:
                 problems.append(f"input {name!r}: {exc}")
         elif spec.has_default:
@@ -73,8 +78,8 @@ def _coerce(spec: InputSpec, raw: Any) -> Any:
         if kind == "list" and isinstance(raw, list):
             return raw
         if kind in ("string", "duration") and isinstance(raw, int | float) and not isinstance(raw, bool):
-            return str(raw)
-        raise ValueError(f"expected {kind}, got {json.dumps(raw)}")
+            return _coerce(spec, str(raw))
+        raise ValueError(f"expected {kind}, got {_shown(raw)}")
     text = raw.strip()
     if kind == "string":
         return raw
@@ -95,12 +100,31 @@ def _coerce(spec: InputSpec, raw: Any) -> Any:
             return False
         raise ValueError(f"expected true or false, got {raw!r}")
     if kind == "duration":
+        if is_too_long(text):
+            raise ValueError(str(duration_problem(text)))
         if not is_duration(text):
             raise ValueError(f"expected a duration such as 30s or 5m, got {raw!r}")
         return text
     if kind == "list":
         return [item.strip() for item in text.split(",") if item.strip()]
     raise ValueError(f"unsupported input type {kind}")
+
+
+def _refuse_nul(raw: Any) -> Any:
+    """A NUL byte cannot reach a command (argv and the environment are C strings) or most files: refuse
+    it here, named, rather than as `embedded null byte` from deep inside a step."""
+    texts = raw if isinstance(raw, list) else [raw]
+    if any(isinstance(text, str) and "\0" in text for text in texts):
+        raise ValueError("contains a NUL character (\\0), which no command or file name can carry")
+    return raw
+
+
+def _shown(raw: Any) -> str:
+    try:
+        text = json.dumps(raw)
+    except (TypeError, ValueError):
+        text = repr(raw)  # e.g. a date, which YAML reads from 2024-01-01
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check(spec: InputSpec, value: Any) -> Any:
@@ -111,6 +135,13 @@ def _check(spec: InputSpec, value: Any) -> Any:
             raise ValueError(f"{value} is below the minimum {spec.minimum}")
         if spec.maximum is not None and value > spec.maximum:
             raise ValueError(f"{value} is above the maximum {spec.maximum}")
-    if spec.pattern and isinstance(value, str) and not re.search(spec.pattern, value):
+    if spec.pattern and isinstance(value, str) and not _matches(spec.pattern, value):
         raise ValueError(f"{value!r} does not match {spec.pattern}")
     return value
+
+
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return re.search(pattern, value) is not None
+    except re.error as exc:  # validation reports it too; a runbook loaded without validation must not crash
+        raise ValueError(f"the runbook's pattern {pattern!r} is not a valid regular expression: {exc}") from None

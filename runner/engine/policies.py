@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar, overload
 
 from runner.actions.base import ActionContext
-from runner.durations import format_duration
+from runner.durations import MAX_DURATION_SECONDS, format_duration
 from runner.errors import StepTimeout
 
 T = TypeVar("T")
@@ -56,5 +56,34 @@ def call_with_timeout(fn: Callable[[], T], ctx: ActionContext, timeout: float | 
     return box["value"]  # type: ignore[return-value]
 
 
-def backoff_delays(count: int, delay: float, backoff: float) -> list[float]:
-    return [delay * (backoff**attempt) for attempt in range(count)]
+class BackoffDelays(Sequence[float]):
+    """The wait before each retry, computed when asked: a list of a billion retries would exhaust memory,
+    and delay × backoff^n overflows a float long before n reaches 400. Each wait is capped at the longest
+    duration fireline accepts (validation refuses policies that would wait longer in total)."""
+
+    def __init__(self, count: int, delay: float, backoff: float) -> None:
+        self._count, self._delay, self._backoff = max(count, 0), delay, backoff
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[float]: ...
+    def __getitem__(self, index: int | slice) -> float | Sequence[float]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        try:
+            wait = self._delay * self._backoff**index
+        except OverflowError:
+            return MAX_DURATION_SECONDS
+        return min(wait, MAX_DURATION_SECONDS)
+
+
+def backoff_delays(count: int, delay: float, backoff: float) -> Sequence[float]:
+    return BackoffDelays(count, delay, backoff)

@@ -18,6 +18,7 @@ from runner.spec.gameday_model import (
     Signal,
     probe_action,
 )
+from runner.spec.limits import check_long_durations, document_schema
 from runner.spec.runbook import (
     Scope,
     build_input,
@@ -27,7 +28,7 @@ from runner.spec.runbook import (
     load_runbook,
     template_strings,
 )
-from runner.spec.schemas import validate_params, validate_structure
+from runner.spec.schemas import action_schema, validate_params, validate_structure
 from runner.spec.shelltext import check_shell_text
 from runner.spec.yamlsource import Document, PathKey, load_document
 
@@ -44,6 +45,7 @@ def load_gameday(path: Path) -> GameDay:
 
 def check_gameday(doc: Document, path: Path | None = None) -> list[Diagnostic]:
     problems = validate_structure(doc, "gameday.schema.json")
+    problems += check_long_durations(doc, document_schema("gameday.schema.json"), doc.data, ())
     data = doc.data if isinstance(doc.data, dict) else {}
     scope = Scope(data)
     connections = _map(data.get("connections"))
@@ -105,6 +107,7 @@ def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, 
         params["expect"] = {**(params.get("expect") or {}), **probe["expect"]}
     action, params = probe_action(probe["probe"], params)
     out += validate_params(doc, action, params, (*at, "with"))
+    out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     out += check_template_sites(doc, template_strings(probe.get("with"), (*at, "with")), scope, GAMEDAY_ROOTS)
     out += check_shell_text(doc, action, params, (*at, "with"))
@@ -117,6 +120,7 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
     action, params = fault["action"], fault.get("with") or {}
     out: list[Diagnostic] = []
     out += validate_params(doc, action, params, (*at, "with"))
+    out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
     if action == "ssh.run" and "revert" not in fault:
         out.append(
             doc.diagnostic(

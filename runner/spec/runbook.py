@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,12 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 
 from runner.actions.registry import has_action, known_actions
-from runner.durations import is_duration, parse_duration
+from runner.durations import duration_problem, is_duration, parse_duration
 from runner.secrets import SecretRef
 from runner.spec.diagnostics import Diagnostic, DocumentInvalid
+from runner.spec.limits import check_long_durations, check_retries, document_schema
 from runner.spec.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
-from runner.spec.schemas import did_you_mean, validate_params, validate_structure
+from runner.spec.schemas import action_schema, did_you_mean, validate_params, validate_structure
 from runner.spec.shelltext import check_shell_text
 from runner.spec.yamlsource import Document, PathKey, load_document
 from runner.templating import is_template, references
@@ -55,6 +57,7 @@ def load_runbook(path: Path, display_name: str | None = None) -> Runbook:
 
 def check_runbook(doc: Document) -> list[Diagnostic]:
     problems = validate_structure(doc, "runbook.schema.json")
+    problems += check_long_durations(doc, document_schema("runbook.schema.json"), doc.data, ())
     data = doc.data if isinstance(doc.data, dict) else {}
     problems += check_inputs(doc, data.get("inputs"))
     problems += _check_steps(doc, data)
@@ -79,6 +82,9 @@ def check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
         return []
     out = []
     for name, spec in inputs.items():
+        regex_problem = _bad_regex(spec.get("pattern")) if isinstance(spec, dict) else None
+        if regex_problem:
+            out.append(doc.diagnostic(("inputs", name, "pattern"), f"not a regular expression: {regex_problem}"))
         if not isinstance(spec, dict) or "default" not in spec:
             continue
         default, kind, at = spec["default"], spec.get("type"), ("inputs", name, "default")
@@ -88,8 +94,8 @@ def check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
                     at, f"default {default!r} is not of type {kind}", "make the default match the declared type"
                 )
             )
-        elif kind == "duration" and isinstance(default, str) and not is_duration(default):
-            out.append(doc.diagnostic(at, f"default {default!r} is not a duration", "use e.g. 30s, 5m, 1h"))
+        elif kind == "duration" and isinstance(default, str | int | float) and not is_duration(default):
+            out.append(doc.diagnostic(at, f"default: {duration_problem(default)}", "use e.g. 30s, 5m, 1h"))
         elif "enum" in spec and isinstance(spec["enum"], list) and default not in spec["enum"]:
             out.append(doc.diagnostic(at, f"default {default!r} is not one of the allowed values {spec['enum']}"))
         elif isinstance(default, int | float) and not isinstance(default, bool):
@@ -98,6 +104,16 @@ def check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
             if "maximum" in spec and default > spec["maximum"]:
                 out.append(doc.diagnostic(at, f"default {default} is above the maximum {spec['maximum']}"))
     return out
+
+
+def _bad_regex(pattern: Any) -> str | None:
+    if not isinstance(pattern, str):
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None
 
 
 def _is_type(value: Any, kind: str) -> bool:
@@ -150,9 +166,11 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                 )
             seen.setdefault(step_id, index)
         out += _check_action(doc, step, at, connections)
+        out += check_retries(doc, step.get("retries"), (*at, "retries"))
         for sub in ("verify", "rollback"):
             if isinstance(step.get(sub), dict):
                 out += _check_action(doc, step[sub], (*at, sub), connections)
+                out += check_retries(doc, step[sub].get("retries"), (*at, sub, "retries"))
         out += _check_on_failure(doc, step, at, scope)
         if step.get("read_only") and step.get("action") not in ("shell.run", "ssh.run"):
             out.append(
@@ -190,6 +208,7 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
         return []
     out = validate_params(doc, action, params, (*at, "with"))
     out += check_shell_text(doc, action, params, (*at, "with"))
+    out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
     family = action.partition(".")[0]
     for field in SQL_FIELDS:
         if family == "postgres" and is_template(params.get(field)):

@@ -182,13 +182,16 @@ def validate_params(doc: Document, action: str, params: Any, at: PathKey) -> lis
 
 def check_params_now(action: str, params: Mapping[str, Any]) -> list[str]:
     """Runtime check of rendered params (template values are only known now). Messages, no positions."""
+    from runner.spec.limits import long_durations
+
+    too_long = [f"{'.'.join(map(str, p)) or 'with'}: {m}" for p, m in long_durations(action_schema(action), params)]
     if _passes(_fast_action(action), params):
-        return []
+        return too_long
     out = []
     for error in action_validator(action).iter_errors(params):
         where = ".".join(str(p) for p in error.absolute_path) or "with"
         out.append(f"{where}: {_message(error)[0]}")
-    return out
+    return out + too_long
 
 
 # --- turning jsonschema errors into diagnostics -------------------------------------------------------

@@ -2,12 +2,17 @@
 
 Duplicate keys are errors (PyYAML silently keeps the last one). Aliases are followed without copying the
 node graph, and the expanded size is capped, so a billion-laughs document fails in milliseconds. Bytes that
-are not UTF-8, empty files and a top level that is not a mapping are reported with their position.
+are not UTF-8, empty files and a top level that is not a mapping are reported with their position. Tags
+other than YAML's plain types (`!!python/object/apply:…`, `!!binary`, `!custom`) are errors wherever they
+stand. Only regular files are read, and at most MAX_DOCUMENT_BYTES of them: a FIFO would block forever
+and /dev/zero never ends. Runbooks, scenarios and inputs files all come through here, with the same limits.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +28,18 @@ except ImportError:  # pragma: no cover
 
 # Real runbooks have a few thousand values; anything past this is an alias bomb or a mistake.
 MAX_EXPANDED_NODES = 100_000
+# Real runbooks are a few KiB; a document is read whole, so its size is capped before parsing.
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# Real runbooks nest about ten deep; every consumer of the data (schema checks, templates) recurses.
+MAX_DEPTH = 64
+_LIMIT_SCOPE = "the limit for every runbook, scenario and inputs file"
 
 PathKey = tuple[str | int, ...]
-_STR = "tag:yaml.org,2002:str"
+_YAML = "tag:yaml.org,2002:"
+_STR = _YAML + "str"
+_SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_MAPPING_TAG = _YAML + "map"
+_SEQUENCE_TAG = _YAML + "seq"
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,12 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__()
+        self.node = node
+
+
 class _Builder:
     """Turns a composed node graph into plain data, recording marks and duplicate keys."""
 
@@ -88,26 +108,47 @@ class _Builder:
         self.count += 1
         if self.count > MAX_EXPANDED_NODES:
             raise _TooLarge
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(node)
         if isinstance(node, yaml.MappingNode):
+            self._check_tag(node, _MAPPING_TAG, path)
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
+            self._check_tag(node, _SEQUENCE_TAG, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
-    def _scalar(self, node: yaml.Node) -> Any:
+    def _scalar(self, node: yaml.Node, path: PathKey = ()) -> Any:
         # Most values are plain strings: skip the generic constructor's bookkeeping for them.
         if node.tag == _STR:
             return node.value
-        construct = self._scalars.yaml_constructors.get(node.tag)
-        if construct is not None and isinstance(node, yaml.ScalarNode):
-            return construct(self._scalars, node)
-        return self._scalars.construct_object(node, deep=True)
+        if node.tag not in _SCALAR_TAGS or not isinstance(node, yaml.ScalarNode):
+            self._problem(node, path, f"unsupported tag {_short_tag(node.tag)}", _TAG_HINT)
+            return node.value
+        try:
+            return self._scalars.yaml_constructors[node.tag](self._scalars, node)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, yaml.YAMLError):
+            # `!!int abc`, a 5000-digit integer, the date 2024-02-30: the value is not what its tag says.
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            hint = "quote it to make it a string"
+            self._problem(node, path, f"{shown!r} is not a valid {_short_tag(node.tag)}", hint)
+            return node.value
+
+    def _check_tag(self, node: yaml.Node, expected: str, path: PathKey) -> None:
+        if node.tag != expected:
+            self._problem(node, path, f"unsupported tag {_short_tag(node.tag)}", _TAG_HINT)
+
+    def _problem(self, node: yaml.Node, path: PathKey, message: str, hint: str | None = None) -> None:
+        at = node.start_mark
+        found = Diagnostic(self.doc.file, at.line + 1, at.column + 1, format_path(path), message, hint)
+        if found not in self.problems:  # a mapping key is read twice
+            self.problems.append(found)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         seen: dict[str, Mark] = {}
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = str(self._scalar(key_node))
+                key = str(self._scalar(key_node, path))
                 here = Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 if key in seen:
                     first = seen[key]
@@ -137,28 +178,80 @@ class _Builder:
                     )
                 )
                 continue
-            key = str(self._scalar(key_node))
+            key = str(self._scalar(key_node, path))
             result[key] = self.build(value_node, (*path, key))
         return result
 
 
-def load_document(path: Path, display_name: str | None = None) -> Document:
+_TAG_HINT = "only plain YAML values (strings, numbers, booleans, null, lists, mappings) are allowed"
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
+
+
+def load_document(path: Path, display_name: str | None = None, *, first_line: str | None = None) -> Document:
     """Parse one YAML file; raises DocumentInvalid listing every problem found at this level."""
     name = display_name or str(path)
+    return load_text(read_source(path, name), name, first_line=first_line)
+
+
+def read_source(path: Path, name: str) -> bytes:
+    """The bytes of a document file. Anything but a regular file is refused before it is opened (opening a
+    FIFO blocks until someone writes; a device never ends), and no more than MAX_DOCUMENT_BYTES are read."""
     try:
-        raw = path.read_bytes()
+        before = os.stat(path)
+        _check_regular(before.st_mode, name)
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it still returns at once.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            _check_regular(os.fstat(fh.fileno()).st_mode, name)
+            raw = fh.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
-        raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
-    return load_text(raw, name)
+        raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise DocumentInvalid(
+            [
+                Diagnostic(
+                    name,
+                    1,
+                    1,
+                    "",
+                    f"file is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB ({_LIMIT_SCOPE})",
+                    "a runbook is a few KiB; check that this is the file you meant",
+                )
+            ]
+        )
+    return raw
 
 
-def load_text(raw: bytes, name: str) -> Document:
+def _check_regular(mode: int, name: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    kind = next((text for test, text in kinds if test(mode)), "not a regular file")
+    raise DocumentInvalid(
+        [Diagnostic(name, 1, 1, "", f"cannot read file: it is {kind}", "give the path of a YAML file")]
+    )
+
+
+def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Document:
+    """Parse YAML bytes. `first_line` is the hint given for an empty file or a top level that is not a
+    mapping (what the document should start with)."""
+    start_hint = first_line or "a runbook starts with apiVersion: fireline/v1"
     text = _decode(raw, name)
     doc = Document(name, None, digest=hashlib.sha256(raw).hexdigest())
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
-        raise DocumentInvalid(
-            [Diagnostic(name, 1, 1, "", "file is empty", "a runbook starts with apiVersion: fireline/v1")]
-        )
+        raise DocumentInvalid([Diagnostic(name, 1, 1, "", "file is empty", start_hint)])
+    if len(text) > MAX_EXPANDED_NODES:
+        # Only a text this long can hold that many values; count them before building any.
+        _count_values(text, name)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -179,7 +272,7 @@ def load_text(raw: bytes, name: str) -> Document:
             ]
         ) from None
     except yaml.YAMLError as exc:
-        raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"YAML error: {exc}")]) from None
+        raise _yaml_error(name, exc) from None
     nodes = [n for n in nodes if n is not None]
     if len(nodes) != 1:
         message = "file is empty" if not nodes else f"expected one YAML document, found {len(nodes)}"
@@ -195,39 +288,72 @@ def load_text(raw: bytes, name: str) -> Document:
                     at.column + 1,
                     "",
                     "top level must be a mapping (key: value pairs)",
-                    "a runbook starts with apiVersion: fireline/v1",
+                    start_hint,
                 )
             ]
         )
-    # Without an anchor there can be no alias, and nothing to expand.
-    if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
-        raise _too_large(name)
     builder = _Builder(doc)
     doc.root = root
     try:
+        # Without an anchor there can be no alias, and nothing to expand.
+        if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
+            raise _too_large(name, through_aliases=True)
         doc.data = builder.build(root, ())
     except _TooLarge:
-        raise _too_large(name) from None
+        raise _too_large(name, through_aliases="&" in text) from None
+    except _TooDeep as exc:
+        at = exc.node.start_mark
+        raise DocumentInvalid(
+            [
+                Diagnostic(
+                    name,
+                    at.line + 1,
+                    at.column + 1,
+                    "",
+                    f"values nest more than {MAX_DEPTH} levels deep ({_LIMIT_SCOPE})",
+                    "flatten the structure",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
-        raise DocumentInvalid([Diagnostic(name, 1, 1, "", f"YAML error: {exc}")]) from None
+        raise _yaml_error(name, exc) from None
     if builder.problems:
         raise DocumentInvalid(builder.problems)
     return doc
 
 
-def _too_large(name: str) -> DocumentInvalid:
-    return DocumentInvalid(
-        [
-            Diagnostic(
-                name,
-                1,
-                1,
-                "",
-                f"document expands to more than {MAX_EXPANDED_NODES} values through aliases",
-                "this looks like an alias bomb; avoid deeply nested anchors",
-            )
-        ]
-    )
+def _yaml_error(name: str, exc: yaml.YAMLError) -> DocumentInvalid:
+    mark = (exc.problem_mark or exc.context_mark) if isinstance(exc, yaml.MarkedYAMLError) else None
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else str(exc)
+    return DocumentInvalid([Diagnostic(name, line, col, "", f"YAML error: {problem}")])
+
+
+def _too_large(name: str, *, through_aliases: bool) -> DocumentInvalid:
+    if through_aliases:
+        message = f"document expands to more than {MAX_EXPANDED_NODES} values through aliases ({_LIMIT_SCOPE})"
+        hint = "this looks like an alias bomb; avoid deeply nested anchors"
+    else:
+        message = f"document has more than {MAX_EXPANDED_NODES} values ({_LIMIT_SCOPE})"
+        hint = "a runbook has a few thousand at most; split the data or check that this is the file you meant"
+    return DocumentInvalid([Diagnostic(name, 1, 1, "", message, hint)])
+
+
+_VALUE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+
+
+def _count_values(text: str, name: str) -> None:
+    """Refuse a text with more values than the limit, counting parser events (no nodes are built, so a
+    million-item list costs neither the memory nor the time of composing it)."""
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, _VALUE_EVENTS):
+                count += 1
+                if count > MAX_EXPANDED_NODES:
+                    raise _too_large(name, through_aliases=False)
+    except yaml.YAMLError:
+        return  # composing reports the syntax error with its position
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -235,17 +361,19 @@ def _expanded_size(root: yaml.Node) -> int:
     are shared nodes), so a billion-laughs file is measured without being expanded."""
     sizes: dict[int, int] = {}
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise _TooDeep(node)
         key = id(node)
         if key not in sizes:
             sizes[key] = 1  # provisional: a cycle counts once instead of looping
             if isinstance(node, yaml.MappingNode):
-                sizes[key] = 1 + sum(size(k) + size(v) for k, v in node.value)
+                sizes[key] = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
             elif isinstance(node, yaml.SequenceNode):
-                sizes[key] = 1 + sum(size(item) for item in node.value)
+                sizes[key] = 1 + sum(size(item, depth + 1) for item in node.value)
         return sizes[key]
 
-    return size(root)
+    return size(root, 0)
 
 
 def _decode(raw: bytes, name: str) -> str:
