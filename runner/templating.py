@@ -17,9 +17,9 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runner.errors import FirelineError
+from runner.sandbox import BudgetedSandbox
 from runner.shellsyntax import (
     Hole,
     Item,
@@ -101,8 +101,8 @@ def _checked_shell_text(rendered: str, template: str) -> str:
     return "".join(parts)
 
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-_SHELL_ENV = ImmutableSandboxedEnvironment(
+_ENV = BudgetedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_SHELL_ENV = BudgetedSandbox(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_shell_quote
 )
 
@@ -223,8 +223,11 @@ def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False)
         raise TemplateError(f"template {_brief(text)} was refused by the sandbox: {exc}") from None
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template {_brief(text)}: syntax error: {exc.message}") from None
-    except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError) as exc:
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # OverflowError: the sandbox's range() past MAX_RANGE, a float too large.
         raise TemplateError(f"template {_brief(text)}: {exc}") from None
+    except (RecursionError, MemoryError) as exc:
+        raise TemplateError(f"template {_brief(text)}: too much work ({type(exc).__name__})") from None
 
 
 def _brief(text: str, limit: int = 80) -> str:
