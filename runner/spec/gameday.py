@@ -101,10 +101,10 @@ def _check_ids(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
 def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, Any], scope: Scope) -> list[Diagnostic]:
     if not isinstance(probe, dict) or probe.get("probe") not in PROBE_ACTIONS:
         return []
-    params = dict(probe.get("with") or {})
+    params = dict(_map(probe.get("with")))  # not a mapping: the schema says so
     out = []
     if isinstance(probe.get("expect"), dict):
-        params["expect"] = {**(params.get("expect") or {}), **probe["expect"]}
+        params["expect"] = {**_map(params.get("expect")), **probe["expect"]}
     action, params = probe_action(probe["probe"], params)
     out += validate_params(doc, action, params, (*at, "with"))
     out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
@@ -117,7 +117,7 @@ def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, 
 def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, Any], scope: Scope) -> list[Diagnostic]:
     if not isinstance(fault, dict) or not isinstance(fault.get("action"), str):
         return []
-    action, params = fault["action"], fault.get("with") or {}
+    action, params = fault["action"], _map(fault.get("with"))  # not a mapping: the schema says so
     out: list[Diagnostic] = []
     out += validate_params(doc, action, params, (*at, "with"))
     out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
