@@ -26,8 +26,8 @@ MAX_RETRIES = 100
 
 def long_durations(schema: Mapping[str, Any] | None, value: Any, at: PathKey = ()) -> list[tuple[PathKey, str]]:
     """(path, message) for every value in a duration position of `schema` that is longer than the limit."""
-    if schema is None:
-        return []
+    if schema is None or not _holds_long_duration(value):
+        return []  # the common case, found without walking the schema (this runs for every templated step)
     found = dict.fromkeys(_walk(schema, value, at))  # a value under several schema branches is told once
     return [(path, f"duration {text!r} is too long: at most {MAX_DURATION_TEXT}") for path, text in found]
 
@@ -37,6 +37,16 @@ def check_long_durations(doc: Document, schema: Mapping[str, Any] | None, value:
         doc.diagnostic(path, message, "a timeout or wait that long is a typo; write e.g. 30s, 5m or 2h")
         for path, message in long_durations(schema, value, at)
     ]
+
+
+def _holds_long_duration(value: Any) -> bool:
+    if isinstance(value, str):
+        return value[-1:] in ("s", "m", "h") and is_too_long(value)
+    if isinstance(value, Mapping):
+        return any(_holds_long_duration(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_long_duration(item) for item in value)
+    return False
 
 
 @cache
