@@ -33,6 +33,10 @@ def long_durations(schema: Mapping[str, Any] | None, value: Any, at: PathKey = (
 
 
 def check_long_durations(doc: Document, schema: Mapping[str, Any] | None, value: Any, at: PathKey) -> list[Diagnostic]:
+    if "long_duration" not in doc.facts:
+        doc.facts["long_duration"] = _holds_long_duration(doc.data)
+    if not doc.facts["long_duration"]:
+        return []  # nothing in the document could be too long: no need to look at each part
     return [
         doc.diagnostic(path, message, "a timeout or wait that long is a typo; write e.g. 30s, 5m or 2h")
         for path, message in long_durations(schema, value, at)

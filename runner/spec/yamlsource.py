@@ -57,6 +57,8 @@ class Document:
     data: Any
     root: yaml.Node | None = field(default=None, repr=False)
     digest: str = ""  # sha256 of the bytes parsed: what a run records, and what resume compares
+    # Facts about the whole document that checks compute once (e.g. whether any value is a long duration).
+    facts: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def mark(self, path: PathKey, *, key: bool = False) -> Mark:
         """The closest known position: the key itself when asked, else the value, else its parent."""
