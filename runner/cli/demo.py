@@ -22,12 +22,12 @@ def demo(scenario: str) -> int:
     """Start a throwaway lab (emulated cluster, PostgreSQL, the checkout service), run a game day whose
     response is an automated runbook, revert, print the measured response and the report, stop everything."""
     from runner.cli.gameday import write_report
+    from runner.document.gameday import load_gameday
     from runner.engine.session import current_actor
     from runner.gameday.output import metric_lines
     from runner.gameday.session import run_gameday
     from runner.journal.store import open_journal
     from runner.lab.environment import DemoEnvironment
-    from runner.spec.gameday import load_gameday
 
     click.echo("starting the lab: PostgreSQL, the emulated Kubernetes cluster and the checkout service ...")
     with DemoEnvironment() as lab:

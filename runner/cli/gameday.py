@@ -62,11 +62,11 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
 def _run_and_report(
     scenario: Path, input_pairs: tuple[str, ...], actor: str | None, report_format: str, journal: Any, gameday_id: str
 ) -> int:
+    from runner.document.gameday import load_gameday
     from runner.engine.inputs import parse_assignments
     from runner.engine.session import current_actor
     from runner.gameday.output import metric_lines
     from runner.gameday.session import run_gameday
-    from runner.spec.gameday import load_gameday
 
     inputs = parse_assignments(input_pairs)
     result = run_gameday(scenario, inputs, current_actor(actor), journal, sys.stdout, gameday_id=gameday_id)
@@ -210,8 +210,8 @@ def history(scenario: str | None) -> int:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here (default stdout).")
 def schedule(scenario: str, emit: str, image: str, namespace: str, service_account: str, output: str | None) -> int:
     """Emit a Kubernetes CronJob that runs SCENARIO on metadata.schedule (concurrencyPolicy: Forbid)."""
+    from runner.document.gameday import load_gameday
     from runner.gameday.schedule import cronjob_manifest, to_yaml
-    from runner.spec.gameday import load_gameday
 
     gd = load_gameday(Path(scenario))
     cron = gd.metadata.get("schedule")

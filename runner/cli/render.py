@@ -9,11 +9,11 @@ import time
 from typing import Any, TextIO
 
 from runner.actions.base import Plan, Verdict
+from runner.document.model import Runbook, Step
 from runner.durations import format_duration
 from runner.engine.context import StepState
 from runner.engine.runner import RunResult
 from runner.secrets import Redactor
-from runner.spec.model import Runbook, Step
 
 ICONS = {
     "pending": "·",

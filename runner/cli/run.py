@@ -78,9 +78,9 @@ def _execute(
     gameday: str | None = None,
 ) -> int:
     from runner.cli.render import make_reporter
+    from runner.document.runbook import load_runbook
     from runner.engine.session import StartRequest, current_actor, start_run
     from runner.secrets import Redactor
-    from runner.spec.runbook import load_runbook
 
     reason_text = _check_reason(approve, approve_all, reason) if not dry_run else ""
     path = Path(runbook_path)

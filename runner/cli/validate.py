@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from runner.document.diagnostics import Diagnostic, DocumentInvalid, render_json, render_junit, render_text
 from runner.errors import UsageError
-from runner.spec.diagnostics import Diagnostic, DocumentInvalid, render_json, render_junit, render_text
 
 
 def collect(paths: tuple[str, ...]) -> list[Path]:
@@ -24,7 +24,7 @@ def collect(paths: tuple[str, ...]) -> list[Path]:
 
 
 def check_file(path: Path) -> list[Diagnostic]:
-    from runner.spec.documents import check_document
+    from runner.document.documents import check_document
 
     try:
         check_document(path)

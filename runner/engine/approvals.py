@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from runner.spec.model import Approval, Step
+from runner.document.model import Approval, Step
 
 
 @dataclass(frozen=True)

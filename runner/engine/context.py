@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.document.runbook import FAMILY_CONNECTIONS
 from runner.errors import FirelineError
-from runner.spec.runbook import FAMILY_CONNECTIONS
 from runner.templating import render_value
 
 

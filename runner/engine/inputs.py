@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runner.document.diagnostics import DocumentInvalid
+from runner.document.model import InputSpec
+from runner.document.schemas import did_you_mean
+from runner.document.yamlsource import load_document
 from runner.durations import duration_problem, is_duration, is_too_long
 from runner.errors import UsageError
-from runner.spec.diagnostics import DocumentInvalid
-from runner.spec.model import InputSpec
-from runner.spec.schemas import did_you_mean
-from runner.spec.yamlsource import load_document
 
 
 def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:

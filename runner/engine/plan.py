@@ -7,12 +7,12 @@ import time
 
 from runner.actions.base import Plan, Verdict
 from runner.actions.registry import get_action
+from runner.document.model import Step
 from runner.engine.context import StepState
 from runner.engine.policies import call_with_timeout
 from runner.engine.runner import Engine, RunResult
 from runner.errors import FirelineError
 from runner.journal import events as ev
-from runner.spec.model import Step
 from runner.templating import TemplateError, evaluate
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runner.document.model import Runbook
 from runner.engine.context import StepState
 from runner.engine.transitions import Transition, Why, after_event
 from runner.journal import events as ev
 from runner.journal.events import Event
-from runner.spec.model import Runbook
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from runner.actions.base import Action, ActionContext, Outcome, Plan, Verdict
 from runner.actions.registry import get_action
+from runner.document.model import Runbook, Step, SubAction
+from runner.document.schemas import check_params_now
 from runner.engine import approvals, transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import Connections, RunScope, StepState
@@ -22,8 +24,6 @@ from runner.journal import events as ev
 from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.shellsyntax import SHELL_TEXT_FIELDS
-from runner.spec.model import Runbook, Step, SubAction
-from runner.spec.schemas import check_params_now
 from runner.templating import TemplateError, evaluate, is_template, render_value
 
 MAX_VISITS_PER_STEP = 100  # a goto loop that never ends is a bug in the runbook, not a strategy

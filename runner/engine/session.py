@@ -13,6 +13,9 @@ from typing import Any
 
 from runner import __version__
 from runner.actions.registry import get_action
+from runner.document.diagnostics import DocumentInvalid
+from runner.document.model import Runbook
+from runner.document.runbook import load_runbook
 from runner.engine import transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import RunScope, StepState
@@ -25,9 +28,6 @@ from runner.journal import events as ev
 from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, resolve_secrets
-from runner.spec.diagnostics import DocumentInvalid
-from runner.spec.model import Runbook
-from runner.spec.runbook import load_runbook
 
 
 def new_run_id() -> str:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from runner.document.model import Runbook, Step
 from runner.journal import events as ev
 from runner.journal.events import Event
-from runner.spec.model import Runbook, Step
 
 
 class Why(StrEnum):

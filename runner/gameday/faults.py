@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from runner.actions.base import ActionContext
 from runner.actions.registry import get_action
+from runner.document.gameday_model import Fault
 from runner.errors import ActionError
-from runner.spec.gameday_model import Fault
 
 Record = Callable[[Mapping[str, Any]], None]
 State = Mapping[str, Any]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
+from runner.document.gameday_model import Fault, GameDay, Probe, Signal
 from runner.durations import format_duration
 from runner.engine.context import Connections, RunScope
 from runner.errors import FirelineError
@@ -30,7 +31,6 @@ from runner.gameday.probes import ProbeResult, Ticker, run_check
 from runner.gameday.signals import Terminated, deferred_signals, terminate_raises
 from runner.journal.store import Journal
 from runner.secrets import Redactor
-from runner.spec.gameday_model import Fault, GameDay, Probe, Signal
 from runner.templating import render_params, render_value
 
 POLL = 0.02  # the supervisor's own loop period: far below any probe interval
@@ -476,8 +476,8 @@ class GameDayRun:
         self.response_thread.start()
 
     def _run_response(self) -> None:
+        from runner.document.runbook import load_runbook
         from runner.engine.session import StartRequest, start_run
-        from runner.spec.runbook import load_runbook
 
         response = self.gameday.response
         assert response.runbook is not None

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
+from runner.document.gameday import load_gameday
+from runner.document.gameday_model import Fault
 from runner.engine.context import Connections, RunScope
 from runner.engine.inputs import resolve_inputs
 from runner.errors import FirelineError, UsageError
@@ -20,8 +22,6 @@ from runner.gameday.signals import deferred_signals
 from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, SecretRef, resolve_secrets
-from runner.spec.gameday import load_gameday
-from runner.spec.gameday_model import Fault
 
 
 def new_gameday_id() -> str:

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from runner.actions.base import ActionContext, Verdict
 from runner.actions.flags import Get, Set, revert_params, set_flag_field
 from runner.actions.registry import get_action
+from runner.document.schemas import check_params_now
 from runner.errors import ActionError
-from runner.spec.schemas import check_params_now
 from runner.testing import StaticConnections
 from tests.conftest import wait_for
 from tests.servers.prometheus import MetricsExporter, start_prometheus

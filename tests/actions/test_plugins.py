@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runner.actions import registry
-from runner.spec import schemas
+from runner.document import schemas
 from tests.conftest import write
 
 PLUGIN = '''

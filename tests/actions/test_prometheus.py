@@ -26,8 +26,8 @@ from runner.actions.prometheus import (
     parse_query_answer,
 )
 from runner.actions.registry import get_action
+from runner.document.schemas import check_params_now
 from runner.errors import ActionError
-from runner.spec.schemas import check_params_now
 from runner.testing import StaticConnections
 from tests.conftest import wait_for
 from tests.servers.ports import free_port

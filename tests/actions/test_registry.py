@@ -8,9 +8,9 @@ import pytest
 
 from runner.actions.base import BaseAction
 from runner.actions.registry import BUILTIN, get_action
+from runner.document.gameday_model import PROBE_ACTIONS
+from runner.document.schemas import load_schema, schema_dir
 from runner.gameday.faults import FAULTS
-from runner.spec.gameday_model import PROBE_ACTIONS
-from runner.spec.schemas import load_schema, schema_dir
 
 FAMILIES = sorted({name.partition(".")[0] for name in BUILTIN})
 

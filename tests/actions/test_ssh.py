@@ -16,8 +16,8 @@ import pytest
 from runner.actions.base import ActionContext, Cancelled, Verdict
 from runner.actions.registry import get_action
 from runner.actions.ssh import HostsFailed, Run, build_command, format_table, parse_host_spec
+from runner.document.schemas import check_params_now
 from runner.errors import ActionError
-from runner.spec.schemas import check_params_now
 from runner.templating import render_string
 from runner.testing import StaticConnections
 from tests.servers.ports import free_port

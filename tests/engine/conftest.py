@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from runner.actions import registry
-from runner.spec import schemas
+from runner.document import schemas
 from tests.conftest import write
 
 MODULE = "fireline_engine_test_actions"

@@ -10,14 +10,14 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 
 from runner.actions.registry import has_action, known_actions
+from runner.document.diagnostics import Diagnostic, DocumentInvalid
+from runner.document.limits import check_long_durations, check_retries, document_schema
+from runner.document.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
+from runner.document.schemas import action_schema, did_you_mean, validate_params, validate_structure
+from runner.document.shelltext import check_shell_text
+from runner.document.yamlsource import Document, PathKey, load_document
 from runner.durations import duration_problem, is_duration, parse_duration
 from runner.secrets import SecretRef
-from runner.spec.diagnostics import Diagnostic, DocumentInvalid
-from runner.spec.limits import check_long_durations, check_retries, document_schema
-from runner.spec.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
-from runner.spec.schemas import action_schema, did_you_mean, validate_params, validate_structure
-from runner.spec.shelltext import check_shell_text
-from runner.spec.yamlsource import Document, PathKey, load_document
 from runner.templating import is_template, references
 
 # Connection types each action family may use (a postgres step pointed at a kubernetes connection is a bug).

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from runner.spec.diagnostics import Diagnostic, DocumentInvalid, format_path
+from runner.document.diagnostics import Diagnostic, DocumentInvalid, format_path
 
 try:  # the C composer is ~5x faster; fall back when libyaml is missing
     from yaml import CSafeLoader as _Loader

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.spec.diagnostics import DocumentInvalid
-from runner.spec.runbook import check_runbook
-from runner.spec.schemas import did_you_mean
-from runner.spec.yamlsource import load_document
+from runner.document.diagnostics import DocumentInvalid
+from runner.document.runbook import check_runbook
+from runner.document.schemas import did_you_mean
+from runner.document.yamlsource import load_document
 
 KINDS = ("Runbook", "GameDay")
 
@@ -17,7 +17,7 @@ def check_document(path: Path) -> str:
     doc = load_document(path)
     kind = doc.data.get("kind")
     if kind == "GameDay":
-        from runner.spec.gameday import check_gameday
+        from runner.document.gameday import check_gameday
 
         problems = check_gameday(doc, path)
     elif kind == "Runbook" or kind is None:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import runner
+from runner.document.limits import MAX_RETRIES
+from runner.document.schemas import load_schema
+from runner.document.yamlsource import MAX_DOCUMENT_BYTES
 from runner.engine.policies import backoff_delays
-from runner.spec.limits import MAX_RETRIES
-from runner.spec.schemas import load_schema
-from runner.spec.yamlsource import MAX_DOCUMENT_BYTES
 from tests.conftest import REPO, write
 
 HEADER = "apiVersion: fireline/v1\nkind: Runbook\nmetadata: {name: hostile}\n"

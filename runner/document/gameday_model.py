@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runner.document.model import InputSpec
 from runner.secrets import SecretRef
-from runner.spec.model import InputSpec
 
 # Probe kinds are read-only actions; a probe passes when its action succeeds (the action checks `expect`).
 PROBE_ACTIONS: dict[str, str] = {

@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from runner.spec.diagnostics import Diagnostic
-from runner.spec.yamlsource import Document, PathKey
+from runner.document.diagnostics import Diagnostic
+from runner.document.yamlsource import Document, PathKey
 from runner.templating import is_template
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
@@ -182,7 +182,7 @@ def validate_params(doc: Document, action: str, params: Any, at: PathKey) -> lis
 
 def check_params_now(action: str, params: Mapping[str, Any]) -> list[str]:
     """Runtime check of rendered params (template values are only known now). Messages, no positions."""
-    from runner.spec.limits import long_durations
+    from runner.document.limits import long_durations
 
     too_long = [f"{'.'.join(map(str, p)) or 'with'}: {m}" for p, m in long_durations(action_schema(action), params)]
     if _passes(_fast_action(action), params):

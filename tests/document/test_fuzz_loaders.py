@@ -23,11 +23,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runner.document.gameday import load_gameday
+from runner.document.model import InputSpec
+from runner.document.runbook import build_input, load_runbook
 from runner.engine.inputs import read_inputs_file, resolve_inputs
 from runner.errors import FirelineError
-from runner.spec.gameday import load_gameday
-from runner.spec.model import InputSpec
-from runner.spec.runbook import build_input, load_runbook
 from tests.conftest import REPO
 
 CASE_BUDGET_SECONDS = 2.0

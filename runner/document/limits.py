@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
+from runner.document.diagnostics import Diagnostic
+from runner.document.yamlsource import Document, PathKey
 from runner.durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT, format_duration, is_too_long, parse_duration
-from runner.spec.diagnostics import Diagnostic
-from runner.spec.yamlsource import Document, PathKey
 
 DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 _BRANCHES = ("allOf", "anyOf", "oneOf", "then", "else")
@@ -56,7 +56,7 @@ def _holds_long_duration(value: Any) -> bool:
 @cache
 def document_schema(kind: str) -> dict[str, Any]:
     """A document schema with its references resolved, as the validator sees it."""
-    from runner.spec.schemas import inline_refs, load_schema
+    from runner.document.schemas import inline_refs, load_schema
 
     schema: dict[str, Any] = inline_refs(load_schema(kind), kind)
     schema.pop("$defs", None)

@@ -6,10 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.durations import parse_duration
-from runner.secrets import SecretRef
-from runner.spec.diagnostics import Diagnostic, DocumentInvalid
-from runner.spec.gameday_model import (
+from runner.document.diagnostics import Diagnostic, DocumentInvalid
+from runner.document.gameday_model import (
     PROBE_ACTIONS,
     Fault,
     GameDay,
@@ -18,8 +16,8 @@ from runner.spec.gameday_model import (
     Signal,
     probe_action,
 )
-from runner.spec.limits import check_long_durations, document_schema
-from runner.spec.runbook import (
+from runner.document.limits import check_long_durations, document_schema
+from runner.document.runbook import (
     Scope,
     build_input,
     check_connection,
@@ -28,9 +26,11 @@ from runner.spec.runbook import (
     load_runbook,
     template_strings,
 )
-from runner.spec.schemas import action_schema, validate_params, validate_structure
-from runner.spec.shelltext import check_shell_text
-from runner.spec.yamlsource import Document, PathKey, load_document
+from runner.document.schemas import action_schema, validate_params, validate_structure
+from runner.document.shelltext import check_shell_text
+from runner.document.yamlsource import Document, PathKey, load_document
+from runner.durations import parse_duration
+from runner.secrets import SecretRef
 
 GAMEDAY_ROOTS = ("gameday",)
 

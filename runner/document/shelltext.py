@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
+from runner.document.diagnostics import Diagnostic, format_path
+from runner.document.yamlsource import Document, Mark, PathKey
 from runner.shellsyntax import TemplateHole, describe, hint, misplaced_holes, shell_text_fields, template_items
-from runner.spec.diagnostics import Diagnostic, format_path
-from runner.spec.yamlsource import Document, Mark, PathKey
 from runner.templating import is_template
 
 
