@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,11 +101,13 @@ class Runbook:
     connections: Mapping[str, Mapping[str, Any]]
     steps: tuple[Step, ...]
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Step]:
+        # Every transition looks its target up by id: a scan would make a run quadratic in its length.
+        return {step.id: step for step in self.steps}
+
     def step(self, step_id: str) -> Step:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
+        return self._by_id[step_id]
 
     def index_of(self, step_id: str) -> int:
         return self.step(step_id).index
