@@ -1,0 +1,172 @@
+"""Typed event payloads: every type round-trips through the journal's JSON, old payloads decode with defaults,
+and the keys written are the ones earlier versions wrote (stored journals need no migration)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.gameday import events as gev
+from runner.journal import events as ev
+from runner.journal.events import Event, RunStatus, StepStatus
+from runner.journal.payloads import Payload, Unknown, decode, known_types, payload_class
+from runner.journal.store import Journal
+
+# One full payload per type, as this version writes it. The keys (and their order) are the stored format:
+# changing one here means a migration, not a refactoring.
+SAMPLES: dict[str, dict[str, Any]] = {
+    ev.RUN_STARTED: {"runbook": "/rb/restart.yaml", "name": "restart", "title": "Restart", "digest": "sha256:1",
+                     "inputs": {"deployment": "checkout"}, "dry_run": False, "approve": ["scale"],
+                     "approve_all": False, "reason": "INC-1", "gameday": None, "version": "0.9.0",
+                     "initiator": "alice", "steps": ["check", "scale"]},
+    ev.PLAN_STARTED: {"runbook": "/rb/restart.yaml", "name": "restart", "title": "Restart", "digest": "sha256:1",
+                      "inputs": {}, "dry_run": True, "approve": [], "approve_all": True, "reason": "",
+                      "gameday": "gd-1", "version": "0.9.0", "initiator": "bob", "steps": ["check"]},
+    ev.RUN_PAUSED: {"reason": "approval required", "why": "step scale needs an approval"},
+    ev.RUN_RESUMED: {"from_step": "scale"},
+    ev.RUN_FINISHED: {"status": "failed", "message": "step scale failed", "failed_steps": ["scale"]},
+    ev.PLAN_STEP: {"verdict": "would-change", "summary": "scale to 3", "details": ["replicas 2 -> 3"]},
+    ev.PLAN_FINISHED: {"verdicts": {"would-change": 1, "no-change": 2}},
+    ev.STEP_STARTED: {"action": "shell.run", "mutating": True, "params": {"command": "true"}},
+    ev.STEP_APPROVED: {"reason": "ok by me", "via": "fireline approve"},
+    ev.STEP_SUCCEEDED: {"summary": "done", "result": {"rc": 0}, "outputs": {"n": 1}, "changed": True,
+                        "duration_s": 0.25},
+    ev.STEP_SKIPPED: {"reason": "nothing to do", "result": {"rc": 0}, "outputs": {}, "duration_s": 0.1},
+    ev.STEP_FAILED: {"error": "exit 1", "hint": "check the host", "duration_s": 1.5, "kind": "ActionError",
+                     "result": {"hosts": {"a": "ok"}}},
+    ev.STEP_ROLLED_BACK: {"summary": "scaled back", "result": {"replicas": 2}},
+    ev.STEP_ATTEMPT_FAILED: {"attempt": 2, "error": "timeout"},
+    ev.STEP_DECISION: {"decision": "retry", "why": "--retry-step", "rollback": True},
+    ev.STEP_TRANSITION: {"to": "verify", "why": "goto"},
+    gev.GAMEDAY_STARTED: {"scenario": "pod-kill", "title": "Pod kill", "hypothesis": "p99 holds",
+                          "path": "/s/pod-kill.yaml", "digest": "sha256:2", "objectives": {"time_to_detect": 60.0},
+                          "interval": 5.0, "settle": 10.0, "inputs": {"ns": "shop"}, "mode": "auto",
+                          "runbook": "restart", "faults": ["kill"], "probes": ["http"],
+                          "connections": {"k8s": {"type": "kubernetes"}},
+                          "secrets": {"token": {"from": "env", "key": "TOKEN", "optional": False}}},
+    gev.STEADY_STATE_CHECKED: {"phase": "before", "ok": False,
+                               "probes": {"http": {"ok": False, "detail": "503"}, "db": {"ok": True, "detail": ""}}},
+    gev.FAULT_INJECTING: {"action": "kubernetes.delete_pods", "params": {"count": 1}, "state": {"pods": ["a"]},
+                          "revert": None},
+    gev.FAULT_INJECTED: {"action": "kubernetes.delete_pods", "state": {"pods": ["a"]}},
+    gev.FAULT_REVERTED: {"ok": True, "summary": "restored", "why": "finished"},
+    gev.PROBE_FAILED: {"detail": "HTTP 503"},
+    gev.PROBE_OK: {"detail": "HTTP 200"},
+    gev.STEADY_STATE_VIOLATED: {"probe": "http"},
+    gev.STEADY_STATE_RESTORED: {"probe": "http"},
+    gev.ALERT_FIRING: {"name": "HighErrorRate", "labels": {"severity": "page"}},
+    gev.SIGNAL_FIRED: {"kind": "prometheus", "detail": "rate > 0.1"},
+    gev.DETECTED: {"signal": "alert", "detail": "HighErrorRate"},
+    gev.ACKNOWLEDGED: {"via": "runbook", "run_id": "run-1"},
+    gev.NOTE: {"text": "looking at the dashboards"},
+    gev.RESPONSE_STARTED: {"run_id": "run-1", "runbook": "restart"},
+    gev.RESPONSE_STEP: {"run_id": "run-1", "status": "ok", "started_mono": 10.0, "ended_mono": 12.5},
+    gev.RESPONSE_FINISHED: {"run_id": None, "status": "failed", "error": "no such runbook"},
+    gev.RECOVERED: {"since_mono": 42.0},
+    gev.ABORTED: {"reason": "guardrail: error budget"},
+    gev.FINISHED: {"status": "passed", "message": "",
+                   "metrics": [{"name": "time_to_detect", "seconds": 12.0, "objective_s": 60.0, "passed": True}]},
+}
+
+# The other shapes writers use for the same type (fewer keys, in a different order).
+VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    (ev.STEP_STARTED, {"action": "k8s.scale", "rollback": True, "params": {"replicas": 2}}),
+    (ev.STEP_SKIPPED, {"reason": "when: was false"}),
+    (ev.STEP_FAILED, {"error": "exit 1", "hint": None, "duration_s": 0.5, "kind": "ActionError"}),
+    (ev.STEP_FAILED, {"rollback": True, "error": "rollback failed"}),
+    (ev.STEP_ROLLED_BACK, {"summary": "interrupted; skipped by the responder (--skip-step)", "skipped": True}),
+    (ev.STEP_DECISION, {"decision": "refused"}),
+    (ev.STEP_DECISION, {"decision": "skip", "rollback": True}),
+    (ev.STEP_TRANSITION, {"to": None, "why": "end"}),
+    (gev.ACKNOWLEDGED, {"via": "ack"}),
+    (gev.RESPONSE_FINISHED, {"run_id": "run-1", "status": "succeeded"}),
+    (gev.FAULT_INJECTED, {"action": "shell.run", "state": {}, "summary": "written by an older version"}),
+    (gev.RESPONSE_STARTED, {"run_id": "run-1", "runbook": "restart", "mode": "manual"}),
+]
+
+
+def test_every_event_type_has_a_payload_class_and_a_sample() -> None:
+    types = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and "." in v} | set(gev.ALL)
+    assert types == set(SAMPLES)
+    assert set(known_types()) == types
+    assert all(payload_class(t) is not Unknown for t in types)
+
+
+@pytest.mark.parametrize(("type_", "data"), [*SAMPLES.items(), *VARIANTS], ids=lambda x: str(x)[:30])
+def test_round_trip_writes_the_same_json(type_: str, data: dict[str, Any]) -> None:
+    payload = payload_class(type_).from_data(data)
+    assert type(payload).TYPE == type_
+    assert json.dumps(payload.to_data()) == json.dumps(data)  # same keys, same order, same values
+    assert payload_class(type_).from_data(json.loads(json.dumps(payload.to_data()))) == payload
+
+
+def test_round_trip_through_the_sqlite_journal(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        for type_, data in SAMPLES.items():
+            written = payload_class(type_).from_data(data)
+            journal.append("run-1", type_, step_id="s", actor="alice", data=written.to_data())
+        journal.flush()
+        events = journal.events("run-1")
+    finally:
+        journal.close()
+    assert [e.type for e in events] == list(SAMPLES)
+    for event in events:
+        assert decode(event) == payload_class(event.type).from_data(SAMPLES[event.type])
+        assert event.data == SAMPLES[event.type]
+
+
+def _event(type_: str, data: dict[str, Any]) -> Event:
+    return Event("run-1", 1, "2026-01-01T00:00:00.000000Z", 1.0, type_, data=data)
+
+
+def test_an_old_payload_missing_newer_keys_decodes_with_defaults() -> None:
+    # A run.started of an early version: no approvals, no version, no game-day link, no step list.
+    started = ev.RunStarted.of(_event(ev.RUN_STARTED, {"runbook": "/rb.yaml", "name": "r", "digest": "d"}))
+    assert started == ev.RunStarted(runbook="/rb.yaml", name="r", title="", digest="d")
+    assert started.approve == () and started.gameday is None and started.version == ""
+    # A step.started without `mutating`: resume must assume the step changed something.
+    assert ev.StepStarted.of(_event(ev.STEP_STARTED, {"action": "shell.run"})).mutating is True
+    # A response.step without the step's own times; a game day finished without metrics.
+    step = gev.ResponseStep.of(_event(gev.RESPONSE_STEP, {"run_id": "r", "status": "ok"}))
+    assert (step.status, step.started_mono, step.ended_mono) == (StepStatus.OK, None, None)
+    assert gev.GameDayFinished.of(_event(gev.FINISHED, {"status": "failed"})).metrics == ()
+
+
+def test_extra_keys_and_wrong_types_are_tolerated() -> None:
+    finished = ev.RunFinished.of(_event(ev.RUN_FINISHED, {"status": "exploded", "failed_steps": "s1", "new": 1}))
+    assert finished == ev.RunFinished(RunStatus.UNKNOWN, "", ())
+    checked = gev.SteadyStateChecked.of(_event(gev.STEADY_STATE_CHECKED, {"ok": "yes", "probes": {"a": 3}}))
+    assert checked == gev.SteadyStateChecked(None, False, {})
+    assert gev.GameDayFinished.of(_event(gev.FINISHED, {"status": 7})).status is gev.Status.UNKNOWN
+
+
+def test_statuses_are_enums_stored_as_their_text() -> None:
+    finished = ev.RunFinished(RunStatus.SUCCEEDED, "", ())
+    assert json.dumps(finished.to_data()) == '{"status": "succeeded", "message": "", "failed_steps": []}'
+    assert ev.RunFinished.of(_event(ev.RUN_FINISHED, finished.to_data())).status is RunStatus.SUCCEEDED
+    assert gev.GameDayFinished.of(_event(gev.FINISHED, {"status": "not-started"})).status is gev.Status.NOT_STARTED
+
+
+def test_an_unknown_event_type_decodes_to_its_raw_data() -> None:
+    payload = decode(_event("incident.declared", {"severity": "SEV2"}))
+    assert isinstance(payload, Unknown)
+    assert payload.to_data() == {"severity": "SEV2"}
+
+
+def test_reading_an_event_as_the_wrong_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="step.started, not run.finished"):
+        ev.RunFinished.of(_event(ev.STEP_STARTED, {"action": "x"}))
+
+
+def test_two_classes_for_one_type_are_refused() -> None:
+    from runner.journal.payloads import register
+
+    class Duplicate(Payload):
+        TYPE = ev.RUN_PAUSED
+
+    with pytest.raises(ValueError, match="two payload classes for run.paused"):
+        register(Duplicate)
