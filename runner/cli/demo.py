@@ -22,6 +22,7 @@ def demo(scenario: str) -> int:
     """Start a throwaway lab (emulated cluster, PostgreSQL, the checkout service), run a game day whose
     response is an automated runbook, revert, print the measured response and the report, stop everything."""
     from runner.cli.gameday import write_report
+    from runner.cli.render import PlainReporter
     from runner.document.gameday import load_gameday
     from runner.engine.session import current_actor
     from runner.gameday.output import metric_lines
@@ -35,7 +36,10 @@ def demo(scenario: str) -> int:
         click.echo(f"  checkout service {lab.service_url}  (health depends on PostgreSQL and the cluster)")
         click.echo(f"  kubectl --kubeconfig {lab.kubeconfig} get deploy -n demo\n")
         journal = open_journal()
-        result = run_gameday(Path(scenario), {"service_url": lab.service_url}, current_actor(None), journal, sys.stdout)
+        result = run_gameday(
+            Path(scenario), {"service_url": lab.service_url}, current_actor(None), journal, sys.stdout,
+            reporter=PlainReporter,
+        )
         report = write_report(journal, result.gameday_id, "html")
     click.echo(
         f"\ngame day {result.gameday_id}: {result.status.upper()}" + (f" ({result.message})" if result.message else "")

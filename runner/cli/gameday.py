@@ -14,14 +14,9 @@ from runner.journal.store import open_journal
 
 
 def _known(journal: Any, gameday_id: str) -> str:
-    from runner.gameday import events as gev
+    from runner.gameday.response import resolve
 
-    full = journal.find_run(gameday_id) or gameday_id
-    if not journal.events(full, (gev.GAMEDAY_STARTED,)):
-        raise UsageError(
-            f"no game day {gameday_id!r} in the journal at {journal.location}", hint="see `fireline gameday history`"
-        )
-    return str(full)
+    return resolve(journal, gameday_id)
 
 
 @click.group()
@@ -62,6 +57,7 @@ def run(scenario: str, input_pairs: tuple[str, ...], actor: str | None, report_f
 def _run_and_report(
     scenario: Path, input_pairs: tuple[str, ...], actor: str | None, report_format: str, journal: Any, gameday_id: str
 ) -> int:
+    from runner.cli.render import PlainReporter
     from runner.document.gameday import load_gameday
     from runner.engine.inputs import parse_assignments
     from runner.engine.session import current_actor
@@ -69,7 +65,9 @@ def _run_and_report(
     from runner.gameday.session import run_gameday
 
     inputs = parse_assignments(input_pairs)
-    result = run_gameday(scenario, inputs, current_actor(actor), journal, sys.stdout, gameday_id=gameday_id)
+    result = run_gameday(
+        scenario, inputs, current_actor(actor), journal, sys.stdout, gameday_id=gameday_id, reporter=PlainReporter
+    )
     interval = load_gameday(scenario).interval
     click.echo(
         f"\ngame day {result.gameday_id}: {result.status.upper()}" + (f" ({result.message})" if result.message else "")

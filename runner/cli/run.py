@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import signal
@@ -92,6 +93,8 @@ def _execute(
         # cyclic collector from rescanning it at every full collection of a long run. Not when fireline
         # is called in-process (tests, embedding): there it would pin the caller's garbage too.
         gc.freeze()
+    journal = open_journal()
+    parent = _gameday(journal, gameday)
     request = StartRequest(
         runbook_path=path,
         inputs=_inputs(input_pairs, inputs_file),
@@ -102,15 +105,38 @@ def _execute(
         approve_steps=approve,
         approve_all=approve_all,
         reason=reason_text,
-        gameday=gameday,
+        parent=parent,
     )
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
     witness = _Witness()
     with _interruptible(reporter, witness):
-        result = start_run(request, runbook, witness.watch(open_journal()), reporter, redactor)
+        on_started = _linked(journal, parent, runbook.name, request.initiator) if not dry_run else None
+        result = start_run(request, runbook, witness.watch(journal), reporter, redactor, on_started)
+        if parent is not None:
+            from runner.gameday.response import on_run_finished
+
+            on_run_finished(journal, result, parent)
     reporter.finished(result)
     return result.exit_code
+
+
+def _gameday(journal: Journal, gameday: str | None) -> str | None:
+    """The full id of the game day `--gameday` names; a clear error when there is no such game day."""
+    if gameday is None:
+        return None
+    from runner.gameday.response import resolve
+
+    return resolve(journal, gameday)
+
+
+def _linked(journal: Journal, parent: str | None, runbook: str, actor: str) -> Callable[[str], None] | None:
+    """What tells the game day, once the run is recorded, that its response started."""
+    if parent is None:
+        return None
+    from runner.gameday.response import on_run_started
+
+    return functools.partial(on_run_started, journal, parent, runbook=runbook, actor=actor)
 
 
 class _Witness:
@@ -314,5 +340,9 @@ def resume(
         reporter = make_reporter(runbook, redactor, output)
         with _interruptible(reporter):
             result = resume_run(request, runbook, journal, reporter, redactor)
+            # A run responding to a game day keeps its link: its end counts for the game day after a pause too.
+            from runner.gameday.response import on_run_finished
+
+            on_run_finished(journal, result)
     reporter.finished(result)
     return result.exit_code

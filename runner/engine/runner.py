@@ -52,7 +52,6 @@ class RunOptions:
     interactive: bool = False
     grants_all: Grant | None = None
     grants: Mapping[str, Grant] = field(default_factory=dict)
-    gameday: str | None = None
 
 
 @dataclass(frozen=True)

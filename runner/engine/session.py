@@ -6,7 +6,7 @@ import getpass
 import os
 import secrets as pysecrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,22 +49,40 @@ class StartRequest:
     approve_steps: tuple[str, ...] = ()
     approve_all: bool = False
     reason: str = ""
-    gameday: str | None = None
+    # The id of what this run is part of (a game day's response; later an incident), recorded in run.started
+    # and kept on resume. The engine only carries it: the parent's package links the run to itself.
+    parent: str | None = None
+
+
+# Called with the run's id once run.started is recorded, before the first step: how a parent (a game day)
+# learns the id of the run it is waiting for without the engine knowing what a parent is.
+OnStarted = Callable[[str], None]
 
 
 def start_run(
-    request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor
+    request: StartRequest,
+    runbook: Runbook,
+    journal: Journal,
+    reporter: Reporter,
+    redactor: Redactor,
+    on_started: OnStarted | None = None,
 ) -> RunResult:
     """A new run, its lease held from before its first event until it stops (one owner per run)."""
     run_id = new_run_id()
     if request.dry_run:
-        return _start_run(request, runbook, journal, reporter, redactor, run_id)
+        return _start_run(request, runbook, journal, reporter, redactor, run_id, None)
     with hold(journal, run_id, request.initiator):
-        return _start_run(request, runbook, journal, reporter, redactor, run_id)
+        return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started)
 
 
 def _start_run(
-    request: StartRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor, run_id: str
+    request: StartRequest,
+    runbook: Runbook,
+    journal: Journal,
+    reporter: Reporter,
+    redactor: Redactor,
+    run_id: str,
+    on_started: OnStarted | None,
 ) -> RunResult:
     unknown = [s for s in request.approve_steps if s not in {st.id for st in runbook.steps}]
     if unknown:
@@ -81,7 +99,6 @@ def _start_run(
         dry_run=request.dry_run,
         no_reads=request.no_reads,
         interactive=request.interactive,
-        gameday=request.gameday,
         **_grants(request.approve_steps, request.approve_all, request.initiator, request.reason),
     )
     journal.append(
@@ -99,7 +116,7 @@ def _start_run(
                 "approve": list(request.approve_steps),
                 "approve_all": request.approve_all,
                 "reason": request.reason,
-                "gameday": request.gameday,
+                "parent": request.parent,
                 "version": __version__,
                 "initiator": request.initiator,
                 "steps": [s.id for s in runbook.steps],
@@ -110,56 +127,15 @@ def _start_run(
     scope = RunScope(
         inputs,
         secret_values,
-        {"id": run_id, "initiator": request.initiator, "dry_run": request.dry_run, "gameday": request.gameday},
+        {"id": run_id, "initiator": request.initiator, "dry_run": request.dry_run, "parent": request.parent},
     )
     engine_type = Planner if request.dry_run else Engine
     reporter.header(run_id, request.dry_run)
     if missing:
         reporter.note(f"secrets not available here: {', '.join(missing)}; steps that need them cannot be checked")
-    if request.gameday and not request.dry_run:
-        link_response_start(journal, request.gameday, run_id, runbook, request.initiator)
-    result = engine_type(runbook, scope, journal, reporter, options, redactor).execute()
-    if request.gameday and not request.dry_run:
-        link_response_end(journal, request.gameday, result)
-    return result
-
-
-def link_response_start(journal: Journal, gameday_id: str, run_id: str, runbook: Runbook, actor: str) -> None:
-    """A run made for a game day appears in the game day's own timeline; starting it acknowledges."""
-    from runner.gameday import events as gev
-
-    if not journal.events(gameday_id, (gev.ACKNOWLEDGED,)):
-        journal.append(
-            gameday_id, gev.ACKNOWLEDGED, actor=actor, data={"via": "runbook", "run_id": run_id}, durable=True
-        )
-    journal.append(
-        gameday_id, gev.RESPONSE_STARTED, actor=actor, data={"run_id": run_id, "runbook": runbook.name}, durable=True
-    )
-
-
-def link_response_end(journal: Journal, gameday_id: str, result: RunResult) -> None:
-    from runner.gameday import events as gev
-
-    started: dict[str, float] = {}
-    for event in journal.events(result.run_id):
-        if event.type == ev.STEP_STARTED and event.step_id and not event.data.get("rollback"):
-            started[event.step_id] = event.ts_mono
-        elif event.type in (ev.STEP_SUCCEEDED, ev.STEP_FAILED, ev.STEP_SKIPPED) and event.step_id in started:
-            status = {ev.STEP_SUCCEEDED: "ok", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}[event.type]
-            journal.append(
-                gameday_id,
-                gev.RESPONSE_STEP,
-                step_id=event.step_id,
-                data={
-                    "run_id": result.run_id,
-                    "status": status,
-                    "started_mono": started.pop(event.step_id),
-                    "ended_mono": event.ts_mono,
-                },
-            )
-    journal.append(
-        gameday_id, gev.RESPONSE_FINISHED, data={"run_id": result.run_id, "status": result.status}, durable=True
-    )
+    if on_started is not None:
+        on_started(run_id)
+    return engine_type(runbook, scope, journal, reporter, options, redactor).execute()
 
 
 def _grants(steps: tuple[str, ...], all_steps: bool, actor: str, reason: str) -> dict[str, Any]:
@@ -217,13 +193,12 @@ def resume_run(
         run_id=request.run_id,
         initiator=initiator,
         interactive=request.interactive,
-        gameday=started.data.get("gameday"),
         **_resume_grants(started.data, request),
     )
     scope = RunScope(
         inputs,
         secret_values,
-        {"id": request.run_id, "initiator": initiator, "dry_run": False, "gameday": started.data.get("gameday")},
+        {"id": request.run_id, "initiator": initiator, "dry_run": False, "parent": started.data.get("parent")},
     )
     scope.steps.update(state.states)
     start = state.next_index

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO, cast
 
+from runner.actions.base import Plan
+from runner.document.model import Runbook, Step
 from runner.durations import format_duration
+from runner.engine.context import StepState
+from runner.engine.runner import Reporter
 from runner.gameday.metrics import LABELS, Metric
 from runner.secrets import Redactor
 
@@ -34,16 +38,50 @@ def brief(state: Mapping[str, Any]) -> str:
     return (text if len(text) <= 160 else text[:159] + "…") or "done"
 
 
-class PrefixedReporter:
+# What the response runbook's progress is shown with: the presentation layer passes its own (the CLI passes
+# its plain-lines reporter); called with the runbook, the redactor and a stream into the game day's printer.
+ReporterFactory = Callable[[Runbook, Redactor, TextIO], Reporter]
+
+
+def response_reporter(
+    factory: ReporterFactory | None, runbook: Runbook, redactor: Redactor, printer: Printer
+) -> Reporter:
     """The response runbook's progress, in the game day's timeline."""
+    return (factory or StepLines)(runbook, redactor, cast(TextIO, _PrinterStream(printer)))
 
-    def __init__(self, runbook: Any, redactor: Redactor, printer: Printer) -> None:
-        from runner.cli.render import PlainReporter
 
-        self.inner = PlainReporter(runbook, redactor, out=cast(TextIO, _PrinterStream(printer)))
+class StepLines:
+    """The response's steps as short lines, for a game day run without a presentation layer (in-process)."""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    def __init__(self, runbook: Runbook, redactor: Redactor, out: TextIO) -> None:
+        self.redactor, self.out = redactor, out
+
+    def _line(self, text: str) -> None:
+        self.out.write(self.redactor.text(text) + "\n")
+
+    def header(self, run_id: str, dry_run: bool) -> None:
+        self._line(f"run {run_id}")
+
+    def step_started(self, step: Step) -> None:
+        self._line(f"{step.id} started ({step.action})")
+
+    def step_log(self, step: Step, line: str) -> None:
+        pass
+
+    def step_finished(self, step: Step, state: StepState) -> None:
+        self._line(f"{step.id} {state.status}" + (f": {state.summary}" if state.summary else ""))
+
+    def step_planned(self, step: Step, plan: Plan) -> None:
+        pass
+
+    def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
+        self._line(f"{step.id} needs approval ({why})")
+
+    def ask(self, step: Step, question: str, timeout: float | None) -> str | None:
+        return None  # nobody at a terminal: the gate fails closed
+
+    def note(self, text: str) -> None:
+        self._line(text)
 
 
 class _PrinterStream:

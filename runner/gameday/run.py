@@ -26,7 +26,7 @@ from runner.errors import FirelineError
 from runner.gameday import events as gev
 from runner.gameday.faults import FAULTS, revert_fault
 from runner.gameday.metrics import Metric, measure
-from runner.gameday.output import PrefixedReporter, Printer, brief
+from runner.gameday.output import Printer, ReporterFactory, brief, response_reporter
 from runner.gameday.probes import ProbeResult, Ticker, run_check
 from runner.gameday.signals import Terminated, deferred_signals, terminate_raises
 from runner.journal.store import Journal
@@ -109,8 +109,10 @@ class GameDayRun:
         secrets: Mapping[str, str],
         actor: str,
         out: TextIO,
+        reporter: ReporterFactory | None = None,
     ) -> None:
         self.gameday, self.id, self.journal, self.redactor, self.actor = gameday, gameday_id, journal, redactor, actor
+        self.reporter = reporter  # how the response runbook's progress is shown (None: short lines)
         self.scope = RunScope(inputs, secrets, {"id": gameday_id, "initiator": actor})
         self.context = {"inputs": dict(inputs), "secrets": dict(secrets), "gameday": {"id": gameday_id}}
         self.connections = Connections(gameday.connections, self.scope)
@@ -478,9 +480,11 @@ class GameDayRun:
     def _run_response(self) -> None:
         from runner.document.runbook import load_runbook
         from runner.engine.session import StartRequest, start_run
+        from runner.gameday.response import on_run_finished, on_run_started
 
         response = self.gameday.response
         assert response.runbook is not None
+        journal = self.journal.reopen()  # this thread's own connection
         try:
             runbook = load_runbook(Path(response.runbook))
             inputs = render_value(dict(response.inputs), self.context)
@@ -490,10 +494,12 @@ class GameDayRun:
                 initiator="fireline-gameday",
                 approve_all=response.approve,
                 reason=f"game day {self.id} ({self.gameday.name})",
-                gameday=self.id,
+                parent=self.id,
             )
-            reporter = PrefixedReporter(runbook, self.redactor, self.printer)
-            start_run(request, runbook, self.journal.reopen(), reporter, self.redactor)
+            reporter = response_reporter(self.reporter, runbook, self.redactor, self.printer)
+            started = functools.partial(on_run_started, journal, self.id, runbook=runbook.name, actor=request.initiator)
+            result = start_run(request, runbook, journal, reporter, self.redactor, on_started=started)
+            on_run_finished(journal, result, parent=self.id)
         except FirelineError as exc:
             self.printer.line(f"response runbook could not run: {exc}")
             self._event(gev.RESPONSE_FINISHED, data={"run_id": None, "status": "failed", "error": str(exc)})

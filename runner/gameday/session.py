@@ -17,6 +17,7 @@ from runner.errors import FirelineError, UsageError
 from runner.gameday import events as gev
 from runner.gameday.faults import revert_fault
 from runner.gameday.metrics import measure
+from runner.gameday.output import ReporterFactory
 from runner.gameday.run import GameDayResult, GameDayRun
 from runner.gameday.signals import deferred_signals
 from runner.journal.lease import hold
@@ -29,13 +30,22 @@ def new_gameday_id() -> str:
 
 
 def run_gameday(
-    path: Path, inputs: Mapping[str, Any], actor: str, journal: Journal, out: TextIO, gameday_id: str | None = None
+    path: Path,
+    inputs: Mapping[str, Any],
+    actor: str,
+    journal: Journal,
+    out: TextIO,
+    gameday_id: str | None = None,
+    reporter: ReporterFactory | None = None,
 ) -> GameDayResult:
+    """`reporter`: how the response runbook's progress is shown (the CLI passes its own)."""
     gameday = load_gameday(path)
     redactor = Redactor()
     values = resolve_inputs(gameday.inputs, inputs)
     secrets = resolve_secrets(gameday.secrets, redactor)
-    runner = GameDayRun(gameday, gameday_id or new_gameday_id(), journal, redactor, values, secrets, actor, out)
+    runner = GameDayRun(
+        gameday, gameday_id or new_gameday_id(), journal, redactor, values, secrets, actor, out, reporter
+    )
     with hold(journal, runner.id, actor, what="game day"):  # `recover` refuses while this process runs it
         return runner.execute()
 

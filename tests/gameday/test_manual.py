@@ -78,9 +78,9 @@ def test_simulated_responder(lab: Lab) -> None:
     for name in ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover"):
         assert metric(events, name)["passed"] is True, name
 
-    # The linked run knows its game day.
+    # The linked run knows its game day: its parent.
     started = [e for e in journal_events(lab.home, run_id) if e.type == "run.started"]
-    assert started and started[0].data["gameday"] == gameday_id
+    assert started and started[0].data["parent"] == gameday_id
 
     report = fireline(lab, "gameday", "report", gameday_id, "--format", "json")
     assert report.returncode == 0, report.stderr
