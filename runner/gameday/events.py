@@ -387,7 +387,9 @@ class ResponseStep(Payload):
 
     TYPE: ClassVar[str] = RESPONSE_STEP
     run_id: str | None
-    status: StepStatus
+    # A StepStatus value (ok|failed|skipped) when this version wrote it; kept as text because older journals
+    # and hand-made ones say e.g. "succeeded", and the report shows what was recorded.
+    status: str
     started_mono: float | None = None  # None in older or partial events: the event's own time is the best known
     ended_mono: float | None = None
 
@@ -401,7 +403,7 @@ class ResponseStep(Payload):
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ResponseStep:
-        status = enum_of(StepStatus, data.get("status"), StepStatus.UNKNOWN)
+        status = text(data, "status", StepStatus.UNKNOWN)
         return cls(opt_text(data, "run_id"), status, number(data, "started_mono"), number(data, "ended_mono"))
 
 

@@ -135,18 +135,18 @@ def build_report(events: Sequence[Event]) -> GameDayReport:
     injected = next((e for e in ordered if e.type == gev.FAULT_INJECTED), None)
     origin = injected or started
     end = finished or ordered[-1]
-    status = str(finished.data.get("status", "unknown")) if finished else INCOMPLETE
-    data = started.data
+    outcome = gev.GameDayFinished.of(finished) if finished else None
+    status = str(outcome.status) if outcome else INCOMPLETE
+    data = gev.GameDayStarted.of(started)
     timeline = tuple(_entry(e, origin.ts_mono) for e in ordered)
     faults = _faults(ordered, origin.ts_mono)
     return GameDayReport(
-        id=started.run_id, scenario=str(data.get("scenario", "?")), title=str(data.get("title") or
-                                                                            data.get("scenario", "game day")),
-        hypothesis=_opt_str(data.get("hypothesis")), path=_opt_str(data.get("path")), status=status,
+        id=started.run_id, scenario=data.scenario, title=data.title or data.scenario,
+        hypothesis=_opt_str(data.hypothesis), path=data.path, status=status,
         started_wall=started.ts_wall, finished_wall=finished.ts_wall if finished else None,
         start_mono=started.ts_mono, end_mono=max(end.ts_mono, started.ts_mono), origin_mono=origin.ts_mono,
-        origin=origin.type, resolution=_seconds(data.get("interval")),
-        metrics=_metrics(ordered, started, finished), timeline=timeline, faults=faults,
+        origin=origin.type, resolution=_seconds(data.interval),
+        metrics=_metrics(ordered, data, outcome), timeline=timeline, faults=faults,
         responses=_responses(ordered), notes=_notes(ordered, origin.ts_mono),
         violations=_violations(ordered, end.ts_mono),
         warnings=_warnings(finished, injected, faults, ordered[-1]),
@@ -167,18 +167,17 @@ def _seconds(value: object) -> float | None:
         return None
 
 
-def _objectives(started: Event) -> dict[str, float]:
-    raw = started.data.get("objectives") or {}
-    parsed = {str(k): _seconds(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+def _objectives(started: gev.GameDayStarted) -> dict[str, float]:
+    parsed = {str(k): _seconds(v) for k, v in started.objectives.items()}
     return {k: v for k, v in parsed.items() if v is not None}
 
 
-def _metrics(events: Sequence[Event], started: Event, finished: Event | None) -> tuple[MetricRow, ...]:
+def _metrics(events: Sequence[Event], started: gev.GameDayStarted,
+             finished: gev.GameDayFinished | None) -> tuple[MetricRow, ...]:
     """The metrics the game day recorded when it finished; measured from the events when it never did."""
     objectives = _objectives(started)
-    recorded = finished.data.get("metrics") if finished else None
-    if isinstance(recorded, list) and recorded:
-        by_name = {str(m.get("name")): m for m in recorded if isinstance(m, Mapping)}
+    if finished is not None and finished.metrics:
+        by_name = {m.name: m for m in finished.metrics}
         names = [*METRICS, *(n for n in by_name if n not in METRICS)]
         return tuple(_recorded_row(n, by_name[n]) for n in names if n in by_name)
     rows = []
@@ -190,10 +189,9 @@ def _metrics(events: Sequence[Event], started: Event, finished: Event | None) ->
     return tuple(rows)
 
 
-def _recorded_row(name: str, m: Mapping[str, Any]) -> MetricRow:
-    passed = m.get("passed")
-    return MetricRow(name, LABELS.get(name, name.replace("_", " ").capitalize()), _seconds(m.get("seconds")),
-                     _seconds(m.get("objective_s")), passed if isinstance(passed, bool) else None)
+def _recorded_row(name: str, m: gev.MetricRecord) -> MetricRow:
+    return MetricRow(name, LABELS.get(name, name.replace("_", " ").capitalize()), _seconds(m.seconds),
+                     _seconds(m.objective_s), m.passed)
 
 
 def _entry(event: Event, origin: float) -> TimelineEntry:
@@ -215,49 +213,63 @@ def _suffix(value: object, sep: str = ": ") -> str:
 
 
 def _checked(e: Event) -> str:
-    phase = e.data.get("phase")
-    state = "ok" if e.data.get("ok") else "NOT ok"
-    failing = [str(pid) for pid, r in (e.data.get("probes") or {}).items()
-               if isinstance(r, Mapping) and not r.get("ok")]
-    return f"Steady state {state}" + (f" ({phase})" if phase else "") + _suffix(", ".join(failing), " — failing: ")
+    checked = gev.SteadyStateChecked.of(e)
+    state = "ok" if checked.ok else "NOT ok"
+    failing = [pid for pid, r in checked.probes.items() if not r.ok]
+    phase = f" ({checked.phase})" if checked.phase else ""
+    return f"Steady state {state}{phase}" + _suffix(", ".join(failing), " — failing: ")
 
 
 def _reverted(e: Event) -> str:
-    verdict = "reverted" if e.data.get("ok") else "REVERT FAILED"
-    why = f" ({e.data['why']})" if e.data.get("why") else ""
-    return f"Fault {e.step_id} {verdict}{why}{_suffix(e.data.get('summary'))}"
+    reverted = gev.FaultReverted.of(e)
+    verdict = "reverted" if reverted.ok else "REVERT FAILED"
+    why = f" ({reverted.why})" if reverted.why else ""
+    return f"Fault {e.step_id} {verdict}{why}{_suffix(reverted.summary)}"
 
 
 def _recovered(e: Event) -> str:
-    since = e.data.get("since_mono")
-    if isinstance(since, int | float):
-        held = format_duration(max(0.0, e.ts_mono - float(since)))
+    since = gev.GameDayRecovered.of(e).since_mono
+    if since is not None:
+        held = format_duration(max(0.0, e.ts_mono - since))
         return f"Recovered: steady state has held for {held} (recovery counts from its start)"
     return "Recovered: steady state holds"
 
 
+def _response_started(e: Event) -> str:
+    started = gev.ResponseStarted.of(e)
+    return f"Response runbook {started.runbook or '?'} started" + _suffix(started.run_id, ", run ")
+
+
+def _signal_fired(e: Event) -> str:
+    fired = gev.SignalFired.of(e)
+    return "Detection signal" + _suffix(fired.kind, " ") + _suffix(fired.detail)
+
+
+def _status(value: object) -> str:
+    return "?" if value is None or value == "unknown" else str(value)
+
+
 _LABELS: dict[str, Callable[[Event], str]] = {
-    gev.GAMEDAY_STARTED: lambda e: f"Game day started ({e.data.get('scenario', '?')})",
+    gev.GAMEDAY_STARTED: lambda e: f"Game day started ({gev.GameDayStarted.of(e).scenario})",
     gev.STEADY_STATE_CHECKED: _checked,
-    gev.FAULT_INJECTING: lambda e: f"Injecting fault {e.step_id}" + _suffix(e.data.get("action"), " with "),
-    gev.FAULT_INJECTED: lambda e: f"Fault {e.step_id} injected" + _suffix(e.data.get("summary")),
+    gev.FAULT_INJECTING: lambda e: f"Injecting fault {e.step_id}" + _suffix(gev.FaultInjecting.of(e).action, " with "),
+    gev.FAULT_INJECTED: lambda e: f"Fault {e.step_id} injected" + _suffix(gev.FaultInjected.of(e).summary),
     gev.FAULT_REVERTED: _reverted,
-    gev.PROBE_FAILED: lambda e: f"Probe {e.step_id} failing" + _suffix(e.data.get("detail")),
+    gev.PROBE_FAILED: lambda e: f"Probe {e.step_id} failing" + _suffix(gev.ProbeFailed.of(e).detail),
     gev.PROBE_OK: lambda e: f"Probe {e.step_id} ok again",
     gev.STEADY_STATE_VIOLATED: lambda e: "Steady state violated",
     gev.STEADY_STATE_RESTORED: lambda e: "Steady state restored",
-    gev.ALERT_FIRING: lambda e: f"Alert {e.data.get('name', '?')} firing",
-    gev.SIGNAL_FIRED: lambda e: "Detection signal" + _suffix(e.data.get("kind"), " ") + _suffix(e.data.get("detail")),
-    gev.DETECTED: lambda e: "Detected" + _suffix(e.data.get("signal"), " by "),
-    gev.ACKNOWLEDGED: lambda e: "Acknowledged" + _suffix(e.data.get("via"), " via "),
-    gev.NOTE: lambda e: "Note: " + _detail(e.data.get("text")),
-    gev.RESPONSE_STARTED: lambda e: "Response runbook " + _detail(e.data.get("runbook") or "?") + " started"
-    + _suffix(e.data.get("run_id"), ", run "),
-    gev.RESPONSE_STEP: lambda e: f"Response step {e.step_id}: {e.data.get('status', '?')}",
-    gev.RESPONSE_FINISHED: lambda e: f"Response runbook finished: {e.data.get('status', '?')}",
+    gev.ALERT_FIRING: lambda e: f"Alert {gev.AlertFiring.of(e).name or '?'} firing",
+    gev.SIGNAL_FIRED: _signal_fired,
+    gev.DETECTED: lambda e: "Detected" + _suffix(gev.GameDayDetected.of(e).signal, " by "),
+    gev.ACKNOWLEDGED: lambda e: "Acknowledged" + _suffix(gev.GameDayAcknowledged.of(e).via, " via "),
+    gev.NOTE: lambda e: "Note: " + gev.GameDayNote.of(e).text,
+    gev.RESPONSE_STARTED: _response_started,
+    gev.RESPONSE_STEP: lambda e: f"Response step {e.step_id}: {_status(gev.ResponseStep.of(e).status)}",
+    gev.RESPONSE_FINISHED: lambda e: f"Response runbook finished: {_status(gev.ResponseFinished.of(e).status)}",
     gev.RECOVERED: _recovered,
-    gev.ABORTED: lambda e: "Aborted" + _suffix(e.data.get("reason")),
-    gev.FINISHED: lambda e: f"Game day finished: {e.data.get('status', '?')}",
+    gev.ABORTED: lambda e: "Aborted" + _suffix(gev.GameDayAborted.of(e).reason),
+    gev.FINISHED: lambda e: f"Game day finished: {_status(gev.GameDayFinished.of(e).status)}",
 }
 
 
@@ -269,13 +281,16 @@ def _faults(events: Sequence[Event], origin: float) -> tuple[FaultRecord, ...]:
             continue
         rec = records.setdefault(str(e.step_id), {"action": None, "injected_t": None, "reverted_t": None,
                                                   "revert_ok": None, "why": None, "summary": None})
-        rec["action"] = rec["action"] or _opt_str(e.data.get("action"))
-        if e.type == gev.FAULT_INJECTED:
+        if e.type == gev.FAULT_INJECTING:
+            rec["action"] = rec["action"] or _opt_str(gev.FaultInjecting.of(e).action)
+        elif e.type == gev.FAULT_INJECTED:
+            injected = gev.FaultInjected.of(e)
+            rec["action"] = rec["action"] or _opt_str(injected.action)
             rec["injected_t"] = e.ts_mono - origin
-            rec["summary"] = _opt_str(e.data.get("summary"))
-        elif e.type == gev.FAULT_REVERTED:
-            rec.update(reverted_t=e.ts_mono - origin, revert_ok=bool(e.data.get("ok")),
-                       why=_opt_str(e.data.get("why")))
+            rec["summary"] = injected.summary
+        else:
+            reverted = gev.FaultReverted.of(e)
+            rec.update(reverted_t=e.ts_mono - origin, revert_ok=reverted.ok, why=reverted.why)
     return tuple(FaultRecord(fid, **rec) for fid, rec in records.items())
 
 
@@ -284,29 +299,32 @@ def _responses(events: Sequence[Event]) -> tuple[ResponseRun, ...]:
     for e in events:
         if e.type not in (gev.RESPONSE_STARTED, gev.RESPONSE_STEP, gev.RESPONSE_FINISHED):
             continue
-        run_id = str(e.data.get("run_id") or "?")
-        run = runs.setdefault(run_id, {"runbook": None, "mode": None, "status": None, "steps": []})
         if e.type == gev.RESPONSE_STARTED:
-            run.update(runbook=_opt_str(e.data.get("runbook")), mode=_opt_str(e.data.get("mode")))
+            started = gev.ResponseStarted.of(e)
+            _run(runs, started.run_id).update(runbook=started.runbook, mode=started.mode)
         elif e.type == gev.RESPONSE_FINISHED:
-            run["status"] = _opt_str(e.data.get("status"))
+            finished = gev.ResponseFinished.of(e)
+            _run(runs, finished.run_id)["status"] = finished.status
         else:
-            run["steps"].append(_step(e, run_id))
+            step = gev.ResponseStep.of(e)
+            _run(runs, step.run_id)["steps"].append(_step(e, step, step.run_id or "?"))
     return tuple(ResponseRun(rid, r["runbook"], r["mode"], r["status"], tuple(r["steps"]))
                  for rid, r in runs.items())
 
 
-def _step(e: Event, run_id: str) -> ResponseStep:
+def _run(runs: dict[str, dict[str, Any]], run_id: str | None) -> dict[str, Any]:
+    return runs.setdefault(run_id or "?", {"runbook": None, "mode": None, "status": None, "steps": []})
+
+
+def _step(e: Event, step: gev.ResponseStep, run_id: str) -> ResponseStep:
     # Older or partial events may lack the step's own times; the event time is then the best we know.
-    end = e.data.get("ended_mono")
-    start = e.data.get("started_mono")
-    end_mono = float(end) if isinstance(end, int | float) else e.ts_mono
-    start_mono = float(start) if isinstance(start, int | float) else end_mono
-    return ResponseStep(str(e.step_id), run_id, str(e.data.get("status", "unknown")), start_mono, end_mono)
+    end_mono = step.ended_mono if step.ended_mono is not None else e.ts_mono
+    start_mono = step.started_mono if step.started_mono is not None else end_mono
+    return ResponseStep(str(e.step_id), run_id, str(step.status), start_mono, end_mono)
 
 
 def _notes(events: Sequence[Event], origin: float) -> tuple[Note, ...]:
-    return tuple(Note(e.ts_mono - origin, e.ts_wall, e.actor, _detail(e.data.get("text")))
+    return tuple(Note(e.ts_mono - origin, e.ts_wall, e.actor, gev.GameDayNote.of(e).text)
                  for e in events if e.type == gev.NOTE)
 
 

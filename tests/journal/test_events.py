@@ -133,6 +133,7 @@ def test_an_old_payload_missing_newer_keys_decodes_with_defaults() -> None:
     # A response.step without the step's own times; a game day finished without metrics.
     step = gev.ResponseStep.of(_event(gev.RESPONSE_STEP, {"run_id": "r", "status": "ok"}))
     assert (step.status, step.started_mono, step.ended_mono) == (StepStatus.OK, None, None)
+    assert gev.ResponseStep.of(_event(gev.RESPONSE_STEP, {})).status == StepStatus.UNKNOWN
     assert gev.GameDayFinished.of(_event(gev.FINISHED, {"status": "failed"})).metrics == ()
 
 
