@@ -71,25 +71,27 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _seconds_by_metric(events: Sequence[Event], started: Event, finished: Event | None) -> dict[str, float | None]:
-    recorded = finished.data.get("metrics") if finished else None
-    if isinstance(recorded, list) and recorded:
-        return {str(m.get("name")): _number(m.get("seconds")) for m in recorded if isinstance(m, Mapping)}
-    objectives = started.data.get("objectives") or {}
-    return {m.name: m.seconds for m in measure(events, objectives if isinstance(objectives, Mapping) else {})}
+def _seconds_by_metric(
+    events: Sequence[Event], started: gev.GameDayStarted, finished: gev.GameDayFinished | None
+) -> dict[str, float | None]:
+    if finished is not None and finished.metrics:
+        return {m.name: _number(m.seconds) for m in finished.metrics}
+    return {m.name: m.seconds for m in measure(events, started.objectives)}
 
 
-def _row(journal: Journal, started: Event) -> HistoryRow:
-    events = journal.events(started.run_id, _EVENTS)
-    finished = next((e for e in events if e.type == gev.FINISHED), None)
+def _row(journal: Journal, start: Event) -> HistoryRow:
+    events = journal.events(start.run_id, _EVENTS)
+    end = next((e for e in events if e.type == gev.FINISHED), None)
+    started = gev.GameDayStarted.of(start)
+    finished = gev.GameDayFinished.of(end) if end else None
     seconds = _seconds_by_metric(events, started, finished)
     return HistoryRow(
-        id=started.run_id,
-        scenario=str(started.data.get("scenario", "?")),
-        title=str(started.data.get("title") or ""),
-        started_at=started.ts_wall,
-        status=str(finished.data.get("status", "unknown")) if finished else "incomplete",
-        resolution=_number(started.data.get("interval")),
+        id=start.run_id,
+        scenario=started.scenario,
+        title=started.title,
+        started_at=start.ts_wall,
+        status=str(finished.status) if finished else "incomplete",
+        resolution=_number(started.interval),
         metrics={name: MetricChange(seconds.get(name)) for name in METRICS},
     )
 
@@ -118,7 +120,7 @@ def history(journal: Journal, scenario: str | None, *, limit: int = 50) -> list[
     starts = [
         e
         for e in journal.first_events(gev.GAMEDAY_STARTED, WINDOW)
-        if scenario is None or e.data.get("scenario") == scenario
+        if scenario is None or gev.GameDayStarted.of(e).scenario == scenario
     ]
     rows = [_row(journal, e) for e in sorted(starts, key=lambda e: (e.ts_wall, e.run_id))]
     last_completed: dict[str, HistoryRow] = {}

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from runner.gameday import events as gev
-from runner.journal.events import Event, on_one_clock
+from runner.journal.events import Event, RunStatus, on_one_clock
 
 METRICS = ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover")
 LABELS = {
@@ -33,11 +33,25 @@ class Metric:
         return {"name": self.name, "seconds": self.seconds, "objective_s": self.objective, "passed": self.passed}
 
 
-def _first(events: Sequence[Event], type_: str, **where: object) -> Event | None:
-    for event in events:
-        if event.type == type_ and all(event.data.get(k) == v for k, v in where.items()):
-            return event
-    return None
+    def record(self) -> gev.MetricRecord:
+        """What gameday.finished records of it."""
+        return gev.MetricRecord(self.name, self.seconds, self.objective, self.passed)
+
+
+def _first(events: Sequence[Event], type_: str) -> Event | None:
+    return next((event for event in events if event.type == type_), None)
+
+
+def _mitigated(events: Sequence[Event]) -> Event | None:
+    """The first response run that finished successfully."""
+    return next(
+        (
+            e
+            for e in events
+            if e.type == gev.RESPONSE_FINISHED and gev.ResponseFinished.of(e).status == RunStatus.SUCCEEDED
+        ),
+        None,
+    )
 
 
 def measure(events: Sequence[Event], objectives: Mapping[str, float]) -> list[Metric]:
@@ -48,13 +62,20 @@ def measure(events: Sequence[Event], objectives: Mapping[str, float]) -> list[Me
     if injected is not None:
         detected = _first(events, gev.DETECTED)
         acknowledged = _first(events, gev.ACKNOWLEDGED)
-        mitigated = _first(events, gev.RESPONSE_FINISHED, status="succeeded")
+        mitigated = _mitigated(events)
         recovered = _first(events, gev.RECOVERED)
         moments["time_to_detect"] = detected.ts_mono if detected else None
         moments["time_to_acknowledge"] = acknowledged.ts_mono if acknowledged else None
         moments["time_to_mitigate"] = mitigated.ts_mono if mitigated else None
-        moments["time_to_recover"] = float(recovered.data.get("since_mono", recovered.ts_mono)) if recovered else None
+        moments["time_to_recover"] = _recovered_at(recovered) if recovered else None
     start = injected.ts_mono if injected else 0.0
     return [
         Metric(name, None if at is None else max(0.0, at - start), objectives.get(name)) for name, at in moments.items()
     ]
+
+
+def _recovered_at(recovered: Event) -> float:
+    """Recovery counts from the start of the window in which the steady state held (the event's own time in
+    journals that did not record it)."""
+    since = gev.GameDayRecovered.of(recovered).since_mono
+    return recovered.ts_mono if since is None else since
