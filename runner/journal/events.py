@@ -26,7 +26,7 @@ from runner.journal.payloads import (
 
 __all__ = ["Event", "Payload", "RunStatus", "StepStatus", "Unknown", "decode", "on_one_clock"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 RUN_STARTED = "run.started"
 RUN_PAUSED = "run.paused"

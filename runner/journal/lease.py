@@ -32,7 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.errors import FirelineError, JournalError
-from runner.journal.store import Journal, LeaseRecord, boot_id
+from runner.journal.backend import LeaseRecord, boot_id
+from runner.journal.store import Journal
 
 LEASE_SECONDS = 30.0
 RENEW_EVERY = 5.0

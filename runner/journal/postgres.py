@@ -1,80 +1,211 @@
 """The team journal on PostgreSQL (`FIRELINE_STORE=postgresql://…`): the same events and semantics as the
-SQLite file, so a run paused on one machine can be approved from another and resumed anywhere."""
+SQLite file, so a run paused on one machine can be approved from another and resumed anywhere.
+
+Imported only when the store is PostgreSQL: psycopg is not loaded for anyone else. Every commit is durable
+(synchronous_commit), so a durable insert differs from a queued one only in its fence check. Lease expiries
+are on the server's clock, the one clock every machine sharing the store agrees on.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from runner.errors import JournalError
+from runner.journal.backend import (
+    LeaseRecord,
+    Migration,
+    Row,
+    StoredRow,
+    check_fences,
+    parse_version,
+    pending,
+    refuse_newer,
+    version_rows,
+)
 from runner.journal.events import SCHEMA_VERSION
-from runner.journal.store import _INSERT, _VIEW, LEASE_DDL, Journal
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS journal_events (
-    seq BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL, ts_wall TEXT NOT NULL, ts_mono DOUBLE PRECISION NOT NULL,
-    type TEXT NOT NULL, step_id TEXT, actor TEXT, data TEXT NOT NULL, boot TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq);
-CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, seq);
-CREATE TABLE IF NOT EXISTS fireline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
+INSERT = (
+    "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+LEASE_COLUMNS = "run_id, token, actor, host, pid, machine, proc_start, acquired, renewed, expires"
+LEASES_DDL = """
+CREATE TABLE IF NOT EXISTS run_leases (
+    run_id TEXT PRIMARY KEY, token TEXT NOT NULL, actor TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    machine TEXT NOT NULL, proc_start TEXT NOT NULL, acquired TEXT NOT NULL, renewed TEXT NOT NULL,
+    expires DOUBLE PRECISION NOT NULL
+)"""
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS journal_events (
+        seq BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL, ts_wall TEXT NOT NULL, ts_mono DOUBLE PRECISION NOT NULL,
+        type TEXT NOT NULL, step_id TEXT, actor TEXT, data TEXT NOT NULL, boot TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq)",
+    "CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, seq)",
+    "CREATE TABLE IF NOT EXISTS fireline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    LEASES_DDL,
+    # For people and tools reading the store with psql: one row per event, in the documented shape.
+    "CREATE OR REPLACE VIEW events AS "
+    "SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events",
+]
+_CREATOR_LOCK = 7726451  # one creator or migrator at a time: CREATE ... IF NOT EXISTS races otherwise
 
 
-class PostgresJournal(Journal):
-    _errors = (psycopg.Error,)
+def _to_v4(db: psycopg.Connection) -> None:
+    db.execute(LEASES_DDL)
+
+
+# The team store came with schema 3 (store-wide seq, boot column): nothing older exists on PostgreSQL.
+MIGRATIONS: list[Migration[psycopg.Connection]] = [Migration(4, "run leases", _to_v4)]
+
+
+class PostgresBackend:
+    errors: tuple[type[BaseException], ...] = (psycopg.Error,)
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        super().__init__()
+        try:
+            self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="fireline")
+        except psycopg.Error as exc:
+            raise JournalError(
+                f"cannot open the journal at {self.location}: {str(exc).strip()}",
+                hint="check that the server in FIRELINE_STORE is up and reachable, and its credentials",
+            ) from None
+        try:
+            self._prepare()
+        except psycopg.Error as exc:
+            self._db.close()
+            raise self.failure("open", exc) from None
+        except BaseException:
+            self._db.close()
+            raise
 
     @property
     def location(self) -> str:
-        parts = conninfo_to_dict(self._dsn)
+        try:
+            parts = conninfo_to_dict(self._dsn)
+        except psycopg.Error:
+            return "postgresql://…"  # unparseable: never echo it, it may hold a password
         where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
         return f"postgresql://{parts.get('user', '')}@{where}"
 
-    def reopen(self) -> Journal:
-        return PostgresJournal(self._dsn)
+    def reopen(self) -> PostgresBackend:
+        return PostgresBackend(self._dsn)
 
-    def _connect(self) -> None:
-        self._db_pg = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10, application_name="fireline")
-        with self._db_pg.transaction():
-            # One creator at a time: CREATE ... IF NOT EXISTS races between two first runs otherwise.
-            self._db_pg.execute("SELECT pg_advisory_xact_lock(7726451)")
-            self._db_pg.execute(_DDL)
-            self._db_pg.execute(LEASE_DDL)
-            self._db_pg.execute(_VIEW.format(if_not_exists="OR REPLACE VIEW"))
-            self._db_pg.execute(
-                "INSERT INTO fireline_meta VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
-                (str(SCHEMA_VERSION),),
-            )
+    def close(self) -> None:
+        self._db.close()
 
-    def _insert(self, rows: list[tuple[Any, ...]], durable: bool) -> None:
-        # A PostgreSQL commit is durable (synchronous_commit) whether or not this event asked for it.
-        with self._db_pg.transaction(), self._db_pg.cursor() as cur:
-            if durable:
-                self._check_fences(rows)
-            cur.executemany(_INSERT.replace("?", "%s"), rows)
+    def failure(self, doing: str, exc: BaseException) -> JournalError:
+        return JournalError(f"cannot {doing} the journal at {self.location}: {str(exc).strip()}")
 
+    # -- opening ---------------------------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Create, migrate or refuse the store; nothing is written to a store of a newer schema."""
+        with self._db.transaction():
+            if self._version() == SCHEMA_VERSION:  # the usual case: no lock, no write
+                return
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATOR_LOCK,))
+            found = self._version()  # another process may have created or migrated it meanwhile
+            if found is None:
+                for statement in SCHEMA:
+                    self._db.execute(statement)
+            else:
+                for step in pending(MIGRATIONS, found):
+                    step.apply(self._db)
+            if found != SCHEMA_VERSION:
+                with self._db.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO fireline_meta VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        version_rows(),
+                    )
+
+    def _version(self) -> int | None:
+        exists = self._db.execute("SELECT to_regclass('fireline_meta') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return None
+        meta: dict[str, str] = dict(self._db.execute("SELECT key, value FROM fireline_meta").fetchall())
+        if "schema_version" not in meta:
+            return None
+        found = parse_version(self.location, meta["schema_version"])
+        refuse_newer(self.location, found, meta.get("fireline_version"))
+        return found
+
+    # -- events ----------------------------------------------------------------------------------------------------
+    def insert(self, rows: Sequence[Row], durable: bool, fences: Mapping[str, str]) -> None:
+        with self._db.transaction(), self._db.cursor() as cur:
+            if durable and fences:
+                check_fences(rows, fences, self._token)
+            cur.executemany(INSERT, rows)
+
+    def _token(self, run_id: str) -> str | None:
+        # FOR SHARE: a takeover waits until the event checked against the lease is committed.
+        found = self._db.execute("SELECT token FROM run_leases WHERE run_id = %s FOR SHARE", (run_id,)).fetchone()
+        return str(found[0]) if found else None
+
+    def events(self, run_id: str, types: tuple[str, ...]) -> list[StoredRow]:
+        if types:
+            sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = %s AND type = ANY(%s) ORDER BY seq"
+            return self._db.execute(sql, (run_id, list(types))).fetchall()
+        sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq"
+        return self._db.execute(sql, (run_id,)).fetchall()
+
+    def newest(self, type_: str, limit: int) -> list[StoredRow]:
+        sql = f"SELECT {COLUMNS} FROM journal_events WHERE type = %s ORDER BY seq DESC LIMIT %s"
+        return self._db.execute(sql, (type_, limit)).fetchall()
+
+    def last(self, run_id: str) -> StoredRow | None:
+        sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq DESC LIMIT 1"
+        return self._db.execute(sql, (run_id,)).fetchone()
+
+    def run_ids(self, prefix: str) -> list[str]:
+        sql = "SELECT DISTINCT run_id FROM journal_events WHERE starts_with(run_id, %s) LIMIT 2"
+        return [str(r[0]) for r in self._db.execute(sql, (prefix,))]
+
+    # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[float]:
-        # The server's clock: lease expiries written from several machines are compared on one clock.
-        with self._db_pg.transaction():
-            row = self._db_pg.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
-            yield float(row[0]) if row else 0.0
+    def leases(self) -> Iterator[_PostgresLeases]:
+        with self._db.transaction():
+            row = self._db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+            yield _PostgresLeases(self._db, float(row[0]) if row else 0.0)
 
-    def _execute(self, sql: str, args: tuple[Any, ...]) -> int:
-        return self._db_pg.execute(sql.replace("?", "%s"), args).rowcount
+    def lease_holder(self, run_id: str) -> LeaseRecord | None:
+        row = self._db.execute(f"SELECT {LEASE_COLUMNS} FROM run_leases WHERE run_id = %s", (run_id,)).fetchone()
+        return LeaseRecord(*row) if row else None
 
-    def _fetch(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
-        return self._db_pg.execute(sql.replace("?", "%s"), args).fetchall()
 
-    _for_update = " FOR UPDATE"  # the holder's row stays locked until this transaction decides
-    _for_share = " FOR SHARE"  # a takeover waits until the event checked against the lease is committed
+class _PostgresLeases:
+    def __init__(self, db: psycopg.Connection, now: float) -> None:
+        self._db, self.now = db, now
 
-    def _close(self) -> None:
-        self._db_pg.close()
+    def insert(self, lease: LeaseRecord, expires: float) -> bool:
+        sql = (
+            f"INSERT INTO run_leases ({LEASE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (run_id) DO NOTHING"
+        )
+        return bool(self._db.execute(sql, (*lease.columns(), expires)).rowcount)
+
+    def holder(self, run_id: str) -> LeaseRecord | None:
+        # FOR UPDATE: the holder's row stays locked until this transaction decides.
+        sql = f"SELECT {LEASE_COLUMNS} FROM run_leases WHERE run_id = %s FOR UPDATE"
+        row = self._db.execute(sql, (run_id,)).fetchone()
+        return LeaseRecord(*row) if row else None
+
+    def replace(self, lease: LeaseRecord, expires: float) -> None:
+        self._db.execute(
+            "UPDATE run_leases SET token = %s, actor = %s, host = %s, pid = %s, machine = %s, proc_start = %s, "
+            "acquired = %s, renewed = %s, expires = %s WHERE run_id = %s",
+            (*lease.columns()[1:], expires, lease.run_id),
+        )
+
+    def renew(self, run_id: str, token: str, renewed: str, expires: float) -> bool:
+        sql = "UPDATE run_leases SET renewed = %s, expires = %s WHERE run_id = %s AND token = %s"
+        return bool(self._db.execute(sql, (renewed, expires, run_id, token)).rowcount)
+
+    def release(self, run_id: str, token: str) -> None:
+        self._db.execute("DELETE FROM run_leases WHERE run_id = %s AND token = %s", (run_id, token))

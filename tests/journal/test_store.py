@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -77,3 +78,61 @@ steps:
     listed = cli("runs", "list")
     assert run_id in listed.out and "succeeded" in listed.out
     assert "password" not in os.environ.get("FIRELINE_STORE", "")
+
+
+def _journal_imports() -> dict[str, set[str]]:
+    """runner.journal module → the runner.journal modules it imports when it runs (function-level imports too)."""
+    graph: dict[str, set[str]] = {}
+    for source in (REPO / "runner" / "journal").glob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        typing_only = {  # `if TYPE_CHECKING:` imports never run
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+            for inner in ast.walk(node)
+        }
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        graph[f"runner.journal.{source.stem}"] = {n for n in names if n.startswith("runner.journal.")}
+    return graph
+
+
+def test_journal_modules_import_each_other_without_a_cycle() -> None:
+    graph = _journal_imports()
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        return any(nxt == target or reaches(nxt, target, seen | {nxt}) for nxt in graph.get(start, set()) - seen)
+
+    assert [module for module in graph if reaches(module, module, set())] == []
+
+
+def test_the_sqlite_journal_never_loads_the_postgresql_driver(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom runner.cli import main\ncode = main(['runs', 'list'])\n"
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
+    )
+    env = {**os.environ, "FIRELINE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    env.pop("FIRELINE_STORE", None)
+    listed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert listed.stdout.splitlines()[-1] == "0 []", listed.stderr
+    helped = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import sys; from runner.cli import main; sys.exit(main(['--help']))",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "psycopg" not in helped.stderr and "Usage" in helped.stdout

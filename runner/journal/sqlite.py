@@ -1,0 +1,335 @@
+"""The SQLite journal: one file (WAL) shared by every fireline process on the machine.
+
+A durable insert is committed with synchronous=FULL (fsynced); queued ones with NORMAL. Write transactions
+take SQLite's single write lock at once (BEGIN IMMEDIATE), so two processes deciding the same thing (who
+holds a lease, whether a fenced event may be written) are serialized.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from runner.errors import JournalError
+from runner.journal.backend import (
+    LeaseRecord,
+    Migration,
+    Row,
+    StoredRow,
+    check_fences,
+    fireline_home,
+    parse_version,
+    pending,
+    refuse_newer,
+    version_rows,
+)
+from runner.journal.events import SCHEMA_VERSION
+
+COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
+INSERT = (
+    "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+LEASE_COLUMNS = "run_id, token, actor, host, pid, machine, proc_start, acquired, renewed, expires"
+# One row per run (or game day) that a process is driving: who, where, and until when (see lease.py).
+LEASES_DDL = """
+CREATE TABLE IF NOT EXISTS run_leases (
+    run_id TEXT PRIMARY KEY, token TEXT NOT NULL, actor TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    machine TEXT NOT NULL, proc_start TEXT NOT NULL, acquired TEXT NOT NULL, renewed TEXT NOT NULL,
+    expires REAL NOT NULL
+)"""
+# For people and tools reading the journal with sqlite3: one row per event, in the documented shape.
+VIEW_DDL = (
+    "CREATE VIEW IF NOT EXISTS events AS "
+    "SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events"
+)
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS journal_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, ts_wall TEXT NOT NULL,
+        ts_mono REAL NOT NULL, type TEXT NOT NULL, step_id TEXT, actor TEXT, data TEXT NOT NULL,
+        boot TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq)",
+    "CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, seq)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    LEASES_DDL,
+    VIEW_DDL,
+]
+
+
+# -- migrations from older journals ------------------------------------------------------------------------------
+def _is_table(db: sqlite3.Connection, name: str) -> bool:
+    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchall())
+
+
+def _to_v2(db: sqlite3.Connection) -> None:
+    """Schema 1 numbered events per run in a table `events`; schema 2 numbers them store-wide in
+    journal_events (so several processes can append to one run) and `events` is a view of it."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS journal_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, "
+        "ts_wall TEXT NOT NULL, ts_mono REAL NOT NULL, type TEXT NOT NULL, step_id TEXT, actor TEXT, "
+        "data TEXT NOT NULL)"
+    )
+    if _is_table(db, "events"):
+        # rowid is the order the events were written in, which keeps each run's own order.
+        db.execute(
+            "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data) "
+            "SELECT run_id, ts_wall, ts_mono, type, step_id, actor, data FROM events ORDER BY rowid"
+        )
+        db.execute("DROP TABLE events")
+    db.execute("CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq)")
+    db.execute(VIEW_DDL)
+
+
+def _to_v3(db: sqlite3.Connection) -> None:
+    """Events carry the boot their monotonic time belongs to; listing by type follows seq."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(journal_events)")}
+    if "boot" not in columns:
+        db.execute("ALTER TABLE journal_events ADD COLUMN boot TEXT NOT NULL DEFAULT ''")
+    db.execute("DROP INDEX IF EXISTS journal_events_type")
+    db.execute("CREATE INDEX journal_events_type ON journal_events (type, seq)")
+
+
+def _to_v4(db: sqlite3.Connection) -> None:
+    db.execute(LEASES_DDL)
+
+
+MIGRATIONS: list[Migration[sqlite3.Connection]] = [
+    Migration(2, "one store-wide event sequence", _to_v2),
+    Migration(3, "the boot of each event's monotonic clock", _to_v3),
+    Migration(4, "run leases", _to_v4),
+]
+
+
+class SqliteBackend:
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else fireline_home() / "journal.db"
+        try:
+            self._db = self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._open_error(exc) from None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def reopen(self) -> SqliteBackend:
+        return SqliteBackend(self.path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- opening ---------------------------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Checked before SQLite opens the file: on an empty database it deletes the -wal file it finds.
+        emptied = _emptied_journal(self.path)
+        if emptied:
+            raise JournalError(
+                f"the journal at {self.path} is empty (0 bytes) but {emptied}: it was emptied or replaced, "
+                "and the runs, approvals and game days it recorded are not in it",
+                hint=f"restore it from a backup, or move it aside with its -wal and -shm files "
+                f"(mv {self.path} {self.path}.empty) to start a new journal",
+            )
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """Create, migrate or refuse the store. Nothing is written before it is known to be fireline's own
+        journal of a schema this fireline understands."""
+        found = self._version(db)
+        if found == SCHEMA_VERSION:  # the usual case: no write, no lock
+            db.execute("PRAGMA synchronous=NORMAL")
+            return
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        with _transaction(db):
+            found = self._version(db)  # another process may have created or migrated it meanwhile
+            if found is None:
+                for statement in SCHEMA:
+                    db.execute(statement)
+            else:
+                for step in pending(MIGRATIONS, found):
+                    step.apply(db)
+            if found != SCHEMA_VERSION:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", version_rows())
+
+    def _version(self, db: sqlite3.Connection) -> int | None:
+        """The store's schema version (None: a new, empty database); refuses foreign and newer stores."""
+        tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        if not tables:
+            return None
+        if "journal_events" not in tables and "schema_version" not in meta:  # refused before any write
+            raise JournalError(
+                f"{self.path} is an SQLite database but not a fireline journal "
+                f"(it has the tables {', '.join(sorted(tables)[:5])})",
+                hint="point FIRELINE_HOME (or FIRELINE_STORE) at fireline's own journal, or move this file aside",
+            )
+        found = parse_version(self.location, meta.get("schema_version", 1))
+        refuse_newer(self.location, found, meta.get("fireline_version"))
+        return found
+
+    def _open_error(self, exc: BaseException) -> JournalError:
+        if _is_corrupt(exc):
+            return _corrupt(self.location, exc)
+        return JournalError(
+            f"cannot open the journal at {self.location}: {exc}",
+            hint=_full_hint(self.path)
+            if _is_full(exc)
+            else "set FIRELINE_HOME to a writable directory, or FIRELINE_STORE",
+        )
+
+    def failure(self, doing: str, exc: BaseException) -> JournalError:
+        if _is_corrupt(exc):
+            return _corrupt(self.location, exc)
+        hint = _full_hint(self.path) if _is_full(exc) else None
+        return JournalError(f"cannot {doing} the journal at {self.location}: {exc}", hint=hint)
+
+    # -- events ----------------------------------------------------------------------------------------------------
+    def insert(self, rows: Sequence[Row], durable: bool, fences: Mapping[str, str]) -> None:
+        db = self._db
+        if durable:
+            db.execute("PRAGMA synchronous=FULL")
+        try:
+            with _transaction(db):
+                if durable and fences:
+                    check_fences(rows, fences, self._token)
+                db.executemany(INSERT, rows)
+        finally:
+            if durable:
+                db.execute("PRAGMA synchronous=NORMAL")
+
+    def _token(self, run_id: str) -> str | None:
+        found = self._db.execute("SELECT token FROM run_leases WHERE run_id = ?", (run_id,)).fetchall()
+        return str(found[0][0]) if found else None
+
+    def events(self, run_id: str, types: tuple[str, ...]) -> list[StoredRow]:
+        query = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = ?"
+        if types:
+            query += f" AND type IN ({','.join('?' * len(types))})"
+        return self._db.execute(query + " ORDER BY seq", (run_id, *types)).fetchall()
+
+    def newest(self, type_: str, limit: int) -> list[StoredRow]:
+        sql = f"SELECT {COLUMNS} FROM journal_events WHERE type = ? ORDER BY seq DESC LIMIT ?"
+        return self._db.execute(sql, (type_, limit)).fetchall()
+
+    def last(self, run_id: str) -> StoredRow | None:
+        sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
+        row: StoredRow | None = self._db.execute(sql, (run_id,)).fetchone()
+        return row
+
+    def run_ids(self, prefix: str) -> list[str]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql = "SELECT DISTINCT run_id FROM journal_events WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2"
+        return [str(r[0]) for r in self._db.execute(sql, (pattern,))]
+
+    # -- leases ----------------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def leases(self) -> Iterator[_SqliteLeases]:
+        with _transaction(self._db):
+            yield _SqliteLeases(self._db, time.time())
+
+    def lease_holder(self, run_id: str) -> LeaseRecord | None:
+        sql = f"SELECT {LEASE_COLUMNS} FROM run_leases WHERE run_id = ?"
+        rows = self._db.execute(sql, (run_id,)).fetchall()
+        return LeaseRecord(*rows[0]) if rows else None
+
+
+class _SqliteLeases:
+    """BEGIN IMMEDIATE already holds the only write lock: rows need no locking of their own."""
+
+    def __init__(self, db: sqlite3.Connection, now: float) -> None:
+        self._db, self.now = db, now
+
+    def insert(self, lease: LeaseRecord, expires: float) -> bool:
+        sql = f"INSERT INTO run_leases ({LEASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        return bool(self._db.execute(sql, (*lease.columns(), expires)).rowcount)
+
+    def holder(self, run_id: str) -> LeaseRecord | None:
+        rows = self._db.execute(f"SELECT {LEASE_COLUMNS} FROM run_leases WHERE run_id = ?", (run_id,)).fetchall()
+        return LeaseRecord(*rows[0]) if rows else None
+
+    def replace(self, lease: LeaseRecord, expires: float) -> None:
+        self._db.execute(
+            "UPDATE run_leases SET token = ?, actor = ?, host = ?, pid = ?, machine = ?, proc_start = ?, "
+            "acquired = ?, renewed = ?, expires = ? WHERE run_id = ?",
+            (*lease.columns()[1:], expires, lease.run_id),
+        )
+
+    def renew(self, run_id: str, token: str, renewed: str, expires: float) -> bool:
+        sql = "UPDATE run_leases SET renewed = ?, expires = ? WHERE run_id = ? AND token = ?"
+        return bool(self._db.execute(sql, (renewed, expires, run_id, token)).rowcount)
+
+    def release(self, run_id: str, token: str) -> None:
+        self._db.execute("DELETE FROM run_leases WHERE run_id = ? AND token = ?", (run_id, token))
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taking the write lock at once."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        # SQLite rolls back by itself on some errors (a full disk, I/O errors): a ROLLBACK then fails with
+        # "no transaction is active", which must not hide the error that matters.
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+
+
+# -- errors that hide their cause ----------------------------------------------------------------------------------
+def _is_corrupt(exc: BaseException) -> bool:
+    # SQLITE_NOTADB and SQLITE_CORRUPT (their numeric codes are only on Python 3.11+ exceptions).
+    return getattr(exc, "sqlite_errorcode", None) in (11, 26) or any(
+        text in str(exc) for text in ("file is not a database", "database disk image is malformed")
+    )
+
+
+def _is_full(exc: BaseException) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == 13 or "database or disk is full" in str(exc)
+
+
+def _full_hint(path: Path) -> str:
+    return f"free space on the filesystem of {path.parent} (or set FIRELINE_HOME elsewhere), then resume"
+
+
+def _corrupt(location: str, exc: BaseException) -> JournalError:
+    return JournalError(
+        f"the file at {location} is not a fireline journal or is corrupt ({exc})",
+        hint=f"move it aside with its -wal and -shm files (mv {location} {location}.broken) so fireline starts a "
+        "new journal, and keep it: `sqlite3 FILE .recover` may save its events",
+    )
+
+
+def _emptied_journal(path: Path) -> str | None:
+    """Why a zero-byte journal file is not simply new (what else fireline left around it), or None.
+
+    SQLite treats an empty file as a new database. fireline writes the file's first page when it creates a
+    journal, so an empty journal.db next to its own -wal file, or in a FIRELINE_HOME with other state in it,
+    was truncated or replaced: starting over silently would lose paused runs and game days to recover."""
+    try:
+        if path.stat().st_size:
+            return None
+    except FileNotFoundError:
+        return None
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        return f"its write-ahead log {wal.name} is not empty"
+    others = sorted(p.name for p in path.parent.iterdir() if not p.name.startswith(path.name))
+    if path.parent == fireline_home() and others:
+        return f"{path.parent} holds other fireline state ({', '.join(others[:5])})"
+    return None
