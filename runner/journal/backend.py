@@ -20,6 +20,9 @@ from runner import __version__
 from runner.errors import JournalError
 from runner.journal.events import SCHEMA_VERSION
 
+# The columns every store has, in the order rows are read.
+EVENT_COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
+LEASE_COLUMNS = "run_id, token, actor, host, pid, machine, proc_start, acquired, renewed, expires"
 # (run_id, ts_wall, ts_mono, type, step_id, actor, data as JSON, boot): one event as it is inserted.
 Row = tuple[str, str, float, str, str | None, str | None, str, str]
 # (seq, run_id, ts_wall, ts_mono, type, step_id, actor, data as JSON, boot): one event as it is read.
@@ -133,31 +136,36 @@ class Migration(Generic[Connection]):
     apply: Callable[[Connection], None]
 
 
-def pending(migrations: Sequence[Migration[Connection]], found: int) -> list[Migration[Connection]]:
-    return [step for step in migrations if step.version > found]
+def migrate(migrations: Sequence[Migration[Connection]], found: int, db: Connection) -> None:
+    """Apply, in order, the steps a store of schema `found` has not had."""
+    for step in migrations:
+        if step.version > found:
+            step.apply(db)
 
 
-def parse_version(location: str, value: object) -> int:
+def stored_version(location: str, meta: Mapping[str, str], missing: int | None) -> int | None:
+    """The schema version `meta` records (`missing` when it records none); refuses a store written by a
+    newer fireline before anything is written to it."""
+    if "schema_version" not in meta:
+        return missing
+    value = meta["schema_version"]
     try:
-        return int(str(value))
+        found = int(value)
     except ValueError:
         raise JournalError(
             f"the journal at {location} records a schema version fireline cannot read ({value!r})",
             hint="it was not written by fireline; point FIRELINE_HOME (or FIRELINE_STORE) at fireline's own journal",
         ) from None
-
-
-def refuse_newer(location: str, found: int, written_by: str | None) -> None:
-    """Refuse a store written by a newer fireline, before anything is written to it."""
-    if found <= SCHEMA_VERSION:
-        return
-    by = f"fireline {written_by}" if written_by else "a newer fireline"
-    raise JournalError(
-        f"the journal at {location} was written by {by} (journal schema {found}); this fireline {__version__} "
-        f"reads journal schema {SCHEMA_VERSION} at most, and leaves it untouched",
-        hint=f"upgrade fireline{f' to {written_by} or later' if written_by else ''}, "
-        "or point FIRELINE_HOME (or FIRELINE_STORE) at another journal",
-    )
+    if found > SCHEMA_VERSION:
+        written_by = meta.get("fireline_version")
+        by = f"fireline {written_by}" if written_by else "a newer fireline"
+        raise JournalError(
+            f"the journal at {location} was written by {by} (journal schema {found}); this fireline {__version__} "
+            f"reads journal schema {SCHEMA_VERSION} at most, and leaves it untouched",
+            hint=f"upgrade fireline{f' to {written_by} or later' if written_by else ''}, "
+            "or point FIRELINE_HOME (or FIRELINE_STORE) at another journal",
+        )
+    return found
 
 
 def version_rows() -> list[tuple[str, str]]:

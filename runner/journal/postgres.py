@@ -15,25 +15,14 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import JournalError
-from runner.journal.backend import (
-    LeaseRecord,
-    Migration,
-    Row,
-    StoredRow,
-    check_fences,
-    parse_version,
-    pending,
-    refuse_newer,
-    version_rows,
-)
+from runner.journal import backend
+from runner.journal.backend import EVENT_COLUMNS, LEASE_COLUMNS, LeaseRecord, Migration, Row, StoredRow
 from runner.journal.events import SCHEMA_VERSION
 
-COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
 INSERT = (
     "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
-LEASE_COLUMNS = "run_id, token, actor, host, pid, machine, proc_start, acquired, renewed, expires"
 LEASES_DDL = """
 CREATE TABLE IF NOT EXISTS run_leases (
     run_id TEXT PRIMARY KEY, token TEXT NOT NULL, actor TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
@@ -115,14 +104,13 @@ class PostgresBackend:
                 for statement in SCHEMA:
                     self._db.execute(statement)
             else:
-                for step in pending(MIGRATIONS, found):
-                    step.apply(self._db)
+                backend.migrate(MIGRATIONS, found, self._db)
             if found != SCHEMA_VERSION:
                 with self._db.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO fireline_meta VALUES (%s, %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        version_rows(),
+                        backend.version_rows(),
                     )
 
     def _version(self) -> int | None:
@@ -130,17 +118,13 @@ class PostgresBackend:
         if not exists or not exists[0]:
             return None
         meta: dict[str, str] = dict(self._db.execute("SELECT key, value FROM fireline_meta").fetchall())
-        if "schema_version" not in meta:
-            return None
-        found = parse_version(self.location, meta["schema_version"])
-        refuse_newer(self.location, found, meta.get("fireline_version"))
-        return found
+        return backend.stored_version(self.location, meta, missing=None)
 
     # -- events ----------------------------------------------------------------------------------------------------
     def insert(self, rows: Sequence[Row], durable: bool, fences: Mapping[str, str]) -> None:
         with self._db.transaction(), self._db.cursor() as cur:
             if durable and fences:
-                check_fences(rows, fences, self._token)
+                backend.check_fences(rows, fences, self._token)
             cur.executemany(INSERT, rows)
 
     def _token(self, run_id: str) -> str | None:
@@ -150,17 +134,17 @@ class PostgresBackend:
 
     def events(self, run_id: str, types: tuple[str, ...]) -> list[StoredRow]:
         if types:
-            sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = %s AND type = ANY(%s) ORDER BY seq"
+            sql = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE run_id = %s AND type = ANY(%s) ORDER BY seq"
             return self._db.execute(sql, (run_id, list(types))).fetchall()
-        sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq"
+        sql = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq"
         return self._db.execute(sql, (run_id,)).fetchall()
 
     def newest(self, type_: str, limit: int) -> list[StoredRow]:
-        sql = f"SELECT {COLUMNS} FROM journal_events WHERE type = %s ORDER BY seq DESC LIMIT %s"
+        sql = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE type = %s ORDER BY seq DESC LIMIT %s"
         return self._db.execute(sql, (type_, limit)).fetchall()
 
     def last(self, run_id: str) -> StoredRow | None:
-        sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq DESC LIMIT 1"
+        sql = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq DESC LIMIT 1"
         return self._db.execute(sql, (run_id,)).fetchone()
 
     def run_ids(self, prefix: str) -> list[str]:

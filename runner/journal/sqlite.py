@@ -14,26 +14,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runner.errors import JournalError
-from runner.journal.backend import (
-    LeaseRecord,
-    Migration,
-    Row,
-    StoredRow,
-    check_fences,
-    fireline_home,
-    parse_version,
-    pending,
-    refuse_newer,
-    version_rows,
-)
+from runner.journal import backend
+from runner.journal.backend import EVENT_COLUMNS, LEASE_COLUMNS, LeaseRecord, Migration, Row, StoredRow, fireline_home
 from runner.journal.events import SCHEMA_VERSION
 
-COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
 INSERT = (
     "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-LEASE_COLUMNS = "run_id, token, actor, host, pid, machine, proc_start, acquired, renewed, expires"
 # One row per run (or game day) that a process is driving: who, where, and until when (see lease.py).
 LEASES_DDL = """
 CREATE TABLE IF NOT EXISTS run_leases (
@@ -159,10 +147,9 @@ class SqliteBackend:
                 for statement in SCHEMA:
                     db.execute(statement)
             else:
-                for step in pending(MIGRATIONS, found):
-                    step.apply(db)
+                backend.migrate(MIGRATIONS, found, db)
             if found != SCHEMA_VERSION:
-                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", version_rows())
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", backend.version_rows())
 
     def _version(self, db: sqlite3.Connection) -> int | None:
         """The store's schema version (None: a new, empty database); refuses foreign and newer stores."""
@@ -176,9 +163,7 @@ class SqliteBackend:
                 f"(it has the tables {', '.join(sorted(tables)[:5])})",
                 hint="point FIRELINE_HOME (or FIRELINE_STORE) at fireline's own journal, or move this file aside",
             )
-        found = parse_version(self.location, meta.get("schema_version", 1))
-        refuse_newer(self.location, found, meta.get("fireline_version"))
-        return found
+        return backend.stored_version(self.location, meta, missing=1)  # schema 1 stores may lack it
 
     def _open_error(self, exc: BaseException) -> JournalError:
         if _is_corrupt(exc):
@@ -204,7 +189,7 @@ class SqliteBackend:
         try:
             with _transaction(db):
                 if durable and fences:
-                    check_fences(rows, fences, self._token)
+                    backend.check_fences(rows, fences, self._token)
                 db.executemany(INSERT, rows)
         finally:
             if durable:
@@ -215,17 +200,17 @@ class SqliteBackend:
         return str(found[0][0]) if found else None
 
     def events(self, run_id: str, types: tuple[str, ...]) -> list[StoredRow]:
-        query = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = ?"
+        query = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE run_id = ?"
         if types:
             query += f" AND type IN ({','.join('?' * len(types))})"
         return self._db.execute(query + " ORDER BY seq", (run_id, *types)).fetchall()
 
     def newest(self, type_: str, limit: int) -> list[StoredRow]:
-        sql = f"SELECT {COLUMNS} FROM journal_events WHERE type = ? ORDER BY seq DESC LIMIT ?"
+        sql = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE type = ? ORDER BY seq DESC LIMIT ?"
         return self._db.execute(sql, (type_, limit)).fetchall()
 
     def last(self, run_id: str) -> StoredRow | None:
-        sql = f"SELECT {COLUMNS} FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
+        sql = f"SELECT {EVENT_COLUMNS} FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
         row: StoredRow | None = self._db.execute(sql, (run_id,)).fetchone()
         return row
 
