@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
-from runner.errors import ActionError
+from runner.errors import ActionError, StepTimeout
 
 Params = Mapping[str, Any]
 
@@ -80,11 +80,26 @@ class ActionContext:
         """A client cached for the whole run (a database connection, an API client), closed at the end."""
         return self._connections.resource(key, factory, close)
 
-    def remaining(self, default: float | None = None) -> float | None:
-        """Seconds until the step's deadline (None: no deadline and no default)."""
+    @overload
+    def budget(self, own_timeout: float, *, before: str = ...) -> float: ...
+    @overload
+    def budget(self, own_timeout: None, *, before: str = ...) -> float | None: ...
+    def budget(self, own_timeout: float | None, *, before: str = "the next call") -> float | None:
+        """Seconds one blocking call (a request, a query, a command, a wait) may take: its own timeout, cut
+        short by what is left of the step's deadline. None only when there is neither (wait as long as it
+        takes; the engine's cancel hooks still stop it).
+
+        A deadline that has passed means the step has expired: StepTimeout (naming what was about to happen,
+        `before`), never a wait of 0 s, which libraries read as "no timeout" (libpq, a falsy check) or as
+        "don't block" (sockets). So a returned value is > 0, unless `own_timeout` itself is 0. Callers whose
+        library refuses tiny values raise them to its minimum themselves. Ask again before every call: the
+        deadline keeps running between calls."""
         if self.deadline is None:
-            return default
-        return max(0.0, self.deadline - time.monotonic())
+            return own_timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise StepTimeout(f"step deadline reached before {before}")
+        return left if own_timeout is None else min(own_timeout, left)
 
     def log(self, line: str) -> None:
         """Show a line of live output to the responder (secrets are redacted on the way)."""

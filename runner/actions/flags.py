@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -22,6 +22,8 @@ from runner.actions.prometheus import HttpStatusError, http_json
 from runner.errors import ActionError
 
 ROLLOUT_STRATEGY = "flexibleRollout"
+# How long one Unleash request may take (less when the step's deadline is nearer).
+UNLEASH_TIMEOUT = 10.0
 
 
 # -- state (pure) -------------------------------------------------------------------------------------------
@@ -105,7 +107,7 @@ class UnleashProvider:
     kind = "unleash"
     fields: tuple[str, ...] = ("enabled", "rollout")
 
-    def __init__(self, settings: Mapping[str, Any], params: Params, timeout: float) -> None:
+    def __init__(self, settings: Mapping[str, Any], params: Params, timeout: Callable[[], float]) -> None:
         self.url = str(settings["url"]).rstrip("/")
         self._headers = {"Authorization": str(settings["token"])}
         self.project = str(params.get("project") or settings.get("project") or "default")
@@ -113,7 +115,7 @@ class UnleashProvider:
         if not environment:
             raise ActionError("no Unleash environment given", hint="set `environment` on the connection or the step")
         self.environment = str(environment)
-        self.timeout = timeout
+        self.timeout = timeout  # asked before every request: the step's deadline keeps running
 
     def describe(self, flag: str) -> str:
         return f"unleash {self.project}/{flag} in {self.environment}"
@@ -123,7 +125,7 @@ class UnleashProvider:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
-            return http_json(method, self.url + path, headers=self._headers, body=body, timeout=self.timeout)
+            return http_json(method, self.url + path, headers=self._headers, body=body, timeout=self.timeout())
         except HttpStatusError as err:
             if err.status in (401, 403):
                 raise ActionError(
@@ -356,7 +358,7 @@ def provider_for(params: Params, ctx: ActionContext) -> Provider:
     settings = ctx.connection(name, "flags")
     kind = settings.get("type")
     if kind == "unleash":
-        return UnleashProvider(settings, params, timeout=min(10.0, ctx.remaining(10.0) or 0.05))
+        return UnleashProvider(settings, params, timeout=lambda: ctx.budget(UNLEASH_TIMEOUT, before="calling Unleash"))
     if kind == "flagd":
         return FlagdProvider(settings)
     raise ActionError(f"connection {name!r} is of type {kind!r}", hint="flags.* need an unleash or flagd connection")

@@ -93,9 +93,8 @@ class _Http(BaseAction):
             headers.setdefault("Content-Type", "application/json")
         elif "body" in params:
             body = str(params["body"]).encode()
-        timeout = parse_duration(params.get("timeout", "10s"))
-        remaining = ctx.remaining()
-        status, text, _ = send(url, method, headers, body, min(timeout, remaining) if remaining else timeout)
+        timeout = ctx.budget(parse_duration(params.get("timeout", "10s")), before=f"{method} {url}")
+        status, text, _ = send(url, method, headers, body, timeout)
         problems = check_expectations(status, text, params.get("expect") or {})
         # Masked before the cut (only when cut): a cut secret would no longer be recognised whole.
         kept = text if len(text) <= 4096 else shorten(text, 4096, "…", ctx.redact)

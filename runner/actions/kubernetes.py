@@ -76,10 +76,8 @@ class _Limit:
 def _wait_until(ctx: ActionContext, params: Params, default: str = DEFAULT_WAIT) -> _Limit:
     """The `timeout` param, cut short by the step's deadline."""
     own = parse_duration(params.get("timeout") or default)
-    step = ctx.remaining()
-    if step is not None and step < own:
-        return _Limit(time.monotonic() + step, step, by_step=True)
-    return _Limit(time.monotonic() + own, own, by_step=False)
+    seconds = ctx.budget(own, before="starting to wait")
+    return _Limit(time.monotonic() + seconds, seconds, by_step=seconds < own)
 
 
 def _timed_out(limit: _Limit, what: str, last: str | None) -> ActionError:

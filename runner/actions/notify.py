@@ -13,6 +13,9 @@ from runner.actions.http import send
 from runner.errors import ActionError
 from runner.secrets import shorten
 
+# How long the webhook may take to answer (less when the step's deadline is nearer).
+WEBHOOK_TIMEOUT = 10.0
+
 
 def format_update(params: Params, now: datetime) -> str:
     lines = [f"[{params['status'].upper()}] {params['summary']}", f"Time: {now:%Y-%m-%d %H:%M} UTC"]
@@ -66,7 +69,7 @@ class StatusUpdate(BaseAction):
                 "POST",
                 {"Content-Type": "application/json"},
                 json.dumps({"text": ctx.redact(text)}).encode(),
-                ctx.remaining(10.0) or 10.0,
+                ctx.budget(WEBHOOK_TIMEOUT, before="posting the update to the webhook"),
             )
             if status >= 300:
                 raise ActionError(f"webhook answered {status}: {shorten(body, 200, redact=ctx.redact)}")

@@ -29,7 +29,7 @@ from psycopg.pq import TransactionStatus
 
 from runner.actions.base import ActionContext, BaseAction, Cancelled, Outcome, Params, Plan, Verdict
 from runner.durations import format_duration, parse_duration
-from runner.errors import ActionError
+from runner.errors import ActionError, StepTimeout
 
 DEFAULT_MAX_ROWS = 1000
 DEFAULT_APPLICATION_NAME = "fireline"
@@ -108,10 +108,7 @@ class _Session:
 
     def _connect(self, ctx: ActionContext) -> psycopg.Connection[Any]:
         # libpq counts whole seconds and treats anything below 2 as 2.
-        timeout = self.target.connect_timeout
-        remaining = ctx.remaining()
-        if remaining is not None:
-            timeout = min(timeout, remaining)
+        timeout = ctx.budget(self.target.connect_timeout, before=f"connecting to {self.target.where}")
         try:
             conn = psycopg.connect(
                 self.target.dsn,
@@ -185,12 +182,10 @@ def _close_session(session: _Session) -> None:
 
 
 def _statement_timeout_ms(ctx: ActionContext) -> int | None:
-    remaining = ctx.remaining()
-    if remaining is None:
+    left = ctx.budget(None, before="starting the query")
+    if left is None:
         return None
-    if remaining <= 0:
-        raise Cancelled("the step's deadline passed before the query started")
-    return max(1, int(remaining * 1000))  # 0 would mean "no limit"
+    return max(1, int(left * 1000))  # 0 would mean "no limit"
 
 
 def _begin(conn: psycopg.Connection[Any], ctx: ActionContext, read_only: bool) -> None:
@@ -453,7 +448,7 @@ def _explain_plan(params: Params, ctx: ActionContext) -> Plan:
         with _transaction(ctx, params["connection"], read_only=True) as cur:
             cur.execute(pgsql.SQL("EXPLAIN ") + pgsql.SQL(params["sql"]), bound)
             explain = [str(row[0]) for row in cur.fetchall()]
-    except Cancelled:
+    except (Cancelled, StepTimeout):
         raise
     except ActionError as exc:
         return Plan(Verdict.CANNOT_CHECK, f"EXPLAIN failed: {exc}", tuple(ctx.redact(d) for d in details))
@@ -479,7 +474,7 @@ def _with_preview(plan: Plan, params: Params, ctx: ActionContext) -> Plan:
         with _transaction(ctx, params["connection"], read_only=True) as cur:
             cur.execute(params["preview"], _bound(params))
             rows, total, _ = _fetch(cur, DEFAULT_MAX_ROWS)
-    except Cancelled:
+    except (Cancelled, StepTimeout):
         raise
     except ActionError as exc:
         return Plan(Verdict.CANNOT_CHECK, f"{plan.summary}; the preview query failed: {exc}", plan.details, plan.data)
@@ -629,7 +624,7 @@ def _wait_until_done(params: Params, ctx: ActionContext, mode: str, done: list[d
     sees the effect. Returns the pids still going."""
     if not done:
         return []
-    deadline = time.monotonic() + min(EXIT_WAIT_SECONDS, ctx.remaining(EXIT_WAIT_SECONDS) or 0.0)
+    deadline = time.monotonic() + ctx.budget(EXIT_WAIT_SECONDS, before="checking that the sessions ended")
     while True:
         lingering = _still_going(params, ctx, mode, done)
         if not lingering or time.monotonic() >= deadline:

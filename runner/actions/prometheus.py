@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from runner.actions.base import ActionContext, BaseAction, Outcome, Params
 from runner.durations import is_duration, parse_duration
-from runner.errors import ActionError
+from runner.errors import ActionError, StepTimeout
 
 DEFAULT_HTTP_TIMEOUT = 10.0
 DEFAULT_WAIT_TIMEOUT = 300.0
@@ -96,8 +96,8 @@ def _http_settings(ctx: ActionContext, connection: str, family: str) -> tuple[st
     return str(settings["url"]).rstrip("/"), headers
 
 
-def _request_timeout(ctx: ActionContext) -> float:
-    return min(DEFAULT_HTTP_TIMEOUT, ctx.remaining(DEFAULT_HTTP_TIMEOUT) or 0.05)
+def _request_timeout(ctx: ActionContext, url: str) -> float:
+    return ctx.budget(DEFAULT_HTTP_TIMEOUT, before=f"asking {url}")
 
 
 # -- expectations (pure) ------------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ def run_query(ctx: ActionContext, connection: str, query: str, at: Any = None) -
             "GET",
             f"{url}/api/v1/query?{urllib.parse.urlencode(form)}",
             headers=headers,
-            timeout=_request_timeout(ctx),
+            timeout=_request_timeout(ctx, url),
         )
     except HttpStatusError as err:
         if err.status in (400, 422):  # a bad expression: say so plainly, with Prometheus' words
@@ -298,7 +298,7 @@ class Wait(BaseAction):
         timeout = parse_duration(params.get("timeout", DEFAULT_WAIT_TIMEOUT))
         interval = parse_duration(params.get("interval", DEFAULT_WAIT_INTERVAL))
         started = time.monotonic()
-        deadline = started + min(timeout, ctx.remaining(timeout) or 0.0)
+        deadline = started + ctx.budget(timeout, before=f"waiting for {params['query']}")
         attempts, last = 0, "no answer yet"
         while True:
             ctx.check_cancelled()
@@ -306,6 +306,11 @@ class Wait(BaseAction):
             try:
                 answer = run_query(ctx, params["connection"], params["query"])
                 check = _check_answer(params, answer)
+            except StepTimeout:
+                if attempts == 1:
+                    raise
+                # The step's deadline ended the wait while it slept: say how the wait ended, as at its own end.
+                raise StepTimeout(_still_not(params, time.monotonic() - started, attempts - 1, last)) from None
             except (ServerUnreachable, HttpStatusError) as err:
                 # A restart or a 5xx hiccup of Prometheus is not an answer: keep polling. 4xx is final.
                 if isinstance(err, HttpStatusError) and err.status < 500:
@@ -319,11 +324,15 @@ class Wait(BaseAction):
             last = check.message
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ActionError(
-                    f"{params['query']}: still not {describe_expect(params['expect'])} after "
-                    f"{elapsed:.1f}s ({attempts} checks); last: {last}"
-                )
+                raise ActionError(_still_not(params, elapsed, attempts, last))
             ctx.sleep(min(interval, left))
+
+
+def _still_not(params: Params, elapsed: float, attempts: int, last: str) -> str:
+    return (
+        f"{params['query']}: still not {describe_expect(params['expect'])} after "
+        f"{elapsed:.1f}s ({attempts} checks); last: {last}"
+    )
 
 
 # -- Alertmanager -------------------------------------------------------------------------------------------
@@ -373,7 +382,7 @@ def fetch_alerts(ctx: ActionContext, connection: str, name: str, labels: Mapping
         "GET",
         f"{url}/api/v2/alerts?{urllib.parse.urlencode(query)}",
         headers=headers,
-        timeout=_request_timeout(ctx),
+        timeout=_request_timeout(ctx, url),
     )
     if not isinstance(answer, list):
         raise ActionError(f"Alertmanager answered with {type(answer).__name__}, expected a list of alerts")

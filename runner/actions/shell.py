@@ -72,11 +72,10 @@ class Run(BaseAction):
         )
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
-        timeout = parse_duration(params["timeout"]) if params.get("timeout") else None
-        remaining = ctx.remaining()
-        if remaining is not None:
-            timeout = min(timeout, remaining) if timeout else remaining
+        # `timeout: 0s` means no timeout of its own, as for a step.
+        own = parse_duration(params["timeout"]) if params.get("timeout") else None
         refuse_nul(params)
+        timeout = ctx.budget(own or None, before="starting the command")
         env = {**os.environ, **{k: str(v) for k, v in (params.get("env") or {}).items()}}
         started = time.monotonic()
         try:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from runner.actions.base import ActionContext, BaseAction, Cancelled, Outcome, Params, Plan, Verdict
 from runner.durations import parse_duration
-from runner.errors import ActionError
+from runner.errors import ActionError, StepTimeout
 from runner.secrets import shorten
 
 if TYPE_CHECKING:
@@ -490,8 +490,9 @@ class FanOut:
             with self._lock:
                 self._running.add(target)
             try:
-                host_options = _with_deadline(options, ctx)
-                result = _run_on_host(target, host_options, ctx, self.interrupted)
+                result = _run_on_host(target, _with_deadline(options, ctx), ctx, self.interrupted)
+            except StepTimeout as exc:  # the step's time was up before this host's turn came
+                result = HostResult(target.spec.name, target.address, "timeout", error=f"{target.spec.name}: {exc}")
             finally:
                 with self._lock:
                     self._running.discard(target)
@@ -505,10 +506,10 @@ class FanOut:
 
 def _with_deadline(options: RunOptions, ctx: ActionContext) -> RunOptions:
     """Cap the per-host timeout by what is left of the step's own timeout when this host starts."""
-    remaining = ctx.remaining()
-    if remaining is None:
+    # `timeout: 0s` means no per-host timeout (invoke reads 0 as "none"), with or without a step deadline.
+    timeout = ctx.budget(options.timeout or None, before="connecting")
+    if timeout is None:
         return options
-    timeout = remaining if options.timeout is None else min(options.timeout, remaining)
     return RunOptions(options.command, max(timeout, 0.001), options.expect_exit, options.pty, options.stream)
 
 

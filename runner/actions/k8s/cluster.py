@@ -24,7 +24,7 @@ Obj = dict[str, Any]
 
 # A single request never waits longer than this, even inside a step with a long (or no) deadline.
 MAX_REQUEST_TIMEOUT = 30.0
-# The client rejects a zero timeout; the deadline check before each request covers the exhausted case.
+# The client rejects a zero timeout; `ctx.budget` fails the step instead when no time is left at all.
 MIN_REQUEST_TIMEOUT = 0.05
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -153,11 +153,8 @@ def not_found_message(ref: Ref, context: str) -> str:
 def request_timeout(ctx: ActionContext, cluster: Cluster) -> float:
     """Seconds one request may take: what is left of the step, capped; fail at once when nothing is left."""
     ctx.check_cancelled()
-    left = ctx.remaining(MAX_REQUEST_TIMEOUT)
-    assert left is not None
-    if left <= 0:
-        raise StepTimeout(f"step deadline reached before calling the Kubernetes API at {cluster.host}")
-    return max(MIN_REQUEST_TIMEOUT, min(left, MAX_REQUEST_TIMEOUT))
+    left = ctx.budget(MAX_REQUEST_TIMEOUT, before=f"calling the Kubernetes API at {cluster.host}")
+    return max(MIN_REQUEST_TIMEOUT, left)
 
 
 def transport_reason(exc: BaseException) -> str:
