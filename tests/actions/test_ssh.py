@@ -261,6 +261,18 @@ def test_step_deadline_bounds_the_hosts(harness: Harness) -> None:
     assert time.monotonic() - started < 8
 
 
+def test_a_host_whose_turn_comes_after_the_step_deadline_is_not_started(harness: Harness) -> None:
+    # One host at a time: web-1 runs until the step's deadline, so nothing is left for web-2 and web-3.
+    with pytest.raises(HostsFailed) as caught:
+        harness.run({"connection": "fleet", "command": "sleep 20", "max_parallel": 1}, timeout=1.0)
+    hosts = _by_host(caught.value.result)
+    assert [h["status"] for h in hosts.values()] == ["timeout", "timeout", "timeout"]
+    assert hosts["web-1"]["error"].startswith("web-1: timed out after")
+    for name in ("web-2", "web-3"):
+        assert hosts[name]["error"] == f"{name}: step deadline reached before connecting"
+        assert hosts[name]["duration_s"] == 0
+
+
 def test_cancel_stops_running_commands(harness: Harness) -> None:
     ctx = harness.context()
     outcome: list[BaseException] = []
