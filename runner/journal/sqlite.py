@@ -154,9 +154,13 @@ class SqliteBackend:
     def _version(self, db: sqlite3.Connection) -> int | None:
         """The store's schema version (None: a new, empty database); refuses foreign and newer stores."""
         tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
         if not tables:
             return None
+        meta: dict[str, str] = {}
+        if "meta" in tables:
+            # Another program's table of that name may have other columns: then it is not fireline's.
+            with contextlib.suppress(sqlite3.OperationalError):
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if "journal_events" not in tables and "schema_version" not in meta:  # refused before any write
             raise JournalError(
                 f"{self.path} is an SQLite database but not a fireline journal "

@@ -159,6 +159,21 @@ def test_a_journal_from_a_newer_fireline_is_refused_and_left_untouched(
     assert sorted(p.name for p in fireline_home.iterdir() if not p.name.startswith("journal.db-")) == ["journal.db"]
 
 
+def test_another_programs_events_and_meta_tables_are_not_an_old_journal(cli: Any, fireline_home: Path) -> None:
+    """Schema 1 is recognised by the schema version in its meta table, not by a table named `events`."""
+    fireline_home.mkdir(parents=True)
+    path = fireline_home / "journal.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, title TEXT)")
+        db.execute("CREATE TABLE meta (name TEXT, content TEXT)")
+        db.execute("INSERT INTO events (title) VALUES ('standup')")
+    db.close()
+    before = _digest(path)
+    result = cli("runs", "list")
+    assert result.code == 1 and "not a fireline journal" in result.err and "events, meta" in result.err
+    assert _digest(path) == before
+
+
 # -- PostgreSQL --------------------------------------------------------------------------------------------------
 def _v3_team_store(dsn: str) -> None:
     """The team store as it was before run leases: schema 3."""
