@@ -10,17 +10,16 @@ is the first response.finished that succeeded, so it is measured after a pause a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from runner.engine.runner import RunResult
 from runner.errors import UsageError
 from runner.gameday import events as gev
 from runner.journal import events as ev
-from runner.journal.events import Event
+from runner.journal.events import Event, StepStatus
 from runner.journal.store import Journal
 
-_STEP_ENDS = {ev.STEP_SUCCEEDED: "ok", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}
+_STEP_ENDS = {ev.STEP_SUCCEEDED: StepStatus.OK, ev.STEP_FAILED: StepStatus.FAILED, ev.STEP_SKIPPED: StepStatus.SKIPPED}
 
 
 def resolve(journal: Journal, gameday_id: str) -> str:
@@ -37,12 +36,8 @@ def resolve(journal: Journal, gameday_id: str) -> str:
 def parent_of(journal: Journal, run_id: str) -> str | None:
     """The game day run `run_id` responds to, from its run.started; None when it responds to none."""
     started = journal.events(run_id, (ev.RUN_STARTED,))
-    if not started:
-        return None
-    data = started[0].data
-    # Runs recorded before the link was neutral named their game day under "gameday".
-    parent = data.get("parent") or data.get("gameday")
-    if not isinstance(parent, str) or not journal.events(parent, (gev.GAMEDAY_STARTED,)):
+    parent = ev.RunStarted.of(started[0]).parent if started else None
+    if parent is None or not journal.events(parent, (gev.GAMEDAY_STARTED,)):
         return None
     return parent
 
@@ -51,12 +46,10 @@ def on_run_started(journal: Journal, gameday_id: str, run_id: str, runbook: str,
     """A linked run is starting: it shows in the game day's timeline, and starting it acknowledges (unless a
     person already did)."""
     if not journal.events(gameday_id, (gev.ACKNOWLEDGED,)):
-        journal.append(
-            gameday_id, gev.ACKNOWLEDGED, actor=actor, data={"via": "runbook", "run_id": run_id}, durable=True
-        )
-    journal.append(
-        gameday_id, gev.RESPONSE_STARTED, actor=actor, data={"run_id": run_id, "runbook": runbook}, durable=True
-    )
+        acknowledged = gev.GameDayAcknowledged(via="runbook", run_id=run_id)
+        journal.append(gameday_id, gev.ACKNOWLEDGED, actor=actor, data=acknowledged.to_data(), durable=True)
+    started = gev.ResponseStarted(run_id, runbook)
+    journal.append(gameday_id, gev.RESPONSE_STARTED, actor=actor, data=started.to_data(), durable=True)
 
 
 def on_run_finished(journal: Journal, result: RunResult, parent: str | None = None) -> None:
@@ -68,35 +61,32 @@ def on_run_finished(journal: Journal, result: RunResult, parent: str | None = No
     if gameday_id is None:
         return
     recorded = journal.events(gameday_id, (gev.RESPONSE_STEP,))
-    for step_id, data in _new_steps(journal.events(result.run_id), result.run_id, recorded):
-        journal.append(gameday_id, gev.RESPONSE_STEP, step_id=step_id, data=data)
-    journal.append(
-        gameday_id, gev.RESPONSE_FINISHED, data={"run_id": result.run_id, "status": result.status}, durable=True
-    )
+    for step_id, step in _new_steps(journal.events(result.run_id), result.run_id, recorded):
+        journal.append(gameday_id, gev.RESPONSE_STEP, step_id=step_id, data=step.to_data())
+    finished = gev.ResponseFinished(result.run_id, result.status)
+    journal.append(gameday_id, gev.RESPONSE_FINISHED, data=finished.to_data(), durable=True)
 
 
 def _new_steps(
     run_events: Sequence[Event], run_id: str, recorded: Sequence[Event]
-) -> list[tuple[str, Mapping[str, Any]]]:
-    """(step id, response.step data) for each step of the run that ended and is not yet in the game day's
-    timeline: a resumed run reports only what it did after the pause."""
-    seen = {(e.step_id, e.data.get("started_mono")) for e in recorded if e.data.get("run_id") == run_id}
+) -> list[tuple[str, gev.ResponseStep]]:
+    """(step id, record) for each step of the run that ended and is not yet in the game day's timeline: a
+    resumed run adds only what it did after the pause."""
+    seen = set()
+    for event in recorded:
+        step = gev.ResponseStep.of(event)
+        if step.run_id == run_id:
+            seen.add((event.step_id, step.started_mono))
     started: dict[str, float] = {}
-    steps: list[tuple[str, Mapping[str, Any]]] = []
+    steps: list[tuple[str, gev.ResponseStep]] = []
     for event in run_events:
         if event.step_id is None:
             continue
-        if event.type == ev.STEP_STARTED and not event.data.get("rollback"):
+        if event.type == ev.STEP_STARTED and not ev.StepStarted.of(event).rollback:
             started[event.step_id] = event.ts_mono
         elif event.type in _STEP_ENDS and event.step_id in started:
             began = started.pop(event.step_id)
-            if (event.step_id, began) in seen:
-                continue
-            data = {
-                "run_id": run_id,
-                "status": _STEP_ENDS[event.type],
-                "started_mono": began,
-                "ended_mono": event.ts_mono,
-            }
-            steps.append((event.step_id, data))
+            if (event.step_id, began) not in seen:
+                status = _STEP_ENDS[event.type]
+                steps.append((event.step_id, gev.ResponseStep(run_id, status, began, event.ts_mono)))
     return steps

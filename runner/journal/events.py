@@ -95,7 +95,7 @@ class RunStarted(Payload):
     approve: tuple[str, ...] = ()  # steps pre-approved on the command line
     approve_all: bool = False
     reason: str = ""
-    gameday: str | None = None  # the game day this run responds to
+    parent: str | None = None  # what the run is part of (a game day it responds to); kept on resume
     version: str = ""  # the fireline version that started the run
     initiator: str = ""
     steps: tuple[str, ...] = ()
@@ -111,7 +111,7 @@ class RunStarted(Payload):
             "approve": list(self.approve),
             "approve_all": self.approve_all,
             "reason": self.reason,
-            "gameday": self.gameday,
+            "parent": self.parent,
             "version": self.version,
             "initiator": self.initiator,
             "steps": list(self.steps),
@@ -129,7 +129,7 @@ class RunStarted(Payload):
             approve=texts(data, "approve"),
             approve_all=flag(data, "approve_all"),
             reason=text(data, "reason"),
-            gameday=opt_text(data, "gameday"),
+            parent=opt_text(data, "parent") or opt_text(data, "gameday"),  # "gameday": before the link was neutral
             version=text(data, "version"),
             initiator=text(data, "initiator"),
             steps=texts(data, "steps"),

@@ -148,3 +148,12 @@ def test_run_gameday_names_an_unknown_game_day(tmp_path: Path, fireline_home: Pa
     assert result.code == 2, result.out + result.err
     assert "no game day 'gd-nope'" in result.err and "Traceback" not in result.err
     assert not (tmp_path / "mitigated").exists()
+
+
+def test_a_run_recorded_before_the_link_was_neutral_keeps_its_game_day() -> None:
+    from runner.journal.events import RunStarted
+
+    old = {"runbook": "/rb.yaml", "name": "rb", "title": "", "digest": "d", "gameday": "gd-1"}
+    assert RunStarted.from_data(old).parent == "gd-1"
+    assert RunStarted.from_data({**old, "gameday": None}).parent is None
+    assert RunStarted(runbook="/rb.yaml", name="rb", title="", digest="d", parent="gd-2").to_data()["parent"] == "gd-2"

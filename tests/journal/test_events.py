@@ -20,11 +20,11 @@ from runner.journal.store import Journal
 SAMPLES: dict[str, dict[str, Any]] = {
     ev.RUN_STARTED: {"runbook": "/rb/restart.yaml", "name": "restart", "title": "Restart", "digest": "sha256:1",
                      "inputs": {"deployment": "checkout"}, "dry_run": False, "approve": ["scale"],
-                     "approve_all": False, "reason": "INC-1", "gameday": None, "version": "0.9.0",
+                     "approve_all": False, "reason": "INC-1", "parent": None, "version": "0.9.0",
                      "initiator": "alice", "steps": ["check", "scale"]},
     ev.PLAN_STARTED: {"runbook": "/rb/restart.yaml", "name": "restart", "title": "Restart", "digest": "sha256:1",
                       "inputs": {}, "dry_run": True, "approve": [], "approve_all": True, "reason": "",
-                      "gameday": "gd-1", "version": "0.9.0", "initiator": "bob", "steps": ["check"]},
+                      "parent": "gd-1", "version": "0.9.0", "initiator": "bob", "steps": ["check"]},
     ev.RUN_PAUSED: {"reason": "approval required", "why": "step scale needs an approval"},
     ev.RUN_RESUMED: {"from_step": "scale"},
     ev.RUN_FINISHED: {"status": "failed", "message": "step scale failed", "failed_steps": ["scale"]},
@@ -127,7 +127,7 @@ def test_an_old_payload_missing_newer_keys_decodes_with_defaults() -> None:
     # A run.started of an early version: no approvals, no version, no game-day link, no step list.
     started = ev.RunStarted.of(_event(ev.RUN_STARTED, {"runbook": "/rb.yaml", "name": "r", "digest": "d"}))
     assert started == ev.RunStarted(runbook="/rb.yaml", name="r", title="", digest="d")
-    assert started.approve == () and started.gameday is None and started.version == ""
+    assert started.approve == () and started.parent is None and started.version == ""
     # A step.started without `mutating`: resume must assume the step changed something.
     assert ev.StepStarted.of(_event(ev.STEP_STARTED, {"action": "shell.run"})).mutating is True
     # A response.step without the step's own times; a game day finished without metrics.
