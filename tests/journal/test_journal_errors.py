@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -142,3 +143,14 @@ def test_an_emptied_journal_among_other_state_is_an_error_but_a_fresh_one_is_not
     fresh = cli("runs", "list")
     assert fresh.code == 0, fresh.err
     assert (fireline_home / "journal.db").stat().st_size > 0
+
+
+def test_an_unreachable_team_store_is_an_error_without_its_password(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("FIRELINE_STORE", f"postgresql://oncall:s3cret-pw@127.0.0.1:{port}/fireline")
+    result = cli("runs", "list")
+    assert result.code == 1, result.err
+    assert f"cannot open the journal at postgresql://oncall@127.0.0.1:{port}/fireline" in result.err
+    assert "s3cret-pw" not in result.err + result.out and "internal error" not in result.err
