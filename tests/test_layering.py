@@ -168,18 +168,13 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def lazy_cycle_dodges(modules: set[str], imports: list[Import]) -> list[str]:
+def lazy_cycle_dodges(modules: set[str], imports: list[Import]) -> list[Import]:
     """Function-level imports that are part of a cycle once function-level imports count too: the laziness is
     all that keeps those modules apart (a lazy import made to keep a heavy library off the start-up path
     closes no cycle and is not listed)."""
     runtime = graph(modules, [i for i in imports if i.when != "typing"], top_level_only=False)
-    dodges = []
-    for i in imports:
-        if i.when != "call" or i.target not in modules or within(i.importer, i.target):
-            continue
-        if _reaches(runtime, i.target, i.importer):
-            dodges.append(f"{i.importer}:{i.line} imports {i.target}")
-    return sorted(set(dodges))
+    return [i for i in imports if i.when == "call" and i.target in modules and not within(i.importer, i.target)
+            and _reaches(runtime, i.target, i.importer)]
 
 
 def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
@@ -218,6 +213,23 @@ def test_the_journal_imports_only_itself_and_errors(runner_imports: tuple[set[st
 def test_no_import_cycle_at_import_time(runner_imports: tuple[set[str], list[Import]]) -> None:
     modules, imports = runner_imports
     assert cycles(graph(modules, imports)) == []
+
+
+# Function-level imports that only keep two modules from importing each other. Known ones, to be untangled;
+# a new one fails the test below: move the shared part into a module both can import instead.
+KNOWN_LAZY_CYCLES = {
+    ("runner.document.limits", "runner.document.schemas"),  # document_schema() ↔ check_params_now()
+    ("runner.document.schemas", "runner.document.limits"),
+}
+
+
+def test_no_new_function_level_import_that_only_dodges_a_cycle(
+    runner_imports: tuple[set[str], list[Import]],
+) -> None:
+    modules, imports = runner_imports
+    new = [f"{i.importer}:{i.line} imports {i.target}" for i in lazy_cycle_dodges(modules, imports)
+           if (i.importer, i.target) not in KNOWN_LAZY_CYCLES]
+    assert new == []
 
 
 # -- the checks find what they should (a made-up package, written to a temporary directory) --------------------
@@ -270,4 +282,5 @@ def test_a_cycle_is_found_and_a_lazy_or_type_only_import_does_not_make_one(tmp_p
     })
     modules, imports = scan(root)
     assert cycles(graph(modules, imports)) == [["runner.journal.postgres", "runner.journal.store"]]
-    assert lazy_cycle_dodges(modules, imports) == ["runner.engine.b:5 imports runner.engine.a"]
+    assert [(i.importer, i.line, i.target) for i in lazy_cycle_dodges(modules, imports)] == [
+        ("runner.engine.b", 5, "runner.engine.a")]
