@@ -10,12 +10,13 @@ from typing import Any
 
 from runner.document.runbook import FAMILY_CONNECTIONS
 from runner.errors import FirelineError
+from runner.journal.events import StepStatus
 from runner.templating import render_value
 
 
 @dataclass
 class StepState:
-    status: str = "pending"  # pending | running | awaiting-approval | ok | failed | skipped | rolled-back
+    status: StepStatus = StepStatus.PENDING
     outputs: dict[str, Any] = field(default_factory=dict)
     result: Mapping[str, Any] = field(default_factory=dict)
     changed: bool = False

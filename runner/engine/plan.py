@@ -13,6 +13,7 @@ from runner.engine.policies import call_with_timeout
 from runner.engine.runner import Engine, RunResult
 from runner.errors import FirelineError
 from runner.journal import events as ev
+from runner.journal.events import RunStatus, StepStatus
 from runner.templating import TemplateError, evaluate
 
 
@@ -23,22 +24,18 @@ class Planner(Engine):
             for step in self.runbook.steps:
                 plan = self._plan(step)
                 counts[plan.verdict.value] = counts.get(plan.verdict.value, 0) + 1
-                self._event(
-                    ev.PLAN_STEP,
-                    step,
-                    {"verdict": plan.verdict.value, "summary": plan.summary, "details": list(plan.details)},
-                )
+                self._event(ev.PlanStep(plan.verdict.value, plan.summary, tuple(plan.details)), step)
                 self.reporter.step_planned(step, plan)
         finally:
             self.connections.close()
-        self.journal.append(self.options.run_id, ev.PLAN_FINISHED, data={"verdicts": counts})
-        return RunResult(self.options.run_id, "planned", None, _summary(counts))
+        self.journal.append(self.options.run_id, ev.PLAN_FINISHED, data=ev.PlanFinished(counts).to_data())
+        return RunResult(self.options.run_id, RunStatus.PLANNED, None, _summary(counts))
 
     def _plan(self, step: Step) -> Plan:
         state = self.scope.steps.setdefault(step.id, StepState())
         try:
             if step.when is not None and not evaluate(step.when, self.scope.context()):
-                state.status = "skipped"
+                state.status = StepStatus.SKIPPED
                 return Plan(Verdict.NO_CHANGE, f"would be skipped: {step.when} is false")
             action = get_action(step.action)
             params = self._params(step.action, step.params, self.scope.context())
@@ -48,7 +45,7 @@ class Planner(Engine):
             return Plan(Verdict.CANNOT_CHECK, str(exc))
         if action.is_mutating(params) and not step.read_only:
             # Later steps may test `steps.<id>.status`; its outputs stay unknown in a dry-run.
-            state.status = "planned"
+            state.status = StepStatus.PLANNED
             try:
                 return action.plan(params, self._context(step))
             except FirelineError as exc:
@@ -65,13 +62,13 @@ class Planner(Engine):
             ctx = self._context(step)
             outcome = call_with_timeout(lambda: action.run(params, ctx), ctx, step.timeout)
             self._capture_outputs(step, state, outcome.result)
-            state.result, state.status = outcome.result, "ok"
+            state.result, state.status = outcome.result, StepStatus.OK
             state.duration = time.monotonic() - started
             outputs = ", ".join(f"{k}={self.redactor.data(v)!r}" for k, v in state.outputs.items())
             details = (f"outputs: {outputs}",) if outputs else ()
             return Plan(Verdict.READ, f"ran (read-only): {outcome.summary}".rstrip(": "), details)
         except (FirelineError, TemplateError) as exc:
-            state.status = "failed"
+            state.status = StepStatus.FAILED
             return Plan(Verdict.CANNOT_CHECK, f"read-only step failed: {self.redactor.text(str(exc))}")
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from runner.document.model import Runbook
 from runner.engine.context import StepState
 from runner.engine.transitions import Transition, Why, after_event
 from runner.journal import events as ev
-from runner.journal.events import Event
+from runner.journal.events import Event, StepStatus
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,12 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
     paused_at: str | None = None
     for event in events:
         sid = event.step_id
-        if event.type == ev.STEP_STARTED and sid and event.data.get("rollback"):
-            open_rollback = sid
-        elif event.type == ev.STEP_STARTED and sid:
-            open_step = sid
-            open_mutating = bool(event.data.get("mutating", True))
+        if event.type == ev.STEP_STARTED and sid:
+            step_started = ev.StepStarted.of(event)
+            if step_started.rollback:
+                open_rollback = sid
+            else:
+                open_step, open_mutating = sid, step_started.mutating
         elif sid and _ends_compensation(event):
             compensated.add(sid)
             open_rollback = None if open_rollback == sid else open_rollback
@@ -56,7 +56,7 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
             open_step = None if open_step == sid else open_step
             untransitioned = event
         elif event.type == ev.STEP_TRANSITION and sid:
-            move = Transition.from_data(sid, event.data)
+            move = Transition.of(event)
             position, stopped_at, untransitioned = _index(runbook, move.to), _stopped(move), None
             rolling_back = move.why == Why.ROLLBACK
         elif event.type == ev.RUN_FINISHED:
@@ -89,7 +89,7 @@ def replay(runbook: Runbook, events: list[Event]) -> Replay:
 
 
 def _ends_compensation(event: Event) -> bool:
-    return event.type == ev.STEP_ROLLED_BACK or (event.type == ev.STEP_FAILED and bool(event.data.get("rollback")))
+    return event.type == ev.STEP_ROLLED_BACK or (event.type == ev.STEP_FAILED and ev.StepFailed.of(event).rollback)
 
 
 def _stopped(move: Transition) -> str | None:
@@ -101,13 +101,30 @@ def _index(runbook: Runbook, step_id: str | None) -> int:
 
 
 def _state(event: Event) -> StepState:
-    data: dict[str, Any] = dict(event.data)
-    status = {ev.STEP_SUCCEEDED: "ok", ev.STEP_SKIPPED: "skipped", ev.STEP_FAILED: "failed"}[event.type]
+    """A finished step's state as the run had it (outputs and result feed later steps' templates)."""
+    if event.type == ev.STEP_SUCCEEDED:
+        done = ev.StepSucceeded.of(event)
+        return StepState(
+            status=StepStatus.OK,
+            outputs=dict(done.outputs),
+            result=done.result or {},
+            changed=done.changed,
+            duration=done.duration_s or 0.0,
+            summary=done.summary,
+        )
+    if event.type == ev.STEP_SKIPPED:
+        skipped = ev.StepSkipped.of(event)
+        return StepState(
+            status=StepStatus.SKIPPED,
+            outputs=dict(skipped.outputs or {}),
+            result=skipped.result or {},
+            duration=skipped.duration_s or 0.0,
+            summary=skipped.reason,
+        )
+    failed = ev.StepFailed.of(event)
     return StepState(
-        status=status,
-        outputs=dict(data.get("outputs") or {}),
-        result=data.get("result") or {},
-        changed=bool(data.get("changed")),
-        duration=float(data.get("duration_s") or 0.0),
-        summary=str(data.get("summary") or data.get("reason") or data.get("error") or ""),
+        status=StepStatus.FAILED,
+        result=failed.result or {},
+        duration=failed.duration_s or 0.0,
+        summary=failed.error,
     )

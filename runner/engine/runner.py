@@ -21,6 +21,7 @@ from runner.engine.policies import WorkNotStopped, backoff_delays, call_with_tim
 from runner.engine.transitions import Transition, Why
 from runner.errors import ActionError, FirelineError
 from runner.journal import events as ev
+from runner.journal.events import Payload, RunStatus, StepStatus
 from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.shellsyntax import SHELL_TEXT_FIELDS
@@ -64,7 +65,7 @@ class FailedStep:
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
-    status: str  # succeeded | failed | paused | planned
+    status: RunStatus
     failed_step: str | None = None  # failed: the step that ended the run or the first critical failure
     message: str = ""
     failed_steps: tuple[FailedStep, ...] = ()  # every step whose last outcome was a failure
@@ -155,7 +156,7 @@ class Engine:
                 self.options.run_id,
                 ev.RUN_PAUSED,
                 step_id=self._current,
-                data={"reason": "interrupted", "why": "interrupted by the responder (Ctrl-C or SIGTERM)"},
+                data=ev.RunPaused("interrupted", "interrupted by the responder (Ctrl-C or SIGTERM)").to_data(),
                 durable=True,
             )
             raise
@@ -165,10 +166,10 @@ class Engine:
                 self.options.run_id,
                 ev.RUN_PAUSED,
                 step_id=paused.step.id,
-                data={"reason": paused.reason, "why": why},
+                data=ev.RunPaused(paused.reason, why).to_data(),
                 durable=True,
             )
-            return RunResult(self.options.run_id, "paused", paused.step.id, why, paused_for=paused.reason)
+            return RunResult(self.options.run_id, RunStatus.PAUSED, paused.step.id, why, paused_for=paused.reason)
         finally:
             self.connections.close()
 
@@ -177,18 +178,18 @@ class Engine:
         failure (on_failure: continue or goto only decides what runs next); it succeeded otherwise."""
         failed = self._failed_steps(stopped_at, message)
         critical = [f for f in failed if f.critical]
-        status, step_id = "succeeded", None
+        status, step_id = RunStatus.SUCCEEDED, None
         if stopped_at is not None:
-            status, step_id = "failed", stopped_at.id
+            status, step_id = RunStatus.FAILED, stopped_at.id
         elif critical:
-            status, step_id = "failed", critical[0].step_id
+            status, step_id = RunStatus.FAILED, critical[0].step_id
             message = f"step {step_id} failed" if len(critical) == 1 else f"{len(critical)} steps failed"
         message = self.redactor.text(message)
         self.journal.append(
             self.options.run_id,
             ev.RUN_FINISHED,
             step_id=step_id,
-            data={"status": status, "message": message, "failed_steps": [f.step_id for f in failed]},
+            data=ev.RunFinished(status, message, tuple(f.step_id for f in failed)).to_data(),
             durable=True,
         )
         return RunResult(self.options.run_id, status, step_id, message, tuple(failed))
@@ -215,11 +216,9 @@ class Engine:
             params = self._params(step.action, step.params, self.scope.context())
             mutating = action.is_mutating(params) and not step.read_only
             self._gate(step, action, params, mutating)
-            state.status = "running"
+            state.status = StepStatus.RUNNING
             self.reporter.step_started(step)
-            self._event(
-                ev.STEP_STARTED, step, {"action": step.action, "mutating": mutating, "params": params}, durable=mutating
-            )
+            self._event(ev.StepStarted(step.action, params, mutating), step, durable=mutating)
             outcome = self._attempts(step, action, params)
             # The action ran: from here on its compensation applies, even if the post-condition fails.
             self.completed.append(step)
@@ -286,7 +285,7 @@ class Engine:
             except FirelineError as exc:
                 if attempt >= len(delays):
                     raise
-                self._event(ev.STEP_ATTEMPT_FAILED, step, {"attempt": attempt + 1, "error": str(exc)})
+                self._event(ev.StepAttemptFailed(attempt + 1, str(exc)), step)
                 self.reporter.step_log(
                     step,
                     f"attempt {attempt + 1} failed: {self.redactor.text(str(exc))}; retrying in {delays[attempt]:.1f}s",
@@ -314,63 +313,44 @@ class Engine:
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
         if outcome.skipped_reason:
-            state.status, state.summary = "skipped", outcome.skipped_reason
-            move = self._end(
-                step,
-                ev.STEP_SKIPPED,
-                {
-                    "reason": outcome.skipped_reason,
-                    "result": outcome.result,
-                    "outputs": state.outputs,
-                    "duration_s": state.duration,
-                },
-                ok=True,
-                durable=mutating,
-            )
+            state.status, state.summary = StepStatus.SKIPPED, outcome.skipped_reason
+            skipped = ev.StepSkipped(outcome.skipped_reason, outcome.result, state.outputs, state.duration)
+            move = self._end(step, skipped, ok=True, durable=mutating)
         else:
-            state.status, state.summary = "ok", outcome.summary
-            move = self._end(
-                step,
-                ev.STEP_SUCCEEDED,
-                {
-                    "summary": outcome.summary,
-                    "result": outcome.result,
-                    "outputs": state.outputs,
-                    "changed": state.changed,
-                    "duration_s": state.duration,
-                },
-                ok=True,
-                durable=mutating,
-            )
+            state.status, state.summary = StepStatus.OK, outcome.summary
+            done = ev.StepSucceeded(outcome.summary, outcome.result, state.outputs, state.changed, state.duration)
+            move = self._end(step, done, ok=True, durable=mutating)
         self.reporter.step_finished(step, state)
         return move
 
     def _skip(self, step: Step, state: StepState, reason: str) -> Transition:
-        state.status, state.summary = "skipped", reason
-        move = self._end(step, ev.STEP_SKIPPED, {"reason": reason}, ok=True, durable=False)
+        state.status, state.summary = StepStatus.SKIPPED, reason
+        move = self._end(step, ev.StepSkipped(reason), ok=True, durable=False)
         self.reporter.step_finished(step, state)
         return move
 
     def _fail(self, step: Step, state: StepState, exc: Exception, started: float) -> Transition:
-        state.status, state.duration = "failed", time.monotonic() - started
+        state.status, state.duration = StepStatus.FAILED, time.monotonic() - started
         state.summary = self.redactor.text(str(exc))
         hint = getattr(exc, "hint", None)
-        data = {"error": state.summary, "hint": hint, "duration_s": state.duration, "kind": type(exc).__name__}
         partial = getattr(exc, "result", None)
-        if isinstance(partial, Mapping):
-            data["result"] = dict(partial)  # e.g. every host's output of a fan-out that failed on some
+        # The result when the action has one: e.g. every host's output of a fan-out that failed on some.
+        result = dict(partial) if isinstance(partial, Mapping) else None
+        failed = ev.StepFailed(state.summary, hint, state.duration, type(exc).__name__, result)
         # Durable even for a read: where the run goes after a failure is a decision resume must follow.
-        move = self._end(step, ev.STEP_FAILED, data, ok=False, durable=True)
+        move = self._end(step, failed, ok=False, durable=True)
         self.reporter.step_finished(step, state)
         return move
 
-    def _end(self, step: Step, type_: str, data: Mapping[str, Any], *, ok: bool, durable: bool) -> Transition:
+    def _end(self, step: Step, ended: Payload, *, ok: bool, durable: bool) -> Transition:
         """Record how a step ended and where the run goes next, in one write (and one fsync when `durable`:
         after a change or a failure), before the responder is told: resume follows the transition."""
-        self._event(type_, step, data)  # queued: the transition commits it
+        self._event(ended, step)  # queued: the transition commits it
         move = transitions.after(self.runbook, step, ok)
         # Step ids and a reason only: nothing to redact.
-        self.journal.append(self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.data(), durable=durable)
+        self.journal.append(
+            self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.payload().to_data(), durable=durable
+        )
         return move
 
     # -- approval ---------------------------------------------------------------------------------------
@@ -393,8 +373,8 @@ class Engine:
                 self._record_grant(step, Grant(self.options.initiator, "approved at the prompt", "prompt"))
                 if approvals.evaluate_gate(step, self._grants(step), self.options.initiator).approved:
                     return
-            self._event(ev.STEP_DECISION, step, {"decision": "refused" if answer is not None else "timeout"})
-        self.scope.steps[step.id].status = "awaiting-approval"
+            self._event(ev.StepDecision("refused" if answer is not None else "timeout"), step)
+        self.scope.steps[step.id].status = StepStatus.AWAITING_APPROVAL
         self.reporter.approval_needed(step, plan, decision.why)
         raise _Paused(step, decision.why or "approval required")
 
@@ -402,9 +382,10 @@ class Engine:
         """Approvals recorded in the journal for this step, plus pre-approvals given on the command line
         (recorded now, at the gate, so the journal shows what they were used for)."""
         recorded = [
-            Grant(e.actor or "?", e.data.get("reason", ""), e.data.get("via", ""))
+            Grant(e.actor or "?", approved.reason, approved.via)
             for e in self.journal.events(self.options.run_id, (ev.STEP_APPROVED,))
             if e.step_id == step.id
+            for approved in (ev.StepApproved.of(e),)
         ]
         pre = self.options.grants.get(step.id) or self.options.grants_all
         # One grant per person per step: a pre-approval carried into a resumed run is not recorded twice.
@@ -419,7 +400,7 @@ class Engine:
             ev.STEP_APPROVED,
             step_id=step.id,
             actor=grant.actor,
-            data={"reason": self.redactor.text(grant.reason), "via": grant.via},
+            data=ev.StepApproved(self.redactor.text(grant.reason), grant.via).to_data(),
             durable=True,
         )
 
@@ -445,30 +426,21 @@ class Engine:
             try:
                 action = get_action(step.rollback.action)
                 params = self._params(step.rollback.action, step.rollback.params, self.scope.context(state.result))
-                self._event(
-                    ev.STEP_STARTED,
-                    step,
-                    {"action": step.rollback.action, "rollback": True, "params": params},
-                    durable=True,
-                )
+                self._event(ev.StepStarted(step.rollback.action, params, rollback=True), step, durable=True)
                 outcome = self._attempts(step, action, params, step.rollback)
-                state.status = "rolled-back"
-                self._event(
-                    ev.STEP_ROLLED_BACK, step, {"summary": outcome.summary, "result": outcome.result}, durable=True
-                )
+                state.status = StepStatus.ROLLED_BACK
+                self._event(ev.StepRolledBack(outcome.summary, outcome.result), step, durable=True)
             except (FirelineError, TemplateError) as exc:
-                self._event(
-                    ev.STEP_FAILED, step, {"rollback": True, "error": self.redactor.text(str(exc))}, durable=True
-                )
+                self._event(ev.StepFailed(self.redactor.text(str(exc)), rollback=True), step, durable=True)
                 self.reporter.note(f"rollback of {step.id} failed: {self.redactor.text(str(exc))}")
 
     # -- journal ----------------------------------------------------------------------------------------
-    def _event(self, type_: str, step: Step, data: Mapping[str, Any], durable: bool = False) -> None:
+    def _event(self, payload: Payload, step: Step, durable: bool = False) -> None:
         self.journal.append(
             self.options.run_id,
-            type_,
+            payload.TYPE,
             step_id=step.id,
             actor=self.options.initiator,
-            data=self.redactor.data(dict(data)),
+            data=self.redactor.data(payload.to_data()),
             durable=durable,
         )

@@ -25,6 +25,7 @@ from runner.engine.resume import replay
 from runner.engine.runner import Engine, Reporter, RunOptions, RunResult
 from runner.errors import FirelineError, UsageError
 from runner.journal import events as ev
+from runner.journal.events import StepStatus
 from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, resolve_secrets
@@ -106,21 +107,21 @@ def _start_run(
         ev.PLAN_STARTED if request.dry_run else ev.RUN_STARTED,
         actor=request.initiator,
         data=redactor.data(
-            {
-                "runbook": str(request.runbook_path.resolve()),
-                "name": runbook.name,
-                "title": runbook.title,
-                "digest": runbook.digest,
-                "inputs": inputs,
-                "dry_run": request.dry_run,
-                "approve": list(request.approve_steps),
-                "approve_all": request.approve_all,
-                "reason": request.reason,
-                "parent": request.parent,
-                "version": __version__,
-                "initiator": request.initiator,
-                "steps": [s.id for s in runbook.steps],
-            }
+            (ev.PlanStarted if request.dry_run else ev.RunStarted)(
+                runbook=str(request.runbook_path.resolve()),
+                name=runbook.name,
+                title=runbook.title,
+                digest=runbook.digest,
+                inputs=inputs,
+                dry_run=request.dry_run,
+                approve=request.approve_steps,
+                approve_all=request.approve_all,
+                reason=request.reason,
+                parent=request.parent,
+                version=__version__,
+                initiator=request.initiator,
+                steps=tuple(s.id for s in runbook.steps),
+            ).to_data()
         ),
         durable=True,
     )
@@ -158,10 +159,11 @@ class ResumeRequest:
 
 def load_for_resume(run_id: str, journal: Journal) -> Runbook:
     """The run's runbook, refusing when it changed since the run started."""
-    started = next(iter(journal.events(run_id, (ev.RUN_STARTED,))), None)
-    if started is None:
+    start = next(iter(journal.events(run_id, (ev.RUN_STARTED,))), None)
+    if start is None:
         raise UsageError(f"no run {run_id!r} in the journal at {journal.location}", hint="see `fireline runs list`")
-    path = Path(started.data["runbook"])
+    started = ev.RunStarted.of(start)
+    path = Path(started.runbook)
     if not path.exists():
         raise UsageError(f"the runbook {path} of run {run_id} no longer exists")
     # Compared on the bytes actually parsed (no window between checking and loading). The runbook was
@@ -170,7 +172,7 @@ def load_for_resume(run_id: str, journal: Journal) -> Runbook:
         runbook: Runbook | None = load_runbook(path)
     except DocumentInvalid:
         runbook = None
-    if runbook is None or runbook.digest != started.data["digest"]:
+    if runbook is None or runbook.digest != started.digest:
         raise FirelineError(
             f"the runbook {path} changed since run {run_id} started; refusing to resume",
             hint="start a new run with `fireline run` (a resumed run must do what was approved)",
@@ -182,23 +184,23 @@ def resume_run(
     request: ResumeRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor
 ) -> RunResult:
     events = journal.events(request.run_id)
-    started = next(e for e in events if e.type == ev.RUN_STARTED)
     state = replay(runbook, events)
+    started = ev.RunStarted.of(state.started)
     if state.finished:
         raise UsageError(f"run {request.run_id} already finished", hint="`fireline runs show " + request.run_id + "`")
-    inputs = dict(started.data.get("inputs") or {})
+    inputs = dict(started.inputs)
     secret_values = resolve_secrets(runbook.secrets, redactor)
-    initiator = started.actor or request.actor
+    initiator = state.started.actor or request.actor
     options = RunOptions(
         run_id=request.run_id,
         initiator=initiator,
         interactive=request.interactive,
-        **_resume_grants(started.data, request),
+        **_resume_grants(started, request),
     )
     scope = RunScope(
         inputs,
         secret_values,
-        {"id": request.run_id, "initiator": initiator, "dry_run": False, "parent": started.data.get("parent")},
+        {"id": request.run_id, "initiator": initiator, "dry_run": False, "parent": started.parent},
     )
     scope.steps.update(state.states)
     start = state.next_index
@@ -209,10 +211,14 @@ def resume_run(
         compensated |= _decide_compensation(runbook, state.open_rollback, request, journal, reporter)
     reporter.header(request.run_id, False)
     journal.append(
-        request.run_id, ev.RUN_RESUMED, actor=request.actor, data={"from_step": _step_at(runbook, start)}, durable=True
+        request.run_id,
+        ev.RUN_RESUMED,
+        actor=request.actor,
+        data=ev.RunResumed(_step_at(runbook, start)).to_data(),
+        durable=True,
     )
     engine = Engine(runbook, scope, journal, reporter, options, redactor)
-    engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == "ok"]
+    engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == StepStatus.OK]
     if state.stopped_at is not None:
         # A failure had already ended the run: what is left is the compensation it asked for (when a crash or
         # a pause cut that short) and the run's end.
@@ -220,14 +226,9 @@ def resume_run(
     return engine.execute(start)
 
 
-def _resume_grants(data: Mapping[str, Any], request: ResumeRequest) -> dict[str, Any]:
+def _resume_grants(started: ev.RunStarted, request: ResumeRequest) -> dict[str, Any]:
     # Pre-approvals given when the run started still hold; new ones come from whoever resumes.
-    original = _grants(
-        tuple(data.get("approve") or ()),
-        bool(data.get("approve_all")),
-        str(data.get("initiator") or ""),
-        str(data.get("reason") or ""),
-    )
+    original = _grants(started.approve, started.approve_all, started.initiator, started.reason)
     original["grants"] = {k: Grant(v.actor, v.reason, "--approve (at start)") for k, v in original["grants"].items()}
     if not (request.approve_steps or request.approve_all):
         return original
@@ -257,7 +258,7 @@ def _decide_interrupted(
             ev.STEP_DECISION,
             step_id=step_id,
             actor=request.actor,
-            data={"decision": "retry", "why": why},
+            data=ev.StepDecision("retry", why).to_data(),
             durable=True,
         )
         reporter.note(f"step {step_id} was interrupted; running it again ({why})")
@@ -268,7 +269,7 @@ def _decide_interrupted(
             ev.STEP_DECISION,
             step_id=step_id,
             actor=request.actor,
-            data={"decision": "skip"},
+            data=ev.StepDecision("skip").to_data(),
             durable=True,
         )
         journal.append(
@@ -276,11 +277,12 @@ def _decide_interrupted(
             ev.STEP_SKIPPED,
             step_id=step_id,
             actor=request.actor,
-            data={"reason": "interrupted; skipped by the responder (--skip-step)"},
+            data=ev.StepSkipped("interrupted; skipped by the responder (--skip-step)").to_data(),
         )
         move = transitions.after(runbook, step, succeeded=True)
-        journal.append(request.run_id, ev.STEP_TRANSITION, step_id=step_id, data=move.data(), durable=True)
-        scope.steps[step_id] = StepState(status="skipped", summary="skipped after interruption")
+        data = move.payload().to_data()
+        journal.append(request.run_id, ev.STEP_TRANSITION, step_id=step_id, data=data, durable=True)
+        scope.steps[step_id] = StepState(status=StepStatus.SKIPPED, summary="skipped after interruption")
         reporter.note(f"step {step_id} was interrupted; skipping it (--skip-step)")
         return step.index + 1
     raise NeedsDecision(
@@ -301,19 +303,19 @@ def _decide_compensation(
     idempotent = get_action(rollback.action).is_idempotent(rollback.params)
     if request.retry_step or (idempotent and not request.skip_step):
         why = "--retry-step" if request.retry_step else "the action is idempotent"
-        data = {"decision": "retry", "why": why, "rollback": True}
+        data = ev.StepDecision("retry", why, rollback=True).to_data()
         journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor, data=data, durable=True)
         reporter.note(f"the rollback of {step_id} was interrupted; running it again ({why})")
         return set()
     if request.skip_step:
-        data = {"decision": "skip", "rollback": True}
+        data = ev.StepDecision("skip", rollback=True).to_data()
         journal.append(request.run_id, ev.STEP_DECISION, step_id=step_id, actor=request.actor, data=data)
         journal.append(
             request.run_id,
             ev.STEP_ROLLED_BACK,
             step_id=step_id,
             actor=request.actor,
-            data={"summary": "interrupted; skipped by the responder (--skip-step)", "skipped": True},
+            data=ev.StepRolledBack("interrupted; skipped by the responder (--skip-step)", skipped=True).to_data(),
             durable=True,
         )
         reporter.note(f"the rollback of {step_id} was interrupted; treating it as done (--skip-step)")

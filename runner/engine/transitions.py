@@ -3,10 +3,8 @@ where the run stood — after a goto, the step the run was heading for, not the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from runner.document.model import Runbook, Step
 from runner.journal import events as ev
@@ -35,13 +33,15 @@ class Transition:
     def ends_run(self) -> bool:
         return self.to is None
 
-    def data(self) -> dict[str, Any]:
-        return {"to": self.to, "why": self.why}
+    def payload(self) -> ev.StepTransition:
+        """What the journal records (step_id: the step the run leaves)."""
+        return ev.StepTransition(self.to, self.why)
 
     @classmethod
-    def from_data(cls, step_id: str, data: Mapping[str, Any]) -> Transition:
-        to = data.get("to")
-        return cls(step_id, str(to) if to is not None else None, str(data.get("why") or ""))
+    def of(cls, event: Event) -> Transition:
+        """The transition a step.transition event recorded."""
+        recorded = ev.StepTransition.of(event)
+        return cls(str(event.step_id), recorded.to, recorded.why)
 
 
 def after(runbook: Runbook, step: Step, succeeded: bool) -> Transition:

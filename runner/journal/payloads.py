@@ -44,6 +44,7 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
     ROLLED_BACK = "rolled-back"
     AWAITING_APPROVAL = "awaiting-approval"
+    PLANNED = "planned"  # a dry run looked at it
     UNKNOWN = "unknown"
 
 

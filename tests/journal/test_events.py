@@ -98,7 +98,7 @@ def test_every_event_type_has_a_payload_class_and_a_sample() -> None:
 @pytest.mark.parametrize(("type_", "data"), [*SAMPLES.items(), *VARIANTS], ids=lambda x: str(x)[:30])
 def test_round_trip_writes_the_same_json(type_: str, data: dict[str, Any]) -> None:
     payload = payload_class(type_).from_data(data)
-    assert type(payload).TYPE == type_
+    assert type_ == type(payload).TYPE
     assert json.dumps(payload.to_data()) == json.dumps(data)  # same keys, same order, same values
     assert payload_class(type_).from_data(json.loads(json.dumps(payload.to_data()))) == payload
 
@@ -128,6 +128,9 @@ def test_an_old_payload_missing_newer_keys_decodes_with_defaults() -> None:
     started = ev.RunStarted.of(_event(ev.RUN_STARTED, {"runbook": "/rb.yaml", "name": "r", "digest": "d"}))
     assert started == ev.RunStarted(runbook="/rb.yaml", name="r", title="", digest="d")
     assert started.approve == () and started.parent is None and started.version == ""
+    # A response run of a game day, from before the link was neutral.
+    old_link = {"runbook": "/rb.yaml", "name": "r", "digest": "d", "gameday": "gd-1"}
+    assert ev.RunStarted.of(_event(ev.RUN_STARTED, old_link)).parent == "gd-1"
     # A step.started without `mutating`: resume must assume the step changed something.
     assert ev.StepStarted.of(_event(ev.STEP_STARTED, {"action": "shell.run"})).mutating is True
     # A response.step without the step's own times; a game day finished without metrics.
@@ -159,7 +162,7 @@ def test_an_unknown_event_type_decodes_to_its_raw_data() -> None:
 
 
 def test_reading_an_event_as_the_wrong_type_is_refused() -> None:
-    with pytest.raises(ValueError, match="step.started, not run.finished"):
+    with pytest.raises(ValueError, match=r"step\.started, not run\.finished"):
         ev.RunFinished.of(_event(ev.STEP_STARTED, {"action": "x"}))
 
 
@@ -169,5 +172,5 @@ def test_two_classes_for_one_type_are_refused() -> None:
     class Duplicate(Payload):
         TYPE = ev.RUN_PAUSED
 
-    with pytest.raises(ValueError, match="two payload classes for run.paused"):
+    with pytest.raises(ValueError, match=r"two payload classes for run\.paused"):
         register(Duplicate)
