@@ -1,10 +1,11 @@
 """Where a templated value lands in a shell command line, and whether quoting it makes it one literal word.
 
-A `command` string is shell text written by the author; every templated value in it is shell-quoted
-(`shlex.quote`) when it renders. That quoting is correct only where the shell reads a plain word: glued to
-other text (`--name={{ x }}`) is fine, but inside the author's own quotes the quoted value *closes* them
-(`echo '{{ x }}'` with `x = "'; touch pwned; '"`), inside `$(…)`, backticks or `${…}` the value is parsed
-again, and in a comment or a here-document a newline in the value ends the region and runs the rest.
+Shell text (what an action declares as `shell_text_params`, e.g. `command`) is written by the author;
+every templated value in it is shell-quoted (`shlex.quote`) when it renders. That quoting is correct only
+where the shell reads a plain word: glued to other text (`--name={{ x }}`) is fine, but inside the author's
+own quotes the quoted value *closes* them (`echo '{{ x }}'` with `x = "'; touch pwned; '"`), inside `$(…)`,
+backticks or `${…}` the value is parsed again, and in a comment or a here-document a newline in the value
+ends the region and runs the rest.
 
 Quoting for each surrounding context instead would need a second, complete shell parser for every dialect a
 command may meet (dash locally, bash or zsh behind ssh), and some regions cannot be quoted at all (a line
@@ -23,14 +24,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-
-# Which parameters of which actions are shell text (rendered with every value quoted and checked here).
-# Everything else is passed as-is: an argv element never meets a shell.
-SHELL_TEXT_FIELDS: dict[str, tuple[str, ...]] = {"shell.run": ("command",), "ssh.run": ("command",)}
-
-
-def shell_text_fields(action: str) -> tuple[str, ...]:
-    return SHELL_TEXT_FIELDS.get(action, ())
 
 
 class Region(StrEnum):

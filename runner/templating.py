@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 
+from runner.actions.registry import traits
 from runner.errors import FirelineError
 from runner.sandbox import BudgetedSandbox
 from runner.shellsyntax import (
@@ -28,7 +29,6 @@ from runner.shellsyntax import (
     hint,
     is_one_quoted_word,
     misplaced_holes,
-    shell_text_fields,
     template_items,
 )
 
@@ -118,9 +118,24 @@ def _compiled_template(text: str, shell: bool) -> Any:
 
 
 def render_params(action: str, params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """An action's parameters rendered: its shell text (shell_text_fields) quoted and checked, the rest as is."""
-    shell_text = shell_text_fields(action)
-    return {k: render_value(v, context, shell=k in shell_text) for k, v in params.items()}
+    """An action's parameters rendered as the action declares (runner/actions/declarations.py): its shell
+    text quoted and checked, what it judges itself against what it reads (`expect.that`) left as written."""
+    declared = traits(action)
+    shell_text = declared.shell_text_params
+    deferred = [tuple(path.split(".")) for path in declared.deferred_params]
+    return {
+        k: _render_except(v, context, k in shell_text, [d[1:] for d in deferred if d[0] == k])
+        for k, v in params.items()
+    }
+
+
+def _render_except(value: Any, context: Mapping[str, Any], shell: bool, deferred: list[tuple[str, ...]]) -> Any:
+    """`value` rendered, except at the (relative) paths in `deferred`."""
+    if not deferred:
+        return render_value(value, context, shell=shell)
+    if () in deferred or not isinstance(value, Mapping):
+        return value if () in deferred else render_value(value, context, shell=shell)
+    return {k: _render_except(v, context, shell, [d[1:] for d in deferred if d[0] == k]) for k, v in value.items()}
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, shell: bool = False) -> Any:

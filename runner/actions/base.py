@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, overload
 
+from runner.actions.declarations import TRAIT_NAMES, Untemplated, declared_traits
 from runner.errors import ActionError, StepTimeout
 
 Params = Mapping[str, Any]
@@ -146,6 +147,16 @@ class Action(Protocol):
     mutates: ClassVar[bool]
     # Safe to run again after a crash left it started-but-unfinished (resume re-runs it without asking).
     idempotent: ClassVar[bool]
+    # What the engine, the validator, the renderer and game days ask instead of knowing the action (the
+    # meaning of each: ActionTraits in declarations.py). Built-ins declare them in their schema fragment.
+    params_schema: ClassVar[Mapping[str, Any]]  # JSON Schema of `with:`; required of every plugin
+    result_schema: ClassVar[Mapping[str, Any] | None]
+    shell_text_params: ClassVar[tuple[str, ...]]
+    waits_for_person: ClassVar[bool]
+    accepts_read_only: ClassVar[bool]
+    connection_types: ClassVar[tuple[str, ...]]
+    deferred_params: ClassVar[tuple[str, ...]]
+    untemplated_params: ClassVar[Mapping[str, Untemplated]]
 
     def is_mutating(self, params: Params) -> bool:
         """Per-step refinement of `mutates` (shell.run with read_only: true is not mutating)."""
@@ -169,6 +180,24 @@ class BaseAction:
     name: ClassVar[str] = ""
     mutates: ClassVar[bool] = False
     idempotent: ClassVar[bool] = False
+    # No default: an action that does not say what its parameters are is refused, never left unchecked.
+    params_schema: ClassVar[Mapping[str, Any]]
+    result_schema: ClassVar[Mapping[str, Any] | None] = None
+    shell_text_params: ClassVar[tuple[str, ...]] = ()
+    waits_for_person: ClassVar[bool] = False
+    accepts_read_only: ClassVar[bool] = False
+    connection_types: ClassVar[tuple[str, ...]] = ()
+    deferred_params: ClassVar[tuple[str, ...]] = ()
+    untemplated_params: ClassVar[Mapping[str, Untemplated]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A built-in declares its traits beside its parameter schema (readable without importing it);
+        # the class answers the same.
+        super().__init_subclass__(**kwargs)
+        declared = declared_traits(cls.name) if cls.name else None
+        if declared is not None:
+            for trait in TRAIT_NAMES:
+                setattr(cls, trait, getattr(declared, trait))
 
     def is_mutating(self, params: Params) -> bool:
         return self.mutates

@@ -11,6 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, cast
 
 from runner.actions.base import Action
+from runner.actions.declarations import NO_TRAITS, ActionTraits, declared_traits
 from runner.errors import FirelineError, UsageError
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ ENTRY_POINT_GROUP = "fireline.actions"
 
 class PluginError(UsageError):
     """An installed plugin action cannot be used (exit 2): a problem of that package, not of fireline."""
+
 
 BUILTIN: dict[str, str] = {
     "shell.run": "runner.actions.shell:Run",
@@ -55,6 +57,44 @@ def _plugins() -> dict[str, EntryPoint]:
     from importlib.metadata import entry_points  # ~25 ms: only when a name is not built in
 
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+@cache
+def traits(name: str) -> ActionTraits:
+    """What an action says about itself (shell text, connection types, …), asked by the validator, the
+    engine, the renderer and game days. A built-in's come from its schema fragment without importing it;
+    a plugin's from its class. Unknown names have none (the validator reports them on their own)."""
+    declared = declared_traits(name) if name in BUILTIN else None
+    if declared is not None:
+        return declared
+    # Other names in a built-in family (game-day faults such as postgres.lock_table) are answered without
+    # listing the installed plugins (~25 ms): plugins bring families of their own.
+    if name in BUILTIN or name.partition(".")[0] in _builtin_families() or not has_action(name):
+        return NO_TRAITS
+    return ActionTraits.of(get_action(name))
+
+
+@cache
+def _builtin_families() -> frozenset[str]:
+    return frozenset(name.partition(".")[0] for name in BUILTIN)
+
+
+def connection_types(family: str) -> tuple[str, ...]:
+    """The connection types an action family may use (`ActionContext.connection(name, family)`): what its
+    actions declare, or the family's own name when none declares any."""
+    return family_connection_types(family) or (family,)
+
+
+@cache
+def family_connection_types(family: str) -> tuple[str, ...]:
+    """The connection types the actions of a family declare, in order; () when none does."""
+    prefix = family + "."
+    # Built-in families are answered from their fragments, without the ~25 ms of listing plugins.
+    for names in ([n for n in BUILTIN if n.startswith(prefix)], [n for n in _plugins() if n.startswith(prefix)]):
+        declared = dict.fromkeys(t for name in names for t in traits(name).connection_types)
+        if declared:
+            return tuple(declared)
+    return ()
 
 
 def known_actions() -> list[str]:

@@ -9,6 +9,7 @@ import time
 from typing import Any, TextIO
 
 from runner.actions.base import Plan, Verdict
+from runner.actions.registry import traits
 from runner.document.model import Runbook, Step
 from runner.durations import format_duration
 from runner.engine.context import StepState
@@ -88,11 +89,10 @@ class PlainReporter:
         if step.notes:
             for part in step.notes.strip().splitlines():
                 self._print(f"      {part}")
-        if step.action == "control.manual":
-            for part in str(step.params.get("instructions", "")).strip().splitlines():
-                self._print(f"      {part}")
         if plan is not None:
-            self._print(f"      what will change: {plan.summary}")
+            # The plan of an action a person does says what they are asked to do.
+            label = "what to do" if traits(step.action).waits_for_person else "what will change"
+            self._print(f"      {label}: {plan.summary}")
             for line in plan.details:
                 for part in str(line).splitlines():
                     self._print(f"        {part}")

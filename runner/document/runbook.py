@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
-from runner.actions.registry import has_action, known_actions
+from runner.actions.registry import family_connection_types, has_action, known_actions, traits
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.limits import check_long_durations, check_retries, document_schema
 from runner.document.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
@@ -20,17 +20,6 @@ from runner.durations import duration_problem, is_duration, parse_duration
 from runner.secrets import SecretRef
 from runner.templating import is_template, references
 
-# Connection types each action family may use (a postgres step pointed at a kubernetes connection is a bug).
-FAMILY_CONNECTIONS: dict[str, tuple[str, ...]] = {
-    "postgres": ("postgres",),
-    "kubernetes": ("kubernetes",),
-    "ssh": ("ssh",),
-    "flags": ("unleash", "flagd"),
-    "prometheus": ("prometheus",),
-    "alertmanager": ("alertmanager",),
-    "http": ("http", "prometheus", "alertmanager", "webhook"),
-}
-SQL_FIELDS = ("sql", "preview")
 TEMPLATE_GLOBALS = {
     "range",
     "dict",
@@ -134,6 +123,9 @@ class Scope:
         self.connections = _keys(data.get("connections"))
         self.step_outputs: dict[str, set[str]] = {}
         self.all_steps: set[str] = set()
+        # The result shape each earlier step's action declares, and the one of the step being checked.
+        self.step_results: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
+        self.result: tuple[str, Mapping[str, Any] | None] = ("", None)
 
 
 def _keys(value: Any) -> set[str]:
@@ -172,14 +164,7 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                 out += _check_action(doc, step[sub], (*at, sub), connections)
                 out += check_retries(doc, step[sub].get("retries"), (*at, sub, "retries"))
         out += _check_on_failure(doc, step, at, scope)
-        if step.get("read_only") and step.get("action") not in ("shell.run", "ssh.run"):
-            out.append(
-                doc.diagnostic(
-                    (*at, "read_only"),
-                    "read_only applies to shell.run and ssh.run only",
-                    "other actions declare whether they mutate",
-                )
-            )
+        out += _check_read_only(doc, step, at)
         approval = step.get("approval")
         if isinstance(approval, dict) and isinstance(approval.get("approvers"), list):
             needed = approval.get("min_approvers", 1)
@@ -190,11 +175,27 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                         f"needs {needed} approvers but only {len(approval['approvers'])} are allowed",
                     )
                 )
+        action = step.get("action")
+        scope.result = (action, traits(action).result_schema) if isinstance(action, str) else ("", None)
         out += _check_templates(doc, step, at, scope)
         if isinstance(step_id, str) and step_id not in scope.step_outputs:
             # A duplicate id is reported once; templates keep resolving against the first definition.
             scope.step_outputs[step_id] = _keys(step.get("outputs"))
+            scope.step_results[step_id] = scope.result
     return out
+
+
+def _check_read_only(doc: Document, step: dict[str, Any], at: PathKey) -> list[Diagnostic]:
+    action = step.get("action")
+    if not step.get("read_only") or not isinstance(action, str) or traits(action).accepts_read_only:
+        return []
+    return [
+        doc.diagnostic(
+            (*at, "read_only"),
+            f"read_only does not apply to {action}",
+            "it declares itself whether it changes anything; read_only is for actions that run arbitrary commands",
+        )
+    ]
 
 
 def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections: dict[str, Any]) -> list[Diagnostic]:
@@ -209,14 +210,11 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
     out = validate_params(doc, action, params, (*at, "with"))
     out += check_shell_text(doc, action, params, (*at, "with"))
     out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
-    family = action.partition(".")[0]
-    for field in SQL_FIELDS:
-        if family == "postgres" and is_template(params.get(field)):
+    for field, literal in traits(action).untemplated_params.items():
+        if is_template(params.get(field)):
             out.append(
                 doc.diagnostic(
-                    (*at, "with", field),
-                    "templates are not allowed in SQL text",
-                    "use %(name)s placeholders and put the values in params",
+                    (*at, "with", field), f"templates are not allowed in {literal.what}", literal.hint or None
                 )
             )
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
@@ -226,7 +224,8 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
 def check_connection(
     doc: Document, action: str, conn: Any, at: PathKey, connections: dict[str, Any]
 ) -> list[Diagnostic]:
-    """A `connection:` names a declared connection of a type the action family can use."""
+    """A `connection:` names a declared connection of a type the action can use (a game-day fault that is not
+    an action: a type its family's actions can use)."""
     if not isinstance(conn, str) or is_template(conn):
         return []
     if conn not in connections:
@@ -236,7 +235,7 @@ def check_connection(
             )
         ]
     kind = connections[conn].get("type") if isinstance(connections[conn], dict) else None
-    allowed = FAMILY_CONNECTIONS.get(action.partition(".")[0])
+    allowed = traits(action).connection_types or family_connection_types(action.partition(".")[0])
     if allowed and kind not in allowed:
         return [doc.diagnostic(at, f"connection {conn!r} is of type {kind}, {action} needs {' or '.join(allowed)}")]
     return []
@@ -274,14 +273,11 @@ def template_strings(value: Any, path: PathKey, with_result: bool = False) -> It
 def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
     """(path, text, may_use_result) for every template string in a step."""
     walk = template_strings
-    params = step.get("with")
-    if isinstance(params, dict) and isinstance(params.get("expect"), dict) and "that" in params["expect"]:
-        # Judged by the action against what it read (prometheus: `value` and `result`).
-        rest = {**params, "expect": {k: v for k, v in params["expect"].items() if k != "that"}}
-        yield from walk(rest, (*at, "with"), False)
-        yield from walk(params["expect"]["that"], (*at, "with", "expect", "that"), True)
-    else:
-        yield from walk(params, (*at, "with"), False)
+    action = step.get("action")
+    declared = traits(action) if isinstance(action, str) else None
+    for path, text, _ in walk(step.get("with"), (*at, "with")):
+        # What the action judges itself against what it read may use `value` and `result`.
+        yield path, text, declared is not None and declared.deferred(path[len(at) + 1 :])
     if isinstance(step.get("when"), str):
         yield (*at, "when"), step["when"], False
     yield from walk(step.get("outputs"), (*at, "outputs"), True)
@@ -346,18 +342,35 @@ def _check_reference(
             )
         if len(chain) >= 2 and chain[1] not in ("outputs", "result", "status", "changed"):
             return f"steps.{target}.{chain[1]} is not available", "use outputs, result or status"
+        if len(chain) >= 3 and chain[1] == "result":
+            return _result_field_problem(scope.step_results.get(target, ("", None)), chain[2])
         return None
     if root == "value" and with_result:
         return None
     if root == "result":
-        return (
-            None if with_result else ("result is only available in outputs, retries.until, verify and rollback", None)
-        )
+        if not with_result:
+            return "result is only available in outputs, retries.until, verify and rollback", None
+        return _result_field_problem(scope.result, chain[0]) if chain else None
     if root in ("run", "gameday") or root in TEMPLATE_GLOBALS:
         return None
     return f"unknown variable {root!r}", did_you_mean(
         root, ["inputs", "secrets", "connections", "steps", "result", "run"]
     )
+
+
+def _result_field_problem(
+    declared: tuple[str, Mapping[str, Any] | None], field: str | int
+) -> tuple[str, str | None] | None:
+    """A field the action's declared result shape does not have. Only a closed shape (additionalProperties:
+    false) is checked: an action that does not say, or says only part, is taken at its word."""
+    action, schema = declared
+    if not isinstance(field, str) or not isinstance(schema, Mapping) or schema.get("additionalProperties") is not False:
+        return None
+    fields = schema.get("properties") or {}
+    if field in fields:
+        return None
+    hint = did_you_mean(field, fields) or f"it has: {', '.join(fields)}"
+    return f"the result of {action} has no field {field!r}", hint
 
 
 # --- the model ------------------------------------------------------------------------------------------

@@ -13,18 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from runner.actions.declarations import schema_dir
 from runner.document.diagnostics import Diagnostic
 from runner.document.yamlsource import Document, PathKey
 from runner.templating import is_template
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schemas"
 DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
-
-
-def schema_dir() -> Path:
-    # Installed wheels carry the schemas inside the package; a source checkout uses the top-level folder.
-    packaged = Path(__file__).resolve().parent.parent / "schemas"
-    return packaged if packaged.is_dir() else SCHEMA_DIR
 
 
 @cache

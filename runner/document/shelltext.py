@@ -1,4 +1,5 @@
-"""Validation of shell text (`command` of shell.run / ssh.run): every `{{ … }}` must be a plain word.
+"""Validation of shell text (the parameters an action declares as shell text): every `{{ … }}` must be a plain
+word.
 
 The rule and its messages live in runner.shellsyntax; this module places each problem at the template's
 own line and column in the file, so `fireline validate` points at the `{{` to change.
@@ -14,9 +15,10 @@ from typing import Any
 
 import yaml
 
+from runner.actions.registry import traits
 from runner.document.diagnostics import Diagnostic, format_path
 from runner.document.yamlsource import Document, Mark, PathKey
-from runner.shellsyntax import TemplateHole, describe, hint, misplaced_holes, shell_text_fields, template_items
+from runner.shellsyntax import TemplateHole, describe, hint, misplaced_holes, template_items
 from runner.templating import is_template
 
 
@@ -25,7 +27,7 @@ def check_shell_text(doc: Document, action: Any, params: Any, at: PathKey) -> li
     if not isinstance(action, str) or not isinstance(params, Mapping):
         return []
     out = []
-    for field in shell_text_fields(action):
+    for field in traits(action).shell_text_params:
         text = params.get(field)
         if not isinstance(text, str) or not is_template(text):
             continue

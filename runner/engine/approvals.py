@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from runner.actions.base import Action
 from runner.document.model import Approval, Step
 
 
@@ -23,10 +24,10 @@ class GateDecision:
     why: str = ""
 
 
-def needs_gate(step: Step, mutating: bool) -> bool:
-    """Mutating steps are gated unless the runbook says `approval: {required: false}`; control.manual
-    always waits for a person."""
-    if step.action == "control.manual":
+def needs_gate(step: Step, action: Action, mutating: bool) -> bool:
+    """Mutating steps are gated unless the runbook says `approval: {required: false}`; an action done by a
+    person (`waits_for_person`) always waits for their confirmation."""
+    if action.waits_for_person:
         return True
     if step.approval is not None and step.approval.required is not None:
         return step.approval.required

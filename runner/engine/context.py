@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.document.runbook import FAMILY_CONNECTIONS
+from runner.actions.registry import connection_types
 from runner.errors import FirelineError
 from runner.journal.events import StepStatus
 from runner.templating import render_value
@@ -78,7 +78,7 @@ def declared_connection(declared: Mapping[str, Mapping[str, Any]], name: str, fa
     if name not in declared:
         raise FirelineError(f"unknown connection {name!r}")
     kind = declared[name].get("type")
-    allowed = FAMILY_CONNECTIONS.get(family, (family,))
+    allowed = connection_types(family)
     if kind not in allowed:
         raise FirelineError(f"connection {name!r} is of type {kind}; this step needs {' or '.join(allowed)}")
     return declared[name]

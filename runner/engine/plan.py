@@ -43,7 +43,8 @@ class Planner(Engine):
             return Plan(Verdict.CANNOT_CHECK, f"depends on values a dry-run does not have: {exc}")
         except FirelineError as exc:
             return Plan(Verdict.CANNOT_CHECK, str(exc))
-        if action.is_mutating(params) and not step.read_only:
+        # What a person does is never run as a read in a dry-run: the person is not there.
+        if (action.is_mutating(params) and not step.read_only) or action.waits_for_person:
             # Later steps may test `steps.<id>.status`; its outputs stay unknown in a dry-run.
             state.status = StepStatus.PLANNED
             try:

@@ -24,11 +24,9 @@ from runner.journal import events as ev
 from runner.journal.events import Payload, RunStatus, StepStatus
 from runner.journal.store import Journal
 from runner.secrets import Redactor
-from runner.shellsyntax import SHELL_TEXT_FIELDS
-from runner.templating import TemplateError, evaluate, is_template, render_value
+from runner.templating import TemplateError, evaluate, is_template, render_params
 
 MAX_VISITS_PER_STEP = 100  # a goto loop that never ends is a bug in the runbook, not a strategy
-SHELL_FIELDS = SHELL_TEXT_FIELDS  # which parameters are shell text: one table, shared with game-day probes
 
 
 class Reporter(Protocol):
@@ -234,17 +232,8 @@ class Engine:
     def _params(self, action: str, params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
         if not _has_template(params):
             return dict(params)  # validated statically, nothing can have changed
-        shell_fields = SHELL_FIELDS.get(action, ())
-        rendered = {
-            k: v
-            if k == "expect" and isinstance(v, Mapping) and "that" in v
-            else render_value(v, context, shell=k in shell_fields)
-            for k, v in params.items()
-        }
-        if isinstance(rendered.get("expect"), Mapping) and "that" in rendered["expect"]:
-            # `expect.that` is judged by the action against the value it reads; only the rest renders now.
-            expect = dict(rendered["expect"])
-            rendered["expect"] = {k: v if k == "that" else render_value(v, context) for k, v in expect.items()}
+        # As the action declares: shell text quoted, what it judges against what it reads left for it.
+        rendered = render_params(action, params, context)
         problems = check_params_now(action, rendered)
         if problems:
             raise ActionError("invalid parameters after rendering templates: " + "; ".join(problems))
@@ -355,7 +344,7 @@ class Engine:
 
     # -- approval ---------------------------------------------------------------------------------------
     def _gate(self, step: Step, action: Action, params: Mapping[str, Any], mutating: bool) -> None:
-        if not approvals.needs_gate(step, mutating):
+        if not approvals.needs_gate(step, action, mutating):
             return
         decision = approvals.evaluate_gate(step, self._grants(step), self.options.initiator)
         if decision.approved:
@@ -363,7 +352,7 @@ class Engine:
         plan = self._safe_plan(action, params, step)
         if self.options.interactive and approvals.prompt_can_satisfy(step, self.options.initiator):
             self.reporter.approval_needed(step, plan, decision.why)
-            verb = "confirm you are done" if step.action == "control.manual" else "approve"
+            verb = "confirm you are done" if action.waits_for_person else "approve"
             answer = self.reporter.ask(
                 step,
                 f"Type {step.id!r} to {verb} (anything else refuses)",
