@@ -91,7 +91,7 @@ def _where_it_stood(journal: Any, gameday_id: str, what: str) -> str:
     if not events:
         return f"interrupted ({what}) before the game day started: nothing was injected or recorded"
     if finished:
-        status = finished[0].data.get("status")
+        status = gev.GameDayFinished.of(finished[0]).status
         return (
             f"interrupted ({what}) after game day {gameday_id} finished ({status}): "
             f"see `fireline gameday report {gameday_id}`"
@@ -128,7 +128,7 @@ def ack(gameday_id: str, actor: str) -> int:
 
     journal = open_journal()
     full = _known(journal, gameday_id)
-    journal.append(full, gev.ACKNOWLEDGED, actor=actor, data={"via": "ack"}, durable=True)
+    journal.append(full, gev.ACKNOWLEDGED, actor=actor, data=gev.GameDayAcknowledged("ack").to_data(), durable=True)
     click.echo(f"acknowledged game day {full} as {actor}")
     return 0
 

@@ -283,7 +283,7 @@ def approve(run_id: str, step: str, actor: str, reason: str) -> int:
         ev.STEP_APPROVED,
         step_id=step,
         actor=actor,
-        data={"reason": reason, "via": "fireline approve"},
+        data=ev.StepApproved(reason, "fireline approve").to_data(),
         durable=True,
     )
     click.echo(f"approved {step} of run {full_id} as {actor}. Continue with: fireline resume {full_id}")

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from runner.errors import UsageError
-from runner.journal.events import on_one_clock
+from runner.journal import events as ev
+from runner.journal.events import Event, RunStatus, decode, on_one_clock
 from runner.journal.store import open_journal
 
 
@@ -24,18 +25,16 @@ def runs() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_runs(limit: int, as_json: bool) -> int:
     """Recent runs, newest first, with their status."""
-    from runner.journal import events as ev
-
     journal = open_journal()
     rows: list[dict[str, Any]] = []
     for started in journal.first_events(ev.RUN_STARTED, limit):
         last = journal.last_event(started.run_id)
-        status = _status(last.type if last else "", last.data if last else {})
+        status = _status(last) if last else "running?"
         rows.append(
             {
                 "run_id": started.run_id,
                 "started": started.ts_wall,
-                "runbook": started.data.get("name"),
+                "runbook": ev.RunStarted.of(started).name,
                 "initiator": started.actor,
                 "status": status,
             }
@@ -51,11 +50,11 @@ def list_runs(limit: int, as_json: bool) -> int:
     return 0
 
 
-def _status(last_type: str, data: Any) -> str:
-    if last_type == "run.finished":
-        return str(data.get("status"))
-    if last_type == "run.paused":
-        return "paused"
+def _status(last: Event) -> str:
+    if last.type == ev.RUN_FINISHED:
+        return str(ev.RunFinished.of(last).status)
+    if last.type == ev.RUN_PAUSED:
+        return str(RunStatus.PAUSED)
     return "running?"  # started and never finished: running now, or crashed (resume it)
 
 
@@ -92,8 +91,12 @@ def show(run_id: str, as_json: bool) -> int:
         )
         return 0
     first = events[0]
-    click.echo(f"run {full_id}: {first.data.get('title') or first.data.get('name')} ({first.data.get('runbook')})")
-    click.echo(f"started by {first.actor} at {first.ts_wall}; inputs: {json.dumps(first.data.get('inputs', {}))}")
+    started = decode(first)
+    if isinstance(started, ev.RunStarted):  # a plan.started too
+        click.echo(f"run {full_id}: {started.title or started.name} ({started.runbook})")
+        click.echo(f"started by {first.actor} at {first.ts_wall}; inputs: {json.dumps(started.inputs)}")
+    else:  # a journal whose first event of this run is not its start (a damaged or hand-made one)
+        click.echo(f"run {full_id}: {first.type}")
     t0 = first.ts_mono
     for e in events[1:]:
         click.echo(f"  +{e.ts_mono - t0:8.3f}s  {_hms(e.ts_wall)}  {e.type:<20} {e.step_id or '':<24} {_describe(e)}")
@@ -104,25 +107,25 @@ def _hms(ts: str) -> str:
     return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").strftime("%H:%M:%S")
 
 
-def _describe(e: Any) -> str:
-    d = e.data
-    if e.type == "step.approved":
-        return f"by {e.actor} via {d.get('via')}: {d.get('reason')}"
-    if e.type == "step.succeeded":
-        out = f" outputs {json.dumps(d.get('outputs'))}" if d.get("outputs") else ""
-        return f"{d.get('summary', '')} ({d.get('duration_s', 0):.3f}s){out}"
-    if e.type == "step.failed":
-        return str(d.get("error"))
-    if e.type in ("step.skipped", "run.paused"):
-        return str(d.get("reason") or d.get("why") or "")
-    if e.type == "step.started":
-        return (
-            f"{d.get('action')}{' (mutating)' if d.get('mutating') else ''}{' rollback' if d.get('rollback') else ''}"
-        )
-    if e.type == "run.finished":
-        return f"{d.get('status')} {d.get('message') or ''}"
-    if e.type == "step.decision":
-        return f"{d.get('decision')} by {e.actor}"
-    if e.type == "step.transition":
-        return f"-> {d.get('to') or 'end of run'} ({d.get('why')})"
+def _describe(e: Event) -> str:
+    p = decode(e)
+    if isinstance(p, ev.StepApproved):
+        return f"by {e.actor} via {p.via}: {p.reason}"
+    if isinstance(p, ev.StepSucceeded):
+        out = f" outputs {json.dumps(p.outputs, default=str)}" if p.outputs else ""
+        return f"{p.summary} ({p.duration_s or 0:.3f}s){out}"
+    if isinstance(p, ev.StepFailed):
+        return p.error
+    if isinstance(p, ev.StepSkipped):
+        return p.reason
+    if isinstance(p, ev.RunPaused):
+        return p.reason or p.why
+    if isinstance(p, ev.StepStarted):
+        return f"{p.action} rollback" if p.rollback else f"{p.action}{' (mutating)' if p.mutating else ''}"
+    if isinstance(p, ev.RunFinished):
+        return f"{p.status} {p.message}"
+    if isinstance(p, ev.StepDecision):
+        return f"{p.decision} by {e.actor}"
+    if isinstance(p, ev.StepTransition):
+        return f"-> {p.to or 'end of run'} ({p.why})"
     return ""

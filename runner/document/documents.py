@@ -15,7 +15,8 @@ KINDS = ("Runbook", "GameDay")
 def check_document(path: Path) -> str:
     """Validate one file of any kind; returns its kind or raises DocumentInvalid with every problem."""
     doc = load_document(path)
-    kind = doc.data.get("kind")
+    data = doc.data  # the YAML document, not a journal event
+    kind = data.get("kind")
     if kind == "GameDay":
         from runner.document.gameday import check_gameday
 

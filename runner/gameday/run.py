@@ -14,7 +14,6 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,25 +23,18 @@ from runner.durations import format_duration
 from runner.engine.context import Connections, RunScope
 from runner.errors import FirelineError
 from runner.gameday import events as gev
+from runner.gameday.events import Status
 from runner.gameday.faults import FAULTS, revert_fault
 from runner.gameday.metrics import Metric, measure
 from runner.gameday.output import Printer, ReporterFactory, brief, response_reporter
 from runner.gameday.probes import ProbeResult, Ticker, run_check
 from runner.gameday.signals import Terminated, deferred_signals, terminate_raises
+from runner.journal.events import Event, Payload, RunStatus, decode
 from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.templating import render_params, render_value
 
 POLL = 0.02  # the supervisor's own loop period: far below any probe interval
-
-
-class Status(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    ABORTED = "aborted"  # a guardrail stopped it
-    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM
-    NOT_STARTED = "not-started"  # the steady state did not hold before: nothing was injected
-    ERROR = "error"  # a bug (a probe's action raised): stopped and reverted, reported as a bug
 
 
 EXIT_CODES = {Status.PASSED: 0, Status.INTERRUPTED: 130, Status.ERROR: 4}
@@ -130,7 +122,7 @@ class GameDayRun:
         with terminate_raises():
             status, message, bug = Status.FAILED, "", None
             try:
-                self._event(gev.GAMEDAY_STARTED, data=self._started_data(), durable=True)
+                self._event(self._started(), durable=True)
                 self.printer.line(f"game day {self.id}: {self.gameday.title}")
                 status, message = self._run()
             except Aborted as exc:
@@ -164,7 +156,7 @@ class GameDayRun:
         with deferred_signals(redeliver=False, notice="the game day stops once every fault is reverted"):
             try:
                 if status in (Status.ABORTED, Status.INTERRUPTED, Status.ERROR) or message.startswith("game day error"):
-                    self._event(gev.ABORTED, data={"reason": self.redactor.text(message)}, durable=True)
+                    self._event(gev.GameDayAborted(message), durable=True)
                     self.printer.line(f"stopping: {message}")
                 if not self._revert_all("finished" if status in (Status.PASSED, Status.FAILED) else status.value):
                     unreverted = f"a fault could not be reverted: {self._recover_hint()}"
@@ -186,40 +178,33 @@ class GameDayRun:
     def _recover_hint(self) -> str:
         return f"run `fireline gameday recover {self.id}` once the cause is fixed"
 
-    def _started_data(self) -> dict[str, Any]:
+    def _started(self) -> gev.GameDayStarted:
         g = self.gameday
-        data: dict[str, Any] = self.redactor.data(
-            {
-                "scenario": g.name,
-                "title": g.title,
-                "hypothesis": g.metadata.get("hypothesis", ""),
-                "path": g.path,
-                "digest": g.digest,
-                "objectives": dict(g.objectives),
-                "interval": g.interval,
-                "settle": g.settle,
-                "inputs": self.scope.inputs,
-                "mode": g.response.mode,
-                "runbook": g.response.runbook,
-                "faults": [f.id for f in g.faults],
-                "probes": [p.id for p in g.probes],
-                # What `recover` needs when the scenario file has moved or changed: connection templates and
-                # secret references (never values).
-                "connections": dict(g.connections),
-                "secrets": {n: {"from": r.source, "key": r.key, "optional": r.optional} for n, r in g.secrets.items()},
-            }
+        return gev.GameDayStarted(
+            scenario=g.name,
+            title=g.title,
+            hypothesis=g.metadata.get("hypothesis", ""),
+            path=g.path,
+            digest=g.digest,
+            objectives=dict(g.objectives),
+            interval=g.interval,
+            settle=g.settle,
+            inputs=self.scope.inputs,
+            mode=g.response.mode,
+            runbook=g.response.runbook,
+            faults=tuple(f.id for f in g.faults),
+            probes=tuple(p.id for p in g.probes),
+            # What `recover` needs when the scenario file has moved or changed: connection templates and
+            # secret references (never values).
+            connections=dict(g.connections),
+            secrets={n: {"from": r.source, "key": r.key, "optional": r.optional} for n, r in g.secrets.items()},
         )
-        return data
 
     def _finish(self, status: Status, message: str) -> GameDayResult:
         metrics = measure(self.journal.events(self.id), self.gameday.objectives)
         if status is Status.PASSED and any(m.passed is False for m in metrics):
             status, message = Status.FAILED, "an objective was missed"
-        self._event(
-            gev.FINISHED,
-            data={"status": status, "message": message, "metrics": [m.as_dict() for m in metrics]},
-            durable=True,
-        )
+        self._event(gev.GameDayFinished(status, message, tuple(m.record() for m in metrics)), durable=True)
         self.connections.close()
         return GameDayResult(self.id, status, tuple(metrics), message)
 
@@ -253,14 +238,8 @@ class GameDayRun:
             if ok or time.monotonic() >= deadline:
                 break
             time.sleep(self.gameday.interval)
-        self._event(
-            gev.STEADY_STATE_CHECKED,
-            data={
-                "phase": phase,
-                "ok": ok,
-                "probes": {pid: {"ok": r.ok, "detail": r.detail} for pid, r in results.items()},
-            },
-        )
+        checks = {pid: gev.ProbeCheck(r.ok, r.detail) for pid, r in results.items()}
+        self._event(gev.SteadyStateChecked(phase, ok, checks))
         for pid, r in results.items():
             self.printer.line(f"steady state ({phase}) {pid}: {'ok' if r.ok else 'FAILING'}: {r.detail}")
         return ok
@@ -285,21 +264,20 @@ class GameDayRun:
             was = w.ok[probe.id]
             w.ok[probe.id] = result.ok
             if was != result.ok:
-                self._event(
-                    gev.PROBE_OK if result.ok else gev.PROBE_FAILED, step_id=probe.id, data={"detail": result.detail}
-                )
+                change = gev.ProbeOk(result.detail) if result.ok else gev.ProbeFailed(result.detail)
+                self._event(change, step_id=probe.id)
                 self.printer.line(f"probe {probe.id}: {'ok again' if result.ok else 'FAILING'}: {result.detail}")
             healthy = all(w.ok.values())
             if not healthy and w.armed and not w.violated:
                 w.violated, w.healthy_since = True, None
-                self._event(gev.STEADY_STATE_VIOLATED, data={"probe": probe.id})
+                self._event(gev.SteadyStateViolated(probe.id))
                 self.printer.line("steady state VIOLATED")
                 self._signal_fired("steady_state_violated", f"probe {probe.id} failing")
             elif healthy and w.healthy_since is None:
                 w.healthy_since = result.at
                 if w.violated:
                     w.violated = False
-                    self._event(gev.STEADY_STATE_RESTORED, data={"probe": probe.id})
+                    self._event(gev.SteadyStateRestored(probe.id))
                     self.printer.line("steady state restored")
             elif not healthy:
                 w.healthy_since = None
@@ -320,7 +298,7 @@ class GameDayRun:
             )
             self._note_bug("detection signal alert", "alertmanager.alerts", result)
             if result.ok:
-                self._event(gev.ALERT_FIRING, data={"name": sig.params.get("name"), "labels": sig.params.get("labels")})
+                self._event(gev.AlertFiring(sig.params.get("name"), sig.params.get("labels")))
                 self._signal_fired("alert", f"alert {sig.params.get('name')} firing")
         elif sig.kind == "prometheus":
             result = run_check(
@@ -334,7 +312,7 @@ class GameDayRun:
             )
             self._note_bug("detection signal prometheus", "prometheus.query", result)
             if result.ok:
-                self._event(gev.SIGNAL_FIRED, data={"kind": "prometheus", "detail": result.detail})
+                self._event(gev.SignalFired("prometheus", result.detail))
                 self._signal_fired("prometheus", result.detail)
 
     def _signal_fired(self, kind: str, detail: str) -> None:
@@ -343,7 +321,7 @@ class GameDayRun:
         if not any(s.kind == kind for s in self.gameday.detection):
             return
         self.watch.detected.set()
-        self._event(gev.DETECTED, data={"signal": kind, "detail": detail}, durable=True)
+        self._event(gev.GameDayDetected(kind, detail), durable=True)
         self.printer.line(f"DETECTED by {kind}: {detail}")
 
     def _tick_guardrail(self, probe: Probe) -> None:
@@ -365,18 +343,13 @@ class GameDayRun:
         def record(state: Mapping[str, Any]) -> None:
             self.injected[fault.id] = Injected(params, dict(state))
             self._event(
-                gev.FAULT_INJECTING,
-                step_id=fault.id,
-                data={"action": fault.action, "params": params, "state": dict(state), "revert": fault.revert},
-                durable=True,
+                gev.FaultInjecting(fault.action, params, dict(state), fault.revert), step_id=fault.id, durable=True
             )
 
         state = kind.inject(fault, params, self._fault_ctx(fault), record)
         deadline = time.monotonic() + fault.duration if fault.duration else None
         self.injected[fault.id] = Injected(params, dict(state), deadline)
-        event = self._event(
-            gev.FAULT_INJECTED, step_id=fault.id, data={"action": fault.action, "state": dict(state)}, durable=True
-        )
+        event = self._event(gev.FaultInjected(fault.action, dict(state)), step_id=fault.id, durable=True)
         if self.printer.origin is None:
             self.printer.origin = event
             self.watch.armed = True
@@ -419,8 +392,7 @@ class GameDayRun:
         with deferred_signals(notice=f"fault {fault_id} is being reverted; the game day stops after that"):
             self.printer.line(f"fault {fault_id}: reverting ({why})")
             ok, summary = revert_fault(fault, entry.params, entry.state, self._fault_ctx(fault))
-            data = {"ok": ok, "summary": summary, "why": why}
-            self._event(gev.FAULT_REVERTED, step_id=fault_id, data=data, durable=True)
+            self._event(gev.FaultReverted(ok, summary, why), step_id=fault_id, durable=True)
             if ok:
                 del self.injected[fault_id]
             else:
@@ -469,7 +441,7 @@ class GameDayRun:
                 return False
         if self.response_thread is not None and self.response_thread.is_alive():
             return False  # let the runbook finish: its end is the mitigation time
-        self._event(gev.RECOVERED, data={"since_mono": since}, durable=True)
+        self._event(gev.GameDayRecovered(since), durable=True)
         self.printer.line(f"RECOVERED: steady state held for {format_duration(self.gameday.settle)}")
         return True
 
@@ -502,28 +474,37 @@ class GameDayRun:
             on_run_finished(journal, result, parent=self.id)
         except FirelineError as exc:
             self.printer.line(f"response runbook could not run: {exc}")
-            self._event(gev.RESPONSE_FINISHED, data={"run_id": None, "status": "failed", "error": str(exc)})
+            self._event(gev.ResponseFinished(None, RunStatus.FAILED, str(exc)))
 
     def _show_remote_events(self, seen: int) -> int:
         """Acknowledgements, notes and linked runs arrive from other processes through the journal."""
         events = self.journal.events(self.id, (gev.ACKNOWLEDGED, gev.NOTE, gev.RESPONSE_STARTED, gev.RESPONSE_FINISHED))
         for event in events[seen:]:
             who = f" by {event.actor}" if event.actor else ""
-            detail = event.data.get("text") or event.data.get("status") or event.data.get("run_id") or ""
-            self.printer.line(f"{event.type}{who}: {detail}")
+            self.printer.line(f"{event.type}{who}: {_remote_detail(event)}")
         return len(events)
 
     # -- journal and signals ------------------------------------------------------------------------------
-    def _event(
-        self, type_: str, *, step_id: str | None = None, data: Mapping[str, Any] | None = None, durable: bool = False
-    ) -> float:
+    def _event(self, payload: Payload, *, step_id: str | None = None, durable: bool = False) -> float:
         with deferred_signals():  # an event is written whole or not at all, even on Ctrl-C
             event = self.journal.append(
                 self.id,
-                type_,
+                payload.TYPE,
                 step_id=step_id,
                 actor=self.actor,
-                data=self.redactor.data(dict(data or {})),
+                data=self.redactor.data(payload.to_data()),
                 durable=durable,
             )
         return event.ts_mono
+
+
+def _remote_detail(event: Event) -> str:
+    """What a line about another process's event shows: the note, the run's status, or the run."""
+    payload = decode(event)
+    if isinstance(payload, gev.GameDayNote):
+        return payload.text
+    if isinstance(payload, gev.ResponseFinished):
+        return payload.status or payload.run_id or ""
+    if isinstance(payload, gev.ResponseStarted | gev.GameDayAcknowledged):
+        return payload.run_id or ""
+    return ""

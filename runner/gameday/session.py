@@ -59,28 +59,30 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     and reported as an error (exit 1) once the others are done: running `recover` again retries it.
     """
     events = journal.events(gameday_id)
-    started = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
-    if started is None:
+    start = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
+    if start is None:
         raise UsageError(
             f"no game day {gameday_id!r} in the journal at {journal.location}", hint="see `fireline gameday history`"
         )
+    started = gev.GameDayStarted.of(start)
     redactor = Redactor()
-    refs = _secret_refs(started.data)
-    scope = RunScope(dict(started.data.get("inputs") or {}), resolve_secrets(refs, redactor), {"id": gameday_id})
-    connections = Connections(started.data.get("connections") or {}, scope)
-    reverted = {e.step_id for e in events if e.type == gev.FAULT_REVERTED and e.data.get("ok")}
-    pending = [e for e in events if e.type == gev.FAULT_INJECTING and e.step_id not in reverted]
+    refs = _secret_refs(started)
+    scope = RunScope(dict(started.inputs), resolve_secrets(refs, redactor), {"id": gameday_id})
+    connections = Connections(started.connections, scope)
+    reverted = {e.step_id for e in events if e.type == gev.FAULT_REVERTED and gev.FaultReverted.of(e).ok}
+    pending = [
+        (str(e.step_id), gev.FaultInjecting.of(e))
+        for e in events
+        if e.type == gev.FAULT_INJECTING and e.step_id not in reverted
+    ]
     done: list[str] = []
     failed: list[str] = []
     again = f"run `fireline gameday recover {gameday_id}` again"
     try:
-        for event in reversed(pending):  # newest first, as the game day itself reverts
-            fault = Fault(
-                str(event.step_id), event.data["action"], event.data.get("params") or {}, event.data.get("revert"), None
-            )
+        for fault_id, injecting in reversed(pending):  # newest first, as the game day itself reverts
+            fault = Fault(fault_id, injecting.action, injecting.params, injecting.revert, None)
             with deferred_signals(notice=f"fault {fault.id} is being reverted; recover stops after that"):
-                ok = _recover_one(gameday_id, fault, event.data.get("state") or {}, connections, redactor, actor,
-                                  journal, out)
+                ok = _recover_one(gameday_id, fault, injecting.state, connections, redactor, actor, journal, out)
             (done if ok else failed).append(fault.id)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM between two reverts
         out.write(f"interrupted: {len(pending) - len(done)} fault(s) may still be injected; {again}\n")
@@ -88,19 +90,14 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     finally:
         connections.close()
     if not any(e.type == gev.FINISHED for e in events):
-        objectives = {k: float(v) for k, v in (started.data.get("objectives") or {}).items()}
+        objectives = {k: float(v) for k, v in started.objectives.items()}
         metrics = measure(journal.events(gameday_id), objectives)
-        journal.append(
-            gameday_id,
-            gev.FINISHED,
-            actor=actor,
-            durable=True,
-            data={
-                "status": "interrupted",
-                "message": "recovered after the game day process died",
-                "metrics": [m.as_dict() for m in metrics],
-            },
+        finished = gev.GameDayFinished(
+            gev.Status.INTERRUPTED,
+            "recovered after the game day process died",
+            tuple(m.record() for m in metrics),
         )
+        journal.append(gameday_id, gev.FINISHED, actor=actor, durable=True, data=finished.to_data())
     if failed:
         raise FirelineError(
             f"{len(failed)} fault(s) could not be reverted: {', '.join(failed)}", hint=f"fix the cause, then {again}"
@@ -122,7 +119,7 @@ def _recover_one(
 ) -> bool:
     ctx = ActionContext(fault.id, connections, redact=redactor.text)
     ok, summary = revert_fault(fault, fault.params, state, ctx)
-    data = redactor.data({"ok": ok, "summary": summary, "why": "recover"})
+    data = redactor.data(gev.FaultReverted(ok, summary, "recover").to_data())
     journal.append(gameday_id, gev.FAULT_REVERTED, step_id=fault.id, actor=actor, durable=True, data=data)
     out.write(redactor.text(f"fault {fault.id}: {summary}") + "\n")
     return ok
@@ -132,12 +129,13 @@ def add_note(gameday_id: str, text: str, actor: str, journal: Journal) -> None:
     """Record an observation in a game day's timeline, with the game day's secrets masked: people paste
     tokens and connection strings into notes, and every report shows them."""
     started = journal.events(gameday_id, (gev.GAMEDAY_STARTED,))
-    redactor = known_secrets(started[0].data) if started else Redactor()
+    redactor = known_secrets(gev.GameDayStarted.of(started[0])) if started else Redactor()
+    note = gev.GameDayNote(redactor.text(text))
     # Durable: the command says "noted" only once the note is on disk, where the running game day reads it.
-    journal.append(gameday_id, gev.NOTE, actor=actor, data={"text": redactor.text(text)}, durable=True)
+    journal.append(gameday_id, gev.NOTE, actor=actor, data=note.to_data(), durable=True)
 
 
-def known_secrets(started: Mapping[str, Any]) -> Redactor:
+def known_secrets(started: gev.GameDayStarted) -> Redactor:
     """A redactor for the game day's secrets (resolved as the run resolves them, from the references its start
     recorded) that this environment can read. A secret it cannot read is skipped without a word: the note
     taker need not hold every credential, and a note must not fail for it."""
@@ -150,9 +148,9 @@ def known_secrets(started: Mapping[str, Any]) -> Redactor:
     return redactor
 
 
-def _secret_refs(started: Mapping[str, Any]) -> dict[str, SecretRef]:
+def _secret_refs(started: gev.GameDayStarted) -> dict[str, SecretRef]:
     """The secret references (never values) that `gameday.started` recorded."""
     return {
         name: SecretRef(name, ref["from"], ref["key"], bool(ref.get("optional")))
-        for name, ref in (started.get("secrets") or {}).items()
+        for name, ref in started.secrets.items()
     }
