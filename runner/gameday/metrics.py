@@ -29,9 +29,6 @@ class Metric:
             return None if self.seconds is not None else False
         return self.seconds is not None and self.seconds <= self.objective
 
-    def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "seconds": self.seconds, "objective_s": self.objective, "passed": self.passed}
-
 
     def record(self) -> gev.MetricRecord:
         """What gameday.finished records of it."""

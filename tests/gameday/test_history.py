@@ -24,7 +24,7 @@ def _game_day(journal: Journal, gd: str, scenario: str, detect_after: float, *, 
     journal.append(gd, gev.RECOVERED)
     journal.append(gd, gev.FAULT_REVERTED, step_id="exhaust", data={"ok": True})
     if finish:
-        metrics = [m.as_dict() for m in measure(journal.events(gd), OBJECTIVES)]
+        metrics = [m.record().to_data() for m in measure(journal.events(gd), OBJECTIVES)]
         journal.append(gd, gev.FINISHED, data={"status": "passed", "metrics": metrics})
     time.sleep(0.002)  # distinct wall-clock start times order the game days
 
