@@ -519,7 +519,7 @@ def _advice(region: Region, name: str) -> str:
     if region is Region.CODE_ARGUMENT:
         return f"give {name} to a command as a plain argument, never to eval, let or trap"
     if region is Region.HEREDOC:
-        return f"pipe it instead: printf '%s\\n' {name} | …; shell.run can also take it as stdin:"
+        return f"pipe it instead: printf '%s\\n' {name} | …, or pass it as `stdin:` where the action takes one"
     if region is Region.HEREDOC_WORD:
         return "use a fixed delimiter such as EOF"
     if region is Region.AFTER_ARRAY:
