@@ -5,21 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from runner.journal.payloads import (
-    Payload,
-    StepStatus,
-    enum_of,
-    flag,
-    mapping,
-    number,
-    opt_text,
-    raw,
-    register,
-    text,
-    texts,
-)
+from runner.journal.payloads import Payload, StepStatus, enum_of, event_payload, flag, mapping, opt_text, text
 
 GAMEDAY_STARTED = "gameday.started"  # data: scenario, path, digest, title, hypothesis, objectives, interval, settle
 STEADY_STATE_CHECKED = "steady_state.checked"  # data: ok, phase (before|after), probes {id: {ok, detail}}
@@ -80,13 +68,13 @@ class Status(StrEnum):
     UNKNOWN = "unknown"  # a status this version does not know (never written)
 
 
-# -- payloads --------------------------------------------------------------------------------------------------
+# -- payloads (fields: the stored keys, in the stored order) --------------------------------------------------
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayStarted(Payload):
     TYPE: ClassVar[str] = GAMEDAY_STARTED
+    MISSING: ClassVar[Mapping[str, Any]] = {"scenario": "?"}
     scenario: str
     title: str = ""
     hypothesis: str = ""
@@ -105,45 +93,6 @@ class GameDayStarted(Payload):
     connections: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "title": self.title,
-            "hypothesis": self.hypothesis,
-            "path": self.path,
-            "digest": self.digest,
-            "objectives": self.objectives,
-            "interval": self.interval,
-            "settle": self.settle,
-            "inputs": self.inputs,
-            "mode": self.mode,
-            "runbook": self.runbook,
-            "faults": list(self.faults),
-            "probes": list(self.probes),
-            "connections": self.connections,
-            "secrets": self.secrets,
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayStarted:
-        return cls(
-            scenario=text(data, "scenario", "?"),
-            title=text(data, "title"),
-            hypothesis=text(data, "hypothesis"),
-            path=opt_text(data, "path"),
-            digest=text(data, "digest"),
-            objectives=mapping(data, "objectives"),
-            interval=raw(data, "interval"),
-            settle=raw(data, "settle"),
-            inputs=mapping(data, "inputs"),
-            mode=opt_text(data, "mode"),
-            runbook=opt_text(data, "runbook"),
-            faults=texts(data, "faults"),
-            probes=texts(data, "probes"),
-            connections=mapping(data, "connections"),
-            secrets=mapping(data, "secrets"),
-        )
-
 
 @dataclass(frozen=True)
 class ProbeCheck:
@@ -151,11 +100,10 @@ class ProbeCheck:
     detail: str = ""
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class SteadyStateChecked(Payload):
     TYPE: ClassVar[str] = STEADY_STATE_CHECKED
-    phase: str | None
+    phase: str | None  # before | after
     ok: bool
     probes: Mapping[str, ProbeCheck] = field(default_factory=dict)
 
@@ -164,7 +112,7 @@ class SteadyStateChecked(Payload):
         return {"phase": self.phase, "ok": self.ok, "probes": probes}
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> SteadyStateChecked:
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
         probes = {
             str(pid): ProbeCheck(flag(r, "ok"), text(r, "detail"))
             for pid, r in mapping(data, "probes").items()
@@ -173,46 +121,29 @@ class SteadyStateChecked(Payload):
         return cls(opt_text(data, "phase"), flag(data, "ok"), probes)
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class FaultInjecting(Payload):
     """Written before a fault's change, with what its revert needs (step_id: the fault id)."""
 
     TYPE: ClassVar[str] = FAULT_INJECTING
+    MISSING: ClassVar[Mapping[str, Any]] = {"action": "?"}
     action: str
     params: Mapping[str, Any] = field(default_factory=dict)
     state: Mapping[str, Any] = field(default_factory=dict)
     revert: Any = None  # the fault's own revert step, when it has one
 
-    def to_data(self) -> dict[str, Any]:
-        return {"action": self.action, "params": self.params, "state": self.state, "revert": self.revert}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> FaultInjecting:
-        return cls(text(data, "action", "?"), mapping(data, "params"), mapping(data, "state"), raw(data, "revert"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class FaultInjected(Payload):
     TYPE: ClassVar[str] = FAULT_INJECTED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"summary"})
+    MISSING: ClassVar[Mapping[str, Any]] = {"action": "?"}
     action: str
     state: Mapping[str, Any] = field(default_factory=dict)
     summary: str | None = None  # not written by this version; read from older journals
 
-    def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"action": self.action, "state": self.state}
-        if self.summary is not None:
-            data["summary"] = self.summary
-        return data
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> FaultInjected:
-        return cls(text(data, "action", "?"), mapping(data, "state"), opt_text(data, "summary"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class FaultReverted(Payload):
     """Only an ok one takes the fault out of the injected set."""
 
@@ -221,171 +152,81 @@ class FaultReverted(Payload):
     summary: str = ""
     why: str | None = None  # finished|duration|aborted|interrupted|error|recover
 
-    def to_data(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.summary, "why": self.why}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> FaultReverted:
-        return cls(flag(data, "ok"), text(data, "summary"), opt_text(data, "why"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class ProbeFailed(Payload):
     TYPE: ClassVar[str] = PROBE_FAILED
     detail: str = ""
 
-    def to_data(self) -> dict[str, Any]:
-        return {"detail": self.detail}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> ProbeFailed:
-        return cls(text(data, "detail"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class ProbeOk(Payload):
     TYPE: ClassVar[str] = PROBE_OK
     detail: str = ""
 
-    def to_data(self) -> dict[str, Any]:
-        return {"detail": self.detail}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> ProbeOk:
-        return cls(text(data, "detail"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class SteadyStateViolated(Payload):
     TYPE: ClassVar[str] = STEADY_STATE_VIOLATED
     probe: str | None = None  # the probe whose failure broke it
 
-    def to_data(self) -> dict[str, Any]:
-        return {"probe": self.probe}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> SteadyStateViolated:
-        return cls(opt_text(data, "probe"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class SteadyStateRestored(Payload):
     TYPE: ClassVar[str] = STEADY_STATE_RESTORED
     probe: str | None = None  # the last probe to come back
 
-    def to_data(self) -> dict[str, Any]:
-        return {"probe": self.probe}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> SteadyStateRestored:
-        return cls(opt_text(data, "probe"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class AlertFiring(Payload):
     TYPE: ClassVar[str] = ALERT_FIRING
     name: str | None
     labels: Any = None
 
-    def to_data(self) -> dict[str, Any]:
-        return {"name": self.name, "labels": self.labels}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> AlertFiring:
-        return cls(opt_text(data, "name"), raw(data, "labels"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class SignalFired(Payload):
     TYPE: ClassVar[str] = SIGNAL_FIRED
     kind: str
     detail: Any = None
 
-    def to_data(self) -> dict[str, Any]:
-        return {"kind": self.kind, "detail": self.detail}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> SignalFired:
-        return cls(text(data, "kind"), raw(data, "detail"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayDetected(Payload):
     TYPE: ClassVar[str] = DETECTED
     signal: Any  # the first signal listed under detection: that fired (a name, or a mapping in old journals)
     detail: Any = None
 
-    def to_data(self) -> dict[str, Any]:
-        return {"signal": self.signal, "detail": self.detail}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayDetected:
-        return cls(raw(data, "signal"), raw(data, "detail"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayAcknowledged(Payload):
     TYPE: ClassVar[str] = ACKNOWLEDGED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"run_id"})
     via: str  # ack|runbook
     run_id: str | None = None  # the response run that acknowledged by starting
 
-    def to_data(self) -> dict[str, Any]:
-        if self.run_id is None:
-            return {"via": self.via}
-        return {"via": self.via, "run_id": self.run_id}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayAcknowledged:
-        return cls(text(data, "via"), opt_text(data, "run_id"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayNote(Payload):
     TYPE: ClassVar[str] = NOTE
     text: str
 
-    def to_data(self) -> dict[str, Any]:
-        return {"text": self.text}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayNote:
-        return cls(text(data, "text"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class ResponseStarted(Payload):
     TYPE: ClassVar[str] = RESPONSE_STARTED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"mode"})
     run_id: str | None
     runbook: str | None = None
     mode: str | None = None  # not written by this version; read from older journals
 
-    def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"run_id": self.run_id, "runbook": self.runbook}
-        if self.mode is not None:
-            data["mode"] = self.mode
-        return data
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> ResponseStarted:
-        return cls(opt_text(data, "run_id"), opt_text(data, "runbook"), opt_text(data, "mode"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class ResponseStep(Payload):
     """A response run's step, copied into the game day's timeline (step_id: the step)."""
 
     TYPE: ClassVar[str] = RESPONSE_STEP
+    MISSING: ClassVar[Mapping[str, Any]] = {"status": StepStatus.UNKNOWN}
     run_id: str | None
     # A StepStatus value (ok|failed|skipped) when this version wrote it; kept as text because older journals
     # and hand-made ones say e.g. "succeeded", and the report shows what was recorded.
@@ -393,65 +234,26 @@ class ResponseStep(Payload):
     started_mono: float | None = None  # None in older or partial events: the event's own time is the best known
     ended_mono: float | None = None
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "started_mono": self.started_mono,
-            "ended_mono": self.ended_mono,
-        }
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> ResponseStep:
-        status = text(data, "status", StepStatus.UNKNOWN)
-        return cls(opt_text(data, "run_id"), status, number(data, "started_mono"), number(data, "ended_mono"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class ResponseFinished(Payload):
     TYPE: ClassVar[str] = RESPONSE_FINISHED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"error"})
     run_id: str | None  # None: the response run could not start
     status: str | None  # a RunStatus value
     error: str | None = None
 
-    def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"run_id": self.run_id, "status": self.status}
-        if self.error is not None:
-            data["error"] = self.error
-        return data
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> ResponseFinished:
-        return cls(opt_text(data, "run_id"), opt_text(data, "status"), opt_text(data, "error"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayRecovered(Payload):
     TYPE: ClassVar[str] = RECOVERED
     since_mono: float | None  # start of the window in which steady state held
 
-    def to_data(self) -> dict[str, Any]:
-        return {"since_mono": self.since_mono}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayRecovered:
-        return cls(number(data, "since_mono"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayAborted(Payload):
     TYPE: ClassVar[str] = ABORTED
     reason: str = ""
-
-    def to_data(self) -> dict[str, Any]:
-        return {"reason": self.reason}
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayAborted:
-        return cls(text(data, "reason"))
 
 
 @dataclass(frozen=True)
@@ -464,11 +266,10 @@ class MetricRecord:
     passed: bool | None = None
 
     def to_data(self) -> dict[str, Any]:
-        return {"name": self.name, "seconds": self.seconds, "objective_s": self.objective_s, "passed": self.passed}
+        return dict(self.__dict__)
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class GameDayFinished(Payload):
     TYPE: ClassVar[str] = FINISHED
     status: Status
@@ -479,11 +280,11 @@ class GameDayFinished(Payload):
         return {"status": self.status, "message": self.message, "metrics": [m.to_data() for m in self.metrics]}
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> GameDayFinished:
-        raw_metrics = data.get("metrics")
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
+        stored = data.get("metrics")
         metrics = tuple(
             MetricRecord(text(m, "name"), m.get("seconds"), m.get("objective_s"), _passed(m))
-            for m in (raw_metrics if isinstance(raw_metrics, list) else ())
+            for m in (stored if isinstance(stored, list) else ())
             if isinstance(m, Mapping)
         )
         return cls(enum_of(Status, data.get("status"), Status.UNKNOWN), text(data, "message"), metrics)

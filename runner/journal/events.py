@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from runner.journal.payloads import (
     Payload,
@@ -13,15 +13,9 @@ from runner.journal.payloads import (
     StepStatus,
     Unknown,
     decode,
-    enum_of,
-    flag,
+    event_payload,
     mapping,
-    number,
     opt_text,
-    raw,
-    register,
-    text,
-    texts,
 )
 
 __all__ = ["Event", "Payload", "RunStatus", "StepStatus", "Unknown", "decode", "on_one_clock"]
@@ -79,13 +73,13 @@ def _wall(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-# -- payloads of run and plan events --------------------------------------------------------------------------
+# -- payloads of run and plan events (fields: the stored keys, in the stored order) --------------------------
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class RunStarted(Payload):
     TYPE: ClassVar[str] = RUN_STARTED
+    MISSING: ClassVar[Mapping[str, Any]] = {"name": "?"}
     runbook: str  # the runbook file's absolute path
     name: str
     title: str
@@ -100,139 +94,70 @@ class RunStarted(Payload):
     initiator: str = ""
     steps: tuple[str, ...] = ()
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "runbook": self.runbook,
-            "name": self.name,
-            "title": self.title,
-            "digest": self.digest,
-            "inputs": self.inputs,
-            "dry_run": self.dry_run,
-            "approve": list(self.approve),
-            "approve_all": self.approve_all,
-            "reason": self.reason,
-            "parent": self.parent,
-            "version": self.version,
-            "initiator": self.initiator,
-            "steps": list(self.steps),
-        }
-
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> RunStarted:
-        return cls(
-            runbook=text(data, "runbook"),
-            name=text(data, "name", "?"),
-            title=text(data, "title"),
-            digest=text(data, "digest"),
-            inputs=mapping(data, "inputs"),
-            dry_run=flag(data, "dry_run"),
-            approve=texts(data, "approve"),
-            approve_all=flag(data, "approve_all"),
-            reason=text(data, "reason"),
-            parent=opt_text(data, "parent") or opt_text(data, "gameday"),  # "gameday": before the link was neutral
-            version=text(data, "version"),
-            initiator=text(data, "initiator"),
-            steps=texts(data, "steps"),
-        )
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
+        fields = cls.fields_from(data)
+        # Older journals linked a game day's response run under "gameday", before the link was neutral.
+        fields["parent"] = fields["parent"] or opt_text(data, "gameday")
+        return cls(**fields)
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class PlanStarted(RunStarted):
     """A dry run's start: the same record as a run's."""
 
     TYPE: ClassVar[str] = PLAN_STARTED
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> PlanStarted:
-        started = RunStarted.from_data(data)
-        return cls(**started.__dict__)
 
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class RunPaused(Payload):
     TYPE: ClassVar[str] = RUN_PAUSED
+    MISSING: ClassVar[Mapping[str, Any]] = {"reason": "?"}
     reason: str  # "interrupted", or what the run waits for (e.g. "approval required")
     why: str = ""
 
-    def to_data(self) -> dict[str, Any]:
-        return {"reason": self.reason, "why": self.why}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> RunPaused:
-        return cls(text(data, "reason", "?"), text(data, "why"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class RunResumed(Payload):
     TYPE: ClassVar[str] = RUN_RESUMED
     from_step: str | None  # None: nothing was left to run but the end
 
-    def to_data(self) -> dict[str, Any]:
-        return {"from_step": self.from_step}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> RunResumed:
-        return cls(opt_text(data, "from_step"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class RunFinished(Payload):
     TYPE: ClassVar[str] = RUN_FINISHED
     status: RunStatus
     message: str = ""
     failed_steps: tuple[str, ...] = ()
 
-    def to_data(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message, "failed_steps": list(self.failed_steps)}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> RunFinished:
-        status = enum_of(RunStatus, data.get("status"), RunStatus.UNKNOWN)
-        return cls(status, text(data, "message"), texts(data, "failed_steps"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class PlanStep(Payload):
     TYPE: ClassVar[str] = PLAN_STEP
+    MISSING: ClassVar[Mapping[str, Any]] = {"verdict": "?"}
     verdict: str  # an actions.base.Verdict value
     summary: str = ""
     details: tuple[str, ...] = ()
 
-    def to_data(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "summary": self.summary, "details": list(self.details)}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> PlanStep:
-        return cls(text(data, "verdict", "?"), text(data, "summary"), texts(data, "details"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class PlanFinished(Payload):
     TYPE: ClassVar[str] = PLAN_FINISHED
     verdicts: Mapping[str, int]  # verdict → number of steps
 
-    def to_data(self) -> dict[str, Any]:
-        return {"verdicts": dict(self.verdicts)}
-
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> PlanFinished:
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
         counts = mapping(data, "verdicts")
-        return cls({str(k): int(v) for k, v in counts.items() if isinstance(v, int)})
+        return cls({str(k): v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)})
 
 
 # -- payloads of step events ----------------------------------------------------------------------------------
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepStarted(Payload):
     TYPE: ClassVar[str] = STEP_STARTED
+    MISSING: ClassVar[Mapping[str, Any]] = {"action": "?"}
     action: str
     params: Mapping[str, Any] = field(default_factory=dict)
     mutating: bool = True  # older journals did not say: assume the worst
@@ -243,29 +168,15 @@ class StepStarted(Payload):
             return {"action": self.action, "rollback": True, "params": self.params}
         return {"action": self.action, "mutating": self.mutating, "params": self.params}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepStarted:
-        return cls(text(data, "action", "?"), mapping(data, "params"), flag(data, "mutating", True),
-                   flag(data, "rollback"))
 
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepApproved(Payload):
     TYPE: ClassVar[str] = STEP_APPROVED
     reason: str = ""
     via: str = ""  # prompt, fireline approve, --approve …
 
-    def to_data(self) -> dict[str, Any]:
-        return {"reason": self.reason, "via": self.via}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepApproved:
-        return cls(text(data, "reason"), text(data, "via"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepSucceeded(Payload):
     TYPE: ClassVar[str] = STEP_SUCCEEDED
     summary: str = ""
@@ -274,23 +185,8 @@ class StepSucceeded(Payload):
     changed: bool = False
     duration_s: float | None = None
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "summary": self.summary,
-            "result": self.result,
-            "outputs": self.outputs,
-            "changed": self.changed,
-            "duration_s": self.duration_s,
-        }
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepSucceeded:
-        return cls(text(data, "summary"), raw(data, "result"), mapping(data, "outputs"), flag(data, "changed"),
-                   number(data, "duration_s"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepSkipped(Payload):
     """A step skipped by its `when:`, by the responder, or by its action (then with what the action returned)."""
 
@@ -301,23 +197,15 @@ class StepSkipped(Payload):
     duration_s: float | None = None  # None: the action never ran (only the reason is written)
 
     def to_data(self) -> dict[str, Any]:
-        if self.duration_s is None:
-            return {"reason": self.reason}
-        return {"reason": self.reason, "result": self.result, "outputs": self.outputs, "duration_s": self.duration_s}
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepSkipped:
-        outputs = data.get("outputs")
-        return cls(text(data, "reason"), raw(data, "result"), outputs if isinstance(outputs, Mapping) else None,
-                   number(data, "duration_s"))
+        return {"reason": self.reason} if self.duration_s is None else dict(self.__dict__)
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepFailed(Payload):
     """A step failed, or (with `rollback`) its compensation did."""
 
     TYPE: ClassVar[str] = STEP_FAILED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"result", "rollback"})
     error: str = ""
     hint: str | None = None
     duration_s: float | None = None
@@ -326,21 +214,10 @@ class StepFailed(Payload):
     rollback: bool = False
 
     def to_data(self) -> dict[str, Any]:
-        if self.rollback:
-            return {"rollback": True, "error": self.error}
-        data = {"error": self.error, "hint": self.hint, "duration_s": self.duration_s, "kind": self.kind}
-        if self.result is not None:
-            data["result"] = self.result
-        return data
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepFailed:
-        return cls(text(data, "error"), opt_text(data, "hint"), number(data, "duration_s"), text(data, "kind"),
-                   raw(data, "result"), flag(data, "rollback"))
+        return {"rollback": True, "error": self.error} if self.rollback else super().to_data()
 
 
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepRolledBack(Payload):
     TYPE: ClassVar[str] = STEP_ROLLED_BACK
     summary: str = ""
@@ -352,52 +229,27 @@ class StepRolledBack(Payload):
             return {"summary": self.summary, "skipped": True}
         return {"summary": self.summary, "result": self.result}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepRolledBack:
-        return cls(text(data, "summary"), raw(data, "result"), flag(data, "skipped"))
 
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepAttemptFailed(Payload):
     TYPE: ClassVar[str] = STEP_ATTEMPT_FAILED
     attempt: int
     error: str = ""
 
-    def to_data(self) -> dict[str, Any]:
-        return {"attempt": self.attempt, "error": self.error}
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepAttemptFailed:
-        attempt = number(data, "attempt")
-        return cls(int(attempt) if attempt is not None else 0, text(data, "error"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepDecision(Payload):
     """What was decided about a step: refused/timeout at a prompt, retry/skip of an interrupted one."""
 
     TYPE: ClassVar[str] = STEP_DECISION
+    OMIT: ClassVar[frozenset[str]] = frozenset({"why", "rollback"})
+    MISSING: ClassVar[Mapping[str, Any]] = {"decision": "?"}
     decision: str
     why: str | None = None
     rollback: bool = False  # the decision is about the step's compensation
 
-    def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"decision": self.decision}
-        if self.why is not None:
-            data["why"] = self.why
-        if self.rollback:
-            data["rollback"] = True
-        return data
 
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepDecision:
-        return cls(text(data, "decision", "?"), opt_text(data, "why"), flag(data, "rollback"))
-
-
-@register
-@dataclass(frozen=True)
+@event_payload
 class StepTransition(Payload):
     """Where the run goes after a step (`to`; None: the run ends) and why (an engine.transitions.Why value,
     kept as text: a newer journal may hold reasons this version does not know)."""
@@ -405,13 +257,3 @@ class StepTransition(Payload):
     TYPE: ClassVar[str] = STEP_TRANSITION
     to: str | None
     why: str = ""
-
-    def to_data(self) -> dict[str, Any]:
-        return {"to": self.to, "why": self.why}
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> StepTransition:
-        return cls(opt_text(data, "to"), text(data, "why"))
-
-
-STEP_STATUS_OF = {STEP_SUCCEEDED: StepStatus.OK, STEP_FAILED: StepStatus.FAILED, STEP_SKIPPED: StepStatus.SKIPPED}

@@ -12,10 +12,12 @@ then reads any event without knowing who wrote it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 if TYPE_CHECKING:
     from runner.journal.events import Event
@@ -101,18 +103,37 @@ def raw(data: Mapping[str, Any], key: str) -> Any:
 
 # -- the protocol and the registry ----------------------------------------------------------------------------
 
+Reader = Callable[[Mapping[str, Any], str], Any]
+
 
 class Payload:
-    """Base of every payload class. Subclasses are frozen dataclasses with a `TYPE` and both directions."""
+    """Base of every payload class: a frozen dataclass with a `TYPE`, whose fields are the stored keys in the
+    stored order. Encoding is the instance's `__dict__` (no per-field work, no deep copy: the engine appends
+    several events per step); keys in `OMIT` are left out while they hold None or False, as earlier versions
+    wrote them only when set. Decoding reads each field by its annotation, tolerantly; `MISSING` gives the
+    value of a required field an old or damaged event lacks. A class whose keys do not map one to one onto
+    its fields overrides `to_data`/`from_data`."""
 
     TYPE: ClassVar[str]
+    OMIT: ClassVar[frozenset[str]] = frozenset()
+    MISSING: ClassVar[Mapping[str, Any]] = {}
+    _readers: ClassVar[tuple[tuple[str, Reader], ...]] = ()
 
     def to_data(self) -> dict[str, Any]:
-        raise NotImplementedError
+        data = dict(self.__dict__)
+        for key in self.OMIT:
+            if data[key] is None or data[key] is False:
+                del data[key]
+        return data
 
     @classmethod
-    def from_data(cls: type[P], data: Mapping[str, Any]) -> P:
-        raise NotImplementedError
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
+        return cls(**cls.fields_from(data))
+
+    @classmethod
+    def fields_from(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Every field read from stored data by its annotation (for a `from_data` that adds to it)."""
+        return {name: read(data, name) for name, read in cls._readers}
 
     @classmethod
     def of(cls: type[P], event: Event) -> P:
@@ -126,16 +147,50 @@ _REGISTRY: dict[str, type[Payload]] = {}
 
 
 def register(cls: type[P]) -> type[P]:
-    """Class decorator: events of `cls.TYPE` decode to `cls`."""
+    """Class decorator: events of `cls.TYPE` decode to `cls`. Reading every field is decided here, once."""
     existing = _REGISTRY.get(cls.TYPE)
     if existing is not None and existing is not cls:
         raise ValueError(f"two payload classes for {cls.TYPE}: {existing.__name__} and {cls.__name__}")
+    if dataclasses.is_dataclass(cls):
+        custom = "from_data" in vars(cls)  # its own reading: the generic readers are only a help
+        hints = typing.get_type_hints(cls)
+        readers = ((f.name, _reader(cls, f, hints[f.name], custom)) for f in dataclasses.fields(cls))
+        cls._readers = tuple((name, read) for name, read in readers if read is not None)
     _REGISTRY[cls.TYPE] = cls
     return cls
 
 
-@register
-@dataclass(frozen=True)
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def event_payload(cls: type[P]) -> type[P]:
+    """Class decorator: `cls` as a frozen dataclass, and events of `cls.TYPE` decode to it."""
+    return register(dataclass(frozen=True)(cls))
+
+
+def _reader(cls: type[Payload], f: dataclasses.Field[Any], hint: Any, custom: bool) -> Reader | None:
+    """How a field is read from stored data: a missing or mistyped value becomes the field's default."""
+    default = cls.MISSING.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        fallback = hint(default) if default is not None else hint("unknown")
+        return lambda data, key: enum_of(hint, data.get(key), fallback)
+    simple: dict[Any, Reader] = {
+        str: lambda data, key: text(data, key, default or ""),
+        str | None: opt_text,
+        bool: lambda data, key: flag(data, key, bool(default)),
+        int: lambda data, key: int(number(data, key) or 0),
+        float | None: number,
+        tuple[str, ...]: texts,
+        Mapping[str, Any]: mapping,
+        Mapping[str, Any] | None: lambda data, key: data.get(key) if isinstance(data.get(key), Mapping) else None,
+        Any: raw,
+    }
+    if hint in simple:
+        return simple[hint]
+    if custom:
+        return None
+    raise TypeError(f"{cls.__name__}.{f.name}: no reader for {hint}; override from_data")
+
+
+@event_payload
 class Unknown(Payload):
     """An event type this version does not know (a newer version wrote it): its data, untouched."""
 

@@ -4,8 +4,9 @@ and the keys written are the ones earlier versions wrote (stored journals need n
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -174,3 +175,15 @@ def test_two_classes_for_one_type_are_refused() -> None:
 
     with pytest.raises(ValueError, match=r"two payload classes for run\.paused"):
         register(Duplicate)
+
+
+def test_a_payload_field_that_cannot_be_read_generically_needs_its_own_from_data() -> None:
+    from runner.journal.payloads import register
+
+    @dataclass(frozen=True)
+    class Nested(Payload):
+        TYPE: ClassVar[str] = "test.nested"
+        items: tuple[int, ...] = ()
+
+    with pytest.raises(TypeError, match=r"Nested\.items: no reader"):
+        register(Nested)

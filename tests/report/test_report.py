@@ -84,7 +84,7 @@ def _respond_and_finish(j: Journal) -> None:
     j.append(GD, gev.NOTE, actor="alice", data={"text": f"pool limit too low {SCRIPT} & <b>fix</b>"})
     _pause()
     events = j.events(GD)
-    metrics = [m.as_dict() for m in measure(events, OBJECTIVES)]
+    metrics = [m.record().to_data() for m in measure(events, OBJECTIVES)]
     j.append(GD, gev.FINISHED, data={"status": "failed", "metrics": metrics})
 
 
