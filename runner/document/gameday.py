@@ -6,16 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runner.actions.faults import Revert, fault_traits
+from runner.actions.probes import PROBE_ACTIONS, probe_action
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
-from runner.document.gameday_model import (
-    PROBE_ACTIONS,
-    Fault,
-    GameDay,
-    Probe,
-    Response,
-    Signal,
-    probe_action,
-)
+from runner.document.gameday_model import Fault, GameDay, Probe, Response, Signal
 from runner.document.limits import check_long_durations, document_schema
 from runner.document.runbook import (
     Scope,
@@ -121,18 +115,19 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
     out: list[Diagnostic] = []
     out += validate_params(doc, action, params, (*at, "with"))
     out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
-    if action == "ssh.run" and "revert" not in fault:
+    declared_revert = fault_traits(action).revert is Revert.DECLARED
+    if declared_revert and "revert" not in fault:
         out.append(
             doc.diagnostic(
                 at,
-                "an ssh.run fault needs a revert command",
+                f"an {action} fault needs a revert command",
                 "add revert: {argv: [...]} or {command: ...} that undoes it",
             )
         )
     out += check_shell_text(doc, action, params, (*at, "with"))
-    if action == "ssh.run" and isinstance(fault.get("revert"), dict):
-        out += validate_params(doc, "ssh.run", {**params, **fault["revert"]}, (*at, "revert"))
-    if fault.get("revert") is not None and action != "ssh.run":
+    if declared_revert and isinstance(fault.get("revert"), dict):
+        out += validate_params(doc, action, {**params, **fault["revert"]}, (*at, "revert"))
+    if fault.get("revert") is not None and not declared_revert:
         out.append(doc.diagnostic((*at, "revert"), f"{action} knows its own revert", "remove revert:"))
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
     out += check_template_sites(doc, template_strings(params, (*at, "with")), scope, GAMEDAY_ROOTS)

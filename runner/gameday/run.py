@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
+from runner.actions.faults import FAULTS, BlastRadius, fault_traits, revert_fault
 from runner.document.gameday_model import Fault, GameDay, Probe, Signal
 from runner.durations import format_duration
 from runner.engine.context import Connections, RunScope
 from runner.errors import FirelineError
 from runner.gameday import events as gev
 from runner.gameday.events import Status
-from runner.gameday.faults import FAULTS, revert_fault
 from runner.gameday.metrics import Metric, measure
 from runner.gameday.output import Printer, ReporterFactory, brief, response_reporter
 from runner.gameday.probes import ProbeResult, Ticker, run_check
@@ -357,7 +357,7 @@ class GameDayRun:
 
     def _check_blast_radius(self, fault: Fault, params: Mapping[str, Any]) -> None:
         limit = self.gameday.max_pods_percent
-        if limit is None or fault.action != "kubernetes.delete_pods":
+        if limit is None or fault_traits(fault.action).blast_radius is not BlastRadius.PODS:
             return
         if "percent" in params and int(params["percent"]) > limit:
             raise Aborted(f"fault {fault.id} would delete {params['percent']}% of pods; the limit is {limit}%")

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
+from runner.actions.faults import revert_fault
 from runner.document.gameday import load_gameday
 from runner.document.gameday_model import Fault
 from runner.engine.context import Connections, RunScope
 from runner.engine.inputs import resolve_inputs
 from runner.errors import FirelineError, UsageError
 from runner.gameday import events as gev
-from runner.gameday.faults import revert_fault
 from runner.gameday.metrics import measure
 from runner.gameday.output import ReporterFactory
 from runner.gameday.run import GameDayResult, GameDayRun

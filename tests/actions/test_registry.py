@@ -7,10 +7,10 @@ import json
 import pytest
 
 from runner.actions.base import BaseAction
+from runner.actions.faults import FAULTS, BlastRadius, FaultTraits, Revert, fault_traits
+from runner.actions.probes import PROBE_ACTIONS
 from runner.actions.registry import BUILTIN, get_action
-from runner.document.gameday_model import PROBE_ACTIONS
 from runner.document.schemas import load_schema, schema_dir
-from runner.gameday.faults import FAULTS
 
 FAMILIES = sorted({name.partition(".")[0] for name in BUILTIN})
 
@@ -48,3 +48,12 @@ def test_faults_and_probes_match_the_scenario_schema() -> None:
     assert set(gameday["$defs"]["probe_body"]["properties"]["probe"]["enum"]) == set(PROBE_ACTIONS)
     fault_only = set(load_schema("faults.json")["$defs"])
     assert fault_only <= set(FAULTS) and all(name in BUILTIN for name in set(FAULTS) - fault_only)
+
+
+def test_fault_traits_name_only_faults() -> None:
+    """A misspelt fault under `x-fireline` in faults.json would silently lose its trait."""
+    declared = load_schema("faults.json")["x-fireline"]
+    assert set(declared) <= set(FAULTS)
+    assert fault_traits("ssh.run").revert is Revert.DECLARED
+    assert fault_traits("kubernetes.delete_pods").blast_radius is BlastRadius.PODS
+    assert fault_traits("kubernetes.scale") == FaultTraits()

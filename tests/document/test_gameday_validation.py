@@ -114,3 +114,42 @@ def test_shipped_scenarios_validate_as_a_directory(cli: CliRunner) -> None:
     result = cli("validate", str(REPO / "scenarios"))
     assert result.code == 0, result.out
     assert "3 file(s) checked: all valid" in result.out
+
+
+REVERTS = """\
+apiVersion: fireline/v1
+kind: GameDay
+metadata: {name: reverts}
+connections:
+  db: {type: postgres, dsn: "postgresql://app@127.0.0.1/app"}
+  host: {type: ssh, hosts: [127.0.0.1], user: drill}
+steady_state:
+  interval: 5s
+  probes:
+    - {id: db, probe: postgres.query, with: {connection: db, sql: "SELECT 1"}}
+faults:
+  - id: kill
+    action: postgres.terminate_backends
+    with: {connection: db}
+    revert: {connection: db}
+  - id: burn-cpu
+    action: ssh.run
+    with: {connection: host, argv: [stress, --cpu, "2"]}
+    revert: {argv: 42}
+detection:
+  - steady_state_violated: true
+response: {mode: manual}
+"""
+
+
+def test_only_a_fault_that_declares_its_revert_takes_revert(tmp_path: Path, cli: CliRunner) -> None:
+    """A fault that undoes itself refuses `revert:`; the revert of one that needs it is checked as that
+    action's parameters, at the revert."""
+    path = write(tmp_path / "reverts.yaml", REVERTS)
+    result = cli("validate", str(path))
+    assert result.code == 1, result.out
+    lines = [line for line in result.out.splitlines() if line.startswith(f"{path}:")]
+    assert len(lines) == 2, result.out
+    assert "faults[0].revert: postgres.terminate_backends knows its own revert (hint: remove revert:)" in lines[0]
+    assert "faults[1].revert.argv" in lines[1], lines[1]
+    assert "Traceback" not in result.out + result.err

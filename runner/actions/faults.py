@@ -1,21 +1,65 @@
-"""Faults and their reverts. Every fault records what its revert needs (durably, through `record`) before
-it changes anything, so `fireline gameday recover` can undo it even after a kill -9. Reverts are idempotent.
+"""Game-day faults and their reverts. Every fault records what its revert needs (durably, through `record`)
+before it changes anything, so `fireline gameday recover` can undo it even after a kill -9. Reverts are
+idempotent.
+
+What the validator and the game day need to know about a fault apart from running it (does it take a
+declared revert command, does it fall under a blast-radius limit) is data in schemas/faults.json, under
+`x-fireline`, keyed by fault: `fault_traits(name)` reads it, so nothing outside this package names a fault.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.actions.base import ActionContext
+from runner.actions.declarations import TRAITS_KEY, schema_dir
 from runner.actions.registry import get_action
-from runner.document.gameday_model import Fault
 from runner.errors import ActionError
+
+if TYPE_CHECKING:
+    from runner.document.gameday_model import Fault
 
 Record = Callable[[Mapping[str, Any]], None]
 State = Mapping[str, Any]
+
+
+class Revert(StrEnum):
+    OWN = "own"  # the fault knows how to undo itself from what it recorded
+    DECLARED = "declared"  # the scenario says how (`revert:`, with the same action's parameters)
+
+
+class BlastRadius(StrEnum):
+    PODS = "pods"  # removes pods matched by `selector`: limited by the guardrail `max_pods_percent`
+
+
+@dataclass(frozen=True)
+class FaultTraits:
+    revert: Revert = Revert.OWN
+    blast_radius: BlastRadius | None = None
+
+
+@cache
+def _declared() -> dict[str, Any]:
+    with (schema_dir() / "faults.json").open(encoding="utf-8") as fh:
+        traits: dict[str, Any] = json.load(fh).get(TRAITS_KEY, {})
+    return traits
+
+
+def fault_traits(name: str) -> FaultTraits:
+    """What schemas/faults.json declares about a fault (defaults for one it says nothing about)."""
+    declared = _declared().get(name, {})
+    radius = declared.get("blast_radius")
+    return FaultTraits(
+        revert=Revert(declared.get("revert", Revert.OWN)),
+        blast_radius=BlastRadius(radius) if radius is not None else None,
+    )
 
 
 class FaultKind(Protocol):

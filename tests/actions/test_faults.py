@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from runner.actions.base import ActionContext
+from runner.actions.faults import FAULTS
 from runner.document.gameday_model import Fault
-from runner.gameday.faults import FAULTS
 from runner.testing import StaticConnections
 from tests.gameday.conftest import DEPLOYMENT, NAMESPACE, Lab, apps_api, backends, wait_for
 from tests.servers import start_sshd
