@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.actions.faults import Revert, fault_traits
-from runner.actions.probes import PROBE_ACTIONS, probe_action
+from runner.actions.probes import PROBE_ACTIONS, SIGNAL_ACTIONS, probe_action
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.gameday_model import Fault, GameDay, Probe, Response, Signal
 from runner.document.limits import check_long_durations, document_schema
@@ -58,7 +58,7 @@ def check_gameday(doc: Document, path: Path | None = None) -> list[Diagnostic]:
         problems += _check_fault(doc, fault, ("faults", i), connections, scope)
     for i, signal in enumerate(_list(data.get("detection"))):
         if isinstance(signal, dict):
-            for kind, family in (("alert", "alertmanager.alerts"), ("prometheus", "prometheus.query")):
+            for kind, family in SIGNAL_ACTIONS.items():
                 if isinstance(signal.get(kind), dict):
                     problems += check_connection(
                         doc, family, signal[kind].get("connection"), ("detection", i, kind, "connection"), connections

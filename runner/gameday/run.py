@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
 from runner.actions.faults import FAULTS, BlastRadius, fault_traits, revert_fault
+from runner.actions.probes import signal_action
 from runner.document.gameday_model import Fault, GameDay, Probe, Signal
 from runner.durations import format_duration
 from runner.engine.context import Connections, RunScope
@@ -286,31 +287,32 @@ class GameDayRun:
         if not self.watch.armed or self.watch.detected.is_set():
             return
         if sig.kind == "alert":
-            params = {**sig.params, "state": "firing"}
+            action, params = signal_action("alert", sig.params)
             result = run_check(
                 "alert",
-                "alertmanager.alerts",
+                action,
                 params,
                 self.gameday.interval,
                 self.connections,
                 self.context,
                 self.redactor,
             )
-            self._note_bug("detection signal alert", "alertmanager.alerts", result)
+            self._note_bug("detection signal alert", action, result)
             if result.ok:
                 self._event(gev.AlertFiring(sig.params.get("name"), sig.params.get("labels")))
                 self._signal_fired("alert", f"alert {sig.params.get('name')} firing")
         elif sig.kind == "prometheus":
+            action, params = signal_action("prometheus", sig.params)
             result = run_check(
                 "prometheus",
-                "prometheus.query",
-                sig.params,
+                action,
+                params,
                 self.gameday.interval,
                 self.connections,
                 self.context,
                 self.redactor,
             )
-            self._note_bug("detection signal prometheus", "prometheus.query", result)
+            self._note_bug("detection signal prometheus", action, result)
             if result.ok:
                 self._event(gev.SignalFired("prometheus", result.detail))
                 self._signal_fired("prometheus", result.detail)

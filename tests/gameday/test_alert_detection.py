@@ -80,3 +80,23 @@ def test_alert_detection_and_flag_response(world: dict[str, str], fireline_home:
     assert json.loads(Path(world["flags_file"]).read_bytes()) == json.loads(before)
     metrics = {m.name: m for m in result.metrics}
     assert metrics["time_to_detect"].seconds is not None and metrics["time_to_detect"].passed
+
+
+def test_prometheus_signal_detects(world: dict[str, str], fireline_home: Path, tmp_path: Path) -> None:
+    """The same game day detected by a Prometheus query instead of the alert."""
+    scenario = (HERE / "payments-flag.yaml").read_text(encoding="utf-8").replace(
+        "  - alert: {connection: am, name: PaymentsErrors}",
+        '  - prometheus: {connection: prom, query: payments_errors, expect: {op: ">", value: 0}}',
+    )
+    assert "prometheus: {connection: prom" in scenario
+    (tmp_path / "scenario.yaml").write_text(scenario, encoding="utf-8")
+    (tmp_path / "disable-flag.yaml").write_bytes((HERE / "disable-flag.yaml").read_bytes())
+    journal = Journal(fireline_home / "journal.db")
+    out = io.StringIO()
+    result = run_gameday(tmp_path / "scenario.yaml", world, "tester", journal, out)
+    assert result.status == "passed", out.getvalue()
+    types = [e.type for e in journal.events(result.gameday_id)]
+    assert "alert.firing" not in types
+    detected = next(e for e in journal.events(result.gameday_id) if e.type == "gameday.detected")
+    assert detected.data["signal"] == "prometheus"
+    assert types.index("signal.fired") < types.index("gameday.detected") < types.index("response.started")
