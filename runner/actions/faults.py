@@ -62,6 +62,21 @@ def fault_traits(name: str) -> FaultTraits:
     )
 
 
+def pods_matched(params: Mapping[str, Any], ctx: ActionContext) -> int:
+    """How many pods the `selector` of a fault with a pod blast radius matches now: what its `count` is
+    measured against."""
+    from runner.actions.k8s.cluster import cluster_for
+
+    cluster = cluster_for(ctx, params["connection"])
+    pods = cluster.call(
+        ctx,
+        cluster.core().list_namespaced_pod,
+        params.get("namespace") or cluster.namespace,
+        label_selector=params["selector"],
+    )
+    return len(pods.get("items", []))
+
+
 class FaultKind(Protocol):
     def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State: ...
 

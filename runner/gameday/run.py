@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runner.actions.base import ActionContext
-from runner.actions.faults import FAULTS, BlastRadius, fault_traits, revert_fault
+from runner.actions.faults import FAULTS, BlastRadius, fault_traits, pods_matched, revert_fault
 from runner.actions.probes import signal_action
 from runner.document.gameday_model import Fault, GameDay, Probe, Signal
 from runner.durations import format_duration
@@ -371,17 +371,7 @@ class GameDayRun:
                 )
 
     def _count_pods(self, params: Mapping[str, Any]) -> int:
-        from runner.actions.k8s.cluster import cluster_for
-
-        ctx = ActionContext("blast-radius", self.connections, redact=self.redactor.text)
-        cluster = cluster_for(ctx, params["connection"])
-        pods = cluster.call(
-            ctx,
-            cluster.core().list_namespaced_pod,
-            params.get("namespace") or cluster.namespace,
-            label_selector=params["selector"],
-        )
-        return len(pods.get("items", []))
+        return pods_matched(params, ActionContext("blast-radius", self.connections, redact=self.redactor.text))
 
     def _revert(self, fault_id: str, why: str) -> bool:
         """Revert one fault, with Ctrl-C and SIGTERM deferred until its `fault.reverted` is recorded. Only then

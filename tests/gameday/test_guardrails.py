@@ -89,3 +89,20 @@ def _core(lab: Lab) -> Any:
     from kubernetes import client
 
     return client.CoreV1Api(apps_api(lab.kubeconfig).api_client)
+
+
+def test_blast_radius_counts_the_pods_a_count_would_delete(lab: Lab, tmp_path: Path) -> None:
+    core_api = _core(lab)
+    pods = core_api.list_namespaced_pod(NAMESPACE, label_selector="app=checkout").items
+    before = sorted(p.metadata.name for p in pods)
+    assert len(before) >= 2
+    fault = {"id": "too-many-pods", "action": "kubernetes.delete_pods",
+             "with": {"connection": "cluster", "selector": "app=checkout", "count": len(before)}}
+    path = _scenario(tmp_path, faults=[fault], guardrails={"max_pods_percent": 34})
+    result, events = _run(lab, path)
+    assert result.status == "aborted"
+    reason = next(e for e in events if e.type == "gameday.aborted").data["reason"]
+    assert f"would delete {len(before)} of {len(before)} pods; the limit is 34%" in reason
+    assert not any(e.type == "fault.injected" for e in events)
+    after = core_api.list_namespaced_pod(NAMESPACE, label_selector="app=checkout").items
+    assert sorted(p.metadata.name for p in after) == before
