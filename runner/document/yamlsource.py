@@ -261,17 +261,12 @@ def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Docume
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" {exc.context}" if exc.context else ""
-        raise DocumentInvalid(
-            [
-                Diagnostic(
-                    name,
-                    line,
-                    col,
-                    "",
-                    f"YAML syntax error: {problem}{context}",
-                    "check indentation and closing brackets/quotes on this line or the one before",
-                )
-            ]
+        raise _invalid(
+            name,
+            line,
+            col,
+            f"YAML syntax error: {problem}{context}",
+            "check indentation and closing brackets/quotes on this line or the one before",
         ) from None
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc) from None
@@ -282,18 +277,7 @@ def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Docume
     root = nodes[0]
     if not isinstance(root, yaml.MappingNode):
         at = root.start_mark
-        raise DocumentInvalid(
-            [
-                Diagnostic(
-                    name,
-                    at.line + 1,
-                    at.column + 1,
-                    "",
-                    "top level must be a mapping (key: value pairs)",
-                    start_hint,
-                )
-            ]
-        )
+        raise _invalid(name, at.line + 1, at.column + 1, "top level must be a mapping (key: value pairs)", start_hint)
     builder = _Builder(doc)
     doc.root = root
     try:
@@ -305,23 +289,23 @@ def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Docume
         raise _too_large(name, through_aliases="&" in text) from None
     except _TooDeep as exc:
         at = exc.node.start_mark
-        raise DocumentInvalid(
-            [
-                Diagnostic(
-                    name,
-                    at.line + 1,
-                    at.column + 1,
-                    "",
-                    f"values nest more than {MAX_DEPTH} levels deep ({_LIMIT_SCOPE})",
-                    "flatten the structure",
-                )
-            ]
+        raise _invalid(
+            name,
+            at.line + 1,
+            at.column + 1,
+            f"values nest more than {MAX_DEPTH} levels deep ({_LIMIT_SCOPE})",
+            "flatten the structure",
         ) from None
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc) from None
     if builder.problems:
         raise DocumentInvalid(builder.problems)
     return doc
+
+
+def _invalid(name: str, line: int, col: int, message: str, hint: str | None = None) -> DocumentInvalid:
+    """A whole-document problem at one position (no path inside the document yet)."""
+    return DocumentInvalid([Diagnostic(name, line, col, "", message, hint)])
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError) -> DocumentInvalid:
