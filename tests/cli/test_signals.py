@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.command import FIRELINE
 from tests.conftest import REPO, wait_for, write
 
 RUNBOOK = """\
@@ -34,10 +34,6 @@ steps:
 """
 
 
-# The console script, as responders and CI jobs start it. (`python -m runner` differs in one way: CPython
-# itself may end such a process with SIGINT after fireline returned 130, when the signal landed in an import.)
-_SCRIPT = Path(sys.executable).with_name("fireline")
-FIRELINE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "runner"]
 
 
 @dataclass(frozen=True)

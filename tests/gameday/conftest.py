@@ -14,7 +14,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ import psycopg
 import pytest
 
 from runner.lab.environment import DemoEnvironment, LabEndpoints
+from tests.command import FIRELINE
 from tests.conftest import Cli, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -280,7 +280,8 @@ class GameDayProcess:
 
 
 def fireline_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "runner", *args]
+    # Signals are sent to these processes: start them as people do (see tests/command.py).
+    return [*FIRELINE, *args]
 
 
 @contextlib.contextmanager
