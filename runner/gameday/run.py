@@ -87,6 +87,7 @@ class _Watch:
         self.violated = False
         self.armed = False  # violations count only once a fault is in
         self.detected = threading.Event()
+        self.detect_lock = threading.Lock()  # one detection, recorded before `detected` is set
         self.abort_reason: str | None = None
         self.bug: ProbeBug | None = None  # the first check that raised a bug
 
@@ -318,12 +319,15 @@ class GameDayRun:
                 self._signal_fired("prometheus", result.detail)
 
     def _signal_fired(self, kind: str, detail: str) -> None:
-        if not self.watch.armed or self.watch.detected.is_set():
-            return
         if not any(s.kind == kind for s in self.gameday.detection):
             return
-        self.watch.detected.set()
-        self._event(gev.GameDayDetected(kind, detail), durable=True)
+        with self.watch.detect_lock:
+            if not self.watch.armed or self.watch.detected.is_set():
+                return
+            # Recorded before anyone is told: the response starts on `detected`, and its events must come
+            # after this one in the journal.
+            self._event(gev.GameDayDetected(kind, detail), durable=True)
+            self.watch.detected.set()
         self.printer.line(f"DETECTED by {kind}: {detail}")
 
     def _tick_guardrail(self, probe: Probe) -> None:
