@@ -31,6 +31,7 @@ from runner.shellsyntax import (
     misplaced_holes,
     template_items,
 )
+from runner.templatetime import FUNCTIONS, plain
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 
@@ -105,6 +106,10 @@ _ENV = BudgetedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailin
 _SHELL_ENV = BudgetedSandbox(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_shell_quote
 )
+# now(), duration(), parse_time(): names every template may call (runner/templatetime.py).
+TEMPLATE_FUNCTIONS = frozenset(FUNCTIONS)
+for _env in (_ENV, _SHELL_ENV):
+    _env.globals.update(FUNCTIONS)
 
 
 @lru_cache(maxsize=4096)
@@ -227,7 +232,8 @@ def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False)
                 # A bare expression hands back StrictUndefined instead of raising: make it raise now, not
                 # later in whatever receives it.
                 value._fail_with_undefined_error()
-            return value
+            # A time leaves as ISO 8601 text, a duration as seconds: outputs journal and resume as plain JSON.
+            return plain(value)
         if not shell:
             return _compiled_template(text, shell).render(**context)
         return _render_shell_text(text, context)

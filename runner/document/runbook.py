@@ -18,7 +18,7 @@ from runner.document.shelltext import check_shell_text
 from runner.document.yamlsource import Document, PathKey, load_document
 from runner.durations import duration_problem, is_duration, parse_duration
 from runner.secrets import SecretRef
-from runner.templating import is_template, references
+from runner.templating import TEMPLATE_FUNCTIONS, is_template, references
 
 TEMPLATE_GLOBALS = {
     "range",
@@ -33,6 +33,7 @@ TEMPLATE_GLOBALS = {
     "True",
     "False",
     "None",
+    *TEMPLATE_FUNCTIONS,
 }
 
 
