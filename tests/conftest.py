@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
+
+# Every action's result is checked against the shape the action declares (runner/actions/results.py), here
+# and in every fireline process the tests start: each action test is a conformance test too. Set before
+# anything imports the engine, which reads the switch once.
+os.environ["FIRELINE_CHECK_RESULTS"] = "1"
 
 from runner.lab.postgres import ThrowawayPostgres
 

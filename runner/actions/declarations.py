@@ -48,6 +48,14 @@ class ActionTraits:
     params_schema: Mapping[str, Any] | None = None
     # JSON Schema of the result (`result.…`, `steps.<id>.result.…`); None when the action does not say.
     result_schema: Mapping[str, Any] | None = None
+    # Dotted parameter paths (lists are walked) that name steps the action sends the run to: a step with
+    # such an action never falls through to the next one in the file. Its outcome's `goto` is where it went.
+    step_targets: tuple[str, ...] = ()
+    # A parameter (a mapping) whose keys the action sets as the step's outputs, beside `outputs:`.
+    outputs_param: str | None = None
+    # The action waits for a change to show (a rollout to finish, a metric to move): True always, or the
+    # name of a step field that makes it wait ("retries"). A plan never waits on a change it only predicts.
+    waits_for_change: bool | str = False
 
     @classmethod
     def of(cls, action: object) -> ActionTraits:
@@ -64,6 +72,9 @@ class ActionTraits:
             },
             params_schema=_mapping_or_none(getattr(action, "params_schema", None)),
             result_schema=_mapping_or_none(getattr(action, "result_schema", None)),
+            step_targets=tuple(getattr(action, "step_targets", ())),
+            outputs_param=getattr(action, "outputs_param", None),
+            waits_for_change=getattr(action, "waits_for_change", False),
         )
 
     def deferred(self, path: tuple[str | int, ...]) -> bool:
@@ -116,5 +127,15 @@ def declared_traits(name: str) -> ActionTraits | None:
         untemplated_params={k: Untemplated(v["what"], v.get("hint", "")) for k, v in untemplated.items()},
         # Self-contained: the fragment's own `#/$defs/…` references resolve inside it.
         params_schema={"$defs": defs, **{k: v for k, v in definition.items() if k != TRAITS_KEY}},
-        result_schema=declared.get("result_schema"),
+        step_targets=tuple(declared.get("step_targets", ())),
+        outputs_param=declared.get("outputs_param"),
+        waits_for_change=declared.get("waits_for_change", False),
+        result_schema=_result_schema(definition, defs),
     )
+
+
+def _result_schema(definition: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The shape of an action's result: `x-fireline.result` in its own definition (never the family's:
+    each action answers differently), self-contained like the parameter schema."""
+    result = (definition.get(TRAITS_KEY) or {}).get("result")
+    return {"$defs": defs, **result} if isinstance(result, Mapping) else None

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from runner.actions.base import Action, ActionContext, Outcome, Plan, Verdict
 from runner.actions.registry import get_action
+from runner.actions.results import CHECK_RESULTS, check_result
 from runner.document.model import Runbook, Step, SubAction
 from runner.document.schemas import check_params_now
 from runner.engine import approvals, transitions
@@ -214,6 +215,8 @@ class Engine:
             params = self._params(step.action, step.params, self.scope.context())
             mutating = action.is_mutating(params) and not step.read_only
             self._gate(step, action, params, mutating)
+            # The step's time is its action's, from its step.started on: not the wait for an approval.
+            started = time.monotonic()
             state.status = StepStatus.RUNNING
             self.reporter.step_started(step)
             self._event(ev.StepStarted(step.action, params, mutating), step, durable=mutating)
@@ -264,6 +267,8 @@ class Engine:
             ctx = self._context(step, timeout)
             try:
                 outcome = call_with_timeout(functools.partial(action.run, params, ctx), ctx, timeout)
+                if CHECK_RESULTS:  # FIRELINE_CHECK_RESULTS=1: the result has the shape its action declares
+                    check_result(action.name, outcome.result)
                 if retries and retries.until and not evaluate(retries.until, self.scope.context(outcome.result)):
                     raise ActionError(f"condition not met: {retries.until}")
                 return outcome
