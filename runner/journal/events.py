@@ -172,8 +172,15 @@ class StepStarted(Payload):
 @event_payload
 class StepApproved(Payload):
     TYPE: ClassVar[str] = STEP_APPROVED
+    # A signed approval (an allowed-signers file configured) carries the statement signed, the signature and
+    # the identity it verified to when given; runner.identity re-verifies them before counting it.
+    OMIT: ClassVar[frozenset[str]] = frozenset({"statement", "signature", "principal", "fingerprint"})
     reason: str = ""
     via: str = ""  # prompt, fireline approve, --approve …
+    statement: str | None = None
+    signature: str | None = None
+    principal: str | None = None
+    fingerprint: str | None = None
 
 
 @event_payload

@@ -31,6 +31,7 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     PAUSED = "paused"
+    CANCELLED = "cancelled"  # ended by `fireline runs cancel` while paused or interrupted
     PLANNED = "planned"  # a dry run: a plan, not a run
     RUNNING = "running"  # no run.finished yet (or the process died)
     UNKNOWN = "unknown"  # a status this version does not know
