@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from runner.actions.base import Plan, Verdict
 from runner.actions.registry import traits
+from runner.display import output_lines
 from runner.document.model import Runbook, Step
 from runner.durations import format_duration
 from runner.engine.context import StepState
@@ -51,6 +52,9 @@ class PlainReporter:
         self.out = out or sys.stdout
         self.total = len(runbook.steps)
         self.run_id = ""  # known once the run is recorded (header)
+        # The step whose line was printed last: a step's output goes under its own header, so a step that
+        # logs below another step's lines (a read run by a plan, a step of the live view) gets one first.
+        self.current: str | None = None
 
     def _print(self, text: str) -> None:
         self.out.write(self.redactor.text(text) + "\n")
@@ -64,10 +68,21 @@ class PlainReporter:
     def _n(self, step: Step) -> str:
         return f"[{step.index + 1}/{self.total}]"
 
+    def _step_header(self, step: Step) -> str:
+        return f"{self._n(step)} {ICONS['running']} {step.id}: {step.title} ({step.action})"
+
+    def _under(self, step: Step) -> None:
+        """What follows belongs to `step`: its header first, unless its line is the last one printed."""
+        if self.current != step.id:
+            self._print(self._step_header(step))
+            self.current = step.id
+
     def step_started(self, step: Step) -> None:
-        self._print(f"{self._n(step)} {ICONS['running']} {step.id}: {step.title} ({step.action})")
+        self._print(self._step_header(step))
+        self.current = step.id
 
     def step_log(self, step: Step, line: str) -> None:
+        self._under(step)
         for part in line.rstrip("\n").splitlines() or [""]:
             self._print(f"      {part}")
 
@@ -75,10 +90,12 @@ class PlainReporter:
         took = f" in {format_duration(state.duration)}" if state.duration else ""
         summary = f": {state.summary}" if state.summary else ""
         self._print(f"{self._n(step)} {ICONS.get(state.status, '?')} {step.id} {state.status}{took}{summary}")
-        for name, value in state.outputs.items():
-            self._print(f"      {name} = {_short(value, self.redactor)}")
+        self.current = step.id
+        for line in output_lines(state.outputs, self.redactor):
+            self._print(f"      {line}")
 
     def step_planned(self, step: Step, plan: Plan) -> None:
+        self.current = step.id
         self._print(f"{self._n(step)} {VERDICT_LABEL[plan.verdict]:<12} {step.id} ({step.action}): {plan.summary}")
         for line in plan.details:
             for part in str(line).splitlines():
@@ -86,6 +103,7 @@ class PlainReporter:
 
     def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
         self._print(f"{self._n(step)} {ICONS['awaiting-approval']} {step.id} needs approval ({why})")
+        self.current = step.id
         if step.notes:
             for part in step.notes.strip().splitlines():
                 self._print(f"      {part}")
@@ -186,17 +204,22 @@ class RichReporter(PlainReporter):
 
         self.live.console.print(Text(self.redactor.text(text)), highlight=False)
 
+    def _step_header(self, step: Step) -> str:
+        return f"{ICONS['running']} {step.id} ({step.action})"
+
     def step_started(self, step: Step) -> None:
+        # The table shows it; a header line is printed only when the step prints something (step_log).
         self.states[step.id] = "running"
         self.started[step.id] = time.monotonic()
 
     def step_finished(self, step: Step, state: StepState) -> None:
         self.states[step.id] = state.status
         self.durations[step.id] = state.duration
-        if state.status == "failed" or state.summary:
-            self._print(f"{ICONS.get(state.status, '?')} {step.id}: {state.summary}")
-        for name, value in state.outputs.items():
-            self._print(f"    {name} = {_short(value, self.redactor)}")
+        if state.status == "failed" or state.summary or state.outputs:
+            self._print(f"{ICONS.get(state.status, '?')} {step.id}: {state.summary or state.status}")
+            self.current = step.id
+        for line in output_lines(state.outputs, self.redactor):
+            self._print(f"    {line}")
 
     def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
         self.states[step.id] = "awaiting-approval"
@@ -282,11 +305,6 @@ class JsonReporter(PlainReporter):
         # Indented only for a person: the C encoder (no indent) is several times faster for machines.
         text = json.dumps(self.redactor.data(doc), default=str, indent=2 if self.out.isatty() else None)
         self.out.write(self.redactor.text(text) + "\n")
-
-
-def _short(value: Any, redactor: Redactor, limit: int = 200) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return redactor.shorten(text, limit)
 
 
 def make_reporter(runbook: Runbook, redactor: Redactor, output: str) -> PlainReporter:

@@ -7,6 +7,7 @@ import time
 
 from runner.actions.base import Plan, Verdict
 from runner.actions.registry import get_action
+from runner.display import output_lines
 from runner.document.model import Step
 from runner.engine.context import StepState
 from runner.engine.policies import call_with_timeout
@@ -65,8 +66,7 @@ class Planner(Engine):
             self._capture_outputs(step, state, outcome.result)
             state.result, state.status = outcome.result, StepStatus.OK
             state.duration = time.monotonic() - started
-            outputs = ", ".join(f"{k}={self.redactor.data(v)!r}" for k, v in state.outputs.items())
-            details = (f"outputs: {outputs}",) if outputs else ()
+            details = tuple(output_lines(state.outputs, self.redactor))  # as `run` prints them
             return Plan(Verdict.READ, f"ran (read-only): {outcome.summary}".rstrip(": "), details)
         except (FirelineError, TemplateError) as exc:
             state.status = StepStatus.FAILED
