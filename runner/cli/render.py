@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import select
 import sys
 import time
@@ -118,13 +119,10 @@ class PlainReporter:
     def ask(self, step: Step, question: str, timeout: float | None) -> str | None:
         self.out.write(f"{question}: ")
         self.out.flush()
-        if timeout is not None:
-            ready, _, _ = select.select([sys.stdin], [], [], timeout)
-            if not ready:
-                self._print("\nno answer in time: the step does not run")
-                return None
-        line = sys.stdin.readline()
-        return line if line else None
+        line = _read_line(sys.stdin.fileno(), timeout)
+        if line is None and timeout is not None:
+            self._print("\nno answer in time: the step does not run")
+        return line
 
     def note(self, text: str) -> None:
         self._print(f"      {text}")
@@ -305,6 +303,23 @@ class JsonReporter(PlainReporter):
         # Indented only for a person: the C encoder (no indent) is several times faster for machines.
         text = json.dumps(self.redactor.data(doc), default=str, indent=2 if self.out.isatty() else None)
         self.out.write(self.redactor.text(text) + "\n")
+
+
+def _read_line(fd: int, timeout: float | None) -> str | None:
+    """One line typed at the terminal, read from the descriptor itself: a buffered reader may hold a second
+    answer typed ahead, which `select` would then not see. None at end of input or after `timeout` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        if deadline is not None:
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                return None
+        chunk = os.read(fd, 1)
+        if not chunk:
+            return line.decode(errors="replace") or None
+        line += chunk
+    return line.decode(errors="replace")
 
 
 def make_reporter(runbook: Runbook, redactor: Redactor, output: str) -> PlainReporter:

@@ -15,7 +15,7 @@ from runner.actions.registry import get_action
 from runner.actions.results import CHECK_RESULTS, check_result
 from runner.document.model import Runbook, Step, SubAction
 from runner.document.schemas import check_params_now
-from runner.engine import approvals, transitions
+from runner.engine import approvals, prompt, transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import Connections, RunScope, StepState
 from runner.engine.policies import WorkNotStopped, backoff_delays, call_with_timeout
@@ -52,6 +52,8 @@ class RunOptions:
     interactive: bool = False
     grants_all: Grant | None = None
     grants: Mapping[str, Grant] = field(default_factory=dict)
+    # Who answers the prompt: the person at this terminal (who resumed the run); None: the initiator.
+    operator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -355,19 +357,18 @@ class Engine:
         if decision.approved:
             return
         plan = self._safe_plan(action, params, step)
-        if self.options.interactive and approvals.prompt_can_satisfy(step, self.options.initiator):
+        person = self.options.operator or self.options.initiator
+        if self.options.interactive and approvals.prompt_can_satisfy(step, person):
             self.reporter.approval_needed(step, plan, decision.why)
-            verb = "confirm you are done" if action.waits_for_person else "approve"
-            answer = self.reporter.ask(
-                step,
-                f"Type {step.id!r} to {verb} (anything else refuses)",
-                step.approval.timeout if step.approval else None,
-            )
-            if answer is not None and answer.strip() == step.id:
-                self._record_grant(step, Grant(self.options.initiator, "approved at the prompt", "prompt"))
+            timeout = step.approval.timeout if step.approval else None
+            answer = prompt.ask_approval(self.reporter, step, person, action.waits_for_person, timeout)
+            if answer.grant is not None:
+                self._record_grant(step, answer.grant)
                 if approvals.evaluate_gate(step, self._grants(step), self.options.initiator).approved:
                     return
-            self._event(ev.StepDecision("refused" if answer is not None else "timeout"), step)
+            else:
+                data = ev.StepDecision(answer.decision, self.redactor.text(answer.why)).to_data()
+                self.journal.append(self.options.run_id, ev.STEP_DECISION, step_id=step.id, actor=person, data=data)
         self.scope.steps[step.id].status = StepStatus.AWAITING_APPROVAL
         self.reporter.approval_needed(step, plan, decision.why)
         raise _Paused(step, decision.why or "approval required")

@@ -195,6 +195,7 @@ def resume_run(
         run_id=request.run_id,
         initiator=initiator,
         interactive=request.interactive,
+        operator=request.actor,  # the prompt credits who resumed the run, not who started it
         **_resume_grants(started, request),
     )
     scope = RunScope(
