@@ -23,6 +23,10 @@ from runner.journal.events import SCHEMA_VERSION
 # The columns every store has, in the order rows are read.
 EVENT_COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
 LEASE_COLUMNS = "run_id, token, actor, host, pid, machine, proc_start, acquired, renewed, expires"
+# The same with the hash chain's columns (runner.journal.chain.ChainedRow); db_user is NULL on SQLite.
+CHAIN_COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot, db_user, prev_hash, hash"
+# meta key: the first seq of the chained era (events below it may predate the chain); absent: every event.
+CHAINED_FROM = "chained_from_seq"
 # (run_id, ts_wall, ts_mono, type, step_id, actor, data as JSON, boot): one event as it is inserted.
 Row = tuple[str, str, float, str, str | None, str | None, str, str]
 # (seq, run_id, ts_wall, ts_mono, type, step_id, actor, data as JSON, boot): one event as it is read.
@@ -98,7 +102,8 @@ class JournalBackend(Protocol):
 
     def insert(self, rows: Sequence[Row], durable: bool, fences: Mapping[str, str]) -> None:
         """Commit `rows` in one transaction; `durable`: so that it survives a power cut. Raises LeaseLost (and
-        writes nothing) when a run in `fences` (run id → lease token) no longer has that lease."""
+        writes nothing) when a run in `fences` (run id → lease token) no longer has that lease. Each event is
+        chained (runner.journal.chain) to its run's previous event, read inside the same transaction."""
 
     def events(self, run_id: str, types: tuple[str, ...]) -> list[StoredRow]: ...
 
@@ -109,10 +114,25 @@ class JournalBackend(Protocol):
     def run_ids(self, prefix: str) -> list[str]:
         """Up to two run ids starting with `prefix` (taken literally)."""
 
+    def chain(self, run_id: str) -> list[StoredRow]:
+        """The run's events with their chain columns (CHAIN_COLUMNS), in seq order."""
+
+    def all_run_ids(self) -> list[str]:
+        """Every run id in the store, in the order of their first events."""
+
+    def chained_from(self) -> int:
+        """The seq from which every event is chained (0: all of them)."""
+
     def leases(self) -> AbstractContextManager[Leases]:
         """A write transaction on the run_leases table."""
 
     def lease_holder(self, run_id: str) -> LeaseRecord | None: ...
+
+
+def chained_from(meta: Mapping[str, str]) -> int:
+    """The CHAINED_FROM value a store's meta records (0 when it records none: chained from the start)."""
+    value = meta.get(CHAINED_FROM, "0")
+    return int(value) if value.isdigit() else 0
 
 
 def check_fences(rows: Iterable[Row], fences: Mapping[str, str], token: Callable[[str], str | None]) -> None:

@@ -16,7 +16,16 @@ from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import JournalError
 from runner.journal import backend
-from runner.journal.backend import EVENT_COLUMNS, LEASE_COLUMNS, LeaseRecord, Migration, Row, StoredRow
+from runner.journal.backend import (
+    CHAIN_COLUMNS,
+    CHAINED_FROM,
+    EVENT_COLUMNS,
+    LEASE_COLUMNS,
+    LeaseRecord,
+    Migration,
+    Row,
+    StoredRow,
+)
 from runner.journal.events import SCHEMA_VERSION
 
 INSERT = (
@@ -29,11 +38,54 @@ CREATE TABLE IF NOT EXISTS run_leases (
     machine TEXT NOT NULL, proc_start TEXT NOT NULL, acquired TEXT NOT NULL, renewed TEXT NOT NULL,
     expires DOUBLE PRECISION NOT NULL
 )"""
+_RUN_LOCK = 7726452  # with hashtext(run_id): one appender per run at a time (the chain's previous event)
+# The hash chain (runner.journal.chain, whose docstring defines the hash: this computes the same bytes), the
+# server's own record of who inserted each event (session_user), and the per-run lock, all in the server: a
+# client can neither skip the chain nor give another db_user (the trigger overwrites what it sends), and an
+# append costs no extra round trip. The lock is taken before the previous event is read and before the row
+# gets its seq, and held until the transaction ends, so a run's events are chained in seq order even when
+# several processes append to it (a game day and `fireline approve` from another terminal).
+CHAIN_DDL = [
+    "ALTER TABLE journal_events ADD COLUMN IF NOT EXISTS db_user TEXT, ADD COLUMN IF NOT EXISTS prev_hash TEXT, "
+    "ADD COLUMN IF NOT EXISTS hash TEXT",
+    """CREATE OR REPLACE FUNCTION fireline_field(value TEXT) RETURNS BYTEA LANGUAGE sql IMMUTABLE AS $$
+        SELECT CASE WHEN value IS NULL THEN '\\xffffffff'::bytea
+            ELSE int4send(octet_length(convert_to(value, 'UTF8'))) || convert_to(value, 'UTF8') END
+    $$""",
+    f"""CREATE OR REPLACE FUNCTION fireline_chain_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        previous TEXT;
+    BEGIN
+        PERFORM pg_advisory_xact_lock({_RUN_LOCK}, hashtext(NEW.run_id));
+        NEW.seq := nextval('journal_events_seq_seq');
+        NEW.db_user := session_user;
+        -- A statement in a volatile function sees what was committed before it started: after the lock.
+        SELECT hash INTO previous FROM journal_events WHERE run_id = NEW.run_id ORDER BY seq DESC LIMIT 1;
+        NEW.prev_hash := coalesce(
+            previous, encode(sha256('fireline-run-v1'::bytea || fireline_field(NEW.run_id)), 'hex'));
+        NEW.hash := encode(sha256('fireline-event-v1'::bytea
+            || fireline_field(NEW.run_id) || fireline_field(NEW.ts_wall) || float8send(NEW.ts_mono)
+            || fireline_field(NEW.boot) || fireline_field(NEW.type) || fireline_field(NEW.step_id)
+            || fireline_field(NEW.actor) || fireline_field(NEW.data) || fireline_field(NEW.db_user)
+            || fireline_field(NEW.prev_hash)), 'hex');
+        RETURN NEW;
+    END $$""",
+    "DROP TRIGGER IF EXISTS journal_events_chain ON journal_events",
+    "CREATE TRIGGER journal_events_chain BEFORE INSERT ON journal_events "
+    "FOR EACH ROW EXECUTE FUNCTION fireline_chain_event()",
+]
+# A batch with events of several runs takes their locks first, in one order, so two such batches never wait
+# for each other in a circle.
+LOCK_RUNS = (
+    f"SELECT count(pg_advisory_xact_lock({_RUN_LOCK}, k)) "
+    "FROM (SELECT DISTINCT hashtext(r) AS k FROM unnest(%s::text[]) AS r ORDER BY k) AS keys"
+)
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS journal_events (
         seq BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL, ts_wall TEXT NOT NULL, ts_mono DOUBLE PRECISION NOT NULL,
         type TEXT NOT NULL, step_id TEXT, actor TEXT, data TEXT NOT NULL, boot TEXT NOT NULL DEFAULT ''
     )""",
+    *CHAIN_DDL,
     "CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq)",
     "CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, seq)",
     "CREATE TABLE IF NOT EXISTS fireline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -49,8 +101,23 @@ def _to_v4(db: psycopg.Connection) -> None:
     db.execute(LEASES_DDL)
 
 
+def _to_v5(db: psycopg.Connection) -> None:
+    """The hash chain. ALTER TABLE locks the table first: no event is inserted between it and reading where
+    the chained events begin (the events stored before are not chained)."""
+    for statement in CHAIN_DDL:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO fireline_meta SELECT %s, (coalesce(max(seq), 0) + 1)::text FROM journal_events "
+        "ON CONFLICT (key) DO NOTHING",
+        (CHAINED_FROM,),
+    )
+
+
 # The team store came with schema 3 (store-wide seq, boot column): nothing older exists on PostgreSQL.
-MIGRATIONS: list[Migration[psycopg.Connection]] = [Migration(4, "run leases", _to_v4)]
+MIGRATIONS: list[Migration[psycopg.Connection]] = [
+    Migration(4, "run leases", _to_v4),
+    Migration(5, "the hash chain of each run's events, and who inserted them", _to_v5),
+]
 
 
 class PostgresBackend:
@@ -60,6 +127,9 @@ class PostgresBackend:
         self._dsn = dsn
         try:
             self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="fireline")
+            # The chain trigger reads a run's previous event after taking its lock: that needs a snapshot per
+            # statement, whatever the server's default isolation is (sent with BEGIN: no extra round trip).
+            self._db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         except psycopg.Error as exc:
             raise JournalError(
                 f"cannot open the journal at {self.location}: {str(exc).strip()}",
@@ -125,6 +195,9 @@ class PostgresBackend:
         with self._db.transaction(), self._db.cursor() as cur:
             if durable and fences:
                 backend.check_fences(rows, fences, self._token)
+            runs = {row[0] for row in rows}
+            if len(runs) > 1:
+                cur.execute(LOCK_RUNS, (sorted(runs),))
             cur.executemany(INSERT, rows)
 
     def _token(self, run_id: str) -> str | None:
@@ -150,6 +223,18 @@ class PostgresBackend:
     def run_ids(self, prefix: str) -> list[str]:
         sql = "SELECT DISTINCT run_id FROM journal_events WHERE starts_with(run_id, %s) LIMIT 2"
         return [str(r[0]) for r in self._db.execute(sql, (prefix,))]
+
+    def chain(self, run_id: str) -> list[StoredRow]:
+        sql = f"SELECT {CHAIN_COLUMNS} FROM journal_events WHERE run_id = %s ORDER BY seq"
+        return self._db.execute(sql, (run_id,)).fetchall()
+
+    def all_run_ids(self) -> list[str]:
+        sql = "SELECT run_id FROM journal_events GROUP BY run_id ORDER BY min(seq)"
+        return [str(r[0]) for r in self._db.execute(sql)]
+
+    def chained_from(self) -> int:
+        meta: dict[str, str] = dict(self._db.execute("SELECT key, value FROM fireline_meta").fetchall())
+        return backend.chained_from(meta)
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

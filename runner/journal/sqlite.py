@@ -15,13 +15,25 @@ from pathlib import Path
 
 from runner.errors import JournalError
 from runner.journal import backend
-from runner.journal.backend import EVENT_COLUMNS, LEASE_COLUMNS, LeaseRecord, Migration, Row, StoredRow, fireline_home
+from runner.journal.backend import (
+    CHAIN_COLUMNS,
+    CHAINED_FROM,
+    EVENT_COLUMNS,
+    LEASE_COLUMNS,
+    LeaseRecord,
+    Migration,
+    Row,
+    StoredRow,
+    fireline_home,
+)
+from runner.journal.chain import event_hash, run_origin
 from runner.journal.events import SCHEMA_VERSION
 
 INSERT = (
-    "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+LAST_HASH = "SELECT hash FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
 # One row per run (or game day) that a process is driving: who, where, and until when (see lease.py).
 LEASES_DDL = """
 CREATE TABLE IF NOT EXISTS run_leases (
@@ -38,7 +50,7 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS journal_events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, ts_wall TEXT NOT NULL,
         ts_mono REAL NOT NULL, type TEXT NOT NULL, step_id TEXT, actor TEXT, data TEXT NOT NULL,
-        boot TEXT NOT NULL DEFAULT ''
+        boot TEXT NOT NULL DEFAULT '', prev_hash TEXT, hash TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS journal_events_run ON journal_events (run_id, seq)",
     "CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, seq)",
@@ -85,10 +97,21 @@ def _to_v4(db: sqlite3.Connection) -> None:
     db.execute(LEASES_DDL)
 
 
+def _to_v5(db: sqlite3.Connection) -> None:
+    """Events carry the hash chain (runner.journal.chain); the events already stored are not chained, and
+    meta records where the chained ones begin."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(journal_events)")}
+    for column in ("prev_hash", "hash"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE journal_events ADD COLUMN {column} TEXT")
+    db.execute("INSERT OR IGNORE INTO meta SELECT ?, coalesce(max(seq), 0) + 1 FROM journal_events", (CHAINED_FROM,))
+
+
 MIGRATIONS: list[Migration[sqlite3.Connection]] = [
     Migration(2, "one store-wide event sequence", _to_v2),
     Migration(3, "the boot of each event's monotonic clock", _to_v3),
     Migration(4, "run leases", _to_v4),
+    Migration(5, "the hash chain of each run's events", _to_v5),
 ]
 
 
@@ -194,10 +217,24 @@ class SqliteBackend:
             with _transaction(db):
                 if durable and fences:
                     backend.check_fences(rows, fences, self._token)
-                db.executemany(INSERT, rows)
+                db.executemany(INSERT, self._chained(rows))
         finally:
             if durable:
                 db.execute("PRAGMA synchronous=NORMAL")
+
+    def _chained(self, rows: Sequence[Row]) -> list[tuple[object, ...]]:
+        """`rows` with their chain columns. Called inside the write transaction: BEGIN IMMEDIATE holds the
+        store's only write lock, so no other process appends between reading a run's last hash and this insert."""
+        last: dict[str, str] = {}
+        chained: list[tuple[object, ...]] = []
+        for run_id, wall, mono, type_, step_id, actor, data, boot in rows:
+            prev = last.get(run_id)
+            if prev is None:
+                found = self._db.execute(LAST_HASH, (run_id,)).fetchone()
+                prev = str(found[0]) if found and found[0] else run_origin(run_id)
+            last[run_id] = event_hash(run_id, wall, mono, boot, type_, step_id, actor, data, None, prev)
+            chained.append((run_id, wall, mono, type_, step_id, actor, data, boot, prev, last[run_id]))
+        return chained
 
     def _token(self, run_id: str) -> str | None:
         found = self._db.execute("SELECT token FROM run_leases WHERE run_id = ?", (run_id,)).fetchall()
@@ -222,6 +259,18 @@ class SqliteBackend:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         sql = "SELECT DISTINCT run_id FROM journal_events WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2"
         return [str(r[0]) for r in self._db.execute(sql, (pattern,))]
+
+    def chain(self, run_id: str) -> list[StoredRow]:
+        columns = CHAIN_COLUMNS.replace("db_user", "NULL")
+        sql = f"SELECT {columns} FROM journal_events WHERE run_id = ? ORDER BY seq"
+        return self._db.execute(sql, (run_id,)).fetchall()
+
+    def all_run_ids(self) -> list[str]:
+        sql = "SELECT run_id FROM journal_events GROUP BY run_id ORDER BY min(seq)"
+        return [str(r[0]) for r in self._db.execute(sql)]
+
+    def chained_from(self) -> int:
+        return backend.chained_from(dict(self._db.execute("SELECT key, value FROM meta").fetchall()))
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -30,6 +30,7 @@ from typing import Any
 
 from runner.errors import JournalError
 from runner.journal.backend import JournalBackend, LeaseLost, LeaseRecord, Row, StoredRow, boot_id, fireline_home
+from runner.journal.chain import ChainedRow, ChainReport, require_intact, rows_of, verify
 from runner.journal.events import Event
 from runner.journal.sqlite import SqliteBackend
 
@@ -153,6 +154,39 @@ class Journal:
             except self._backend.errors as exc:
                 raise self._backend.failure("read", exc) from None
         return found[0] if len(found) == 1 else None
+
+    # -- the hash chain (runner.journal.chain) -------------------------------------------------------------------
+    def chain(self, run_id: str) -> list[ChainedRow]:
+        """The run's events as stored, with their chain columns."""
+        with self._lock:
+            self.flush()
+            try:
+                return rows_of(self._backend.chain(run_id))
+            except self._backend.errors as exc:
+                raise self._backend.failure("read", exc) from None
+
+    def verify(self, run_id: str) -> ChainReport:
+        """Whether the run's events are as they were written (see runner.journal.chain)."""
+        rows = self.chain(run_id)
+        with self._lock:
+            try:
+                chained_from = self._backend.chained_from()
+            except self._backend.errors as exc:
+                raise self._backend.failure("read", exc) from None
+        return verify(run_id, rows, chained_from)
+
+    def require_intact(self, run_id: str, doing: str) -> None:
+        """Refuse `doing` (e.g. "resume") on a run whose chain does not verify (raises ChainBroken)."""
+        require_intact(run_id, self.verify(run_id), doing)
+
+    def all_runs(self) -> list[str]:
+        """Every run id in the store (runs, plans, game days …), oldest first."""
+        with self._lock:
+            self.flush()
+            try:
+                return self._backend.all_run_ids()
+            except self._backend.errors as exc:
+                raise self._backend.failure("read", exc) from None
 
     # -- run leases (the policy is in lease.py) ------------------------------------------------------------------
     def fence(self, run_id: str, token: str | None) -> None:

@@ -109,7 +109,10 @@ def test_an_older_sqlite_journal_is_migrated_and_its_runs_stay_readable(
     path = fireline_home / "journal.db"
     make(path)
     _assert_old_run_readable_and_journal_usable(cli, run_id)
-    assert _meta(path) == {"schema_version": str(SCHEMA_VERSION), "fireline_version": __version__}
+    # The four old events are not chained; every event from the fifth on is.
+    assert _meta(path) == {
+        "schema_version": str(SCHEMA_VERSION), "fireline_version": __version__, "chained_from_seq": "5"
+    }  # fmt: skip
     # Opening it again finds the current schema: nothing is migrated twice.
     _assert_old_run_readable_and_journal_usable(cli, run_id)
     assert [e.type for e in Journal(path).events(run_id)] == [t for t, _, _ in OLD_RUN]
@@ -214,7 +217,9 @@ def test_an_older_team_store_is_migrated(cli: Any, pg_db: str, monkeypatch: pyte
     _assert_old_run_readable_and_journal_usable(cli, "run-team3")
     tables, meta, _ = _pg_state(pg_db)
     assert ("run_leases",) in tables
-    assert dict(meta) == {"schema_version": str(SCHEMA_VERSION), "fireline_version": __version__}
+    assert dict(meta) == {
+        "schema_version": str(SCHEMA_VERSION), "fireline_version": __version__, "chained_from_seq": "5"
+    }  # fmt: skip
 
 
 def test_a_team_store_from_a_newer_fireline_is_refused_and_left_untouched(
