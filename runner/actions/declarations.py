@@ -37,6 +37,10 @@ class ActionTraits:
     waits_for_person: bool = False
     # The step may say `read_only: true` (it runs arbitrary commands, so only the author knows).
     accepts_read_only: bool = False
+    # What it does when mutating changes production, so it waits for approval unless the runbook says
+    # otherwise. False: an outside effect that is not a production change (a status update): a plan never
+    # does it, but it runs without approval unless the runbook asks for one (`approval: {required: true}`).
+    production_change: bool = True
     # The connection types its `connection:` may name; () when it takes no connection.
     connection_types: tuple[str, ...] = ()
     # Dotted parameter paths the action judges itself against what it reads (`expect.that`): they are not
@@ -65,6 +69,7 @@ class ActionTraits:
             shell_text_params=tuple(getattr(action, "shell_text_params", ())),
             waits_for_person=bool(getattr(action, "waits_for_person", False)),
             accepts_read_only=bool(getattr(action, "accepts_read_only", False)),
+            production_change=bool(getattr(action, "production_change", True)),
             connection_types=tuple(getattr(action, "connection_types", ())),
             deferred_params=tuple(getattr(action, "deferred_params", ())),
             untemplated_params={
@@ -122,6 +127,7 @@ def declared_traits(name: str) -> ActionTraits | None:
         shell_text_params=tuple(declared.get("shell_text_params", ())),
         waits_for_person=bool(declared.get("waits_for_person", False)),
         accepts_read_only=bool(declared.get("accepts_read_only", False)),
+        production_change=bool(declared.get("production_change", True)),
         connection_types=tuple(declared.get("connection_types", ())),
         deferred_params=tuple(declared.get("deferred_params", ())),
         untemplated_params={k: Untemplated(v["what"], v.get("hint", "")) for k, v in untemplated.items()},

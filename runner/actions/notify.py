@@ -33,7 +33,9 @@ def format_update(params: Params, now: datetime) -> str:
 
 class StatusUpdate(BaseAction):
     name = "notify.status_update"
-    mutates = False  # telling people is not changing production; it is never gated
+    # Telling people is an outside effect, never done by a plan, but not a production change: not gated
+    # unless the runbook asks (`production_change: false` under x-fireline in schemas/actions/notify.json).
+    mutates = True
 
     def check_rendered(self, template: Params, rendered: Params) -> None:
         to, written = template.get("to"), rendered.get("to")
@@ -47,10 +49,9 @@ class StatusUpdate(BaseAction):
             tuple(format_update(params, datetime.now(UTC)).splitlines()),
         )
 
-    def is_mutating(self, params: Params) -> bool:
-        # Posting to a webhook or a file is an outside effect a dry-run must not have.
-        to = params.get("to") or {}
-        return bool(to.get("webhook") or to.get("file"))
+    def is_idempotent(self, params: Params) -> bool:
+        # Printed again after an interruption is harmless; posted or appended twice is noise for readers.
+        return _targets(params) == ["stdout"]
 
     def run(self, params: Params, ctx: ActionContext) -> Outcome:
         text = format_update(params, datetime.now(UTC))

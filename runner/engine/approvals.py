@@ -31,7 +31,8 @@ def needs_gate(step: Step, action: Action, mutating: bool) -> bool:
         return True
     if step.approval is not None and step.approval.required is not None:
         return step.approval.required
-    return mutating
+    # An outside effect that is not a production change (a status update) runs unless the runbook asks.
+    return mutating and bool(getattr(action, "production_change", True))
 
 
 def evaluate_gate(step: Step, grants: Iterable[Grant], initiator: str) -> GateDecision:

@@ -45,9 +45,9 @@ steps:
     assert "Rolled back to 1.4.2" in posted["text"]
 
 
-def _notes_runbook(tmp_path: Path) -> str:
+def _notes_runbook(tmp_path: Path, extra: str = "") -> str:
     notes = tmp_path / "notes"
-    notes.mkdir()
+    notes.mkdir(exist_ok=True)
     return str(
         write(
             tmp_path / "notes.yaml",
@@ -58,6 +58,7 @@ inputs:
 steps:
   - id: note
     action: notify.status_update
+    {extra}
     with:
       status: investigating
       summary: Checkout errors
@@ -68,7 +69,7 @@ steps:
 
 
 def test_status_update_file_is_shown_resolved_in_plan_and_at_the_gate(tmp_path: Path, cli) -> None:
-    path = _notes_runbook(tmp_path)
+    path = _notes_runbook(tmp_path, "approval: {required: true}")  # not gated unless the runbook asks
     resolved = tmp_path.resolve() / "notes" / "core.log"
     plan = cli("plan", path, "-i", "team=core", "--output", "plain")
     assert plan.code == 0 and f"to file {resolved}" in plan.out, plan.out
@@ -94,3 +95,44 @@ def test_status_update_file_may_not_leave_the_templated_directory(tmp_path: Path
     assert written == [], written
     inside = cli("run", path, "-i", "team=sub/core", "--approve", "note", "--reason", "INC-9")
     assert inside.code == 0 and (tmp_path / "notes" / "sub" / "core.log").exists()
+
+
+def test_a_status_update_is_not_gated_and_a_plan_never_sends_it(tmp_path: Path, cli, http_server: HttpServer) -> None:
+    http_server.routes["/hook"] = (200, "ok")
+    log = tmp_path / "updates.log"
+    path = write(
+        tmp_path / "rb.yaml",
+        HEADER
+        + f"""\
+steps:
+  - id: tell-stdout
+    action: notify.status_update
+    with: {{status: investigating, summary: Checkout errors}}
+  - id: tell-everyone
+    action: notify.status_update
+    with:
+      status: identified
+      summary: Pool exhausted
+      to: {{file: "{log}", webhook: "{http_server.url}/hook"}}
+""",
+    )
+    plan = cli("plan", str(path), "--output", "plain")
+    assert plan.code == 0, plan.out
+    # What would be sent is shown; nothing is sent, not even to the terminal as if it had been.
+    assert "WOULD-CHANGE tell-stdout (notify.status_update): would post a status update to stdout" in plan.out
+    assert "ran (read-only)" not in plan.out
+    assert "[IDENTIFIED] Pool exhausted" in plan.out
+    assert not log.exists() and http_server.received == []
+    ran = cli("run", str(path), "--output", "plain")  # no terminal, no --approve: nothing to wait for
+    assert ran.code == 0, ran.out
+    assert "needs approval" not in ran.out
+    assert "[INVESTIGATING] Checkout errors" in ran.out
+    assert "[IDENTIFIED] Pool exhausted" in log.read_text()
+    assert len(http_server.received) == 1
+
+
+def test_a_runbook_can_still_ask_approval_for_a_status_update(tmp_path: Path, cli) -> None:
+    path = _notes_runbook(tmp_path, "approval: {required: true}")
+    gated = cli("run", path, "-i", "team=core", "--output", "plain")
+    assert gated.code == 3 and "note needs approval" in gated.out, gated.out
+    assert not (tmp_path / "notes" / "core.log").exists()
