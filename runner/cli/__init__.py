@@ -27,9 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "approve": ("runner.cli.run", "approve", "Approve a paused run's step (from any terminal)."),
     "resume": ("runner.cli.run", "resume", "Continue a paused or interrupted run."),
     "runs": ("runner.cli.runs", "runs", "List runs and show their timelines."),
+    "audit": ("runner.cli.audit", "audit", "Verify that the journal is as it was written; list approvals."),
     "gameday": ("runner.cli.gameday", "gameday", "Chaos game days: inject, measure the response, revert."),
     "lab": ("runner.cli.lab", "lab", "The local practice lab: an emulated Kubernetes cluster."),
     "demo": ("runner.cli.demo", "demo", "Run the demo on a throwaway lab and PostgreSQL."),
+    "import": ("runner.cli.importing", "importing", "Turn Chaos Toolkit experiments into game-day scenarios."),
 }
 
 # Set by the console-script entry point: this process exists only for one fireline command.

@@ -323,6 +323,7 @@ def resume(
         raise UsageError("choose one of --retry-step and --skip-step")
     journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
+    journal.require_intact(full_id, "resume it")  # what is replayed must be what was recorded
     runbook = load_for_resume(full_id, journal)
     request = ResumeRequest(
         full_id,
