@@ -75,7 +75,7 @@ def test_validate_refuses_a_template_the_shell_would_parse_again(
     result = cli("validate", str(path))
     assert result.code == 1
     col = len('    with: {command: "') + command.index("{{") + 1
-    assert f"rb.yaml:12:{col}: steps[1].with.command: {{{{ inputs.val }}}} is {where}" in result.out
+    assert f"rb.yaml:12:{col}: steps[quoted].with.command: {{{{ inputs.val }}}} is {where}" in result.out
     assert fix in result.out
 
 
@@ -111,8 +111,8 @@ steps:
     )
     result = cli("validate", str(path))
     assert result.code == 1
-    assert result.out.count("steps[0].with.command") == 1  # the piped value after the here-document is fine
-    assert "rb.yaml:12:24: steps[0].with.command: {{ inputs.val }} is inside a here-document" in result.out
+    assert result.out.count("steps[notes].with.command") == 1  # the piped value after the here-document is fine
+    assert "rb.yaml:12:24: steps[notes].with.command: {{ inputs.val }} is inside a here-document" in result.out
     assert "pipe it instead: printf '%s\\n' {{ inputs.val }} | …" in result.out
 
 
@@ -131,8 +131,8 @@ steps:
     )
     result = cli("validate", str(path))
     assert result.code == 1
-    assert "steps[0].verify.with.command: {{ result.stdout }} is inside single quotes" in result.out
-    assert "steps[0].rollback.with.command: {{ result.stdout }} is inside double quotes" in result.out
+    assert "steps[count].verify.with.command: {{ result.stdout }} is inside single quotes" in result.out
+    assert "steps[count].rollback.with.command: {{ result.stdout }} is inside double quotes" in result.out
     scenario = write(
         tmp_path / "gd.yaml",
         """\
@@ -155,10 +155,10 @@ faults:
 """,
     )
     result = cli("validate", str(scenario))
-    assert "gd.yaml:9:33: steady_state.probes[0].with.command: {{ gameday.name }} is inside single quotes" in (
+    assert "gd.yaml:9:33: steady_state.probes[page].with.command: {{ gameday.name }} is inside single quotes" in (
         result.out
     )
-    assert "gd.yaml:15:57: faults[0].with.command: {{ gameday.id }} is inside double quotes" in result.out
+    assert "gd.yaml:15:57: faults[mark].with.command: {{ gameday.id }} is inside double quotes" in result.out
 
 
 # --- byte for byte through the whole run ------------------------------------------------------------------
@@ -314,5 +314,5 @@ steps:
     )
     result = cli("validate", str(runbook))
     assert result.code == 1
-    assert "rb.yaml:7:58: steps[0].with.argv[1]: contains a NUL byte, which no command line can carry" in result.out
-    assert "steps[1].with.command: contains a NUL byte" in result.out
+    assert "rb.yaml:7:58: steps[local].with.argv[1]: contains a NUL byte, which no command line can carry" in result.out
+    assert "steps[remote].with.command: contains a NUL byte" in result.out

@@ -13,6 +13,7 @@ from runner.actions.registry import family_connection_types, has_action, known_a
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.limits import check_long_durations, check_retries, document_schema
 from runner.document.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
+from runner.document.results import result_field_problem
 from runner.document.schemas import action_schema, did_you_mean, validate_params, validate_structure
 from runner.document.shelltext import check_shell_text
 from runner.document.yamlsource import Document, PathKey, load_document
@@ -124,9 +125,10 @@ class Scope:
         self.connections = _keys(data.get("connections"))
         self.step_outputs: dict[str, set[str]] = {}
         self.all_steps: set[str] = set()
-        # The result shape each earlier step's action declares, and the one of the step being checked.
-        self.step_results: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
-        self.result: tuple[str, Mapping[str, Any] | None] = ("", None)
+        # The action of each earlier step (whose declared result shape `steps.<id>.result` reads), and the
+        # action of the step being checked (what `result` is in its outputs, retries.until, verify, ...).
+        self.step_results: dict[str, str] = {}
+        self.result = ""
 
 
 def _keys(value: Any) -> set[str]:
@@ -153,7 +155,7 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                 out.append(
                     doc.diagnostic(
                         (*at, "id"),
-                        f"duplicate step id {step_id!r} (first used by steps[{seen[step_id]}])",
+                        f"duplicate step id {step_id!r} (first used at line {doc.mark(('steps', seen[step_id])).line})",
                         "step ids must be unique",
                     )
                 )
@@ -177,7 +179,7 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
                     )
                 )
         action = step.get("action")
-        scope.result = (action, traits(action).result_schema) if isinstance(action, str) else ("", None)
+        scope.result = action if isinstance(action, str) else ""
         out += _check_templates(doc, step, at, scope)
         if isinstance(step_id, str) and step_id not in scope.step_outputs:
             # A duplicate id is reported once; templates keep resolving against the first definition.
@@ -259,8 +261,14 @@ def _check_on_failure(doc: Document, step: dict[str, Any], at: PathKey, scope: S
     return []
 
 
-def template_strings(value: Any, path: PathKey, with_result: bool = False) -> Iterator[tuple[PathKey, str, bool]]:
-    """(path, text, may_use_result) for every template string inside a JSON-like value."""
+# Whose result a template may read: False for none, True for the step's own action, else an action's name
+# (a verify's or rollback's own `retries.until` reads that action's result, not the step's).
+ResultIn = bool | str
+TemplateSite = tuple[PathKey, str, ResultIn]
+
+
+def template_strings(value: Any, path: PathKey, with_result: ResultIn = False) -> Iterator[TemplateSite]:
+    """(path, text, whose result it may use) for every template string inside a JSON-like value."""
     if isinstance(value, str) and is_template(value):
         yield path, value, with_result
     elif isinstance(value, dict):
@@ -271,23 +279,36 @@ def template_strings(value: Any, path: PathKey, with_result: bool = False) -> It
             yield from template_strings(v, (*path, i), with_result)
 
 
-def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
-    """(path, text, may_use_result) for every template string in a step."""
-    walk = template_strings
-    action = step.get("action")
-    declared = traits(action) if isinstance(action, str) else None
-    for path, text, _ in walk(step.get("with"), (*at, "with")):
-        # What the action judges itself against what it read may use `value` and `result`.
-        yield path, text, declared is not None and declared.deferred(path[len(at) + 1 :])
+def _template_sites(step: dict[str, Any], at: PathKey) -> Iterator[TemplateSite]:
+    """(path, text, whose result it may use) for every template string in a step."""
+    yield from _with_sites(step, at, outside=False)
     if isinstance(step.get("when"), str):
         yield (*at, "when"), step["when"], False
-    yield from walk(step.get("outputs"), (*at, "outputs"), True)
-    retries = step.get("retries")
-    if isinstance(retries, dict) and isinstance(retries.get("until"), str):
-        yield (*at, "retries", "until"), retries["until"], True
+    yield from template_strings(step.get("outputs"), (*at, "outputs"), True)
+    yield from _until_site(step, at, True)
     for sub in ("verify", "rollback"):
-        if isinstance(step.get(sub), dict):
-            yield from walk(step[sub].get("with"), (*at, sub, "with"), True)
+        node = step.get(sub)
+        if isinstance(node, dict):
+            # Its parameters read the step's result; its own retries.until reads its own action's.
+            yield from _with_sites(node, (*at, sub), outside=True)
+            action = node.get("action")
+            yield from _until_site(node, (*at, sub), action if isinstance(action, str) else "")
+
+
+def _with_sites(node: dict[str, Any], at: PathKey, outside: ResultIn) -> Iterator[TemplateSite]:
+    """The templates of `with:`. What the action judges itself against what it read (e.g. `expect.that`)
+    may use `value` and that action's own `result`; the rest may use `outside`."""
+    action = node.get("action")
+    declared = traits(action) if isinstance(action, str) else None
+    for path, text, _ in template_strings(node.get("with"), (*at, "with")):
+        own = declared is not None and declared.deferred(path[len(at) + 1 :])
+        yield path, text, (action if isinstance(action, str) else True) if own else outside
+
+
+def _until_site(node: dict[str, Any], at: PathKey, result: ResultIn) -> Iterator[TemplateSite]:
+    retries = node.get("retries")
+    if isinstance(retries, dict) and isinstance(retries.get("until"), str):
+        yield (*at, "retries", "until"), retries["until"], result
 
 
 def _check_templates(doc: Document, step: dict[str, Any], at: PathKey, scope: Scope) -> list[Diagnostic]:
@@ -295,28 +316,33 @@ def _check_templates(doc: Document, step: dict[str, Any], at: PathKey, scope: Sc
 
 
 def check_template_sites(
-    doc: Document, sites: Iterable[tuple[PathKey, str, bool]], scope: Scope, extra_roots: tuple[str, ...] = ()
+    doc: Document, sites: Iterable[TemplateSite], scope: Scope, extra_roots: tuple[str, ...] = ()
 ) -> list[Diagnostic]:
     out = []
     for path, text, with_result in sites:
         try:
             refs = references(text)
         except TemplateSyntaxError as exc:
-            out.append(
-                doc.diagnostic(path, f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}")
-            )
+            message, hint = f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}"
+            out.append(doc.diagnostic(path, message, hint, needle="", line=exc.lineno))
             continue
         for ref in refs:
             if ref.root in extra_roots:
                 continue
             problem = _check_reference(ref.root, ref.chain, scope, with_result)
             if problem:
-                out.append(doc.diagnostic(path, problem[0], problem[1]))
+                needle = _offending_name(problem[0], ref.root, ref.chain)
+                out.append(doc.diagnostic(path, problem[0], problem[1], needle=needle, line=ref.lineno))
     return out
 
 
+def _offending_name(message: str, root: str, chain: tuple[str | int, ...]) -> str:
+    """The name a reference problem is about (the last one the message mentions), to point at in the file."""
+    return next((str(name) for name in reversed((root, *chain)) if str(name) in message), root)
+
+
 def _check_reference(
-    root: str, chain: tuple[str | int, ...], scope: Scope, with_result: bool
+    root: str, chain: tuple[str | int, ...], scope: Scope, with_result: ResultIn
 ) -> tuple[str, str | None] | None:
     namespaces = {"inputs": scope.inputs, "secrets": scope.secrets, "connections": scope.connections}
     if root in namespaces:
@@ -344,14 +370,14 @@ def _check_reference(
         if len(chain) >= 2 and chain[1] not in ("outputs", "result", "status", "changed"):
             return f"steps.{target}.{chain[1]} is not available", "use outputs, result or status"
         if len(chain) >= 3 and chain[1] == "result":
-            return _result_field_problem(scope.step_results.get(target, ("", None)), chain[2])
+            return _result_problem(scope.step_results.get(target, ""), chain[2:])
         return None
-    if root == "value" and with_result:
+    if root == "value" and with_result is not False:
         return None
     if root == "result":
-        if not with_result:
+        if with_result is False:
             return "result is only available in outputs, retries.until, verify and rollback", None
-        return _result_field_problem(scope.result, chain[0]) if chain else None
+        return _result_problem(scope.result if with_result is True else with_result, chain)
     if root in ("run", "gameday") or root in TEMPLATE_GLOBALS:
         return None
     return f"unknown variable {root!r}", did_you_mean(
@@ -359,19 +385,11 @@ def _check_reference(
     )
 
 
-def _result_field_problem(
-    declared: tuple[str, Mapping[str, Any] | None], field: str | int
-) -> tuple[str, str | None] | None:
-    """A field the action's declared result shape does not have. Only a closed shape (additionalProperties:
-    false) is checked: an action that does not say, or says only part, is taken at its word."""
-    action, schema = declared
-    if not isinstance(field, str) or not isinstance(schema, Mapping) or schema.get("additionalProperties") is not False:
+def _result_problem(action: str, chain: tuple[str | int, ...]) -> tuple[str, str | None] | None:
+    """A field the shape `action` declares for its result does not have (see runner/document/results.py)."""
+    if not action or not chain:
         return None
-    fields = schema.get("properties") or {}
-    if field in fields:
-        return None
-    hint = did_you_mean(field, fields) or f"it has: {', '.join(fields)}"
-    return f"the result of {action} has no field {field!r}", hint
+    return result_field_problem(action, traits(action).result_schema, chain)
 
 
 # --- the model ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from runner.actions.registry import traits
-from runner.document.diagnostics import Diagnostic, format_path
+from runner.document.diagnostics import Diagnostic
 from runner.document.yamlsource import Document, Mark, PathKey
 from runner.shellsyntax import TemplateHole, describe, hint, misplaced_holes, template_items
 from runner.templating import is_template
@@ -37,7 +37,7 @@ def check_shell_text(doc: Document, action: Any, params: Any, at: PathKey) -> li
             written = holes[misplaced.hole.index]
             where = _position(doc, path, text, written)
             advice = hint(misplaced, text, written.offset)
-            out.append(Diagnostic(doc.file, where.line, where.col, format_path(path), describe(misplaced), advice))
+            out.append(Diagnostic(doc.file, where.line, where.col, doc.path_text(path), describe(misplaced), advice))
     return out
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,23 @@ class Document:
     digest: str = ""  # sha256 of the bytes parsed: what a run records, and what resume compares
     # Facts about the whole document that checks compute once (e.g. whether any value is a long duration).
     facts: dict[str, bool] = field(default_factory=dict, repr=False)
+    text: str = field(default="", repr=False)  # what was parsed: places a problem inside a multi-line value
 
     def mark(self, path: PathKey, *, key: bool = False) -> Mark:
         """The closest known position: the key itself when asked, else the value, else its parent."""
-        node = self.root
+        node, exact = self._node(path, key=key)
         if node is None:
             return Mark(1, 1)
-        found = node.start_mark
+        if exact and isinstance(node, yaml.ScalarNode) and node.style in ("|", ">") and self.text:
+            return self._mark_at(self._content_start(node))  # the text, not the `|` or `>` introducing it
+        return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _node(self, path: PathKey, *, key: bool = False) -> tuple[yaml.Node | None, bool]:
+        """The node at `path` (the key's node when asked), or its closest known ancestor; and whether it is
+        the node asked for."""
+        node = self.root
+        if node is None:
+            return None, False
         for index, part in enumerate(path):
             last = index == len(path) - 1
             child: yaml.Node | None = None
@@ -73,18 +84,90 @@ class Document:
                 for key_node, value_node in node.value:
                     if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
                         if last and key:
-                            return Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                            return key_node, True
                         child = value_node
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
                 child = node.value[part]
             if child is None:
-                break
-            node, found = child, child.start_mark
-        return Mark(found.line + 1, found.column + 1)
+                return node, False
+            node = child
+        return node, True
 
-    def diagnostic(self, path: PathKey, message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
-        at = self.mark(path, key=key)
-        return Diagnostic(self.file, at.line, at.col, format_path(path), message, hint)
+    def locate(self, path: PathKey, needle: str, line: int = 1) -> Mark:
+        """Where `needle` is written inside the value at `path`, looking first on the value's `line` (1-based;
+        the line a template error names); the value's own position when it cannot be found (YAML escapes or
+        folding may have changed the text)."""
+        node, exact = self._node(path)
+        if not exact or not isinstance(node, yaml.ScalarNode) or not self.text:
+            return self.mark(path)
+        start, end = node.start_mark.index, node.end_mark.index
+        if node.style in ("|", ">"):
+            start = self._content_start(node)
+        lines = self.text[start:end].split("\n")
+        # In a literal block (and an unfolded plain or quoted value) value lines are source lines.
+        before = sum(len(text) + 1 for text in lines[: max(0, min(line, len(lines)) - 1)])
+        for origin in (start + before, start):
+            found = self.text.find(needle, origin, end) if needle else -1
+            if found >= 0:
+                return self._mark_at(found)
+        if node.style in ("|", ">") and line > 1 and before:
+            return self._mark_at(start + before + len(lines[line - 1]) - len(lines[line - 1].lstrip()))
+        return self.mark(path)
+
+    def _content_start(self, node: yaml.ScalarNode) -> int:
+        """Where a block scalar's text starts: its first character after the line of its indicator."""
+        newline = self.text.find("\n", node.start_mark.index, node.end_mark.index)
+        if newline < 0:
+            return node.start_mark.index
+        index = newline + 1
+        while index < node.end_mark.index and self.text[index] in " \n":
+            index += 1
+        return index
+
+    def _mark_at(self, index: int) -> Mark:
+        line_start = self.text.rfind("\n", 0, index) + 1
+        return Mark(self.text.count("\n", 0, index) + 1, index - line_start + 1)
+
+    def path_text(self, path: PathKey) -> str:
+        """The path as a reader would say it: an item of a list that has an id is named by it
+        (`steps[restart-api].timeout`, `faults[exhaust].with`), other items by their index."""
+        out, node = "", self.data
+        for part in path:
+            if isinstance(part, int):
+                out += f"[{_item_name(node, part)}]"
+                node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            else:
+                out += f".{part}" if out else str(part)
+                node = node.get(part) if isinstance(node, dict) else None
+        return out
+
+    def diagnostic(
+        self,
+        path: PathKey,
+        message: str,
+        hint: str | None = None,
+        *,
+        key: bool = False,
+        needle: str | None = None,
+        line: int = 1,
+    ) -> Diagnostic:
+        """A problem at `path`; with `needle`, at that text inside the value (on its `line` first)."""
+        at = self.locate(path, needle, line) if needle is not None else self.mark(path, key=key)
+        return Diagnostic(self.file, at.line, at.col, self.path_text(path), message, hint)
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+
+
+def _item_name(items: Any, index: int) -> str | int:
+    """A list item's id when it has one that names it alone; else its index."""
+    if not isinstance(items, list) or not 0 <= index < len(items) or not isinstance(items[index], dict):
+        return index
+    ident = items[index].get("id")
+    if not isinstance(ident, str) or not _ID.fullmatch(ident):
+        return index
+    same = sum(1 for item in items if isinstance(item, dict) and item.get("id") == ident)
+    return ident if same == 1 else index
 
 
 class _TooLarge(Exception):
@@ -103,6 +186,7 @@ class _Builder:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.problems: list[Diagnostic] = []
+        self.paths: list[PathKey] = []  # of each problem
         self.count = 0
         self._scalars = yaml.SafeLoader("")
 
@@ -145,6 +229,11 @@ class _Builder:
         found = Diagnostic(self.doc.file, at.line + 1, at.column + 1, format_path(path), message, hint)
         if found not in self.problems:  # a mapping key is read twice
             self.problems.append(found)
+            self.paths.append(path)
+
+    def named(self) -> list[Diagnostic]:
+        """The problems, their paths naming list items by id (known only once everything is built)."""
+        return [replace(d, path=self.doc.path_text(p)) for d, p in zip(self.problems, self.paths, strict=True)]
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         seen: dict[str, Mark] = {}
@@ -164,6 +253,7 @@ class _Builder:
                             "YAML keeps only the last value; remove one of them",
                         )
                     )
+                    self.paths.append((*path, key))
                 seen[key] = here
         self._scalars.flatten_mapping(node)  # resolves `<<` merge keys in place
         result: dict[str, Any] = {}
@@ -179,6 +269,7 @@ class _Builder:
                         "mapping keys must be plain scalars",
                     )
                 )
+                self.paths.append(path)
                 continue
             key = str(self._scalar(key_node, path))
             result[key] = self.build(value_node, (*path, key))
@@ -248,7 +339,7 @@ def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Docume
     mapping (what the document should start with)."""
     start_hint = first_line or "a runbook starts with apiVersion: fireline/v1"
     text = _decode(raw, name)
-    doc = Document(name, None, digest=hashlib.sha256(raw).hexdigest())
+    doc = Document(name, None, digest=hashlib.sha256(raw).hexdigest(), text=text)
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         raise DocumentInvalid([Diagnostic(name, 1, 1, "", "file is empty", start_hint)])
     if len(text) > MAX_EXPANDED_NODES:
@@ -299,7 +390,7 @@ def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Docume
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc) from None
     if builder.problems:
-        raise DocumentInvalid(builder.problems)
+        raise DocumentInvalid(builder.named())
     return doc
 
 

@@ -86,7 +86,7 @@ def test_a_quoted_template_is_refused_before_anything_runs_remotely(
     runbook = _runbook(tmp_path, fleet, 'echo \\"{{ inputs.val }}\\" > {{ inputs.out }}')
     checked = cli("validate", str(runbook))
     assert checked.code == 1
-    assert "steps[0].with.command: {{ inputs.val }} is inside double quotes" in checked.out
+    assert "steps[remote].with.command: {{ inputs.val }} is inside double quotes" in checked.out
     assert "write: echo {{ inputs.val }} > {{ inputs.out }}" in checked.out
     out = tmp_path / "remote.txt"
     ran = cli(

@@ -46,9 +46,9 @@ response:
 EXPECTED = [  # (line, col, path in the document, what is said)
     (5, 3, "metadata.titel", "unknown field 'titel' (hint: did you mean 'title'?)"),
     (10, 13, "steady_state.interval", "'5 seconds' is not a duration (hint: use e.g."),
-    (13, 14, "steady_state.probes[0].probe", "'http.gett' is not one of: http.get,"),
-    (18, 35, "faults[0].with.count", "expected an integer, got 'many'"),
-    (19, 5, "faults[1]", "an ssh.run fault needs a revert command (hint: add revert:"),
+    (13, 14, "steady_state.probes[health].probe", "'http.gett' is not one of: http.get,"),
+    (18, 35, "faults[leak].with.count", "expected an integer, got 'many'"),
+    (19, 5, "faults[burn-cpu]", "an ssh.run fault needs a revert command (hint: add revert:"),
     (24, 25, "detection[0].alert.connection", "unknown connection 'alertmanager'"),
     (27, 12, "response.runbook", "response runbook ../runbooks/does-not-exist.yaml does not exist "
                                  "(hint: paths are relative to the scenario file)"),
@@ -150,6 +150,6 @@ def test_only_a_fault_that_declares_its_revert_takes_revert(tmp_path: Path, cli:
     assert result.code == 1, result.out
     lines = [line for line in result.out.splitlines() if line.startswith(f"{path}:")]
     assert len(lines) == 2, result.out
-    assert "faults[0].revert: postgres.terminate_backends knows its own revert (hint: remove revert:)" in lines[0]
-    assert "faults[1].revert.argv" in lines[1], lines[1]
+    assert "faults[kill].revert: postgres.terminate_backends knows its own revert (hint: remove revert:)" in lines[0]
+    assert "faults[burn-cpu].revert.argv" in lines[1], lines[1]
     assert "Traceback" not in result.out + result.err

@@ -58,9 +58,9 @@ steps:
     result = cli("validate", str(path))
     clean(result)
     assert result.code == 1
-    for where in ("7:22: steps[0].with.duration", "8:14: steps[0].timeout", "11:37: steps[1].with.timeout"):
+    for where in ("7:22: steps[wait].with.duration", "8:14: steps[wait].timeout", "11:37: steps[cmd].with.timeout"):
         assert f"{path}:{where}: duration '99999999999h' is too long: at most 87600h (10 years)" in result.out
-    assert f"{path}:12:32: steps[1].retries.delay: duration" in result.out
+    assert f"{path}:12:32: steps[cmd].retries.delay: duration" in result.out
     # The run refuses it too, before anything runs.
     ran = cli("run", str(path))
     clean(ran)
@@ -146,7 +146,7 @@ def test_a_retry_count_past_the_maximum_is_refused_at_once(tmp_path: Path, cli, 
     result = cli("run", str(path))
     clean(result)
     assert (
-        result.code == 1 and f"{path}:8:22: steps[0].retries.count: {count} is out of range (maximum 100)" in result.err
+        result.code == 1 and f"{path}:8:22: steps[s].retries.count: {count} is out of range (maximum 100)" in result.err
     )
     assert time.monotonic() - started < 10
 
@@ -160,7 +160,7 @@ def test_retries_that_would_wait_for_ages_are_refused(tmp_path: Path, cli) -> No
     result = cli("validate", str(path))
     clean(result)
     assert result.code == 1
-    assert f"{path}:8:14: steps[0].retries: these retries would wait more than 87600h (10 years)" in result.out
+    assert f"{path}:8:14: steps[s].retries: these retries would wait more than 87600h (10 years)" in result.out
 
 
 def test_the_schema_maximum_is_the_one_the_checks_use() -> None:
@@ -314,10 +314,10 @@ steps:
     result = cli("validate", str(path))
     clean(result)
     assert result.code == 1
-    assert f"{path}:7:18: steps[0].with.argv: unsupported tag !!python/object/apply:os.system" in result.out
-    assert f"{path}:10:11: steps[1].with: unsupported tag !mine" in result.out
-    assert f"{path}:13:18: steps[2].with.that: unsupported tag !!binary" in result.out
-    assert f"{path}:16:18: steps[3].with.that: unsupported tag !!set" in result.out
+    assert f"{path}:7:18: steps[a].with.argv: unsupported tag !!python/object/apply:os.system" in result.out
+    assert f"{path}:10:11: steps[b].with: unsupported tag !mine" in result.out
+    assert f"{path}:13:18: steps[c].with.that: unsupported tag !!binary" in result.out
+    assert f"{path}:16:18: steps[d].with.that: unsupported tag !!set" in result.out
     assert "all valid" not in result.out
 
 

@@ -44,10 +44,10 @@ def test_five_independent_mistakes_give_five_errors_with_lines(tmp_path: Path, c
     assert len(lines) == 5, result.out
     expected = [
         (6, "inputs.limit.default", "not of type integer"),
-        (16, "steps[1].whn", "did you mean 'when'"),
-        (17, "steps[1].with.idle_for", "not a duration"),
+        (16, "steps[kill].whn", "did you mean 'when'"),
+        (17, "steps[kill].with.idle_for", "not a duration"),
         (18, "steps[2].id", "duplicate step id 'count'"),
-        (23, "steps[3].with.that", "did you mean 'limit'"),
+        (23, "steps[check].with.that", "did you mean 'limit'"),
     ]
     for line, (lineno, where, text) in zip(lines, expected, strict=True):
         assert line.startswith(f"{path}:{lineno}:"), line
