@@ -131,7 +131,13 @@ class PlainReporter:
         """Give the terminal back (the live view stops); safe to call twice."""
 
     def finished(self, result: RunResult) -> None:
-        if result.status == "paused" and result.failed_step and result.paused_for == "interrupted":
+        if result.status == "paused" and result.failed_step and result.paused_for == "outputs":
+            step = result.failed_step
+            self._print(f"paused after {step}: {result.message}")
+            self._print("  the change was made and is recorded as succeeded: it is not retried or rolled back")
+            self._print(f"  see what it returned:  fireline runs show {result.run_id}")
+            self._print(f"  then go on after it:   fireline resume {result.run_id}  (missing outputs stay missing)")
+        elif result.status == "paused" and result.failed_step and result.paused_for == "interrupted":
             step = result.failed_step
             self._print(f"paused at {step}: {result.message}")
             self._print(f"  check the system, then run it again:  fireline resume {result.run_id} --retry-step")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from runner.cli.identity import key_option, policy_option
 from runner.errors import UsageError
 from runner.journal import events as ev
 from runner.journal.store import open_journal
@@ -77,13 +78,17 @@ def _execute(
     approve_all: bool = False,
     reason: str | None = None,
     gameday: str | None = None,
+    key: str | None = None,
+    policy: str | None = None,
 ) -> int:
+    from runner.cli.identity import signing
     from runner.cli.render import make_reporter
     from runner.document.runbook import load_runbook
     from runner.engine.session import StartRequest, current_actor, start_run
     from runner.secrets import Redactor
 
     reason_text = _check_reason(approve, approve_all, reason) if not dry_run else ""
+    trust, key_path = signing(actor, key, policy) if not dry_run else (None, None)
     path = Path(runbook_path)
     runbook = load_runbook(path)
     from runner.cli import OWN_PROCESS
@@ -106,6 +111,8 @@ def _execute(
         approve_all=approve_all,
         reason=reason_text,
         parent=parent,
+        trust=trust,
+        key=key_path,
     )
     redactor = Redactor()
     reporter = make_reporter(runbook, redactor, output)
@@ -222,6 +229,8 @@ def _interruption_account(reporter: Any, witness: _Witness | None) -> str:
 @click.option("--approve-all", is_flag=True, help="Pre-approve every gated step. Needs --reason.")
 @click.option("--reason", help="Why the pre-approval is given; recorded in the journal.")
 @click.option("--gameday", metavar="ID", help="Link this run to a game day (manual response).")
+@key_option
+@policy_option
 def run(
     runbook: str,
     input_pairs: tuple[str, ...],
@@ -234,6 +243,8 @@ def run(
     approve_all: bool,
     reason: str | None,
     gameday: str | None,
+    key: str | None,
+    policy: str | None,
 ) -> int:
     """Run RUNBOOK step by step. Mutating steps wait for approval; without a terminal and without
     --approve the run pauses (exit 3) and says how to approve it."""
@@ -249,6 +260,8 @@ def run(
         approve_all=approve_all,
         reason=reason,
         gameday=gameday,
+        key=key,
+        policy=policy,
     )
 
 
@@ -266,27 +279,36 @@ def plan(
 @click.command()
 @click.argument("run_id")
 @click.argument("step")
-@click.option("--as", "actor", required=True, metavar="NAME", help="Who approves.")
-@click.option("--reason", required=True, help="Why; recorded in the journal.")
-def approve(run_id: str, step: str, actor: str, reason: str) -> int:
-    """Approve STEP of a paused run RUN_ID (then `fireline resume RUN_ID`)."""
-    from runner.engine.session import load_for_resume
-    from runner.journal import events as ev
+@click.option("--as", "actor", metavar="NAME", help="Who approves, when identities are not verified by key.")
+@click.option("--reason", required=True, help="Why; recorded in the journal (and signed).")
+@key_option
+@policy_option
+def approve(run_id: str, step: str, actor: str | None, reason: str, key: str | None, policy: str | None) -> int:
+    """Approve STEP of a paused run RUN_ID (then `fireline resume RUN_ID`). With an allowed-signers file the
+    approval is signed with your SSH key for exactly the change the step waits to make."""
+    from runner.cli.identity import signing
+    from runner.engine.cancel import refuse_ended
+    from runner.engine.session import current_actor, load_for_resume
+    from runner.engine.signed_approval import approval_grant
 
+    if not reason.strip():
+        raise UsageError("--reason needs a reason", hint='e.g. --reason "INC-123: DB saturated"')
     journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
+    refuse_ended(journal, full_id, f"approve {step}")
     runbook = load_for_resume(full_id, journal)
     if step not in {s.id for s in runbook.steps}:
         raise UsageError(f"run {full_id} has no step {step!r}", hint="steps: " + ", ".join(s.id for s in runbook.steps))
+    trust, key_path = signing(actor, key, policy)
+    who = current_actor(actor) if trust is None else ""
+    grant = approval_grant(journal, full_id, runbook, step, reason.strip(), who, trust, key_path)
+    from runner.engine.approvals import approved_payload
+
     journal.append(
-        full_id,
-        ev.STEP_APPROVED,
-        step_id=step,
-        actor=actor,
-        data=ev.StepApproved(reason, "fireline approve").to_data(),
-        durable=True,
+        full_id, ev.STEP_APPROVED, step_id=step, actor=grant.actor, data=approved_payload(grant).to_data(), durable=True
     )
-    click.echo(f"approved {step} of run {full_id} as {actor}. Continue with: fireline resume {full_id}")
+    how = f"signed by {grant.actor} ({grant.signed.fingerprint})" if grant.signed else f"as {grant.actor} (unverified)"
+    click.echo(f"approved {step} of run {full_id} {how}. Continue with: fireline resume {full_id}")
     return 0
 
 
@@ -300,6 +322,8 @@ def approve(run_id: str, step: str, actor: str, reason: str) -> int:
 @click.option("--output", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True)
 @click.option("--as", "actor", metavar="NAME")
 @click.option("--wait", is_flag=True, help="If another process is running this run, wait for it, then continue.")
+@key_option
+@policy_option
 def resume(
     run_id: str,
     retry_step: bool,
@@ -310,12 +334,16 @@ def resume(
     output: str,
     actor: str | None,
     wait: bool,
+    key: str | None,
+    policy: str | None,
 ) -> int:
     """Continue RUN_ID after a pause or a crash. Completed steps are not run again; a mutating step that
     was interrupted is re-run only if it is idempotent or you say --retry-step. One process at a time runs
     a run: while another one does, this refuses (or, with --wait, waits for it)."""
+    from runner.cli.identity import signing
     from runner.cli.render import make_reporter
-    from runner.engine.session import ResumeRequest, current_actor, load_for_resume, resume_run
+    from runner.engine.cancel import refuse_ended
+    from runner.engine.session import ResumeRequest, current_actor, identify_resume, load_for_resume, resume_run
     from runner.journal.lease import hold
     from runner.secrets import Redactor
 
@@ -324,17 +352,22 @@ def resume(
     journal = open_journal()
     full_id = journal.find_run(run_id) or run_id
     journal.require_intact(full_id, "resume it")  # what is replayed must be what was recorded
+    refuse_ended(journal, full_id, "resume")
     runbook = load_for_resume(full_id, journal)
+    trust, key_path = signing(actor, key, policy)
     request = ResumeRequest(
         full_id,
-        current_actor(actor),
+        current_actor(actor if trust is None else None),
         _interactive(),
         retry_step,
         skip_step,
         approve,
         approve_all,
         _check_reason(approve, approve_all, reason),
+        trust=trust,
+        key=key_path,
     )
+    request = identify_resume(request, runbook)
     # Held before the journal is replayed: what this process continues is what the previous owner left.
     with hold(journal, full_id, request.actor, wait=wait):
         redactor = Redactor()

@@ -29,7 +29,8 @@ class Approval:
     required: bool | None = None  # None: decided by whether the step mutates
     min_approvers: int = 1
     approvers: tuple[str, ...] = ()
-    timeout: float | None = None
+    timeout: float | None = None  # how long the prompt waits; also how long a signed approval holds (default 1 h)
+    allow_self: bool = True  # False: the person who started the run may not approve, even alone
 
 
 @dataclass(frozen=True)

@@ -467,6 +467,7 @@ def _step(index: int, spec: Mapping[str, Any]) -> Step:
             approval.get("min_approvers", 1),
             tuple(approval.get("approvers", ())),
             seconds_or_none(approval.get("timeout")),
+            approval.get("allow_self", True),
         )
         if approval is not None
         else None,

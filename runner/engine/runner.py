@@ -302,10 +302,28 @@ class Engine:
         context = self.scope.context(result)
         state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
 
+    def _outputs_after_change(self, step: Step, state: StepState, outcome: Outcome) -> str | None:
+        """The outputs of a step that changed something, each computed on its own: one that cannot be does
+        not turn the change into a failure (it happened; a failure would retry it, roll it back or go on as if
+        it had not). Returns what could not be captured, None when everything was."""
+        context = self.scope.context(outcome.result)
+        outputs, missing = dict(getattr(outcome, "outputs", None) or {}), []
+        for name, text in step.outputs.items():
+            try:
+                outputs[name] = evaluate(text, context)
+            except (FirelineError, TemplateError) as exc:
+                missing.append(f"{name} ({exc})")
+        state.outputs = outputs
+        return self.redactor.text("; ".join(missing)) if missing else None
+
     def _succeed(
         self, step: Step, state: StepState, outcome: Outcome, started: float, mutating: bool = True
     ) -> Transition:
-        self._capture_outputs(step, state, outcome.result)
+        output_error = None
+        if mutating and outcome.skipped_reason is None:
+            output_error = self._outputs_after_change(step, state, outcome)
+        else:
+            self._capture_outputs(step, state, outcome.result)
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
         if outcome.skipped_reason:
@@ -314,9 +332,14 @@ class Engine:
             move = self._end(step, skipped, ok=True, durable=mutating)
         else:
             state.status, state.summary = StepStatus.OK, outcome.summary
-            done = ev.StepSucceeded(outcome.summary, outcome.result, state.outputs, state.changed, state.duration)
+            done = ev.StepSucceeded(
+                outcome.summary, outcome.result, state.outputs, state.changed, state.duration, output_error
+            )
             move = self._end(step, done, ok=True, durable=mutating)
         self.reporter.step_finished(step, state)
+        if output_error is not None:
+            raise _Paused(step, f"{step.id} made its change, but its outputs could not be captured: {output_error}",
+                          "outputs")
         return move
 
     def _skip(self, step: Step, state: StepState, reason: str) -> Transition:

@@ -218,6 +218,7 @@ def resume_run(
         data=ev.RunResumed(_step_at(runbook, start)).to_data(),
         durable=True,
     )
+    _note_missing_outputs(events, state.paused_at, reporter)
     engine = Engine(runbook, scope, journal, reporter, options, redactor)
     engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == StepStatus.OK]
     if state.stopped_at is not None:
@@ -225,6 +226,18 @@ def resume_run(
         # a pause cut that short) and the run's end.
         return engine.conclude(runbook.step(state.stopped_at), state.rolling_back, compensated)
     return engine.execute(start)
+
+
+def _note_missing_outputs(events: list[ev.Event], paused_at: str | None, reporter: Reporter) -> None:
+    """A run paused because a step made its change and some of its outputs could not be captured goes on
+    after that step (it is never run again): the responder is told which outputs stay missing."""
+    for event in reversed(events):
+        if event.type == ev.STEP_SUCCEEDED and event.step_id == paused_at:
+            missing = ev.StepSucceeded.of(event).output_error
+            if missing:
+                reporter.note(f"{paused_at} made its change and is not run again; going on after it without "
+                              f"these outputs (a step that uses one fails): {missing}")
+            return
 
 
 def _resume_grants(started: ev.RunStarted, request: ResumeRequest) -> dict[str, Any]:

@@ -186,11 +186,15 @@ class StepApproved(Payload):
 @event_payload
 class StepSucceeded(Payload):
     TYPE: ClassVar[str] = STEP_SUCCEEDED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"output_error"})
     summary: str = ""
     result: Any = None
     outputs: Mapping[str, Any] = field(default_factory=dict)
     changed: bool = False
     duration_s: float | None = None
+    # The step changed something, then some of its `outputs:` could not be computed (named here): the
+    # step still succeeded, and the run paused after it.
+    output_error: str | None = None
 
 
 @event_payload

@@ -7,7 +7,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import write
+from tests.signers import signing_team
 
 HEADER = "apiVersion: fireline/v1\nkind: Runbook\nmetadata: {name: t, title: Test}\n"
 
@@ -64,7 +67,11 @@ def test_pre_approval_runs_and_is_recorded_with_reason(tmp_path: Path, cli, fire
     assert grants == [{"reason": "drill", "via": "--approve"}]
 
 
-def test_two_approvers_must_be_distinct_and_not_the_initiator(tmp_path: Path, cli) -> None:
+def test_two_approvers_must_be_distinct_verified_people_and_not_the_initiator(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = signing_team(tmp_path, monkeypatch)
+    responder, bob, carol = team.key("responder"), team.key("bob"), team.key("carol")
     marker = tmp_path / "changed"
     path = runbook(
         tmp_path,
@@ -77,16 +84,16 @@ steps:
 """,
     )
     # The initiator's own --approve-all does not count towards a two-person gate.
-    first = cli("run", path, "--approve-all", "--reason", "me", "--output", "json")
+    first = cli("run", path, "--approve-all", "--reason", "me", "--output", "json", "--key", str(responder))
     assert first.code == 3
     run_id = first.json()["run_id"]
-    cli("approve", run_id, "change", "--as", "bob", "--reason", "ok")
-    cli("approve", run_id, "change", "--as", "bob", "--reason", "ok again")
-    assert cli("resume", run_id).code == 3 and not marker.exists()
-    cli("approve", run_id, "change", "--as", "responder", "--reason", "self")  # the initiator
-    assert cli("resume", run_id).code == 3 and not marker.exists()
-    cli("approve", run_id, "change", "--as", "carol", "--reason", "ok")
-    assert cli("resume", run_id).code == 0 and marker.exists()
+    assert cli("approve", run_id, "change", "--reason", "ok", "--key", str(bob)).code == 0
+    assert cli("approve", run_id, "change", "--reason", "ok again", "--key", str(bob)).code == 0
+    assert cli("resume", run_id, "--key", str(bob)).code == 3 and not marker.exists()
+    assert cli("approve", run_id, "change", "--reason", "self", "--key", str(responder)).code == 0  # the initiator
+    assert cli("resume", run_id, "--key", str(responder)).code == 3 and not marker.exists()
+    assert cli("approve", run_id, "change", "--reason", "ok", "--key", str(carol)).code == 0
+    assert cli("resume", run_id, "--key", str(carol)).code == 0 and marker.exists()
 
 
 def test_timeout_really_stops_a_hung_step(tmp_path: Path, cli) -> None:

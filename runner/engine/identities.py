@@ -1,0 +1,52 @@
+"""Who starts, resumes and cancels a run when identities are verified: the signed statement recorded beside
+the run's events, and the refusals that keep unverifiable rules from passing as honoured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from runner.document.model import Runbook
+from runner.engine.approvals import unverifiable
+from runner.errors import UsageError
+from runner.identity import statement as st
+from runner.identity.events import RUN_SIGNED, RunSigned
+from runner.identity.trust import SETTING, Signed, Trust
+from runner.journal.events import Event
+from runner.journal.store import Journal
+
+
+class IdentitiesRequired(UsageError):
+    """A runbook asks for rules that typed names cannot honour, and no allowed-signers file is configured."""
+
+
+def refuse_unverifiable(runbook: Runbook) -> None:
+    """Fail closed before anything runs: `min_approvers > 1`, `approvers:` and `allow_self: false` mean
+    nothing when anyone can type any name."""
+    steps = unverifiable(runbook)
+    if steps:
+        raise IdentitiesRequired(
+            f"refusing to run: the approval rules of step(s) {', '.join(steps)} need verified identities, "
+            "and no allowed-signers file is configured",
+            hint=f"configure {SETTING} (see README: Signed approvals)",
+        )
+
+
+def sign_act(trust: Trust, key: Path, act: st.Act, run_id: str, digest: str, reason: str, via: str) -> Signed:
+    """A start, resume or cancel of a run (whose runbook has `digest`) signed with `key`."""
+    return trust.sign(key, st.act(act, run_id, digest, reason, via))
+
+
+def record_signed(journal: Journal, run_id: str, act: st.Act, signed: Signed) -> None:
+    payload = RunSigned(str(act), signed.statement, signed.signature, signed.principal, signed.fingerprint)
+    journal.append(run_id, RUN_SIGNED, actor=signed.principal, data=payload.to_data(), durable=True)
+
+
+def initiator_key(events: Iterable[Event]) -> str:
+    """The fingerprint of the key that signed the run's start ("" when it was not signed)."""
+    for event in events:
+        if event.type == RUN_SIGNED:
+            signed = RunSigned.of(event)
+            if signed.act == st.Act.START:
+                return signed.fingerprint
+    return ""

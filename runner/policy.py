@@ -1,0 +1,59 @@
+"""The team's policy file (`incident-policy.yaml`): today who may sign approvals (`allowed_signers`) and the
+groups of principals a runbook's `approval.approvers` may name. Found with `--policy`, `$FIRELINE_POLICY`,
+or in the current directory; validated like runbooks, every problem with file:line:col."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.document.diagnostics import DocumentInvalid
+from runner.document.schemas import validate_structure
+from runner.document.yamlsource import load_document
+from runner.errors import UsageError
+
+FILE_NAME = "incident-policy.yaml"
+ENV = "FIRELINE_POLICY"
+SCHEMA = "policy.schema.json"
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: Path
+    allowed_signers: Path | None = None  # resolved against the policy file's directory
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def find_policy(explicit: str | None = None) -> Path | None:
+    """The policy file in force: `--policy`, else $FIRELINE_POLICY, else ./incident-policy.yaml if present."""
+    named = explicit or os.environ.get(ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            source = "--policy" if explicit else ENV
+            raise UsageError(f"the policy file {path} ({source}) does not exist")
+        return path
+    local = Path(FILE_NAME)
+    return local if local.is_file() else None
+
+
+def load_policy(path: Path) -> Policy:
+    doc = load_document(path)
+    problems = validate_structure(doc, SCHEMA)
+    if problems:
+        raise DocumentInvalid(problems)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    signers = data.get("allowed_signers")
+    groups = data.get("groups") or {}
+    return Policy(
+        path=path,
+        allowed_signers=(path.parent / signers) if isinstance(signers, str) else None,
+        groups={str(name): tuple(str(p) for p in members) for name, members in groups.items()},
+    )
+
+
+def current_policy(explicit: str | None = None) -> Policy | None:
+    path = find_policy(explicit)
+    return load_policy(path) if path is not None else None
