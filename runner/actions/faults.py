@@ -287,6 +287,26 @@ class SshFault:
         return "ran the revert command"
 
 
+class ShellFault:
+    """A local command that breaks something, undone by the command the scenario declares (`revert:`), run
+    with the fault's own working directory, environment and timeout unless the revert says otherwise."""
+
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        record({})
+        return dict(get_action("shell.run").run(params, ctx).result)
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        revert = _declared_revert(fault, params)
+        get_action("shell.run").run(revert, ctx)
+        return "ran the revert command"
+
+
+def _declared_revert(fault: Fault, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The revert command's parameters: the fault's, with its command (and what only it expects) replaced."""
+    kept = {k: v for k, v in params.items() if k not in ("argv", "command", "stdin", "expect_exit")}
+    return kept | dict(fault.revert or {})
+
+
 def _k8s_target(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: params[k] for k in ("connection", "namespace") if k in params}
 
@@ -320,4 +340,7 @@ FAULTS: dict[str, FaultKind] = {
     "kubernetes.bad_rollout": BadRollout(),
     "flags.set": FlagFault(),
     "ssh.run": SshFault(),
+    "shell.run": ShellFault(),
+    # A restart replaces every pod by a rolling update: nothing to put back.
+    "kubernetes.rollout_restart": ActionFault(),
 }

@@ -126,7 +126,12 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
         )
     out += check_shell_text(doc, action, params, (*at, "with"))
     if declared_revert and isinstance(fault.get("revert"), dict):
-        out += validate_params(doc, action, {**params, **fault["revert"]}, (*at, "revert"))
+        # As the revert runs: the fault's parameters with its command replaced by the revert's.
+        kept = {k: v for k, v in params.items() if k not in ("argv", "command")}
+        out += validate_params(doc, action, {**kept, **fault["revert"]}, (*at, "revert"))
+        # Rendered with the fault, like `with`: the same template and shell-text checks.
+        out += check_shell_text(doc, action, fault["revert"], (*at, "revert"))
+        out += check_template_sites(doc, template_strings(fault["revert"], (*at, "revert")), scope, GAMEDAY_ROOTS)
     if fault.get("revert") is not None and not declared_revert:
         out.append(doc.diagnostic((*at, "revert"), f"{action} knows its own revert", "remove revert:"))
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)

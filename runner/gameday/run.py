@@ -75,6 +75,7 @@ class Injected:
     params: Mapping[str, Any]
     state: Mapping[str, Any]
     deadline: float | None = None
+    revert: Mapping[str, Any] | None = None  # a declared revert, rendered like `with`
 
 
 class _Watch:
@@ -343,18 +344,18 @@ class GameDayRun:
 
     def _inject(self, fault: Fault) -> None:
         params = render_params(fault.action, fault.params, self.context)  # shell text quoted, as in steps
+        # A declared revert is rendered now, with the fault: what it needs is in the journal before the change.
+        revert = render_params(fault.action, fault.revert, self.context) if fault.revert else None
         self._check_blast_radius(fault, params)
         kind = FAULTS[fault.action]
 
         def record(state: Mapping[str, Any]) -> None:
-            self.injected[fault.id] = Injected(params, dict(state))
-            self._event(
-                gev.FaultInjecting(fault.action, params, dict(state), fault.revert), step_id=fault.id, durable=True
-            )
+            self.injected[fault.id] = Injected(params, dict(state), revert=revert)
+            self._event(gev.FaultInjecting(fault.action, params, dict(state), revert), step_id=fault.id, durable=True)
 
-        state = kind.inject(fault, params, self._fault_ctx(fault), record)
+        state = kind.inject(replace(fault, revert=revert), params, self._fault_ctx(fault), record)
         deadline = time.monotonic() + fault.duration if fault.duration else None
-        self.injected[fault.id] = Injected(params, dict(state), deadline)
+        self.injected[fault.id] = Injected(params, dict(state), deadline, revert)
         event = self._event(gev.FaultInjected(fault.action, dict(state)), step_id=fault.id, durable=True)
         if self.printer.origin is None:
             self.printer.origin = event
@@ -384,7 +385,7 @@ class GameDayRun:
         entry = self.injected.get(fault_id)
         if entry is None:
             return True
-        fault = next(f for f in self.gameday.faults if f.id == fault_id)
+        fault = replace(next(f for f in self.gameday.faults if f.id == fault_id), revert=entry.revert)
         with deferred_signals(notice=f"fault {fault_id} is being reverted; the game day stops after that"):
             self.printer.line(f"fault {fault_id}: reverting ({why})")
             ok, summary = revert_fault(fault, entry.params, entry.state, self._fault_ctx(fault))

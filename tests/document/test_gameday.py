@@ -45,7 +45,7 @@ response:
 
 EXPECTED = [  # (line, col, path in the document, what is said)
     (5, 3, "metadata.titel", "unknown field 'titel' (hint: did you mean 'title'?)"),
-    (10, 13, "steady_state.interval", "'5 seconds' is not a duration (hint: use e.g."),
+    (10, 13, "steady_state.interval", "expected a duration such as 60s or 5m, got '5 seconds' (hint: a number and a unit"),
     (13, 14, "steady_state.probes[health].probe", "'http.gett' is not one of: http.get,"),
     (18, 35, "faults[leak].with.count", "expected an integer, got 'many'"),
     (19, 5, "faults[burn-cpu]", "an ssh.run fault needs a revert command (hint: add revert:"),
@@ -153,3 +153,44 @@ def test_only_a_fault_that_declares_its_revert_takes_revert(tmp_path: Path, cli:
     assert "faults[kill].revert: postgres.terminate_backends knows its own revert (hint: remove revert:)" in lines[0]
     assert "faults[burn-cpu].revert.argv" in lines[1], lines[1]
     assert "Traceback" not in result.out + result.err
+
+
+SHELL_FAULT = """\
+apiVersion: fireline/v1
+kind: GameDay
+metadata: {name: shell-fault}
+inputs:
+  marker: {type: string, required: true}
+steady_state:
+  probes:
+    - {id: up, probe: shell.run, with: {argv: ["true"]}}
+faults:
+  - id: no-revert
+    action: shell.run
+    with: {argv: [touch, "{{ inputs.marker }}"]}
+  - id: bad-revert
+    action: shell.run
+    with: {command: "touch {{ inputs.marker }}"}
+    revert: {command: "rm '{{ inputs.marker }}' {{ inputs.nope }}"}
+  - id: good
+    action: shell.run
+    with: {command: "touch {{ inputs.marker }}", timeout: 5s}
+    revert: {argv: [rm, -f, "{{ inputs.marker }}"]}
+detection:
+  - steady_state_violated: true
+response: {mode: manual}
+"""
+
+
+def test_a_shell_fault_needs_a_revert_checked_like_its_command(tmp_path: Path, cli: CliRunner) -> None:
+    """shell.run as a fault: a revert is required, and it is rendered like `with`, so its templates are
+    checked the same way (known names, plain shell words); an argv revert replaces a command fault's line."""
+    path = write(tmp_path / "shell.yaml", SHELL_FAULT)
+    result = cli("validate", str(path))
+    assert result.code == 1, result.out
+    lines = [line for line in result.out.splitlines() if line.startswith(f"{path}:")]
+    assert len(lines) == 3, result.out
+    assert "faults[no-revert]: an shell.run fault needs a revert command" in lines[0]
+    assert "faults[bad-revert].revert.command" in lines[1] and "quote" in lines[1], lines[1]
+    assert "faults[bad-revert].revert.command" in lines[2] and "nope" in lines[2], lines[2]
+    assert "faults[good]" not in result.out
