@@ -115,8 +115,20 @@ def approvals(rows: list[ChainedRow]) -> list[ApprovalRecord]:
 def approval_record(event: Event, approval: ev.StepApproved, row: ChainedRow) -> ApprovalRecord:
     """One step.approved event as an auditor reads it. What an approval carries beyond the chain (a
     signature) is checked here: a problem found goes in `problems`, and fails the verification."""
+    from runner.identity.audit import check_approval
+    from runner.identity.trust import load_trust
+
+    # Signed approvals are re-verified against the allowed signers in force, keys judged at signing time.
+    checked = check_approval(load_trust() if approval.signature else None, event)
     return ApprovalRecord(
-        row.seq, event.step_id or "?", event.actor or "?", approval.via, row.ts_wall, approval.reason, row.db_user
+        row.seq,
+        event.step_id or "?",
+        checked.who(event.actor or "?"),
+        approval.via,
+        row.ts_wall,
+        approval.reason,
+        row.db_user,
+        checked.problems,
     )
 
 

@@ -343,6 +343,7 @@ def resume(
     from runner.cli.identity import signing
     from runner.cli.render import make_reporter
     from runner.engine.cancel import refuse_ended
+    from runner.engine.identities import require_signatures
     from runner.engine.session import ResumeRequest, current_actor, identify_resume, load_for_resume, resume_run
     from runner.journal.lease import hold
     from runner.secrets import Redactor
@@ -355,6 +356,7 @@ def resume(
     refuse_ended(journal, full_id, "resume")
     runbook = load_for_resume(full_id, journal)
     trust, key_path = signing(actor, key, policy)
+    require_signatures(journal, full_id, trust, "resume it")
     request = ResumeRequest(
         full_id,
         current_actor(actor if trust is None else None),

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from runner.document.model import Runbook
 from runner.engine.approvals import unverifiable
-from runner.errors import UsageError
+from runner.errors import FirelineError, UsageError
 from runner.identity import statement as st
+from runner.identity.audit import signature_problems
 from runner.identity.events import RUN_SIGNED, RunSigned
 from runner.identity.trust import SETTING, Signed, Trust
 from runner.journal.events import Event
@@ -50,3 +51,20 @@ def initiator_key(events: Iterable[Event]) -> str:
             if signed.act == st.Act.START:
                 return signed.fingerprint
     return ""
+
+
+class SignaturesBroken(FirelineError):
+    """A signature in a run's journal does not verify, or does not say what its row says."""
+
+
+def require_signatures(journal: Journal, run_id: str, trust: Trust | None, doing: str) -> None:
+    """Refuse `doing` on a run whose signed events do not verify against the allowed signers in force."""
+    if trust is None:
+        return
+    problems = signature_problems(trust, journal.events(run_id))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SignaturesBroken(
+            f"a signature in the journal of run {run_id} does not verify: {problems[0]}{more}; refusing to {doing}",
+            hint=f"see `fireline audit verify {run_id}`",
+        )

@@ -1,0 +1,62 @@
+"""The policy file: found by --policy, $FIRELINE_POLICY or in the current directory; validated like a runbook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.document.diagnostics import DocumentInvalid
+from runner.errors import UsageError
+from runner.identity.trust import load_trust
+from runner.policy import current_policy, load_policy
+from tests.conftest import write
+
+
+def test_a_policy_names_the_allowed_signers_relative_to_itself_and_groups(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path / "incident-policy.yaml", """\
+apiVersion: fireline/v1
+kind: IncidentPolicy
+allowed_signers: keys/allowed_signers
+groups:
+  db-oncall: [oncall-1, oncall-2]
+"""))
+    assert policy.allowed_signers == tmp_path / "keys" / "allowed_signers"
+    assert policy.groups == {"db-oncall": ("oncall-1", "oncall-2")}
+
+
+def test_every_problem_of_a_policy_is_reported_with_its_position(tmp_path: Path) -> None:
+    path = write(tmp_path / "incident-policy.yaml", """\
+allowed_signer: x
+groups:
+  db-oncall: oncall-1
+""")
+    with pytest.raises(DocumentInvalid) as caught:
+        load_policy(path)
+    text = str(caught.value)
+    assert f"{path}:1:1" in text and "allowed_signer" in text
+    assert f"{path}:3:14" in text and "groups.db-oncall" in text
+
+
+def test_the_policy_is_found_in_the_current_directory_or_named(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("FIRELINE_POLICY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert current_policy() is None
+    write(tmp_path / "incident-policy.yaml", "groups: {sre: [alice]}\n")
+    found = current_policy()
+    assert found is not None and found.groups == {"sre": ("alice",)}
+    monkeypatch.setenv("FIRELINE_POLICY", str(tmp_path / "missing.yaml"))
+    with pytest.raises(UsageError, match="FIRELINE_POLICY"):
+        current_policy()
+    with pytest.raises(UsageError, match="--policy"):
+        current_policy(str(tmp_path / "other.yaml"))
+
+
+def test_a_configured_allowed_signers_file_that_is_missing_fails_closed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("FIRELINE_ALLOWED_SIGNERS", raising=False)
+    monkeypatch.setenv("FIRELINE_POLICY", str(write(tmp_path / "p.yaml", "allowed_signers: nowhere\n")))
+    with pytest.raises(UsageError, match="does not exist"):
+        load_trust()
+    monkeypatch.setenv("FIRELINE_ALLOWED_SIGNERS", " ")
+    with pytest.raises(UsageError, match="empty"):
+        load_trust()
