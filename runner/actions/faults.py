@@ -258,6 +258,52 @@ class BadRollout:
         return f"{params['deployment']} set back to {state['image']}"
 
 
+class ResourcePressure:
+    """The lab's pods of a deployment use more CPU or memory (what `kubectl top` and `kubernetes.top` then
+    show), through annotations on the deployment that the lab's Metrics API reads. Lab only: a real cluster
+    has no such switch, so the fault refuses any other API server rather than pretend to load it."""
+
+    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
+        from runner.actions.k8s.cluster import cluster_for
+        from runner.lab.k8s.metrics import CPU_LOAD, MEMORY_LOAD
+
+        cluster = cluster_for(ctx, params["connection"])
+        _require_lab(cluster, ctx)
+        namespace = params.get("namespace") or cluster.namespace
+        dep = cluster.call(ctx, cluster.apps().read_namespaced_deployment, params["deployment"], namespace)
+        annotations = dep["metadata"].get("annotations") or {}
+        previous = {key: annotations.get(key) for key in (CPU_LOAD, MEMORY_LOAD)}
+        record({"namespace": namespace, "previous": previous})
+        load = {CPU_LOAD: params.get("cpu"), MEMORY_LOAD: params.get("memory")}
+        patch = {"metadata": {"annotations": {k: str(v) for k, v in load.items() if v is not None}}}
+        cluster.call(ctx, cluster.apps().patch_namespaced_deployment, params["deployment"], namespace, patch)
+        return {"namespace": namespace, "previous": previous, "cpu": params.get("cpu"), "memory": params.get("memory")}
+
+    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
+        from runner.actions.k8s.cluster import cluster_for
+
+        if not isinstance(state.get("previous"), Mapping):
+            raise ActionError("the load before the fault was not recorded; remove the lab.fireline.dev annotations")
+        cluster = cluster_for(ctx, params["connection"])
+        namespace = state.get("namespace") or params.get("namespace") or cluster.namespace
+        # A merge patch: null removes an annotation the deployment did not have before.
+        patch = {"metadata": {"annotations": dict(state["previous"])}}
+        cluster.call(ctx, cluster.apps().patch_namespaced_deployment, params["deployment"], namespace, patch)
+        return f"{params['deployment']} back to its usual load"
+
+
+def _require_lab(cluster: Any, ctx: ActionContext) -> None:
+    from kubernetes import client
+
+    version = cluster.call(ctx, client.VersionApi(cluster.api_client).get_code)
+    if not str(version.get("gitVersion", "")).endswith("-fireline-lab"):
+        raise ActionError(
+            f"kubernetes.resource_pressure loads the fireline lab only; context {cluster.context!r} is a real "
+            f"cluster ({version.get('gitVersion', 'unknown version')})",
+            hint="on a real cluster, load pods with a tool such as stress-ng (a shell.run or ssh.run fault)",
+        )
+
+
 class FlagFault:
     def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
         read = {k: params[k] for k in ("connection", "flag", "environment", "project") if k in params}
@@ -338,6 +384,7 @@ FAULTS: dict[str, FaultKind] = {
     "kubernetes.delete_pods": ActionFault(),
     "kubernetes.scale": ScaleFault(),
     "kubernetes.bad_rollout": BadRollout(),
+    "kubernetes.resource_pressure": ResourcePressure(),
     "flags.set": FlagFault(),
     "ssh.run": SshFault(),
     "shell.run": ShellFault(),

@@ -59,17 +59,44 @@ def check_deployment(config: DemoServiceConfig) -> str | None:
     return None
 
 
+def report_request(config: DemoServiceConfig, level: str, what: str, started: float) -> None:
+    """Tell the lab what was answered: it becomes a line of one of the deployment's pods' logs, so
+    `kubectl logs deploy/checkout` shows the service's requests and errors. Sent after the answer, and a lab
+    that cannot be told never slows or fails a request."""
+    if not config.cluster_url:
+        return
+    from runner.lab.k8s.logs import line
+
+    took = f"{(time.monotonic() - started) * 1000:.0f}ms"
+    text = line(level, f"{what} ({took})" if level == "ERROR" else f"{what} {took}")
+    url = f"{config.cluster_url}/lab/v1/namespaces/{config.namespace}/deployments/{config.deployment}/requests"
+    request = urllib.request.Request(
+        url, json.dumps({"lines": [text]}).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=config.db_timeout):
+            pass
+    except OSError:
+        pass
+
+
 def _handler(config: DemoServiceConfig) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # health checks would flood the terminal
             pass
 
         def do_GET(self) -> None:
+            started = time.monotonic()
             if self.path != "/health":
                 self._send(404, {"error": "not found"})
+                report_request(config, "WARN", f"GET {self.path[:200]} 404", started)
                 return
             problem = check_database(config) or check_deployment(config)
             self._send(503 if problem else 200, {"status": "error", "error": problem} if problem else {"status": "ok"})
+            if problem:
+                report_request(config, "ERROR", f"GET /health 503: {problem}", started)
+            else:
+                report_request(config, "INFO", "GET /health 200", started)
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             payload = json.dumps(body).encode()

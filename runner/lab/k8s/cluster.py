@@ -10,8 +10,8 @@ from types import TracebackType
 from typing import Any
 
 from .api import Api
-from .controller import Controller
-from .resources import DEPLOYMENTS, NAMESPACES
+from .controller import NODE_NAME, Controller
+from .resources import DEPLOYMENTS, NAMESPACES, NODES
 from .server import LabHTTPServer, make_server
 from .store import Store
 
@@ -72,6 +72,46 @@ def demo_deployment(
     }
 
 
+def lab_node(name: str = NODE_NAME) -> dict[str, Any]:
+    """The one node every lab pod runs on: 4 cores, 8 GiB (what `kubectl top nodes` reports percentages of)."""
+    resources = {"cpu": "4", "memory": "8146632Ki", "pods": "110", "ephemeral-storage": "61202244Ki"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/control-plane": "",
+            },
+        },
+        "spec": {"podCIDR": "10.244.0.0/24"},
+        "status": {
+            "capacity": resources,
+            "allocatable": {**resources, "cpu": "3800m", "memory": "7622344Ki"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                }
+            ],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}, {"type": "Hostname", "address": name}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.0",
+                "containerRuntimeVersion": "containerd://1.7.24",
+                "kernelVersion": "6.1.0",
+                "osImage": "fireline lab",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        },
+    }
+
+
 class LabCluster:
     """An in-process Kubernetes API emulator with a deployment controller.
 
@@ -97,6 +137,8 @@ class LabCluster:
         loaded = self.store.load()
         if not loaded:
             self._seed()
+        if self.store.get(NODES.name, "", NODE_NAME) is None:  # a state file written before the lab had nodes
+            self.api.create(NODES, "", lab_node())
         self._server = make_server(self.config.host, self.config.port, self.store)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="lab-http", daemon=True

@@ -48,7 +48,7 @@ _SKIP_ANNOTATIONS = {
     MAX_REPLICAS,
     "deprecated.deployment.rollback.to",
 }
-_NODE = "lab-node-1"
+NODE_NAME = "lab-node-1"  # the one node every pod is scheduled on
 _EVENT_LIMIT = 200
 
 
@@ -504,7 +504,7 @@ class Controller:
         while self.store.peek("pods", rs_meta.get("namespace", ""), name) is not None:
             name = f"{rs_meta['name']}-{random_suffix()}"
         spec = template.get("spec", {})
-        spec["nodeName"] = _NODE
+        spec["nodeName"] = NODE_NAME
         pod: Obj = {
             "kind": "Pod",
             "apiVersion": "v1",

@@ -14,6 +14,7 @@ import hashlib
 import json
 from typing import Any
 
+from . import metrics
 from .resources import GROUP_VERSIONS, RESOURCES, ResourceInfo
 
 SERVER_VERSION: dict[str, str] = {
@@ -80,7 +81,7 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     if version not in GROUP_VERSIONS.get(group, ()):
         return None
     resources: list[dict[str, Any]] = []
-    for info in RESOURCES:
+    for info in (*RESOURCES, *metrics.RESOURCES):
         if info.group == group and info.version == version:
             resources.extend(_resource_entries(info))
     gv = f"{group}/{version}" if group else version

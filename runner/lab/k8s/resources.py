@@ -56,9 +56,20 @@ PODS = ResourceInfo(
     "v1",
     short_names=("po",),
     categories=("all",),
-    subresources={"status": ("", "", "Pod", _STATUS)},
+    subresources={"log": ("", "", "Pod", ("get",)), "status": ("", "", "Pod", _STATUS)},
 )
 EVENTS = ResourceInfo("events", "event", "Event", "", "v1", short_names=("ev",))
+# One node, which every pod is scheduled on: `kubectl get nodes` and `kubectl top nodes` need it.
+NODES = ResourceInfo(
+    "nodes",
+    "node",
+    "Node",
+    "",
+    "v1",
+    namespaced=False,
+    short_names=("no",),
+    subresources={"status": ("", "", "Node", _STATUS)},
+)
 DEPLOYMENTS = ResourceInfo(
     "deployments",
     "deployment",
@@ -96,10 +107,16 @@ CRONJOBS = ResourceInfo(
     subresources={"status": ("", "", "CronJob", _STATUS)},
 )
 
-RESOURCES: tuple[ResourceInfo, ...] = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS, CRONJOBS)
+RESOURCES: tuple[ResourceInfo, ...] = (NAMESPACES, NODES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS, CRONJOBS)
 
-# Group versions in discovery order; "" is the legacy core group served under /api.
-GROUP_VERSIONS: dict[str, tuple[str, ...]] = {"": ("v1",), "apps": ("v1",), "batch": ("v1",)}
+# Group versions in discovery order; "" is the legacy core group served under /api. metrics.k8s.io is served
+# by runner/lab/k8s/metrics.py (computed, never stored).
+GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
+    "": ("v1",),
+    "apps": ("v1",),
+    "batch": ("v1",),
+    "metrics.k8s.io": ("v1beta1",),
+}
 
 
 def lookup(group: str, version: str, name: str) -> ResourceInfo | None:

@@ -13,12 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import discovery
+from . import discovery, metrics
 from .api import PATCH_TYPES, Api
-from .errors import ApiError, bad_request, gone, method_not_allowed, path_not_found
+from .errors import ApiError, bad_request, gone, method_not_allowed, not_found, path_not_found
+from .logs import PodLogs, ready_pods, report_body
 from .objects import Obj
 from .protobuf import decode_object
-from .resources import ResourceInfo, lookup
+from .resources import DEPLOYMENTS, PODS, ResourceInfo, lookup
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
 from .tables import to_table
@@ -35,6 +36,7 @@ class LabHTTPServer(ThreadingHTTPServer):
         super().__init__(address, LabRequestHandler)
         self.store = store
         self.api = api
+        self.pod_logs = PodLogs()
         self.log_requests = os.environ.get("FIRELINE_LAB_LOG", "") not in ("", "0")
 
     @property
@@ -144,10 +146,19 @@ class LabRequestHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/") or "/"
         if method == "GET" and self._serve_static(path):
             return
+        if self._serve_lab_extras(method, path, raw):
+            return
         route = self._route(path)
         if route is None:
             raise path_not_found()
         query = self._query()
+        if route.info is PODS and route.name is not None and route.subresource == "log" and not route.watch:
+            if method != "GET":
+                raise method_not_allowed()
+            pod = self.server.api.get(PODS, route.namespace or "", route.name)
+            text = self.server.pod_logs.read(pod, query)
+            self._send(200, text.encode(), "text/plain")
+            return
         dry_run = query.get("dryRun") == "All"
         if "dryRun" in query and query["dryRun"] not in ("All", ""):
             raise bad_request(f'Unsupported value: "{query["dryRun"]}": supported values: "All"')
@@ -320,6 +331,31 @@ class LabRequestHandler(BaseHTTPRequestHandler):
             if doc_ is None:
                 raise path_not_found()
             self._send(200, doc_)
+        return True
+
+    def _serve_lab_extras(self, method: str, path: str, raw: bytes) -> bool:
+        """The Metrics API, and the demo service's request reports (the lines of its pods' logs)."""
+        if metrics.handles(path):
+            if method != "GET":
+                raise method_not_allowed()
+            self._send(200, metrics.serve(self.server.store, path, self._query()))
+            return True
+        parts = [p for p in path.split("/") if p]
+        shape = ["lab", "v1", "namespaces", "*", "deployments", "*", "requests"]
+        if len(parts) != len(shape) or any(want not in ("*", got) for want, got in zip(shape, parts, strict=True)):
+            return False
+        if method != "POST":
+            raise method_not_allowed()
+        namespace, name = parts[3], parts[5]
+        lines = report_body(self._json_body(raw))
+        store = self.server.store
+        with store.lock:
+            dep = store.get(DEPLOYMENTS.name, namespace, name)
+            if dep is None:
+                raise not_found(DEPLOYMENTS, name)
+            pods = ready_pods(store.values(PODS.name, namespace), store.values("replicasets", namespace), dep)
+        written = self.server.pod_logs.record(pods, (namespace, name), lines)
+        self._send(200, {"written": written, "pods": len(pods)})
         return True
 
     def _delete_collection(self, route: _Route, query: dict[str, str], raw: bytes, dry_run: bool) -> None:

@@ -48,6 +48,17 @@ COLUMNS: dict[str, list[Column]] = {
         ("Readiness Gates", "string", "", 1),
     ],
     "namespaces": [_NAME, ("Status", "string", "", 0), _AGE],
+    "nodes": [
+        _NAME,
+        ("Status", "string", "", 0),
+        ("Roles", "string", "", 0),
+        _AGE,
+        ("Version", "string", "", 0),
+        ("Internal-IP", "string", "", 1),
+        ("OS-Image", "string", "", 1),
+        ("Kernel-Version", "string", "", 1),
+        ("Container-Runtime", "string", "", 1),
+    ],
     "cronjobs": [
         _NAME,
         ("Schedule", "string", "", 0),
@@ -173,6 +184,8 @@ def _cells(resource: str, obj: Obj) -> list[Any]:
         ]
     if resource == "namespaces":
         return [m["name"], status.get("phase", "Active"), age]
+    if resource == "nodes":
+        return _node_cells(obj, age)
     if resource == "cronjobs":
         job_spec = spec.get("jobTemplate", {}).get("spec", {})
         names, images = _containers(job_spec.get("template", {}).get("spec", {}))
@@ -200,6 +213,26 @@ def _cells(resource: str, obj: Obj) -> list[Any]:
             obj.get("message", ""),
         ]
     return [m["name"], age]
+
+
+def _node_cells(obj: Obj, age: str) -> list[Any]:
+    status = obj.get("status", {})
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+    prefix = "node-role.kubernetes.io/"
+    roles = ",".join(k[len(prefix) :] for k in obj["metadata"].get("labels") or {} if k.startswith(prefix))
+    info = status.get("nodeInfo", {})
+    internal = next((a["address"] for a in status.get("addresses", []) if a.get("type") == "InternalIP"), "<none>")
+    return [
+        obj["metadata"]["name"],
+        "Ready" if ready else "NotReady",
+        roles or "<none>",
+        age,
+        info.get("kubeletVersion", ""),
+        internal,
+        info.get("osImage", ""),
+        info.get("kernelVersion", ""),
+        info.get("containerRuntimeVersion", ""),
+    ]
 
 
 def _row_object(obj: Obj, include: str) -> Obj | None:
