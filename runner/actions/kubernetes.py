@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from runner.actions.base import ActionContext, BaseAction, Outcome, Params, Plan, Verdict
-from runner.actions.k8s import fields, rollout
+from runner.actions.k8s import fields, rollout, usage
 from runner.actions.k8s.cluster import Cluster, Conflict, NotFound, Obj, Ref, cluster_for, not_found_message
 from runner.actions.k8s.watching import Deadline, Listing, watch_until
 from runner.durations import format_duration, parse_duration
@@ -336,7 +336,8 @@ class RolloutHistory(BaseAction):
         current = rollout.current_revision(dep, owned)
         result = {"deployment": name, "namespace": namespace, "current": current, "revisions": rows}
         for row in rows:
-            ctx.log(f"{row['revision']:>4}  {row['change_cause'] or '<none>'}  {', '.join(row['images'])}")
+            cause, created = row["change_cause"] or "<none>", row["created"] or "?"
+            ctx.log(f"{row['revision']:>4}  {created}  {cause}  {', '.join(row['images'])}")
         return Outcome(result, f'deployment "{name}": {len(rows)} revisions kept, current {current}', changed=False)
 
 
@@ -718,3 +719,116 @@ class Get(BaseAction):
             result["object"] = obj
         shown = ", ".join(f"{k}={fields.show(result[k])}" for k in wanted) or "read"
         return Outcome(result, f"{kind} {name}: {shown}", changed=False)
+
+
+# --- top and logs ------------------------------------------------------------------------------
+
+METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
+# Pods whose logs one step reads at most (a deployment of hundreds would be a flood, not an answer).
+MAX_LOG_PODS = 50
+# Matching lines printed under the step (all of them are in the result).
+SHOWN_LINES = 20
+
+
+def _pods_selector(cluster: Cluster, ctx: ActionContext, namespace: str, params: Params) -> str:
+    """The label selector of the pods a step is about: a deployment's own selector, or the one given."""
+    if "deployment" in params:
+        dep = _get_deployment(cluster, ctx, namespace, str(params["deployment"]))
+        return usage.selector_text((dep.get("spec") or {}).get("selector"))
+    return str(params["selector"])
+
+
+def _what(params: Params) -> str:
+    return f'deployment "{params["deployment"]}"' if "deployment" in params else f'pods "{params.get("selector")}"'
+
+
+class Top(BaseAction):
+    """`kubectl top pods` for a deployment's pods (or a selector's): CPU and memory per pod, their total and
+    the busiest pod's, from the Metrics API."""
+
+    name: ClassVar[str] = "kubernetes.top"
+    mutates: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = True
+
+    def run(self, params: Params, ctx: ActionContext) -> Outcome:
+        cluster, namespace = _target(params, ctx)
+        selector = _pods_selector(cluster, ctx, namespace, params)
+        try:
+            listing = cluster.call(
+                ctx,
+                cluster.custom().list_namespaced_custom_object,
+                METRICS_GROUP,
+                METRICS_VERSION,
+                namespace,
+                "pods",
+                label_selector=selector,
+                ref=Ref("metrics", "pods", namespace),
+            )
+        except NotFound:
+            raise ActionError(
+                f"the Metrics API ({METRICS_GROUP}) is not available on context {cluster.context!r}",
+                hint="the cluster needs metrics-server (kubectl top needs it too)",
+            ) from None
+        rows = usage.pod_rows(listing.get("items") or [])
+        total, peak = usage.totals(rows)
+        result: Obj = {"namespace": namespace, "selector": selector, "count": len(rows), "pods": rows}
+        result.update({"total": total, "max": peak})
+        if "deployment" in params:
+            result["deployment"] = str(params["deployment"])
+        for row in rows:
+            ctx.log(f"{row['pod']}  {row['cpu_millicores']}m  {usage.mebibytes(row['memory_bytes'])}")
+        if not rows:
+            return Outcome(result, f"{_what(params)}: no pod metrics (no running pods?)", changed=False)
+        summary = (
+            f"{_what(params)}: {len(rows)} pods use {total['cpu_millicores']}m CPU and "
+            f"{usage.mebibytes(total['memory_bytes'])} memory (busiest: {peak['cpu_millicores']}m, "
+            f"{usage.mebibytes(peak['memory_bytes'])})"
+        )
+        return Outcome(result, summary, changed=False)
+
+
+class Logs(BaseAction):
+    """`kubectl logs --tail=N` of a pod or of every pod of a deployment, keeping the lines a pattern finds."""
+
+    name: ClassVar[str] = "kubernetes.logs"
+    mutates: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = True
+
+    def run(self, params: Params, ctx: ActionContext) -> Outcome:
+        cluster, namespace = _target(params, ctx)
+        pattern = usage.compile_pattern(params.get("pattern"))
+        pods = self._pods(cluster, ctx, namespace, params)
+        options: dict[str, Any] = {"tail_lines": int(params.get("lines", 100))}
+        if params.get("container"):
+            options["container"] = str(params["container"])
+        if params.get("since"):
+            options["since_seconds"] = max(1, math.ceil(parse_duration(params["since"])))
+        found: list[Obj] = []
+        read = 0
+        for pod in pods:
+            text = cluster.call_text(
+                ctx, cluster.core().read_namespaced_pod_log, pod, namespace, ref=Ref("pod", pod, namespace), **options
+            )
+            read += len(text.splitlines())
+            found += usage.matching(pod, text, pattern)
+        result: Obj = {"namespace": namespace, "pods": pods, "read": read, "count": len(found), "lines": found}
+        for entry in found[-SHOWN_LINES:]:
+            ctx.log(f"{entry['pod']}: {entry['line']}" if len(pods) > 1 else entry["line"])
+        if len(found) > SHOWN_LINES:
+            ctx.log(f"... and {len(found) - SHOWN_LINES} earlier line(s), all in the step's result")
+        which = f" matching {params['pattern']!r}" if pattern is not None else ""
+        return Outcome(result, f"{len(found)} of {read} line(s){which} in {len(pods)} pod(s)", changed=False)
+
+    def _pods(self, cluster: Cluster, ctx: ActionContext, namespace: str, params: Params) -> list[str]:
+        if "pod" in params:
+            return [str(params["pod"])]
+        selector = _pods_selector(cluster, ctx, namespace, params)
+        listing = cluster.call(ctx, cluster.core().list_namespaced_pod, namespace, label_selector=selector)
+        names = sorted(
+            _meta(pod)["name"]
+            for pod in listing.get("items") or []
+            if (pod.get("status") or {}).get("phase") not in ("Pending", None)
+        )
+        if len(names) > MAX_LOG_PODS:
+            ctx.log(f"{len(names)} pods match; reading the first {MAX_LOG_PODS}")
+        return names[:MAX_LOG_PODS]

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def test_every_registered_kubernetes_action_has_a_class_and_a_schema() -> None:
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     names = sorted(n for n in BUILTIN if n.startswith("kubernetes."))
-    assert len(names) == 8
+    assert len(names) == 10
     dispatched = [entry["if"]["properties"]["action"]["const"] for entry in schema["allOf"]]
     assert sorted(dispatched) == names
     for name in names:
@@ -690,3 +691,100 @@ def test_restart_stuck_pods_runbook_does_nothing_when_pods_are_ready(
         "ok",
     ]
     assert {p.metadata.name for p in live_pods(core)} == pods
+
+
+# --- history times, top and logs ------------------------------------------------------------------
+
+
+def _result_schema(action: str) -> dict[str, Any]:
+    from runner.document.schemas import action_schema
+
+    schema = action_schema(action)
+    assert schema is not None
+    return dict(schema["x-fireline"]["result"])
+
+
+def test_history_gives_each_revision_its_creation_time_and_change_cause(
+    h: Harness, apps: client.AppsV1Api, lab: LabCluster
+) -> None:
+    from runner.templating import evaluate
+
+    set_image(apps, "registry.local/checkout:2.0", metadata={"annotations": {rollout.CHANGE_CAUSE: "deploy 2.0"}})
+    lab.wait_for_rollout("checkout", NS)
+    result = h.run("kubernetes.rollout_history", deployment="checkout").result
+    jsonschema.validate(result, _result_schema("kubernetes.rollout_history"))
+    rows = result["revisions"]
+    assert [(r["revision"], r["change_cause"]) for r in rows] == [(1, None), (2, "deploy 2.0")]
+    made = {rs.metadata.name: rs.metadata.creation_timestamp for rs in apps.list_namespaced_replica_set(NS).items}
+    for row in rows:
+        assert datetime.fromisoformat(row["created"]) == made[row["replicaset"]]
+    # What a runbook asks of it: was the current revision deployed within the last hour?
+    assert evaluate("now() - parse_time(r.created) < duration('1h')", {"r": rows[-1]}) is True
+    assert any(row["created"] in line and "deploy 2.0" in line for line in h.lines)
+
+
+def test_top_reports_each_pod_the_total_and_the_busiest(
+    h: Harness, apps: client.AppsV1Api, core: client.CoreV1Api
+) -> None:
+    outcome = h.run("kubernetes.top", deployment="checkout")
+    result = outcome.result
+    jsonschema.validate(result, _result_schema("kubernetes.top"))
+    assert not outcome.changed
+    assert (result["deployment"], result["selector"], result["count"]) == ("checkout", "app=checkout", 3)
+    assert {row["pod"] for row in result["pods"]} == {p.metadata.name for p in live_pods(core)}
+    for row in result["pods"]:
+        assert 10 <= row["cpu_millicores"] <= 30 and 80 * 2**20 <= row["memory_bytes"] <= 120 * 2**20
+    for field in ("cpu_millicores", "memory_bytes"):
+        assert result["total"][field] == sum(row[field] for row in result["pods"])
+        assert result["max"][field] == max(row[field] for row in result["pods"])
+    assert outcome.summary.startswith('deployment "checkout": 3 pods use ')
+    # The lab's load switch (what the resource-pressure fault sets) shows in the next reading.
+    apps.patch_namespaced_deployment("checkout", NS, {"metadata": {"annotations": {"lab.fireline.dev/cpu-load": "1"}}})
+    hot = h.run("kubernetes.top", selector="app=checkout").result
+    assert "deployment" not in hot and all(row["cpu_millicores"] >= 1000 for row in hot["pods"])
+    assert h.run("kubernetes.top", selector="app=nothing").result["count"] == 0
+
+
+def test_top_without_a_metrics_api_says_so(tmp_path: Path, http_server: Any) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        f"apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {{server: '{http_server.url}'}}\n"
+        "contexts:\n- name: prod\n  context: {cluster: prod, user: u, namespace: shop}\ncurrent-context: prod\n"
+        "users:\n- name: u\n  user: {}\n"
+    )
+    connections = Connections({"prod": {"type": "kubernetes", "kubeconfig": str(kubeconfig)}})
+    ctx = ActionContext("step", connections, deadline=time.monotonic() + 10)
+    with pytest.raises(ActionError) as err:
+        get_action("kubernetes.top").run({"connection": "prod", "selector": "app=checkout"}, ctx)
+    assert str(err.value) == "the Metrics API (metrics.k8s.io) is not available on context 'prod'"
+    assert "metrics-server" in (err.value.hint or "")
+    assert http_server.received[0]["path"].startswith("/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods?")
+    connections.close()
+
+
+def _report(lab: LabCluster, level: str, what: str) -> None:
+    from runner.lab.demo_service import DemoServiceConfig, report_request
+
+    report_request(DemoServiceConfig(dsn="", cluster_url=lab.url, namespace=NS), level, what, time.monotonic())
+
+
+def test_logs_keep_the_lines_a_pattern_finds(h: Harness, lab: LabCluster, core: client.CoreV1Api) -> None:
+    for n in range(9):
+        _report(lab, "ERROR" if n % 3 == 0 else "INFO", f"GET /health {503 if n % 3 == 0 else 200} #{n}")
+    outcome = h.run("kubernetes.logs", deployment="checkout", pattern="ERROR|503", lines=100)
+    result = outcome.result
+    jsonschema.validate(result, _result_schema("kubernetes.logs"))
+    pods = sorted(p.metadata.name for p in live_pods(core))
+    assert result["pods"] == pods and not outcome.changed
+    assert result["read"] == 3 * 2 + 9  # each pod's start-up and ready lines, and the nine requests
+    assert result["count"] == 3 and sorted(e["line"].rsplit("#", 1)[1][0] for e in result["lines"]) == ["0", "3", "6"]
+    assert all(" ERROR " in e["line"] and e["pod"] in pods for e in result["lines"])
+    assert outcome.summary == "3 of 15 line(s) matching 'ERROR|503' in 3 pod(s)"
+    everything = h.run("kubernetes.logs", deployment="checkout", since="1h").result
+    assert everything["count"] == everything["read"] == 15
+    last = h.run("kubernetes.logs", pod=pods[0], lines=1, container="checkout").result
+    assert last["read"] == last["count"] == 1 and last["pods"] == [pods[0]]
+    with pytest.raises(ActionError, match=r"pattern '\(oops' is not a regular expression"):
+        h.run("kubernetes.logs", deployment="checkout", pattern="(oops")
+    with pytest.raises(ActionError, match=r'^pod "nope" not found in namespace "demo"'):
+        h.run("kubernetes.logs", pod="nope")

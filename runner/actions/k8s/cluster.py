@@ -72,6 +72,12 @@ class Cluster:
 
         return client.BatchV1Api(self.api_client)
 
+    def custom(self) -> Any:
+        """Aggregated and custom APIs (the Metrics API, metrics.k8s.io)."""
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api_client)
+
     def call(
         self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, ref: Ref | None = None, **kwargs: Any
     ) -> Obj:
@@ -87,6 +93,21 @@ class Cluster:
         except Exception as exc:  # sorted into user-facing errors by translate()
             raise self.translate(exc, ref, timeout) from None
         return json.loads(data) if data else {}
+
+    def call_text(
+        self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, ref: Ref | None = None, **kwargs: Any
+    ) -> str:
+        """Like `call`, for an endpoint that answers with text (a pod's log)."""
+        timeout = request_timeout(ctx, self)
+        try:
+            resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+            try:
+                data = resp.data
+            finally:
+                resp.release_conn()
+        except Exception as exc:  # see call()
+            raise self.translate(exc, ref, timeout) from None
+        return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data or "")
 
     def open_watch(
         self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, read_timeout: float, **kwargs: Any

@@ -156,7 +156,8 @@ def images(template: Obj) -> list[str]:
 
 
 def history(owned: list[Obj]) -> list[Obj]:
-    """`kubectl rollout history` rows, oldest first."""
+    """`kubectl rollout history` rows, oldest first, with when each revision's ReplicaSet was created (a
+    re-adopted revision keeps its first creation time, as on a real cluster)."""
     rows = []
     for rs in owned:
         revision = revision_of(rs)
@@ -167,6 +168,7 @@ def history(owned: list[Obj]) -> list[Obj]:
             {
                 "revision": revision,
                 "change_cause": annotations.get(CHANGE_CAUSE),
+                "created": rs["metadata"].get("creationTimestamp"),
                 "images": images(rs["spec"]["template"]),
                 "replicaset": rs["metadata"]["name"],
             }

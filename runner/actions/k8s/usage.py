@@ -1,0 +1,107 @@
+"""What `kubernetes.top` and `kubernetes.logs` compute from what the API server sends, as pure functions:
+Kubernetes quantities, label selectors as text, pod usage rows and totals, and matching log lines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from runner.errors import ActionError
+
+Obj = dict[str, Any]
+
+_QUANTITY = re.compile(r"^([+-]?[0-9]+(?:\.[0-9]+)?)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_FACTORS: dict[str | None, float] = {
+    None: 1.0,
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+    "Pi": 2.0**50,
+    "Ei": 2.0**60,
+}
+
+
+def quantity(text: Any) -> float:
+    """A Kubernetes quantity (`250m`, `25000000n`, `128Mi`, `1.5`) as a number: cores, or bytes."""
+    match = _QUANTITY.match(str(text).strip())
+    if match is None:
+        raise ActionError(f"the Metrics API sent a quantity fireline cannot read: {str(text)[:40]!r}")
+    return float(match.group(1)) * _FACTORS[match.group(2)]
+
+
+def selector_text(selector: Obj | None) -> str:
+    """A LabelSelector object as the text the API takes (`app=checkout,tier in (web)`)."""
+    selector = selector or {}
+    parts = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def pod_rows(items: Iterable[Obj]) -> list[Obj]:
+    """One row per pod of a PodMetricsList: CPU in millicores, memory in bytes, summed over its containers."""
+    rows = []
+    for item in items:
+        cpu = memory = 0.0
+        for container in item.get("containers") or []:
+            usage = container.get("usage") or {}
+            cpu += quantity(usage.get("cpu", "0"))
+            memory += quantity(usage.get("memory", "0"))
+        name = str((item.get("metadata") or {}).get("name", ""))
+        rows.append({"pod": name, "cpu_millicores": round(cpu * 1000), "memory_bytes": round(memory)})
+    return sorted(rows, key=lambda row: row["pod"])
+
+
+def totals(rows: list[Obj]) -> tuple[Obj, Obj]:
+    """(sum, max) of CPU and memory over the rows (zeros when there are none)."""
+    fields = ("cpu_millicores", "memory_bytes")
+    total = {field: sum(int(row[field]) for row in rows) for field in fields}
+    peak = {field: max((int(row[field]) for row in rows), default=0) for field in fields}
+    return total, peak
+
+
+def mebibytes(size: int) -> str:
+    return f"{size / 2**20:.0f}Mi"
+
+
+def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    if pattern is None or pattern == "":
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ActionError(
+            f"pattern {pattern[:60]!r} is not a regular expression: {exc}",
+            hint="a plain word matches lines containing it; escape . * ( [ with a backslash to match them literally",
+        ) from None
+
+
+# A log line is matched on its first characters only: a pattern's work stays bounded on huge lines.
+MATCHED_PREFIX = 4096
+
+
+def matching(pod: str, text: str, pattern: re.Pattern[str] | None) -> list[Obj]:
+    """The lines of one pod's log that the pattern finds (every line without a pattern)."""
+    lines = text.splitlines()
+    if pattern is not None:
+        lines = [line for line in lines if pattern.search(line[:MATCHED_PREFIX])]
+    return [{"pod": pod, "line": line} for line in lines]
