@@ -23,6 +23,9 @@ class Verdict(StrEnum):
     READ = "read"
     CANNOT_CHECK = "cannot-check"
     NO_CHANGE = "no-change"
+    # The step uses what a change the plan only predicts would bring (its outputs, or its effect awaited):
+    # a plan cannot say more without pretending.
+    DEPENDS = "depends-on-change"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,17 @@ class Outcome:
     changed: bool = True
     # Set when the action found nothing to do (e.g. "already at revision 3"): reported as skipped.
     skipped_reason: str | None = None
+    # Where the run goes next, for an action that decides it (it declares `step_targets`); None: as usual.
+    goto: str | None = None
+    # Values the action sets as the step's outputs (it declares `outputs_param`), beside `outputs:`.
+    outputs: Mapping[str, Any] | None = None
+    # In a plan, an action that decides where to go but could not (goto None): the steps it may go to.
+    possible: tuple[str, ...] = ()
+
+
+class Undecidable(Exception):
+    """An expression a plan cannot evaluate without pretending: it uses what a change the plan only
+    predicts would bring. Raised by `ActionContext.evaluate` in a plan only; the message says what."""
 
 
 class Cancelled(ActionError):
@@ -62,6 +76,7 @@ class ActionContext:
         deadline: float | None = None,
         emit: Callable[[str], None] | None = None,
         redact: Callable[[str], str] | None = None,
+        evaluate: Callable[[str], Any] | None = None,
     ) -> None:
         self.step_id = step_id
         self.dry_run = dry_run
@@ -72,6 +87,15 @@ class ActionContext:
         self._cancel_hooks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self.redact: Callable[[str], str] = redact or (lambda text: text)
+        self._evaluate = evaluate
+
+    def evaluate(self, expression: str) -> Any:
+        """An expression (`{{ … }}`, as in a step's `when:`) evaluated against the run's template context
+        now, for an action that decides in order and must not evaluate what it does not reach. In a plan it
+        may raise Undecidable."""
+        if self._evaluate is None:
+            raise ActionError("this action needs a run to evaluate its expressions")
+        return self._evaluate(expression)
 
     def connection(self, name: str, family: str) -> Mapping[str, Any]:
         """The rendered settings of a named connection, checked to be of the family the action needs."""
@@ -189,6 +213,9 @@ class BaseAction:
     connection_types: ClassVar[tuple[str, ...]] = ()
     deferred_params: ClassVar[tuple[str, ...]] = ()
     untemplated_params: ClassVar[Mapping[str, Untemplated]] = {}
+    step_targets: ClassVar[tuple[str, ...]] = ()
+    outputs_param: ClassVar[str | None] = None
+    waits_for_change: ClassVar[bool | str] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # A built-in declares its traits beside its parameter schema (readable without importing it);

@@ -41,6 +41,7 @@ VERDICT_LABEL = {
     Verdict.READ: "READ",
     Verdict.CANNOT_CHECK: "CANNOT-CHECK",
     Verdict.NO_CHANGE: "NO-CHANGE",
+    Verdict.DEPENDS: "DEPENDS",
 }
 
 
@@ -126,6 +127,11 @@ class PlainReporter:
 
     def note(self, text: str) -> None:
         self._print(f"      {text}")
+
+    def plan_path(self, label: str, depth: int) -> None:
+        """A plan shows each path an undecided branch may take: the steps after this line are on it."""
+        if label:
+            self._print(f"{'   ' * (depth - 1)}── {label}")
 
     def close(self) -> None:
         """Give the terminal back (the live view stops); safe to call twice."""
@@ -253,6 +259,7 @@ class JsonReporter(PlainReporter):
         self.notes: list[str] = []
         self.run_id = ""
         self.dry_run = False
+        self.path = ""  # a plan: the path of an undecided branch being planned
 
     def header(self, run_id: str, dry_run: bool) -> None:
         self.run_id, self.dry_run = run_id, dry_run
@@ -261,7 +268,7 @@ class JsonReporter(PlainReporter):
         self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
 
     def step_log(self, step: Step, line: str) -> None:
-        self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})["log"].append(line)
+        self.steps.setdefault(self._key(step), {"id": step.id, "action": step.action, "log": []})["log"].append(line)
 
     def step_finished(self, step: Step, state: StepState) -> None:
         entry = self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})
@@ -274,13 +281,21 @@ class JsonReporter(PlainReporter):
         )
 
     def step_planned(self, step: Step, plan: Plan) -> None:
-        self.steps[step.id] = {
+        # One entry per step and path: a step on two paths of an undecided branch is planned on each.
+        self.steps[self._key(step)] = {
             "id": step.id,
             "action": step.action,
             "verdict": plan.verdict.value,
             "summary": plan.summary,
             "details": list(plan.details),
+            **({"path": self.path} if self.path else {}),
         }
+
+    def plan_path(self, label: str, depth: int) -> None:
+        self.path = label
+
+    def _key(self, step: Step) -> str:
+        return f"{self.path}/{step.id}" if self.path else step.id
 
     def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None:
         entry = self.steps.setdefault(step.id, {"id": step.id, "action": step.action, "log": []})

@@ -23,11 +23,11 @@ def collect(paths: tuple[str, ...]) -> list[Path]:
     return files
 
 
-def check_file(path: Path) -> list[Diagnostic]:
+def check_file(path: Path, warnings: list[Diagnostic] | None = None) -> list[Diagnostic]:
     from runner.document.documents import check_document
 
     try:
-        check_document(path)
+        check_document(path, warnings)
     except DocumentInvalid as exc:
         return list(exc.diagnostics)
     return []
@@ -44,7 +44,17 @@ def validate(paths: tuple[str, ...], fmt: str) -> int:
     files = collect(paths)
     if not files:
         raise UsageError("no *.yaml or *.yml files found in " + ", ".join(paths))
-    results = {str(f): check_file(f) for f in files}
+    warnings: list[Diagnostic] = []
+    results = {str(f): check_file(f, warnings) for f in files}
     render = {"text": render_text, "json": render_json, "junit": render_junit}[fmt]
+    # Warnings do not make a file invalid; machine formats keep stdout to their own document.
+    for warning in sorted(warnings):
+        click.echo(_as_warning(warning), err=fmt != "text")
     click.echo(render(results))
     return 1 if any(results.values()) else 0
+
+
+def _as_warning(d: Diagnostic) -> str:
+    where = f"{d.path}: " if d.path else ""
+    hint = f" (hint: {d.hint})" if d.hint else ""
+    return f"{d.file}:{d.line}:{d.col}: {where}warning: {d.message}{hint}"

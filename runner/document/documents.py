@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.document.diagnostics import DocumentInvalid
+from runner.document.diagnostics import Diagnostic, DocumentInvalid
+from runner.document.graph import graph_warnings
 from runner.document.runbook import check_runbook
 from runner.document.schemas import did_you_mean
 from runner.document.yamlsource import load_document
@@ -12,8 +13,9 @@ from runner.document.yamlsource import load_document
 KINDS = ("Runbook", "GameDay")
 
 
-def check_document(path: Path) -> str:
-    """Validate one file of any kind; returns its kind or raises DocumentInvalid with every problem."""
+def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
+    """Validate one file of any kind; returns its kind or raises DocumentInvalid with every problem. What is
+    allowed but probably not meant (a loop only a failure can leave) is added to `warnings`."""
     doc = load_document(path)
     data = doc.data  # the YAML document, not a journal event
     kind = data.get("kind")
@@ -23,6 +25,8 @@ def check_document(path: Path) -> str:
         problems = check_gameday(doc, path)
     elif kind == "Runbook" or kind is None:
         problems = check_runbook(doc)
+        if warnings is not None and isinstance(data, dict):
+            warnings += graph_warnings(doc, data)
     else:
         problems = [doc.diagnostic(("kind",), f"unknown kind {kind!r}", did_you_mean(str(kind), KINDS))]
     if problems:

@@ -84,6 +84,8 @@ class Step:
     notes: str = ""
     # A failed critical step fails the run, whatever on_failure says; on_failure only decides what runs next.
     critical: bool = True
+    next: str | None = None  # where the run goes after this step succeeded (or was skipped); None: in order
+    end: bool = False  # the run finishes (successfully) after this step succeeded or was skipped
 
     @property
     def title(self) -> str:

@@ -11,6 +11,7 @@ from jinja2 import TemplateSyntaxError
 
 from runner.actions.registry import family_connection_types, has_action, known_actions, traits
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
+from runner.document.graph import check_graph, set_outputs
 from runner.document.limits import check_long_durations, check_retries, document_schema
 from runner.document.model import Approval, InputSpec, OnFailure, Retries, Runbook, Step, SubAction
 from runner.document.results import result_field_problem
@@ -52,6 +53,7 @@ def check_runbook(doc: Document) -> list[Diagnostic]:
     data = doc.data if isinstance(doc.data, dict) else {}
     problems += check_inputs(doc, data.get("inputs"))
     problems += _check_steps(doc, data)
+    problems += check_graph(doc, data)
     # One problem can surface twice (schema + semantic); show it once.
     return sorted(set(problems))
 
@@ -183,7 +185,7 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
         out += _check_templates(doc, step, at, scope)
         if isinstance(step_id, str) and step_id not in scope.step_outputs:
             # A duplicate id is reported once; templates keep resolving against the first definition.
-            scope.step_outputs[step_id] = _keys(step.get("outputs"))
+            scope.step_outputs[step_id] = _keys(step.get("outputs")) | set_outputs(step)
             scope.step_results[step_id] = scope.result
     return out
 
@@ -479,4 +481,6 @@ def _step(index: int, spec: Mapping[str, Any]) -> Step:
         read_only=bool(spec.get("read_only", False)),
         notes=spec.get("notes", ""),
         critical=bool(spec.get("critical", True)),
+        next=spec.get("next"),
+        end=bool(spec.get("end", False)),
     )

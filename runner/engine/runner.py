@@ -41,6 +41,7 @@ class Reporter(Protocol):
     def approval_needed(self, step: Step, plan: Plan | None, why: str) -> None: ...
     def ask(self, step: Step, question: str, timeout: float | None) -> str | None: ...
     def note(self, text: str) -> None: ...
+    def plan_path(self, label: str, depth: int) -> None: ...  # a plan's path of an undecided branch ("": done)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,15 @@ class Engine:
             deadline=deadline,
             emit=lambda line: self.reporter.step_log(step, line),
             redact=self.redactor.text,
+            evaluate=self._evaluate_now,
         )
+
+    def _evaluate_now(self, expression: str) -> Any:
+        """An expression an action evaluates while it runs (a branch's choices), against the run as it is."""
+        try:
+            return evaluate(expression, self.scope.context())
+        except TemplateError as exc:
+            raise ActionError(str(exc)) from None
 
     def _attempts(self, step: Step, action: Action, params: Mapping[str, Any], sub: SubAction | None = None) -> Outcome:
         """The action, retried by the step's policy; a verify or rollback brings its own timeout and retries."""
@@ -298,9 +307,13 @@ class Engine:
         except FirelineError as exc:
             raise ActionError(f"verify ({verify.action}) failed: {exc}") from None
 
-    def _capture_outputs(self, step: Step, state: StepState, result: Mapping[str, Any]) -> None:
+    def _capture_outputs(
+        self, step: Step, state: StepState, result: Mapping[str, Any], preset: Mapping[str, Any] | None = None
+    ) -> None:
         context = self.scope.context(result)
         state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
+        if preset:  # outputs the action set itself (control.set); `outputs:` written on the step win
+            state.outputs = {**preset, **state.outputs}
 
     def _outputs_after_change(self, step: Step, state: StepState, outcome: Outcome) -> str | None:
         """The outputs of a step that changed something, each computed on its own: one that cannot be does
@@ -323,7 +336,7 @@ class Engine:
         if mutating and outcome.skipped_reason is None:
             output_error = self._outputs_after_change(step, state, outcome)
         else:
-            self._capture_outputs(step, state, outcome.result)
+            self._capture_outputs(step, state, outcome.result, outcome.outputs)
         state.result, state.changed = outcome.result, outcome.changed and outcome.skipped_reason is None
         state.duration = time.monotonic() - started
         if outcome.skipped_reason:
@@ -335,7 +348,7 @@ class Engine:
             done = ev.StepSucceeded(
                 outcome.summary, outcome.result, state.outputs, state.changed, state.duration, output_error
             )
-            move = self._end(step, done, ok=True, durable=mutating)
+            move = self._end(step, done, ok=True, durable=mutating, chosen=outcome.goto)
         self.reporter.step_finished(step, state)
         if output_error is not None:
             raise _Paused(step, f"{step.id} made its change, but its outputs could not be captured: {output_error}",
@@ -361,11 +374,12 @@ class Engine:
         self.reporter.step_finished(step, state)
         return move
 
-    def _end(self, step: Step, ended: Payload, *, ok: bool, durable: bool) -> Transition:
+    def _end(self, step: Step, ended: Payload, *, ok: bool, durable: bool, chosen: str | None = None) -> Transition:
         """Record how a step ended and where the run goes next, in one write (and one fsync when `durable`:
-        after a change or a failure), before the responder is told: resume follows the transition."""
+        after a change or a failure), before the responder is told: resume follows the transition. `chosen`:
+        where a step whose action decides (a branch) sends the run."""
         self._event(ended, step)  # queued: the transition commits it
-        move = transitions.after(self.runbook, step, ok)
+        move = transitions.after(self.runbook, step, ok, chosen)
         # Step ids and a reason only: nothing to redact.
         self.journal.append(
             self.options.run_id, ev.STEP_TRANSITION, step_id=step.id, data=move.payload().to_data(), durable=durable

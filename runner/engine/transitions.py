@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from runner.actions.registry import traits
 from runner.document.model import Runbook, Step
 from runner.journal import events as ev
 from runner.journal.events import Event
@@ -20,7 +21,9 @@ class Why(StrEnum):
     GOTO = "goto"  # the step failed under on_failure: goto:<id>
     ABORT = "abort"  # the step failed under on_failure: abort; the run ends
     ROLLBACK = "rollback"  # the step failed under on_failure: rollback; compensation, then the run ends
-    END = "end"  # no step left after this one
+    END = "end"  # no step left after this one, or the step says `end: true`
+    NEXT = "next"  # the step finished (succeeded or skipped) and says `next: <id>`
+    BRANCH = "branch"  # the step's action chose where to go (a branch: the choice taken is in its result)
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,16 @@ class Transition:
         return cls(str(event.step_id), recorded.to, recorded.why)
 
 
-def after(runbook: Runbook, step: Step, succeeded: bool) -> Transition:
-    """The transition the format prescribes after `step` finished (`succeeded` includes skipped)."""
+def after(runbook: Runbook, step: Step, succeeded: bool, chosen: str | None = None) -> Transition:
+    """The transition the format prescribes after `step` finished (`succeeded` includes skipped); `chosen`:
+    the step its action chose (a branch)."""
     if succeeded:
+        if chosen is not None:
+            return Transition(step.id, chosen, Why.BRANCH)
+        if step.end:
+            return Transition(step.id, None, Why.END)
+        if step.next is not None:
+            return Transition(step.id, step.next, Why.NEXT)
         return _to_index(runbook, step, step.index + 1, Why.ORDER)
     policy = step.on_failure
     if policy.policy == "continue":
@@ -59,7 +69,12 @@ def after(runbook: Runbook, step: Step, succeeded: bool) -> Transition:
 def after_event(runbook: Runbook, finished: Event) -> Transition:
     """The transition after a step's finishing event when the journal has none recorded (a journal from an
     earlier version, or a crash between the two events when they were not written in one commit)."""
-    return after(runbook, runbook.step(str(finished.step_id)), finished.type != ev.STEP_FAILED)
+    step = runbook.step(str(finished.step_id))
+    chosen = None
+    if finished.type == ev.STEP_SUCCEEDED and traits(step.action).step_targets:
+        goto = (ev.StepSucceeded.of(finished).result or {}).get("goto")
+        chosen = goto if isinstance(goto, str) else None
+    return after(runbook, step, finished.type != ev.STEP_FAILED, chosen)
 
 
 def _to_index(runbook: Runbook, step: Step, index: int, why: Why) -> Transition:

@@ -83,6 +83,9 @@ class StepLines:
     def note(self, text: str) -> None:
         self._line(text)
 
+    def plan_path(self, label: str, depth: int) -> None:
+        pass
+
 
 class _PrinterStream:
     def __init__(self, printer: Printer) -> None:

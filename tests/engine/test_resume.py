@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import write
+from tests.command import FIRELINE
+from tests.conftest import wait_for, write
 
 RUNBOOK = """\
 apiVersion: fireline/v1
@@ -112,3 +113,60 @@ steps:
     resumed = cli("resume", run_id, "--output", "plain")  # a read is simply run again: no decision needed
     assert resumed.code == 0, resumed.out + resumed.err
     assert log.read_text().split() == ["first", "read", "read"]
+
+
+BRANCH_RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: branch-crash}}
+steps:
+  - id: look
+    action: shell.run
+    read_only: true
+    with: {{command: "cat {d}/answer"}}
+    outputs: {{answer: "{{{{ result.stdout | trim }}}}"}}
+  - id: decide
+    action: control.branch
+    with:
+      choices:
+        - {{when: "{{{{ steps.look.outputs.answer == 'rollback' }}}}", goto: rollback}}
+      default: scale
+  - id: rollback
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo rollback-start >> {d}/log; touch {d}/started; sleep 30; echo rollback-end >> {d}/log"}}
+  - id: verify
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo verify >> {d}/log"}}
+    end: true
+  - id: scale
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo scale >> {d}/log"}}
+"""
+
+
+def test_a_run_killed_after_a_branch_resumes_on_the_chosen_path(tmp_path: Path, cli, fireline_home) -> None:
+    (tmp_path / "answer").write_text("rollback\n")
+    path = write(tmp_path / "branch.yaml", BRANCH_RUNBOOK.format(d=tmp_path))
+    env = {**os.environ, "FIRELINE_HOME": str(fireline_home), "PYTHONPATH": str(Path.cwd())}
+    proc = subprocess.Popen(
+        [*FIRELINE, "run", str(path), "--output", "plain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: (tmp_path / "started").exists(), "the chosen path's slow change", timeout=30)
+    os.killpg(proc.pid, signal.SIGKILL)
+    out, _ = proc.communicate()
+    run_id = next(w for line in out.splitlines() for w in line.split() if w.count("-") == 2 and w[:8].isdigit())
+    # What the branch read has changed since: deciding again would take the other path.
+    (tmp_path / "answer").write_text("scale\n")
+    resumed = cli("resume", run_id, "--skip-step", "--output", "json")
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert (tmp_path / "log").read_text().split() == ["rollback-start", "verify"]
+    ran = [s["id"] for s in resumed.json()["steps"]]
+    assert "scale" not in ran and "decide" not in ran

@@ -160,3 +160,77 @@ def test_a_journal_without_transitions_resumes_after_the_last_finished_step(
     resumed = cli("resume", run_id, "--output", "json")
     assert resumed.code == 0, resumed.out + resumed.err
     assert log.read_text().split() == ["b", "c"]
+
+
+BRANCHY = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: branchy}}
+steps:
+  - id: look
+    action: shell.run
+    read_only: true
+    with: {{command: "cat {d}/answer"}}
+    outputs: {{answer: "{{{{ result.stdout | trim }}}}"}}
+  - id: decide
+    action: control.branch
+    with:
+      choices:
+        - {{when: "{{{{ steps.look.outputs.answer == 'left' }}}}", goto: left}}
+      default: right
+  - {{id: left, action: shell.run, approval: {{required: false}}, with: {{command: "echo left >> {d}/log"}}}}
+  - {{id: done, action: shell.run, approval: {{required: false}}, with: {{command: "echo done >> {d}/log"}}, end: true}}
+  - id: right
+    action: shell.run
+    approval: {{required: false}}
+    with: {{command: "echo right >> {d}/log"}}
+    next: done
+"""
+
+
+def _branchy(tmp_path: Path, answer: str) -> Path:
+    (tmp_path / "answer").write_text(answer + "\n")
+    (tmp_path / "log").write_text("")
+    return write(tmp_path / "branchy.yaml", BRANCHY.format(d=tmp_path))
+
+
+def test_branch_next_and_end_are_transitions(tmp_path: Path, cli, fireline_home: Path) -> None:
+    left = cli("run", str(_branchy(tmp_path, "left")), "--output", "json")
+    assert left.code == 0, left.out + left.err
+    assert (tmp_path / "log").read_text().split() == ["left", "done"]  # end: true, `right` never runs
+    assert transitions(fireline_home, left.json()["run_id"]) == [
+        ("look", "decide", "order"),
+        ("decide", "left", "branch"),
+        ("left", "done", "order"),
+        ("done", None, "end"),
+    ]
+    right = cli("run", str(_branchy(tmp_path, "right")), "--output", "json")
+    assert right.code == 0, right.out + right.err
+    assert (tmp_path / "log").read_text().split() == ["right", "done"]
+    assert transitions(fireline_home, right.json()["run_id"])[1:] == [
+        ("decide", "right", "branch"),
+        ("right", "done", "next"),
+        ("done", None, "end"),
+    ]
+
+
+def test_without_its_transition_a_branch_step_still_says_where_the_run_went(
+    tmp_path: Path, cli, fireline_home: Path
+) -> None:
+    """A journal whose branch decision has no step.transition after it (a crash between the two when they
+    were not written in one commit): the decision recorded in the branch's result says where the run went
+    — not the file's order, and not a new decision."""
+    from runner.document.runbook import load_runbook
+    from runner.engine.resume import replay
+    from runner.engine.transitions import after_event
+    from runner.journal.store import open_journal
+
+    path = _branchy(tmp_path, "right")
+    run_id = cli("run", str(path), "--output", "json").json()["run_id"]
+    events = open_journal().events(run_id)
+    decided = next(i for i, e in enumerate(events) if e.type == "step.succeeded" and e.step_id == "decide")
+    runbook = load_runbook(path)
+    move = after_event(runbook, events[decided])
+    assert (move.to, move.why) == ("right", "branch")
+    before_transition = [e for e in events[: decided + 1] if e.type != "step.transition"]
+    assert replay(runbook, before_transition).next_index == runbook.index_of("right")
