@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from runner.actions.base import Action, ActionContext, Outcome, Plan, Verdict
@@ -16,11 +17,14 @@ from runner.actions.results import CHECK_RESULTS, check_result
 from runner.document.model import Runbook, Step, SubAction
 from runner.document.schemas import check_params_now
 from runner.engine import approvals, prompt, transitions
-from runner.engine.approvals import Grant
+from runner.engine.approvals import GateDecision, Grant, Initiator
 from runner.engine.context import Connections, RunScope, StepState
 from runner.engine.policies import WorkNotStopped, backoff_delays, call_with_timeout
 from runner.engine.transitions import Transition, Why
 from runner.errors import ActionError, FirelineError
+from runner.identity import statement as signed_statement
+from runner.identity.events import StepGate
+from runner.identity.trust import Trust
 from runner.journal import events as ev
 from runner.journal.events import Payload, RunStatus, StepStatus
 from runner.journal.store import Journal
@@ -53,6 +57,11 @@ class RunOptions:
     interactive: bool = False
     grants_all: Grant | None = None
     grants: Mapping[str, Grant] = field(default_factory=dict)
+    # Verified identities (an allowed-signers file): whose signatures count, the key that signs pre-approvals
+    # and prompt answers given in this process, and the key that signed the run's start.
+    trust: Trust | None = None
+    key: Path | None = None
+    initiator_key: str = ""
     # Who answers the prompt: the person at this terminal (who resumed the run); None: the initiator.
     operator: str | None = None
 
@@ -114,6 +123,7 @@ class Engine:
         self.connections = Connections(runbook.connections, scope)
         self.completed: list[Step] = []  # in order, for rollback
         self._current: str | None = None
+        self._binding: signed_statement.Binding | None = None  # the change the current gate is about
 
     # -- the loop ---------------------------------------------------------------------------------------
     def execute(self, start: int = 0) -> RunResult:
@@ -390,18 +400,27 @@ class Engine:
     def _gate(self, step: Step, action: Action, params: Mapping[str, Any], mutating: bool) -> None:
         if not approvals.needs_gate(step, action, mutating):
             return
-        decision = approvals.evaluate_gate(step, self._grants(step), self.options.initiator)
+        # What a signed approval must be for; only computed when approvals are signed.
+        self._binding = (
+            signed_statement.Binding(
+                self.options.run_id, step.id, self.runbook.digest, signed_statement.params_digest(params)
+            )
+            if self.options.trust is not None
+            else None
+        )
+        decision = self._decide(step)
         if decision.approved:
             return
         plan = self._safe_plan(action, params, step)
+        self._asked(step)
         person = self.options.operator or self.options.initiator
-        if self.options.interactive and approvals.prompt_can_satisfy(step, person):
+        if self.options.interactive and approvals.prompt_can_satisfy(step, person, self.options.trust):
             self.reporter.approval_needed(step, plan, decision.why)
             timeout = step.approval.timeout if step.approval else None
             answer = prompt.ask_approval(self.reporter, step, person, action.waits_for_person, timeout)
             if answer.grant is not None:
                 self._record_grant(step, answer.grant)
-                if approvals.evaluate_gate(step, self._grants(step), self.options.initiator).approved:
+                if self._decide(step).approved:
                     return
             else:
                 data = ev.StepDecision(answer.decision, self.redactor.text(answer.why)).to_data()
@@ -410,31 +429,48 @@ class Engine:
         self.reporter.approval_needed(step, plan, decision.why)
         raise _Paused(step, decision.why or "approval required")
 
+    def _decide(self, step: Step) -> GateDecision:
+        """Whether the approvals given so far open the gate; what did not count (and why) is said."""
+        who = Initiator(self.options.initiator, self.options.initiator_key)
+        decision = approvals.evaluate_gate(step, self._grants(step), who, self.options.trust, self._binding)
+        for line in decision.notes:
+            self.reporter.note(line)
+        return decision
+
+    def _asked(self, step: Step) -> None:
+        """With signed approvals: record what the gate asks to approve (what `fireline approve` signs)."""
+        if self.options.trust is not None and self._binding is not None:
+            expiry = step.approval.timeout if step.approval else None
+            self._event(StepGate(self._binding.params, expiry), step, durable=True)
+
     def _grants(self, step: Step) -> list[Grant]:
         """Approvals recorded in the journal for this step, plus pre-approvals given on the command line
         (recorded now, at the gate, so the journal shows what they were used for)."""
         recorded = [
-            Grant(e.actor or "?", approved.reason, approved.via)
+            Grant(e.actor or "?", approved.reason, approved.via, approvals.signed_of(approved))
             for e in self.journal.events(self.options.run_id, (ev.STEP_APPROVED,))
             if e.step_id == step.id
             for approved in (ev.StepApproved.of(e),)
         ]
         pre = self.options.grants.get(step.id) or self.options.grants_all
         # One grant per person per step: a pre-approval carried into a resumed run is not recorded twice.
-        if pre is not None and not any(g.actor == pre.actor for g in recorded):
-            self._record_grant(step, pre)
-            recorded.append(pre)
+        if pre is not None and not approvals.already_given(recorded, pre, self._binding):
+            recorded.append(self._record_grant(step, pre))
         return recorded
 
-    def _record_grant(self, step: Step, grant: Grant) -> None:
+    def _record_grant(self, step: Step, grant: Grant) -> Grant:
+        # With signed approvals, one given in this process is signed now, for exactly this change.
+        reason = self.redactor.text(grant.reason)
+        grant = approvals.signed_grant(grant, reason, self.options.trust, self.options.key, self._binding, step)
         self.journal.append(
             self.options.run_id,
             ev.STEP_APPROVED,
             step_id=step.id,
             actor=grant.actor,
-            data=ev.StepApproved(self.redactor.text(grant.reason), grant.via).to_data(),
+            data=approvals.approved_payload(grant).to_data(),
             durable=True,
         )
+        return grant
 
     def _safe_plan(self, action: Action, params: Mapping[str, Any], step: Step) -> Plan | None:
         # A user or system problem (no access, no connection) leaves the change unchecked; any other

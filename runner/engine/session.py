@@ -7,7 +7,7 @@ import os
 import secrets as pysecrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from runner.actions.registry import get_action
 from runner.document.diagnostics import DocumentInvalid
 from runner.document.model import Runbook
 from runner.document.runbook import load_runbook
-from runner.engine import transitions
+from runner.engine import identities, transitions
 from runner.engine.approvals import Grant
 from runner.engine.context import RunScope, StepState
 from runner.engine.inputs import resolve_inputs
@@ -24,6 +24,8 @@ from runner.engine.plan import Planner
 from runner.engine.resume import replay
 from runner.engine.runner import Engine, Reporter, RunOptions, RunResult
 from runner.errors import FirelineError, UsageError
+from runner.identity.statement import Act
+from runner.identity.trust import Signed, Trust
 from runner.journal import events as ev
 from runner.journal.events import StepStatus
 from runner.journal.lease import hold
@@ -36,7 +38,9 @@ def new_run_id() -> str:
 
 
 def current_actor(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("FIRELINE_ACTOR") or getpass.getuser()
+    if explicit is not None and not explicit.strip():
+        raise UsageError("--as needs a name: an empty or blank one identifies nobody")
+    return (explicit or "").strip() or os.environ.get("FIRELINE_ACTOR", "").strip() or getpass.getuser()
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class StartRequest:
     # The id of what this run is part of (a game day's response; later an incident), recorded in run.started
     # and kept on resume. The engine only carries it: the parent's package links the run to itself.
     parent: str | None = None
+    # Verified identities: the allowed signers in force and the initiator's key (None: names are typed).
+    trust: Trust | None = None
+    key: Path | None = None
 
 
 # Called with the run's id once run.started is recorded, before the first step: how a parent (a game day)
@@ -72,8 +79,20 @@ def start_run(
     run_id = new_run_id()
     if request.dry_run:
         return _start_run(request, runbook, journal, reporter, redactor, run_id, None)
+    signed = _sign_start(request, runbook, run_id)
+    if signed is not None:
+        request = replace(request, initiator=signed.principal)
     with hold(journal, run_id, request.initiator):
-        return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started)
+        return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started, signed)
+
+
+def _sign_start(request: StartRequest, runbook: Runbook, run_id: str) -> Signed | None:
+    """The initiator proven by their key (the run's start signed), or, without an allowed-signers file, a
+    refusal of the rules typed names cannot honour. Before anything is recorded."""
+    if request.trust is None or request.key is None:
+        identities.refuse_unverifiable(runbook)
+        return None
+    return identities.sign_act(request.trust, request.key, Act.START, run_id, runbook.digest, request.reason, "run")
 
 
 def _start_run(
@@ -84,6 +103,7 @@ def _start_run(
     redactor: Redactor,
     run_id: str,
     on_started: OnStarted | None,
+    signed: Signed | None = None,
 ) -> RunResult:
     unknown = [s for s in request.approve_steps if s not in {st.id for st in runbook.steps}]
     if unknown:
@@ -101,6 +121,9 @@ def _start_run(
         no_reads=request.no_reads,
         interactive=request.interactive,
         **_grants(request.approve_steps, request.approve_all, request.initiator, request.reason),
+        trust=request.trust,
+        key=request.key,
+        initiator_key=signed.fingerprint if signed is not None else "",
     )
     journal.append(
         run_id,
@@ -125,6 +148,8 @@ def _start_run(
         ),
         durable=True,
     )
+    if signed is not None:
+        identities.record_signed(journal, run_id, Act.START, signed)
     scope = RunScope(
         inputs,
         secret_values,
@@ -155,6 +180,21 @@ class ResumeRequest:
     approve_steps: tuple[str, ...] = ()
     approve_all: bool = False
     reason: str = ""
+    trust: Trust | None = None
+    key: Path | None = None
+    signed: Signed | None = None  # the resume, signed (identify_resume): `actor` is its verified principal
+
+
+def identify_resume(request: ResumeRequest, runbook: Runbook) -> ResumeRequest:
+    """Who resumes, proven by their key when identities are verified; otherwise a refusal of the rules typed
+    names cannot honour. Before the run's lease is taken and anything is recorded."""
+    if request.trust is None or request.key is None:
+        identities.refuse_unverifiable(runbook)
+        return request
+    signed = identities.sign_act(
+        request.trust, request.key, Act.RESUME, request.run_id, runbook.digest, request.reason, "resume"
+    )
+    return replace(request, actor=signed.principal, signed=signed)
 
 
 def load_for_resume(run_id: str, journal: Journal) -> Runbook:
@@ -197,6 +237,9 @@ def resume_run(
         interactive=request.interactive,
         operator=request.actor,  # the prompt credits who resumed the run, not who started it
         **_resume_grants(started, request),
+        trust=request.trust,
+        key=request.key,
+        initiator_key=identities.initiator_key(events),
     )
     scope = RunScope(
         inputs,
@@ -218,6 +261,8 @@ def resume_run(
         data=ev.RunResumed(_step_at(runbook, start)).to_data(),
         durable=True,
     )
+    if request.signed is not None:
+        identities.record_signed(journal, request.run_id, Act.RESUME, request.signed)
     _note_missing_outputs(events, state.paused_at, reporter)
     engine = Engine(runbook, scope, journal, reporter, options, redactor)
     engine.completed = [s for s in runbook.steps if scope.steps.get(s.id, StepState()).status == StepStatus.OK]
@@ -244,6 +289,10 @@ def _resume_grants(started: ev.RunStarted, request: ResumeRequest) -> dict[str, 
     # Pre-approvals given when the run started still hold; new ones come from whoever resumes.
     original = _grants(started.approve, started.approve_all, started.initiator, started.reason)
     original["grants"] = {k: Grant(v.actor, v.reason, "--approve (at start)") for k, v in original["grants"].items()}
+    if request.trust is not None:
+        # Signed approvals are signed at the gate by whoever holds the key here: the initiator's
+        # pre-approvals of steps not reached yet cannot be signed by someone else.
+        original = {"grants_all": None, "grants": {}}
     if not (request.approve_steps or request.approve_all):
         return original
     fresh = _grants(request.approve_steps, request.approve_all, request.actor, request.reason)

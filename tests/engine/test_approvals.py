@@ -315,3 +315,38 @@ def test_a_statement_edited_after_signing_does_not_verify(tmp_path, monkeypatch)
     step = Step(id="change", index=0, action="shell.run", params={})
     decision = evaluate_gate(step, [edited], Initiator("lead"), Trust(team.allowed), binding, now)
     assert not decision.approved and "the signature does not verify as alice's" in decision.notes[0]
+
+
+def test_the_prompt_signs_the_answer_with_the_responders_key(tmp_path, monkeypatch, fireline_home) -> None:
+    import os
+
+    from tests.terminal import drain, read_until, terminal
+
+    team = signing_team(tmp_path, monkeypatch)
+    lead = team.key("lead")
+    marker = tmp_path / "changed"
+    path = _runbook(tmp_path, marker, "{min_approvers: 1}")
+    with terminal(["run", path, "--key", str(lead), "--output", "plain"], fireline_home) as (proc, master):
+        screen = read_until(master, "Type 'change' to approve as lead")
+        assert "identities are not verified" not in screen
+        os.write(master, b"change\n")
+        read_until(master, "Reason")
+        os.write(master, b"INC-8 seen on the dashboard\n")
+        screen += drain(master, proc)
+        assert proc.wait(timeout=20) == 0, screen
+    assert marker.exists()
+    [(_, actor, data)] = _approved_rows(fireline_home)
+    assert (actor, data["via"], data["reason"]) == ("lead", "prompt", "INC-8 seen on the dashboard")
+    assert data["fingerprint"] == team.fingerprint(lead)
+    assert json.loads(data["statement"])["reason"] == "INC-8 seen on the dashboard"
+
+
+def test_a_pre_approval_at_resume_is_signed_by_who_resumes(tmp_path, cli, monkeypatch, fireline_home) -> None:
+    team = signing_team(tmp_path, monkeypatch)
+    lead, alice = team.key("lead"), team.key("alice")
+    marker = tmp_path / "changed"
+    run_id = _paused(cli, _runbook(tmp_path, marker, "{min_approvers: 1}"), lead)
+    resumed = cli("resume", run_id, "--approve", "change", "--reason", "INC-9", "--key", str(alice))
+    assert resumed.code == 0 and marker.exists()
+    [(_, actor, data)] = _approved_rows(fireline_home)
+    assert (actor, data["via"], data["fingerprint"]) == ("alice", "--approve", team.fingerprint(alice))
