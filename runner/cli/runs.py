@@ -216,6 +216,7 @@ def cancel(run_id: str, reason: str, actor: str | None, key: str | None, policy:
     full_id = journal.find_run(run_id) or run_id
     if not journal.events(full_id, (ev.RUN_STARTED,)):
         raise UsageError(f"no run {run_id!r} in the journal at {journal.location}", hint="see `fireline runs list`")
+    journal.require_intact(full_id, "cancel it")  # a cancellation is recorded on top of what is there
     refuse_ended(journal, full_id, "cancel")
     trust, key_path = signing(actor, key, policy)
     signed = None

@@ -84,6 +84,9 @@ def test_an_edited_approval_fails_verification_and_resume_refuses(
     assert resumed.code == 1, resumed.out + resumed.err
     assert f"event {seq} (step.approved of step restart): edited" in resumed.err and "refusing to resume" in resumed.err
     assert not marker.exists()  # nothing ran
+    cancelled = cli("runs", "cancel", run_id, "--reason", "INC-42", "--as", "lead")
+    assert cancelled.code == 1 and f"event {seq} (step.approved of step restart): edited" in cancelled.err
+    assert "refusing to cancel it" in cancelled.err
     assert len(open_journal().events(run_id)) == before  # nothing was written
 
 
