@@ -15,7 +15,14 @@ from typing import Any
 
 from runner.document.diagnostics import Diagnostic
 from runner.document.yamlsource import Document, PathKey
-from runner.durations import MAX_DURATION_SECONDS, MAX_DURATION_TEXT, format_duration, is_too_long, parse_duration
+from runner.durations import (
+    MAX_DURATION_SECONDS,
+    MAX_DURATION_TEXT,
+    format_duration,
+    is_duration,
+    is_too_long,
+    parse_duration,
+)
 
 DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 _BRANCHES = ("allOf", "anyOf", "oneOf", "then", "else")
@@ -102,8 +109,10 @@ def check_retries(doc: Document, retries: Any, at: PathKey) -> list[Diagnostic]:
     if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_RETRIES:
         return []  # the schema reports a count out of range
     delay, backoff = retries.get("delay", "1s"), retries.get("backoff", 1.0)
-    if not isinstance(delay, str) or is_too_long(delay) or not isinstance(backoff, int | float):
+    if not isinstance(delay, str) or not is_duration(delay) or is_too_long(delay):
         return []  # reported by the schema or as a long duration
+    if not isinstance(backoff, int | float):
+        return []
     problem = retries_wait_problem(count, parse_duration(delay), backoff)
     hint = "use fewer retries, a smaller delay or a smaller backoff"
     return [doc.diagnostic(at, problem, hint)] if problem else []

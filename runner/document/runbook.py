@@ -9,7 +9,8 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
-from runner.actions.registry import family_connection_types, has_action, known_actions, traits
+from runner.actions.registry import family_connection_types, has_action, traits
+from runner.document.actionnames import suggest_action
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.graph import check_graph, set_outputs
 from runner.document.limits import check_long_durations, check_retries, document_schema
@@ -208,7 +209,7 @@ def _check_action(doc: Document, node: dict[str, Any], at: PathKey, connections:
     if not isinstance(action, str):
         return []
     if not has_action(action):
-        return [doc.diagnostic((*at, "action"), f"unknown action {action!r}", did_you_mean(action, known_actions()))]
+        return [doc.diagnostic((*at, "action"), f"unknown action {action!r}", suggest_action(action))]
     params = node.get("with", {})
     if not isinstance(params, dict):
         return []

@@ -206,12 +206,13 @@ def explain(doc: Document, errors: Iterable[Any], prefix: PathKey) -> Iterator[D
             "exclusiveMinimum",
         ):
             continue
+        if error.validator == "pattern" and path[-1:] == ("action",) and _unknown_action(error.instance):
+            continue  # said once, with a suggestion, by the check of action names
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = sorted(error.schema.get("properties", {}))
             for extra in _unknown_fields(error):
-                yield doc.diagnostic(
-                    (*path, extra), f"unknown field {extra!r}", _did_you_mean(extra, allowed), key=True
-                )
+                message, hint = _unknown_field(error.instance, extra, allowed)
+                yield doc.diagnostic((*path, extra), message, hint, key=True)
             continue
         if error.validator in ("oneOf", "anyOf") and _only_required(error.validator_value):
             options = [r["required"][0] for r in error.validator_value]
@@ -227,6 +228,28 @@ def _unknown_fields(error: Any) -> list[str]:
     import re
 
     return [k for k in error.instance if k not in known and not any(re.search(p, k) for p in patterns)]
+
+
+def _unknown_field(node: dict[str, Any], extra: str, allowed: list[str]) -> tuple[str, str | None]:
+    """An unknown field; one written beside `action:` that is a parameter of that action says where it goes."""
+    action = node.get("action")
+    if isinstance(action, str) and extra not in ("with", "action") and extra in _parameters(action):
+        return f"{extra!r} is a parameter of {action}: put it under 'with:'", None
+    return f"unknown field {extra!r}", _did_you_mean(extra, allowed)
+
+
+def _unknown_action(name: Any) -> bool:
+    from runner.actions.registry import has_action
+
+    return isinstance(name, str) and not has_action(name)
+
+
+def _parameters(action: str) -> set[str]:
+    from runner.actions.registry import has_action
+
+    schema = action_schema(action) if has_action(action) else None
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return set(properties) if isinstance(properties, dict) else set()
 
 
 def _only_required(options: Any) -> bool:
@@ -271,6 +294,26 @@ def _describe(value: Any) -> str:
     return text if len(text) < 50 else text[:47] + "..."
 
 
+def _not_a_duration(value: Any) -> tuple[str, str | None]:
+    message = f"expected a duration such as 60s or 5m, got {_describe(value)}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return message, f"say which unit: {value}s for seconds, {value}m for minutes"
+    return message, "a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 5m, 1h or 1h30m"
+
+
+def _quoted_hint(value: Any, wanted: list[Any]) -> str | None:
+    """What to write when the value is right but in quotes ("3", "true"): YAML reads quotes as text."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if "boolean" in wanted and text in ("true", "false", "yes", "no", "on", "off"):
+        return "write true or false, without quotes"
+    numeric = {"integer", "number"} & {str(w) for w in wanted}
+    if numeric and text.lstrip("+-").replace(".", "", "number" in numeric).isdigit():
+        return "write the number without quotes"
+    return None
+
+
 def _message(error: Any) -> tuple[str, str | None]:
     kind = error.validator
     value = error.validator_value
@@ -278,9 +321,11 @@ def _message(error: Any) -> tuple[str, str | None]:
         missing = [r for r in value if isinstance(error.instance, dict) and r not in error.instance]
         return f"missing required field {missing[0]!r}" if missing else error.message, None
     if kind == "type":
+        if error.schema.get("pattern") == DURATION_PATTERN:
+            return _not_a_duration(error.instance)
         wanted = value if isinstance(value, list) else [value]
         names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
-        return f"expected {names}, got {_describe(error.instance)}", None
+        return f"expected {names}, got {_describe(error.instance)}", _quoted_hint(error.instance, wanted)
     if kind == "enum":
         return (
             f"{_describe(error.instance)} is not one of: {', '.join(map(str, value))}",
@@ -292,7 +337,7 @@ def _message(error: Any) -> tuple[str, str | None]:
         if "\\u0000" in value:  # the "no NUL" pattern of parameters that reach exec
             return "contains a NUL byte, which no command line can carry", "remove it from the value"
         if value == DURATION_PATTERN:
-            return f"{_describe(error.instance)} is not a duration", "use e.g. 500ms, 30s, 5m, 1h or 1h30m"
+            return _not_a_duration(error.instance)
         if "\\{\\{" in value:
             return f"{_describe(error.instance)} is not an expression", "write it as {{ ... }}"
         if "goto" in value:

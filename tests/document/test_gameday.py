@@ -45,7 +45,7 @@ response:
 
 EXPECTED = [  # (line, col, path in the document, what is said)
     (5, 3, "metadata.titel", "unknown field 'titel' (hint: did you mean 'title'?)"),
-    (10, 13, "steady_state.interval", "expected a duration such as 60s or 5m, got '5 seconds' (hint: a number and a unit"),
+    (10, 13, "steady_state.interval", "expected a duration such as 60s or 5m, got '5 seconds' (hint: a number"),
     (13, 14, "steady_state.probes[health].probe", "'http.gett' is not one of: http.get,"),
     (18, 35, "faults[leak].with.count", "expected an integer, got 'many'"),
     (19, 5, "faults[burn-cpu]", "an ssh.run fault needs a revert command (hint: add revert:"),

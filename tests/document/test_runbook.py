@@ -45,7 +45,7 @@ def test_five_independent_mistakes_give_five_errors_with_lines(tmp_path: Path, c
     expected = [
         (6, "inputs.limit.default", "not of type integer"),
         (16, "steps[kill].whn", "did you mean 'when'"),
-        (17, "steps[kill].with.idle_for", "not a duration"),
+        (17, "steps[kill].with.idle_for", "expected a duration such as 60s or 5m, got '5 minutes'"),
         (18, "steps[2].id", "duplicate step id 'count'"),
         (23, "steps[check].with.that", "did you mean 'limit'"),
     ]

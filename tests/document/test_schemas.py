@@ -1,0 +1,59 @@
+"""Schema errors in the user's terms (runner/document/schemas.py): what is expected, said as a runbook author
+would write it, and a parameter written beside `action:` is sent under `with:`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import write
+
+RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: types}
+connections:
+  db: {type: postgres, dsn: "postgresql://app@127.0.0.1/app"}
+  cluster: {type: kubernetes, context: lab}
+steps:
+  - id: trim
+    action: postgres.execute
+    with: {connection: db, sql: "DELETE FROM sessions WHERE expired", idempotent: "yes"}
+    max_rows: 100
+    timeout: 60
+  - id: scale
+    action: kubernetes.scale
+    with: {connection: cluster, deployment: api, replicas: "3", wait: "true"}
+    retries: {count: 2, delay: 5 seconds}
+    on_failure: retry
+"""
+
+
+def test_type_errors_say_what_to_write(tmp_path: Path, cli: Any) -> None:
+    path = write(tmp_path / "rb.yaml", RUNBOOK)
+    result = cli("validate", str(path))
+    assert result.code == 1
+    lines = [line.removeprefix(f"{path}:") for line in result.out.splitlines() if line.startswith(str(path))]
+    assert lines == [
+        "10:83: steps[trim].with.idempotent: expected true or false, got 'yes' "
+        "(hint: write true or false, without quotes)",
+        "11:5: steps[trim].max_rows: 'max_rows' is a parameter of postgres.execute: put it under 'with:'",
+        "12:14: steps[trim].timeout: expected a duration such as 60s or 5m, got 60 "
+        "(hint: say which unit: 60s for seconds, 60m for minutes)",
+        "15:60: steps[scale].with.replicas: expected an integer, got '3' (hint: write the number without quotes)",
+        "15:71: steps[scale].with.wait: expected true or false, got 'true' (hint: write true or false, without quotes)",
+        "16:32: steps[scale].retries.delay: expected a duration such as 60s or 5m, got '5 seconds' "
+        "(hint: a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 5m, 1h or 1h30m)",
+        "17:17: steps[scale].on_failure: 'retry' is not a failure policy "
+        "(hint: use abort, continue, rollback or goto:<step id>)",
+    ]
+
+
+def test_an_unknown_step_field_that_is_no_parameter_still_gets_a_did_you_mean(tmp_path: Path, cli: Any) -> None:
+    path = write(
+        tmp_path / "rb.yaml",
+        RUNBOOK.split("  - id: scale")[0].replace("    max_rows: 100\n", "    timout: 5m\n").replace("60", "1m"),
+    )
+    result = cli("validate", str(path))
+    assert result.code == 1
+    assert "steps[trim].timout: unknown field 'timout' (hint: did you mean 'timeout'?)" in result.out
