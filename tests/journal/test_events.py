@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from runner.gameday import events as gev
+from runner.identity import events as iev
 from runner.journal import events as ev
 from runner.journal.events import Event, RunStatus, StepStatus
 from runner.journal.payloads import Payload, Unknown, decode, known_types, payload_class
@@ -70,6 +71,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     gev.ABORTED: {"reason": "guardrail: error budget"},
     gev.FINISHED: {"status": "passed", "message": "",
                    "metrics": [{"name": "time_to_detect", "seconds": 12.0, "objective_s": 60.0, "passed": True}]},
+    iev.RUN_SIGNED: {"act": "start", "statement": "{}", "signature": "-----BEGIN SSH SIGNATURE-----",
+                     "principal": "alice", "fingerprint": "SHA256:abc"},
+    iev.STEP_GATE: {"params": "sha256:0", "expiry_s": 600.0},
 }
 
 # The other shapes writers use for the same type (fewer keys, in a different order).
@@ -86,11 +90,15 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     (gev.RESPONSE_FINISHED, {"run_id": "run-1", "status": "succeeded"}),
     (gev.FAULT_INJECTED, {"action": "shell.run", "state": {}, "summary": "written by an older version"}),
     (gev.RESPONSE_STARTED, {"run_id": "run-1", "runbook": "restart", "mode": "manual"}),
+    (ev.STEP_APPROVED, {"reason": "ok", "via": "fireline approve", "statement": "{}", "signature": "sig",
+                        "principal": "alice", "fingerprint": "SHA256:abc"}),
+    (iev.STEP_GATE, {"params": "sha256:0", "expiry_s": None}),
 ]
 
 
 def test_every_event_type_has_a_payload_class_and_a_sample() -> None:
     types = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and "." in v} | set(gev.ALL)
+    types |= {iev.RUN_SIGNED, iev.STEP_GATE}
     assert types == set(SAMPLES)
     assert set(known_types()) == types
     assert all(payload_class(t) is not Unknown for t in types)
