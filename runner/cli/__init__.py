@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "gameday": ("runner.cli.gameday", "gameday", "Chaos game days: inject, measure the response, revert."),
     "lab": ("runner.cli.lab", "lab", "The local practice lab: an emulated Kubernetes cluster."),
     "demo": ("runner.cli.demo", "demo", "Run the demo on a throwaway lab and PostgreSQL."),
+    "import": ("runner.cli.importing", "importing", "Turn Chaos Toolkit experiments into game-day scenarios."),
 }
 
 # Set by the console-script entry point: this process exists only for one fireline command.

@@ -1,0 +1,1 @@
+"""Importers: other tools' documents turned into fireline scenarios (`fireline import ...`)."""

@@ -1,0 +1,255 @@
+"""`fireline import chaostoolkit` as a user meets it: where the scenario goes, what is said on stderr, exit
+codes, files never half-written or overwritten by surprise — and the imported scenarios run as game days:
+the getting-started one against a local HTTP service, the pod-termination one against the lab."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import Cli, write
+from tests.gameday import conftest as gameday_fixtures
+from tests.gameday.conftest import Lab, journal_events
+
+CliRunner = Callable[..., Cli]
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "importers" / "experiments"
+GETTING_STARTED = EXPERIMENTS / "service-file-missing.json"
+PODS = EXPERIMENTS / "checkout-pods-terminated.json"
+PYTHON = EXPERIMENTS / "node-drain-python.json"
+
+# The game-day lab (PostgreSQL, the emulated Kubernetes, the checkout service), for the pod-termination run.
+lab = gameday_fixtures.lab
+lab_endpoints = gameday_fixtures.lab_endpoints
+
+
+def test_writes_a_valid_scenario(tmp_path: Path, cli: CliRunner) -> None:
+    out = tmp_path / "scenario.yaml"
+    result = cli("import", "chaostoolkit", str(GETTING_STARTED), "-o", str(out))
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert "warning:" not in result.err
+    assert f"imported {GETTING_STARTED} → {out}: 0 warning(s)" in result.err
+    assert "objectives are placeholders to fill in (nothing was made up)" in result.err
+    assert "note: $: detection is steady_state_violated and the response is manual" in result.err
+    assert yaml.safe_load(out.read_text())["kind"] == "GameDay"
+    assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # an ordinary file, not mkstemp's private one
+    checked = cli("validate", str(out))
+    assert checked.code == 0, checked.out
+
+
+def test_without_output_the_scenario_goes_to_stdout(cli: CliRunner) -> None:
+    result = cli("import", "chaostoolkit", str(PODS))
+    assert result.code == 0, result.err
+    assert yaml.safe_load(result.out)["faults"][0]["action"] == "kubernetes.delete_pods"
+    assert "→ stdout" in result.err and "CHECKOUT_URL" in result.err
+
+
+def test_warnings_name_the_json_path_and_strict_refuses(tmp_path: Path, cli: CliRunner) -> None:
+    out = tmp_path / "drain.yaml"
+    lenient = cli("import", "chaostoolkit", str(PYTHON), "-o", str(out))
+    assert lenient.code == 0, lenient.err
+    assert ("warning: $.steady-state-hypothesis.probes[0].provider: python function "
+            "orders.probes.orders_accepted_in_last_minute cannot run in fireline") in lenient.err
+    assert "warning: $.method[0].provider: the Python function chaosk8s.node.actions.drain_nodes" in lenient.err
+    assert "3 warning(s)" in lenient.err and out.exists()
+
+    out.unlink()
+    strict = cli("import", "chaostoolkit", str(PYTHON), "-o", str(out), "--strict")
+    assert strict.code == 1
+    assert "error: 3 warning(s) with --strict: nothing was written" in strict.err
+    assert "$.method[0].provider" in strict.err
+    assert not out.exists() and strict.out == ""
+    assert list(tmp_path.iterdir()) == []  # no temporary file left either
+
+    clean = cli("import", "chaostoolkit", str(GETTING_STARTED), "-o", str(out), "--strict")
+    assert clean.code == 0 and out.exists()
+
+
+def test_an_existing_output_is_never_overwritten_silently(tmp_path: Path, cli: CliRunner) -> None:
+    out = write(tmp_path / "scenario.yaml", "my own work\n")
+    refused = cli("import", "chaostoolkit", str(GETTING_STARTED), "-o", str(out))
+    assert refused.code == 2
+    assert f"error: {out} already exists: nothing was written" in refused.err and "--force" in refused.err
+    assert out.read_text() == "my own work\n"
+
+    forced = cli("import", "chaostoolkit", str(GETTING_STARTED), "-o", str(out), "--force")
+    assert forced.code == 0, forced.err
+    assert yaml.safe_load(out.read_text())["apiVersion"] == "fireline/v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
+
+
+def _deep(levels: int) -> str:
+    return '{"title": "t", "method": [], "x": ' + "[" * levels + "]" * levels + "}"
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("binary.json", b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
+    ("notes.txt", "just some notes\nabout the service\n", "top level must be a mapping"),
+    ("notes.yaml", "title: [unclosed: here\n", "YAML syntax error"),
+    ("list.json", '[{"title": "t", "method": []}]', "top level must be a mapping, not a list"),
+    ("no-method.json", '{"title": "t", "description": "d"}', "not a Chaos Toolkit experiment: there is no method"),
+    ("scenario.yaml", (Path(__file__).resolve().parents[2] / "scenarios" / "checkout-bad-rollout.yaml").read_text(),
+     "this is a fireline game day, not a Chaos Toolkit experiment"),
+    ("broken.json", '{"title": "t", "method": [', "invalid JSON"),
+    ("deep.json", _deep(100_000), "nest more than"),
+    ("wide.json", '{"title": "t", "method": [], "x": [' + ",".join(["1"] * 200_001) + "]}", "more than"),
+    ("empty.yaml", "", "file is empty"),
+])
+def test_not_an_experiment_is_a_clear_error(tmp_path: Path, cli: CliRunner, name: str, text: str | bytes,
+                                            said: str) -> None:
+    source = tmp_path / name
+    if isinstance(text, bytes):
+        source.write_bytes(text)
+    else:
+        source.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.yaml"
+    result = cli("import", "chaostoolkit", str(source), "-o", str(out))
+    assert result.code == 1, result.out + result.err
+    assert said in result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err
+    assert not out.exists()
+
+
+def test_usage_errors(tmp_path: Path, cli: CliRunner) -> None:
+    missing = cli("import", "chaostoolkit", str(tmp_path / "nope.json"))
+    assert missing.code == 1 and "cannot read file" in missing.err
+    directory = cli("import", "chaostoolkit", str(tmp_path))
+    assert directory.code == 2 and "Traceback" not in directory.err
+    unknown = cli("import", "gremlin", str(GETTING_STARTED))
+    assert unknown.code == 2
+
+
+# -- imported scenarios, run ----------------------------------------------------------------------------------
+
+
+class _RatesService:
+    """The service of the getting-started experiment: /rates answers 200 with the data file's content while
+    the file exists, 503 when it does not."""
+
+    def __init__(self, data_file: Path) -> None:
+        def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+            ok = data_file.exists()
+            body = data_file.read_bytes() if ok else b'{"error": "no exchange rates"}'
+            handler.send_response(200 if ok else 503)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+
+        handler = type("Rates", (http.server.BaseHTTPRequestHandler,),
+                       {"do_GET": answer, "log_message": lambda *a: None})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> _RatesService:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def rates(tmp_path: Path) -> Iterator[tuple[_RatesService, Path]]:
+    data_file = write(tmp_path / "data" / "exchange-rates.json", '{"EUR": 1.0, "USD": 1.08}\n')
+    with _RatesService(data_file) as service:
+        yield service, data_file
+
+
+def _metrics(home: Path, gameday_id: str) -> dict[str, dict[str, Any]]:
+    finished = [e for e in journal_events(home, gameday_id) if e.type == "gameday.finished"]
+    assert len(finished) == 1
+    return {m["name"]: m for m in finished[0].data["metrics"]}
+
+
+def test_getting_started_experiment_runs_as_a_game_day(tmp_path: Path, cli: CliRunner, fireline_home: Path,
+                                                       rates: tuple[_RatesService, Path]) -> None:
+    service, data_file = rates
+    scenario = tmp_path / "scenario.yaml"
+    imported = cli("import", "chaostoolkit", str(GETTING_STARTED), "-o", str(scenario), "--strict")
+    assert imported.code == 0, imported.err
+    moved = data_file.with_name("exchange-rates.json.moved")
+
+    result = cli("gameday", "run", str(scenario), "-i", f"service_url={service.url}", "-i", f"data_file={data_file}",
+                 "-i", f"moved_file={moved}", "--report", "md")
+    output = result.out + result.err
+    assert "Traceback" not in output
+    match = re.search(r"game day (gd-\S+):", output)
+    assert match, output
+    gameday_id = match.group(1)
+    # The fault really broke the service, was detected, reverted by the paired rollback, and it recovered.
+    assert "probe service-is-healthy: FAILING: GET" in output and "status 503, expected 200" in output
+    assert "DETECTED by steady_state_violated" in output
+    assert "fault move-data-file-away reverted (duration): ran the revert command" in output
+    assert "RECOVERED" in output
+    assert data_file.exists() and not moved.exists()
+    metrics = _metrics(fireline_home, gameday_id)
+    assert metrics["time_to_detect"]["seconds"] is not None and metrics["time_to_detect"]["seconds"] > 0
+    assert metrics["time_to_recover"]["seconds"] >= metrics["time_to_detect"]["seconds"]
+    assert re.search(r"Time to detect\s+\d+(\.\d+)?(ms|s)", output), output
+    assert re.search(r"Time to recover\s+\d+(\.\d+)?(ms|s)", output), output
+    # Nobody acknowledged (the scenario's comment says a manual response needs one): the verdict says so.
+    assert result.code == 1 and metrics["time_to_acknowledge"]["seconds"] is None
+    reverted = [e for e in journal_events(fireline_home, gameday_id) if e.type == "fault.reverted"]
+    assert [(e.step_id, e.data["ok"]) for e in reverted] == [("move-data-file-away", True)]
+
+
+def test_pod_termination_experiment_runs_on_the_lab(tmp_path: Path, cli: CliRunner, lab: Lab) -> None:
+    scenario = tmp_path / "pods.yaml"
+    imported = cli("import", "chaostoolkit", str(PODS), "-o", str(scenario), "--strict")
+    assert imported.code == 0, imported.err
+    core = _core_api(lab.kubeconfig)
+    before = {p.metadata.name for p in core.list_namespaced_pod("demo", label_selector="app=checkout").items}
+    assert before
+
+    result = cli("gameday", "run", str(scenario), "-i", f"checkout_url={lab.service_url}", "--report", "none")
+    output = result.out + result.err
+    assert "Traceback" not in output
+    gameday_id = re.search(r"game day (gd-\S+):", output).group(1)  # type: ignore[union-attr]
+    events = journal_events(lab.home, gameday_id)
+    injected = next(e for e in events if e.type == "fault.injected")
+    assert sorted(injected.data["state"]["deleted"]) == sorted(before)  # every checkout pod, as the experiment says
+    assert "DETECTED by steady_state_violated" in output and "RECOVERED" in output
+    assert _metrics(lab.home, gameday_id)["time_to_recover"]["seconds"] is not None
+    # The pods are back: new ones, all ready (the lab fixture also checks checkout is healthy and rolled out).
+    after = {p.metadata.name for p in core.list_namespaced_pod("demo", label_selector="app=checkout").items
+             if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])}
+    assert len(after) == len(before) and not after & before
+
+
+def _core_api(kubeconfig: str) -> Any:
+    from kubernetes import client, config
+
+    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))  # type: ignore[no-untyped-call]
+
+
+def test_the_command_is_listed_without_importing_it(cli: CliRunner) -> None:
+    result = cli("--help")
+    assert "import" in result.out and "Chaos Toolkit" in result.out
+    code = (
+        "import sys; from runner.cli import main; main(['--help']); "
+        "print(any(m.startswith('runner.importers') for m in sys.modules))"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.stdout.strip().endswith("False")
+
+
+def test_json_output_of_the_warnings_is_not_mixed_into_the_scenario(cli: CliRunner) -> None:
+    result = cli("import", "chaostoolkit", str(PYTHON))
+    assert result.code == 0
+    assert "warning:" not in result.out
+    assert json.dumps(yaml.safe_load(result.out))  # stdout is the scenario alone
