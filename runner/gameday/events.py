@@ -221,6 +221,23 @@ class ResponseStarted(Payload):
     mode: str | None = None  # not written by this version; read from older journals
 
 
+@dataclass(frozen=True)
+class StepApproval:
+    """Who let a response step run, and how (prompt, --approve, --approve-all, fireline approve)."""
+
+    by: str
+    via: str
+    reason: str = ""
+    signed: bool = False  # the approval carried a verified signature (an allowed-signers file was in force)
+
+    def to_data(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> StepApproval:
+        return cls(text(data, "by", "?"), text(data, "via", "?"), text(data, "reason"), flag(data, "signed"))
+
+
 @event_payload
 class ResponseStep(Payload):
     """A response run's step, copied into the game day's timeline (step_id: the step)."""
@@ -233,6 +250,20 @@ class ResponseStep(Payload):
     status: str
     started_mono: float | None = None  # None in older or partial events: the event's own time is the best known
     ended_mono: float | None = None
+    approvals: tuple[StepApproval, ...] = ()  # written only when the step passed a gate
+
+    def to_data(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "approvals"}
+        if self.approvals:
+            data["approvals"] = [a.to_data() for a in self.approvals]
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Self:
+        stored = data.get("approvals")
+        approvals = tuple(StepApproval.from_data(a) for a in (stored if isinstance(stored, list) else ())
+                          if isinstance(a, Mapping))
+        return cls(**{**cls.fields_from(data), "approvals": approvals})
 
 
 @event_payload

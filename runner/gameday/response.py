@@ -78,15 +78,24 @@ def _new_steps(
         if step.run_id == run_id:
             seen.add((event.step_id, step.started_mono))
     started: dict[str, float] = {}
+    approved: dict[str, list[gev.StepApproval]] = {}  # approvals given since the step last ended
     steps: list[tuple[str, gev.ResponseStep]] = []
     for event in run_events:
         if event.step_id is None:
             continue
-        if event.type == ev.STEP_STARTED and not ev.StepStarted.of(event).rollback:
+        if event.type == ev.STEP_APPROVED:
+            approved.setdefault(event.step_id, []).append(_approval(event))
+        elif event.type == ev.STEP_STARTED and not ev.StepStarted.of(event).rollback:
             started[event.step_id] = event.ts_mono
         elif event.type in _STEP_ENDS and event.step_id in started:
             began = started.pop(event.step_id)
+            approvals = tuple(approved.pop(event.step_id, ()))
             if (event.step_id, began) not in seen:
                 status = _STEP_ENDS[event.type]
-                steps.append((event.step_id, gev.ResponseStep(run_id, status, began, event.ts_mono)))
+                steps.append((event.step_id, gev.ResponseStep(run_id, status, began, event.ts_mono, approvals)))
     return steps
+
+
+def _approval(event: Event) -> gev.StepApproval:
+    approved = ev.StepApproved.of(event)
+    return gev.StepApproval(event.actor or "?", approved.via or "?", approved.reason, approved.principal is not None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from math import inf
 from typing import Any
 
 from runner.durations import format_duration, parse_duration
@@ -31,12 +33,17 @@ class MetricRow:
 
 @dataclass(frozen=True)
 class TimelineEntry:
+    """One journal event on the timeline, at the time of what it records (a response step copied into the game
+    day when its run stopped is placed at the step's own end, not at the copy)."""
+
     t: float  # seconds from the origin (fault injection); negative before it
     mono: float
     wall: str
     type: str
     label: str
     actor: str | None
+    # A detection probe failing while a fault is in place: what the game day set out to see, not a failure.
+    finding: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class ResponseStep:
     status: str
     start_mono: float
     end_mono: float
+    approvals: tuple[gev.StepApproval, ...] = ()  # who let it run, and how; () when it passed no gate
 
 
 @dataclass(frozen=True)
@@ -138,8 +146,10 @@ def build_report(events: Sequence[Event]) -> GameDayReport:
     outcome = gev.GameDayFinished.of(finished) if finished else None
     status = str(outcome.status) if outcome else INCOMPLETE
     data = gev.GameDayStarted.of(started)
-    timeline = tuple(_entry(e, origin.ts_mono) for e in ordered)
     faults = _faults(ordered, origin.ts_mono)
+    in_place = _fault_windows(faults, origin.ts_mono)
+    # In order of when things happened (stable: events of one moment keep the journal's order).
+    timeline = tuple(sorted((_entry(e, origin.ts_mono, in_place) for e in ordered), key=lambda e: e.mono))
     return GameDayReport(
         id=started.run_id, scenario=data.scenario, title=data.title or data.scenario,
         hypothesis=_opt_str(data.hypothesis), path=data.path, status=status,
@@ -194,10 +204,43 @@ def _recorded_row(name: str, m: gev.MetricRecord) -> MetricRow:
                      _seconds(m.objective_s), m.passed)
 
 
-def _entry(event: Event, origin: float) -> TimelineEntry:
+def _fault_windows(faults: Sequence[FaultRecord], origin: float) -> list[tuple[float, float]]:
+    """Monotonic spans in which a fault was in place: from its injection to its successful revert (to the end
+    of time when no revert succeeded)."""
+    return [(origin + f.injected_t, origin + f.reverted_t if f.revert_ok and f.reverted_t is not None else inf)
+            for f in faults if f.injected_t is not None]
+
+
+def _entry(event: Event, origin: float, in_place: Sequence[tuple[float, float]]) -> TimelineEntry:
+    if event.type == gev.PROBE_FAILED and any(start <= event.ts_mono <= end for start, end in in_place):
+        probe = gev.ProbeFailed.of(event)
+        label = f"Finding: probe {event.step_id} detects the fault, as expected" + _suffix(probe.detail)
+        return TimelineEntry(event.ts_mono - origin, event.ts_mono, event.ts_wall, event.type, label, event.actor,
+                             finding=True)
     label_of = _LABELS.get(event.type)
     label = label_of(event) if label_of else event.type
-    return TimelineEntry(event.ts_mono - origin, event.ts_mono, event.ts_wall, event.type, label, event.actor)
+    mono, wall = _own_time(event)
+    return TimelineEntry(mono - origin, mono, wall, event.type, label, event.actor)
+
+
+def _own_time(event: Event) -> tuple[float, str]:
+    """When what `event` records happened: a response step's end (its event is written when its run stops,
+    possibly much later), else the event's own time. A step time that cannot be on this event's clock (after
+    the event, or a day before it) is not used."""
+    if event.type != gev.RESPONSE_STEP:
+        return event.ts_mono, event.ts_wall
+    ended = gev.ResponseStep.of(event).ended_mono
+    if ended is None or not event.ts_mono - 86400 <= ended <= event.ts_mono:
+        return event.ts_mono, event.ts_wall
+    return ended, _earlier(event.ts_wall, event.ts_mono - ended)
+
+
+def _earlier(wall: str, seconds: float) -> str:
+    try:
+        at = datetime.strptime(wall, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return wall
+    return (at - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _detail(value: object) -> str:
@@ -320,7 +363,7 @@ def _step(e: Event, step: gev.ResponseStep, run_id: str) -> ResponseStep:
     # Older or partial events may lack the step's own times; the event time is then the best we know.
     end_mono = step.ended_mono if step.ended_mono is not None else e.ts_mono
     start_mono = step.started_mono if step.started_mono is not None else end_mono
-    return ResponseStep(str(e.step_id), run_id, str(step.status), start_mono, end_mono)
+    return ResponseStep(str(e.step_id), run_id, str(step.status), start_mono, end_mono, step.approvals)
 
 
 def _notes(events: Sequence[Event], origin: float) -> tuple[Note, ...]:

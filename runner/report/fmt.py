@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from runner.durations import format_duration
+from runner.gameday.events import StepApproval
 from runner.report.data import MetricRow
 
 MISSING = "—"
@@ -35,6 +38,24 @@ def result(metric: MetricRow) -> str:
     if metric.passed:
         return "pass"
     return "FAIL (never happened)" if metric.seconds is None else "FAIL"
+
+
+def approval(a: StepApproval) -> str:
+    """`alice at the prompt (signed): INC-7` — who, how (prompt, --approve, --approve-all, fireline approve),
+    whether the identity was verified, and why."""
+    how = "at the prompt" if a.via == "prompt" else f"with {a.via}"
+    signed = " (signed)" if a.signed else ""
+    return f"{a.by} {how}{signed}" + (f": {a.reason}" if a.reason else "")
+
+
+def approvals(given: Sequence[StepApproval]) -> str:
+    """Who approved a response step, or that it passed no gate."""
+    return "approved by " + "; ".join(approval(a) for a in given) if given else "no approval needed"
+
+
+def clock(ts: str | None) -> str:
+    """ISO UTC → `14:00:03.123`: the time of day of one event, to the millisecond."""
+    return ts[11:23] if ts and len(ts) >= 23 else MISSING
 
 
 def wall(ts: str | None) -> str:

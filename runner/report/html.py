@@ -33,6 +33,8 @@ th { background: #f5f5f5; } td.num { font-variant-numeric: tabular-nums; white-s
 .badge.pass { color: #1b5e20; background: #e8f5e9; border-color: #2e7d32; }
 .badge.fail { color: #b71c1c; background: #ffebee; border-color: #c62828; }
 .badge.none { color: #616161; background: #f5f5f5; border-color: #bdbdbd; }
+tr.finding td { background: #f3e5f5; }
+.approval { color: #424242; }
 .warning { border-left: 4px solid #f9a825; background: #fffde7; padding: .4rem .8rem; margin: .4rem 0; }
 figure { margin: 0; } figcaption { color: #616161; font-size: .9rem; margin-top: .3rem; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; }
@@ -92,14 +94,21 @@ def _figure(r: GameDayReport) -> str:
     origin = "fault injection" if r.origin == "fault.injected" else "game day start"
     return (f"<section><h2>Timeline</h2>\n<figure>{timeline_svg(r)}\n<figcaption>T+0 is the {origin}. Dashed "
             "lines mark milestones; bars are the response runbook's steps (green succeeded, red failed, grey "
-            "skipped); the red band is the time the steady state was violated.</figcaption></figure></section>")
+            "skipped); the red band is the time the steady state was violated. In the Detection lane a purple "
+            "mark is the expected finding (a probe failing while the fault is in place); a red one is a probe "
+            "failing when no fault explains it.</figcaption></figure></section>")
 
 
 def _events(r: GameDayReport) -> str:
-    rows = "\n".join(f'<tr><td class="num">{esc(fmt.offset(e.t))}</td><td><code>{esc(e.type)}</code></td>'
+    rows = "\n".join(f'<tr{_finding_class(e.finding)}><td class="num">{esc(fmt.offset(e.t))}</td>'
+                     f'<td class="num">{esc(fmt.clock(e.wall))}</td><td><code>{esc(e.type)}</code></td>'
                      f"<td>{esc(e.label)}</td><td>{esc(e.actor or '')}</td></tr>" for e in r.timeline)
-    return ('<section><h2>Events</h2>\n<table id="events"><thead><tr><th>T</th><th>Event</th><th>What happened'
-            f"</th><th>Who</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table></section>")
+    return ('<section><h2>Events</h2>\n<table id="events"><thead><tr><th>T</th><th>At (UTC)</th><th>Event</th>'
+            f"<th>What happened</th><th>Who</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table></section>")
+
+
+def _finding_class(finding: bool) -> str:
+    return ' class="finding"' if finding else ""
 
 
 def _faults(r: GameDayReport) -> str:
@@ -125,7 +134,8 @@ def _response(r: GameDayReport) -> str:
     items = []
     for run in r.responses:
         steps = "".join(f"<li><code>{esc(s.id)}</code> {esc(s.status)} ({esc(fmt.offset(r.at(s.start_mono)))} → "
-                        f"{esc(fmt.offset(r.at(s.end_mono)))})</li>" for s in run.steps)
+                        f'{esc(fmt.offset(r.at(s.end_mono)))}) — <span class="approval">'
+                        f"{esc(fmt.approvals(s.approvals))}</span></li>" for s in run.steps)
         items.append(f"<li>{esc(run.runbook or 'runbook')} — run <code>{esc(run.run_id)}</code>: "
                      f"{esc(run.status or 'did not finish')} (details: <code>fireline runs show {esc(run.run_id)}"
                      f"</code>)<ul>{steps}</ul></li>")

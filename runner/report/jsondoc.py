@@ -33,8 +33,8 @@ def report_dict(report: GameDayReport) -> dict[str, Any]:
         "metrics": [{"name": m.name, "label": m.label, "seconds": _round(m.seconds), "objective_s": m.objective,
                      "passed": m.passed} for m in report.metrics],
         "timeline_origin": report.origin,
-        "timeline": [{"t": _round(e.t), "at": e.wall, "type": e.type, "label": e.label, "actor": e.actor}
-                     for e in report.timeline],
+        "timeline": [{"t": _round(e.t), "at": e.wall, "type": e.type, "label": e.label, "actor": e.actor,
+                      "finding": e.finding} for e in report.timeline],
         "faults": [{"id": f.id, "action": f.action, "injected": f.injected_t is not None,
                     "injected_t": _round(f.injected_t), "reverted": f.reverted_t is not None,
                     "reverted_t": _round(f.reverted_t), "ok": f.revert_ok, "why": f.why, "summary": f.summary}
@@ -42,7 +42,8 @@ def report_dict(report: GameDayReport) -> dict[str, Any]:
         "response_run_ids": [r.run_id for r in report.responses],
         "responses": [{"run_id": r.run_id, "runbook": r.runbook, "mode": r.mode, "status": r.status,
                        "steps": [{"id": s.id, "status": s.status, "start_t": _round(report.at(s.start_mono)),
-                                  "end_t": _round(report.at(s.end_mono))} for s in r.steps]}
+                                  "end_t": _round(report.at(s.end_mono)),
+                                  "approvals": [a.to_data() for a in s.approvals]} for s in r.steps]}
                       for r in report.responses],
         "notes": [{"t": _round(n.t), "at": n.wall, "actor": n.actor, "text": n.text} for n in report.notes],
         "warnings": list(report.warnings),

@@ -60,9 +60,12 @@ def _metrics(r: GameDayReport) -> str:
 def _timeline(r: GameDayReport) -> str:
     lines = ["## Timeline", "", "T+0 is the fault injection." if r.origin == "fault.injected"
              else "T+0 is the game day's start.", ""]
+    if any(e.finding for e in r.timeline):
+        lines += ["A probe failing while the fault is in place is the finding the game day looks for, "
+                  "not a failure.", ""]
     for e in r.timeline:
         actor = f" — {md_text(e.actor)}" if e.actor else ""
-        lines.append(f"- `{fmt.offset(e.t)}` {md_text(e.label)}{actor}")
+        lines.append(f"- `{fmt.offset(e.t)}` {fmt.clock(e.wall)} {md_text(e.label)}{actor}")
     return "\n".join(lines)
 
 
@@ -92,7 +95,7 @@ def _response(r: GameDayReport) -> str:
                      f" (`fireline runs show {md_text(run.run_id)}`)")
         for s in run.steps:
             lines.append(f"  - `{md_text(s.id)}` {md_text(s.status)}, {fmt.offset(r.at(s.start_mono))} → "
-                         f"{fmt.offset(r.at(s.end_mono))}")
+                         f"{fmt.offset(r.at(s.end_mono))} — {md_text(fmt.approvals(s.approvals))}")
     return "\n".join(lines)
 
 

@@ -29,8 +29,8 @@ FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, A
 
 COLOURS = {"fault": "#e65100", "detect": "#6a1b9a", "ack": "#1565c0", "mitigate": "#00838f",
            "recover": "#2e7d32", "revert": "#5d4037", "revert-failed": "#c62828", "violated": "#d32f2f",
-           "ok": "#c8e6c9", "probe": "#d32f2f", "alert": "#ad1457", "note": "#455a64", "axis": "#424242",
-           "grid": "#e0e0e0"}
+           "ok": "#c8e6c9", "probe": "#d32f2f", "finding": "#6a1b9a", "alert": "#ad1457", "note": "#455a64",
+           "axis": "#424242", "grid": "#e0e0e0"}
 STEP_COLOURS = {"succeeded": "#2e7d32", "ok": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e",
                 "rolled-back": "#8e24aa", "rolled_back": "#8e24aa"}
 NICE_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
@@ -195,10 +195,12 @@ def _detection_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> N
     mid = top + LANE / 2
     for e in r.timeline:
         if e.type == gev.PROBE_FAILED:
+            # During the fault a failing probe is what the game day looks for; outside it, a failure.
+            kind = "finding" if e.finding else "probe"
             x = scale.x(e.mono)
-            c.add(f'<line class="marker probe" x1="{x:.1f}" y1="{top + 5:.1f}" x2="{x:.1f}" y2="{top + LANE - 5:.1f}" '
-                  f'stroke="{COLOURS["probe"]}" stroke-width="2"><title>{esc(fmt.offset(e.t))} {esc(e.label)}'
-                  "</title></line>")
+            c.add(f'<line class="marker {kind}" x1="{x:.1f}" y1="{top + 5:.1f}" x2="{x:.1f}" '
+                  f'y2="{top + LANE - 5:.1f}" stroke="{COLOURS[kind]}" stroke-width="2"><title>{esc(fmt.offset(e.t))} '
+                  f"{esc(e.label)}</title></line>")
         elif e.type in (gev.ALERT_FIRING, gev.SIGNAL_FIRED):
             x = scale.x(e.mono)
             c.add(f'<circle class="marker alert" cx="{x:.1f}" cy="{mid:.1f}" r="4" fill="{COLOURS["alert"]}">'
@@ -287,7 +289,7 @@ def _axis(c: _Canvas, r: GameDayReport, scale: Scale, y: float) -> None:
 def _legend(c: _Canvas, y: float) -> None:
     items: Iterable[tuple[str, str]] = (("fault", "fault injected"), ("detect", "detected"), ("ack", "acknowledged"),
                                         ("mitigate", "mitigated"), ("recover", "recovered"), ("revert", "reverted"),
-                                        ("violated", "steady state violated"))
+                                        ("violated", "steady state violated"), ("finding", "probe failing (expected)"))
     x = float(LEFT)
     for kind, text in items:
         c.add(f'<rect class="legend" x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10" fill="{COLOURS[kind]}"/>')

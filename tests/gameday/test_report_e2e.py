@@ -154,3 +154,25 @@ def test_history_ids_identify_each_game_day(lab: Lab, cli: CliRunner, two_game_d
     assert shown == list(reversed(two_game_days))  # whole ids, newest first
     for full in shown:
         assert cli("gameday", "report", full, "--format", "json").code == 0
+
+
+def test_the_report_tells_the_finding_from_failures_and_who_approved(lab: Lab, cli: CliRunner,
+                                                                    two_game_days: tuple[str, str]) -> None:
+    gameday_id = two_game_days[1]
+    md = cli("gameday", "report", gameday_id, "--format", "md").out
+    # The health probe failing while the pool is held is what the game day set out to see.
+    assert "Finding: probe checkout-health detects the fault, as expected" in md
+    assert "Probe checkout-health failing" not in md
+    steps = {line.split("`")[1]: line for line in md.splitlines() if line.startswith("  - `")}
+    assert set(steps) == set(RUNBOOK_STEPS)
+    assert f"approved by fireline-gameday with --approve-all: game day {gameday_id}" in steps["terminate-idle"]
+    for read_or_update in ("connection-usage", "status-identified", "status-mitigated"):
+        assert steps[read_or_update].endswith("— no approval needed"), steps[read_or_update]
+    page = cli("gameday", "report", gameday_id, "--format", "html").out
+    svg = SvgMarkers()
+    svg.feed(page)
+    assert svg.markers("finding") >= 1 and svg.markers("probe") == 0
+    times = re.findall(r'<td class="num">(\d\d:\d\d:\d\d\.\d{3})</td><td><code>response\.step', page)
+    # Each step at its own end (copied into the game day together when the run stopped, they used to share
+    # the copy's time); fast steps may end within the same millisecond.
+    assert len(times) == len(RUNBOOK_STEPS) and times == sorted(times) and len(set(times)) >= 3, times

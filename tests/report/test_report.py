@@ -135,7 +135,7 @@ def test_markdown_reads_like_a_report(game_day: list[Event]) -> None:
     assert re.search(r"\| Time to detect \| \d+ms \| 2m00s \| pass \|", md)
     assert re.search(r"\| Time to mitigate \| \d+ms \| 50ms \| FAIL \|", md)
     assert "Measured at a resolution of 1s (probe interval)" in md
-    assert "- `T+0` Fault exhaust injected: holding 95" in md
+    assert re.search(r"- `T\+0` \d\d:\d\d:\d\d\.\d{3} Fault exhaust injected: holding 95", md)
     assert "Fault exhaust reverted (finished)" in md
     assert f"run id `{RESPONSE_RUN}`" in md
     assert SCRIPT not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
@@ -149,7 +149,7 @@ def test_html_is_self_contained_and_escaped(game_day: list[Event]) -> None:
     assert "<script" not in page.lower() and "<link" not in page.lower() and "@import" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;fix&lt;/b&gt;" in page
     svg = page[page.index('<svg id="timeline"'):page.index("</svg>")]
-    for kind in ("fault", "detect", "ack", "mitigate", "recover", "revert", "step", "violated", "note", "probe"):
+    for kind in ("fault", "detect", "ack", "mitigate", "recover", "revert", "step", "violated", "note", "finding"):
         assert f'class="marker {kind}' in svg, kind
     assert svg.count('class="marker step') == 3
     assert svg.count('class="marker step status-succeeded"') == 2 and 'class="marker step status-skipped"' in svg
@@ -219,3 +219,109 @@ def test_headless_chromium_renders_the_timeline(game_day: list[Event], tmp_path:
     assert svg.count('class="marker') >= 12
     assert svg.count('class="marker step') == 3
     assert "<script>alert(1)</script>" not in dom.stdout
+
+
+def test_a_probe_failing_during_the_fault_is_the_finding_not_a_failure(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.db")
+    _started(journal)
+    journal.append(GD, gev.FAULT_INJECTED, step_id="exhaust", data={"action": "postgres.hold_connections"})
+    _pause()
+    journal.append(GD, gev.PROBE_FAILED, step_id="checkout-ok", data={"detail": "HTTP 503"})  # the finding
+    _pause()
+    journal.append(GD, gev.PROBE_OK, step_id="checkout-ok")
+    journal.append(GD, gev.FAULT_REVERTED, step_id="exhaust", data={"ok": True, "why": "finished"})
+    _pause()
+    journal.append(GD, gev.PROBE_FAILED, step_id="checkout-ok", data={"detail": "HTTP 500"})  # nothing explains it
+    journal.append(GD, gev.FINISHED, data={"status": "failed", "metrics": []})
+    events = journal.events(GD)
+    journal.close()
+
+    page = render(events, "html")
+    svg = page[page.index('<svg id="timeline"'):page.index("</svg>")]
+    findings = re.findall(r'<line class="marker finding"[^>]*stroke="([^"]+)"[^>]*><title>([^<]*)</title>', svg)
+    failures = re.findall(r'<line class="marker probe"[^>]*stroke="([^"]+)"[^>]*><title>([^<]*)</title>', svg)
+    assert [(colour, "HTTP 503" in title) for colour, title in findings] == [("#6a1b9a", True)]  # not red
+    assert [(colour, "HTTP 500" in title) for colour, title in failures] == [("#d32f2f", True)]
+    rows = re.findall(r"<tr( class=\"finding\")?><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td><code>probe.failed", page)
+    assert rows == [' class="finding"', ""]
+    md = render(events, "md")
+    assert "Finding: probe checkout-ok detects the fault, as expected: HTTP 503" in md
+    assert "Probe checkout-ok failing: HTTP 500" in md
+    assert "is the finding the game day looks for, not a failure" in md
+    doc = json.loads(render(events, "json"))
+    assert [e["finding"] for e in doc["timeline"] if e["type"] == "probe.failed"] == [True, False]
+
+
+def _gameday_with_a_linked_run(tmp_path: Path, cli, runbook: str) -> tuple[str, Path]:
+    """A game day in the journal of FIRELINE_HOME, and a runbook to respond to it with."""
+    from runner.journal.store import open_journal
+
+    journal = open_journal()
+    _started(journal)
+    journal.append(GD, gev.FAULT_INJECTED, step_id="exhaust", data={"action": "postgres.hold_connections"})
+    journal.close()
+    path = tmp_path / "response.yaml"
+    path.write_text(runbook, encoding="utf-8")
+    return GD, path
+
+
+RESPONSE = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: response}
+steps:
+  - id: look
+    action: shell.run
+    read_only: true
+    with: {argv: [sh, -c, "sleep 0.3"]}
+  - id: fix
+    action: shell.run
+    with: {argv: ["true"]}
+  - id: confirm
+    action: shell.run
+    with: {argv: [sh, -c, "sleep 0.3"]}
+"""
+
+
+def test_the_report_says_who_approved_each_response_step_and_how(tmp_path: Path, cli, fireline_home: Path) -> None:
+    gd, path = _gameday_with_a_linked_run(tmp_path, cli, RESPONSE)
+    ran = cli("run", str(path), "--gameday", gd, "--as", "alice", "--approve", "fix", "--reason", "INC-7: pool full",
+              "--output", "plain")
+    assert ran.code == 3, ran.out  # `confirm` waits for an approval: nobody at a terminal
+    run_id = next(w for w in ran.out.split() if w.count("-") == 2 and w[:8].isdigit())
+    assert cli("approve", run_id, "confirm", "--as", "bob", "--reason", "checked the pool").code == 0
+    assert cli("resume", run_id, "--as", "bob", "--output", "plain").code == 0
+
+    md = render(_events(fireline_home), "md")
+    assert "`look` ok" in md and "— no approval needed" in md
+    assert "`fix` ok" in md and "approved by alice with --approve: INC-7: pool full" in md
+    assert "approved by bob with fireline approve: checked the pool" in md
+    page = render(_events(fireline_home), "html")
+    approvals = re.findall(r'<code>(\w+)</code> ok [^<]*<span class="approval">([^<]*)</span>', page)
+    assert approvals == [("look", "no approval needed"), ("fix", "approved by alice with --approve: INC-7: pool full"),
+                         ("confirm", "approved by bob with fireline approve: checked the pool")]
+
+
+def test_every_event_carries_its_own_time(tmp_path: Path, cli, fireline_home: Path) -> None:
+    # A linked run's steps are copied into the game day when the run stops: each must still be shown at the
+    # time it ended, not all at the moment of the copy.
+    gd, path = _gameday_with_a_linked_run(tmp_path, cli, RESPONSE)
+    ran = cli("run", str(path), "--gameday", gd, "--approve-all", "--reason", "drill", "--output", "plain")
+    assert ran.code == 0, ran.out
+    doc = json.loads(render(_events(fireline_home), "json"))
+    ends = {s["id"]: s["end_t"] for s in doc["responses"][0]["steps"]}
+    shown = {e["label"].split()[2].rstrip(":"): e["t"] for e in doc["timeline"] if e["type"] == "response.step"}
+    assert shown == pytest.approx(ends, abs=0.002)
+    assert shown["confirm"] - shown["look"] >= 0.3  # `confirm` slept 0.3 s after `look` ended
+    assert [e["t"] for e in doc["timeline"]] == sorted(e["t"] for e in doc["timeline"])
+    page = render(_events(fireline_home), "html")
+    times = re.findall(r'<tr><td class="num">[^<]*</td><td class="num">([^<]*)</td><td><code>response.step', page)
+    assert len(times) == 3 and len(set(times)) == 3, times
+
+
+def _events(home: Path) -> list[Event]:
+    journal = Journal(home / "journal.db")
+    try:
+        return journal.events(GD)
+    finally:
+        journal.close()
