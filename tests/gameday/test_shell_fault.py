@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -115,7 +115,7 @@ def test_a_signal_reverts_the_shell_fault(tmp_path: Path, fireline_home: Path, s
     assert finished_status(fireline_home, gameday_id) == "interrupted"
 
 
-def test_kill_9_then_recover_runs_the_revert(tmp_path: Path, fireline_home: Path, cli: Cli) -> None:
+def test_kill_9_then_recover_runs_the_revert(tmp_path: Path, fireline_home: Path, cli: Callable[..., Cli]) -> None:
     marker = tmp_path / "maintenance-on"
     with shell_gameday(fireline_home, scenario(tmp_path, "5m"), marker) as gd:
         gd.wait_event("fault.injected", timeout=60)
