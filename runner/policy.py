@@ -12,7 +12,7 @@ from pathlib import Path
 from runner.document.diagnostics import DocumentInvalid
 from runner.document.schemas import validate_structure
 from runner.document.yamlsource import load_document
-from runner.errors import UsageError
+from runner.errors import FirelineError, UsageError
 
 FILE_NAME = "incident-policy.yaml"
 ENV = "FIRELINE_POLICY"
@@ -57,3 +57,14 @@ def load_policy(path: Path) -> Policy:
 def current_policy(explicit: str | None = None) -> Policy | None:
     path = find_policy(explicit)
     return load_policy(path) if path is not None else None
+
+
+def approver_count(names: list[str] | tuple[str, ...]) -> int:
+    """How many principals `approval.approvers` allows, counting a policy group by its members (the policy in
+    force; a missing or invalid one counts names only: validating a runbook does not depend on it)."""
+    try:
+        policy = current_policy()
+    except FirelineError:
+        policy = None
+    groups = policy.groups if policy is not None else {}
+    return len({member for name in names for member in groups.get(str(name), (str(name),))})

@@ -60,3 +60,22 @@ def test_a_configured_allowed_signers_file_that_is_missing_fails_closed(tmp_path
     monkeypatch.setenv("FIRELINE_ALLOWED_SIGNERS", " ")
     with pytest.raises(UsageError, match="empty"):
         load_trust()
+
+
+def test_validate_counts_a_policy_group_by_its_members(tmp_path: Path, monkeypatch, cli) -> None:
+    runbook = write(tmp_path / "rb.yaml", """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: grouped}
+steps:
+  - id: change
+    action: shell.run
+    approval: {min_approvers: 2, approvers: [db-oncall]}
+    with: {argv: ["true"]}
+""")
+    monkeypatch.delenv("FIRELINE_POLICY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    alone = cli("validate", str(runbook))
+    assert alone.code == 1 and "needs 2 approvers but only 1 are allowed" in alone.out + alone.err
+    write(tmp_path / "incident-policy.yaml", "groups:\n  db-oncall: [oncall-1, oncall-2]\n")
+    assert cli("validate", str(runbook)).code == 0

@@ -173,12 +173,14 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
         out += _check_read_only(doc, step, at)
         approval = step.get("approval")
         if isinstance(approval, dict) and isinstance(approval.get("approvers"), list):
-            needed = approval.get("min_approvers", 1)
-            if isinstance(needed, int) and needed > len(approval["approvers"]):
+            from runner.policy import approver_count  # groups of the policy file count by their members
+
+            needed, allowed = approval.get("min_approvers", 1), approver_count(approval["approvers"])
+            if isinstance(needed, int) and needed > allowed:
                 out.append(
                     doc.diagnostic(
                         (*at, "approval", "min_approvers"),
-                        f"needs {needed} approvers but only {len(approval['approvers'])} are allowed",
+                        f"needs {needed} approvers but only {allowed} are allowed",
                     )
                 )
         action = step.get("action")
