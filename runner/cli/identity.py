@@ -39,3 +39,14 @@ def signing(actor: str | None, key: str | None, policy: str | None) -> tuple[Any
             hint="your identity is the principal your key verifies to; choose the key with --key PATH",
         )
     return trust, signing_key(key)
+
+
+def approver_hint() -> str:
+    """How `fireline approve` names the approver here: a key when approvals are signed, else a typed name."""
+    from runner.errors import FirelineError
+    from runner.identity.trust import load_trust
+
+    try:
+        return "--key PATH" if load_trust() is not None else "--as NAME"
+    except FirelineError:
+        return "--as NAME"

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from runner.actions.base import Plan, Verdict
 from runner.actions.registry import traits
+from runner.cli.identity import approver_hint
 from runner.display import output_lines
 from runner.document.model import Runbook, Step
 from runner.durations import format_duration
@@ -151,9 +152,8 @@ class PlainReporter:
         elif result.status == "paused" and result.failed_step:
             step = result.failed_step
             self._print(f"paused at {step}: {result.message}")
-            self._print(
-                f"  approve from any terminal:  fireline approve {result.run_id} {step} --as NAME --reason TEXT"
-            )
+            who = approver_hint()
+            self._print(f"  approve from any terminal:  fireline approve {result.run_id} {step} {who} --reason TEXT")
             self._print(f"  then continue:              fireline resume {result.run_id}")
         elif result.status == "failed":
             self._print(f"run {result.run_id} FAILED at {result.failed_step}: {result.message}")

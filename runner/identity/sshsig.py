@@ -20,7 +20,7 @@ from runner.errors import FirelineError
 
 NAMESPACE = "fireline-approval"  # a signature made for fireline is not valid as a git commit signature, nor back
 _GOOD = re.compile(r'^Good "[^"]*" signature for (?P<principal>.+) with (?P<type>\S+) key (?P<fp>\S+)')
-_TIMEOUT = 30.0  # seconds; a passphrase prompt is answered by a person
+_TIMEOUT = 120.0  # seconds; a passphrase prompt is answered by a person
 
 
 class SignatureError(FirelineError):
@@ -62,7 +62,8 @@ def sign(key: Path, data: bytes) -> str:
         detail = _first_line(done.stderr) or f"exit status {done.returncode}"
         raise SignatureError(
             f"could not sign with {key}: {detail}",
-            hint="an agent key needs SSH_AUTH_SOCK and --key pointing at its .pub file",
+            hint="a key in ssh-agent (also the way to use a key with a passphrase without a terminal): "
+            "SSH_AUTH_SOCK set and --key pointing at its .pub file",
         )
     return out
 

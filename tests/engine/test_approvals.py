@@ -350,3 +350,11 @@ def test_a_pre_approval_at_resume_is_signed_by_who_resumes(tmp_path, cli, monkey
     assert resumed.code == 0 and marker.exists()
     [(_, actor, data)] = _approved_rows(fireline_home)
     assert (actor, data["via"], data["fingerprint"]) == ("alice", "--approve", team.fingerprint(alice))
+
+
+def test_a_paused_run_says_how_to_approve_with_a_key(tmp_path, cli, monkeypatch) -> None:
+    team = signing_team(tmp_path, monkeypatch)
+    paused = cli("run", _runbook(tmp_path, tmp_path / "m", "{min_approvers: 1}"), "--key", str(team.key("lead")),
+                 "--output", "plain")
+    assert paused.code == 3
+    assert "change --key PATH --reason TEXT" in paused.out and "--as NAME" not in paused.out
