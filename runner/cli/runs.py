@@ -205,7 +205,7 @@ def cancel(run_id: str, reason: str, actor: str | None, key: str | None, policy:
     """End a paused or interrupted run for good: it cannot be resumed or approved afterwards. Refused while
     a process is running it (the run's lease)."""
     from runner.cli.identity import signing
-    from runner.engine.cancel import cancel_run, refuse_ended
+    from runner.engine.cancel import cancel_run, refuse_ended, unfinished_step
     from runner.engine.identities import sign_act
     from runner.engine.session import current_actor
     from runner.identity.statement import Act
@@ -228,4 +228,7 @@ def cancel(run_id: str, reason: str, actor: str | None, key: str | None, policy:
         who = signed.principal
     cancel_run(journal, full_id, who, reason.strip(), signed)
     click.echo(f"cancelled run {full_id} ({'signed by ' + who if signed else 'as ' + who + ', unverified'})")
+    unfinished = unfinished_step(journal, full_id)
+    if unfinished is not None:
+        click.echo(f"  step {unfinished} had started and never finished: it may or may not have changed something")
     return 0

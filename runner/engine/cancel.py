@@ -50,3 +50,15 @@ def cancel_run(journal: Journal, run_id: str, actor: str, reason: str, signed: S
             data=ev.RunFinished(RunStatus.CANCELLED, f"cancelled by {actor}: {reason}").to_data(),
             durable=True,
         )
+
+
+def unfinished_step(journal: Journal, run_id: str) -> str | None:
+    """A step (or compensation) that started and never ended: cancelling does not say whether it took effect."""
+    ends = (ev.STEP_SUCCEEDED, ev.STEP_FAILED, ev.STEP_SKIPPED, ev.STEP_ROLLED_BACK)
+    open_step: str | None = None
+    for event in journal.events(run_id, (ev.STEP_STARTED, *ends)):
+        if event.type == ev.STEP_STARTED:
+            open_step = event.step_id
+        elif event.step_id == open_step:
+            open_step = None
+    return open_step

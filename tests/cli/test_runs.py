@@ -182,3 +182,37 @@ def test_a_signed_cancel_names_the_verified_principal(cli: Any, tmp_path: Path, 
     shown = cli("runs", "show", run_id).out
     assert f"cancel by lead (verified, key {team.fingerprint(lead)})" in shown
     assert cli("runs", "list", "--json").json()[0]["status"] == "cancelled"
+
+
+def test_cancel_ends_a_run_whose_process_was_killed_mid_step(cli: Any, tmp_path: Path, fireline_home: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.command import FIRELINE
+    from tests.conftest import wait_for
+
+    runbook = write(tmp_path / "slow.yaml", """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: slow}
+steps:
+  - id: change
+    action: shell.run
+    with: {argv: [sleep, "60"]}
+""")
+    env = {**os.environ, "FIRELINE_HOME": str(fireline_home)}
+    proc = subprocess.Popen([*FIRELINE, "run", str(runbook), "--approve-all", "--reason", "drill", "--as", "lead",
+                             "--output", "plain"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        run_id = wait_for(lambda: next(iter(cli("runs", "list", "--json").json()), {}).get("run_id"), "the run", 60)
+        wait_for(lambda: any(e.type == ev.STEP_STARTED for e in open_journal().events(run_id)), "the step", 60)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # kill -9, its sleep too: the step never ends
+        proc.wait(timeout=20)
+    cancelled = cli("runs", "cancel", run_id, "--reason", "the host is gone", "--as", "lead")
+    assert cancelled.code == 0, cancelled.err
+    assert "step change had started and never finished" in cancelled.out
+    assert cli("runs", "list", "--json").json()[0]["status"] == "cancelled"
+    assert cli("resume", run_id).code == 2
