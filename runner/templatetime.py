@@ -59,6 +59,8 @@ class Duration:
     def __post_init__(self) -> None:
         if math.isnan(self.seconds) or math.isinf(self.seconds):
             raise ValueError("a duration must be a finite number of seconds")
+        # To the microsecond, as times are: 71ms and 0.071s are the same duration, not 1e-17 apart.
+        object.__setattr__(self, "seconds", round(self.seconds, 6))
 
     @property
     def minutes(self) -> float:
@@ -191,7 +193,8 @@ class Time:
 
 
 def _number(seconds: float) -> str:
-    return str(int(seconds)) if seconds == int(seconds) else f"{seconds:g}"
+    """Plain decimal seconds (never an exponent, which no duration syntax reads), to the microsecond."""
+    return str(int(seconds)) if seconds == int(seconds) else f"{seconds:.6f}".rstrip("0").rstrip(".")
 
 
 def now() -> Time:

@@ -55,6 +55,15 @@ def test_duration_arithmetic(moment: datetime, x: int, y: int) -> None:
     assert datetime.fromisoformat(shifted) == moment - timedelta(seconds=x)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 315_360_000_000))
+def test_a_duration_read_back_from_its_text_is_the_same(milliseconds: int) -> None:
+    text = evaluate("duration(d) | string", {"d": f"{milliseconds}ms"})
+    assert text.endswith("s") and "e" not in text
+    assert evaluate("duration(t) == duration(d)", {"t": text, "d": f"{milliseconds}ms"}) is True
+    assert evaluate("duration(d)", {"d": f"{milliseconds}ms"}) == pytest.approx(milliseconds / 1000)
+
+
 NEAR_TIMES = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,12})?)?[Zz+-]?.{0,8}"  # almost RFC 3339, often not
 
 
