@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from runner.cli.identity import key_option, policy_option
 from runner.errors import UsageError
 from runner.journal.store import open_journal
 
@@ -121,16 +122,40 @@ def write_report(journal: Any, gameday_id: str, fmt: str) -> Path:
 
 @gameday.command()
 @click.argument("gameday_id")
-@click.option("--as", "actor", required=True, metavar="NAME")
-def ack(gameday_id: str, actor: str) -> int:
-    """Acknowledge a running game day's incident (starts the time-to-acknowledge clock's stop)."""
+@click.option("--as", "actor", metavar="NAME", help="Who acknowledges (needed unless identities are verified by key).")
+@key_option
+@policy_option
+def ack(gameday_id: str, actor: str | None, key: str | None, policy: str | None) -> int:
+    """Acknowledge a running game day's incident (starts the time-to-acknowledge clock's stop). With an
+    allowed-signers file the acknowledgement is signed with your SSH key."""
     from runner.gameday import events as gev
 
     journal = open_journal()
     full = _known(journal, gameday_id)
-    journal.append(full, gev.ACKNOWLEDGED, actor=actor, data=gev.GameDayAcknowledged("ack").to_data(), durable=True)
-    click.echo(f"acknowledged game day {full} as {actor}")
+    who = _acknowledger(journal, full, actor, key, policy)
+    journal.append(full, gev.ACKNOWLEDGED, actor=who, data=gev.GameDayAcknowledged("ack").to_data(), durable=True)
+    click.echo(f"acknowledged game day {full} as {who}")
     return 0
+
+
+def _acknowledger(journal: Any, gameday_id: str, actor: str | None, key: str | None, policy: str | None) -> str:
+    """Who acknowledges: a typed name, or the principal a signed acknowledgement verifies to (recorded)."""
+    from runner.cli.identity import signing
+    from runner.engine.identities import record_signed, sign_act
+    from runner.engine.session import current_actor
+    from runner.gameday import events as gev
+    from runner.identity.statement import Act
+
+    trust, key_path = signing(actor, key, policy)
+    if trust is None or key_path is None:
+        if actor is None:
+            raise UsageError("--as NAME is needed: who acknowledges", hint="or sign it: see README, Signed approvals")
+        return current_actor(actor)
+    started = journal.events(gameday_id, (gev.GAMEDAY_STARTED,))
+    digest = gev.GameDayStarted.of(started[0]).digest if started else ""
+    signed = sign_act(trust, key_path, Act.ACKNOWLEDGE, gameday_id, digest, "", "gameday ack")
+    record_signed(journal, gameday_id, Act.ACKNOWLEDGE, signed)
+    return signed.principal
 
 
 @gameday.command()

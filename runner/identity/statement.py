@@ -24,6 +24,7 @@ class Act(StrEnum):
     START = "start"
     RESUME = "resume"
     CANCEL = "cancel"
+    ACKNOWLEDGE = "acknowledge"  # a game day's (later an incident's) acknowledgement
 
 
 @dataclass(frozen=True)
