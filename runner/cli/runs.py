@@ -175,7 +175,8 @@ def _describe(e: Event) -> str:
         return f"by {e.actor} via {p.via}: {p.reason}"
     if isinstance(p, ev.StepSucceeded):
         out = f" outputs {json.dumps(p.outputs, default=str)}" if p.outputs else ""
-        return f"{p.summary} ({p.duration_s or 0:.3f}s){out}"
+        missing = f"; outputs not captured: {p.output_error}" if p.output_error else ""
+        return f"{p.summary} ({p.duration_s or 0:.3f}s){out}{missing}"
     if isinstance(p, ev.StepFailed):
         return p.error
     if isinstance(p, ev.StepSkipped):

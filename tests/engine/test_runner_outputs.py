@@ -4,6 +4,7 @@ cannot be captured, the step is recorded as succeeded with an output error and t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import psycopg
@@ -69,6 +70,8 @@ steps:
     assert done.outputs == {"count": 1}  # what could be captured is kept
     paused = ev.RunPaused.of(next(e for e in events if e.type == ev.RUN_PAUSED))
     assert paused.reason == "outputs"
+    shown = cli("runs", "show", run_id).out
+    assert re.search(r"step\.succeeded +record .*outputs \{\"count\": 1\}; outputs not captured: new_id", shown), shown
 
     resumed = cli("resume", run_id, "--output", "plain")
     assert resumed.code == 0, resumed.out
