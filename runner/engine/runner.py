@@ -330,7 +330,7 @@ class Engine:
         not turn the change into a failure (it happened; a failure would retry it, roll it back or go on as if
         it had not). Returns what could not be captured, None when everything was."""
         context = self.scope.context(outcome.result)
-        outputs, missing = dict(getattr(outcome, "outputs", None) or {}), []
+        outputs, missing = dict(outcome.outputs or {}), []  # what the action set itself (control.set) first
         for name, text in step.outputs.items():
             try:
                 outputs[name] = evaluate(text, context)
