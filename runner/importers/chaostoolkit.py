@@ -124,7 +124,7 @@ def _check_experiment(data: dict[str, Any], name: str) -> None:
         if key in data and data[key] is not None and not isinstance(data[key], dict):
             problems.append((key, f"{key} must be a mapping", None))
     for at, activity in _activities(data):
-        problems += [(at, message, hint) for message, hint in _activity_problems(activity, data)]
+        problems += [(f"{at}.{below}" if below else at, m, h) for below, m, h in _activity_problems(activity, data)]
     if problems:
         raise DocumentInvalid([Diagnostic(name, 1, 1, _json_path_text(at), m, h) for at, m, h in problems])
 
@@ -143,24 +143,63 @@ def _activities(data: dict[str, Any]) -> list[tuple[str, Any]]:
     return out
 
 
-def _activity_problems(activity: Any, data: dict[str, Any]) -> list[tuple[str, str | None]]:
+def _activity_problems(activity: Any, data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """What Chaos Toolkit itself would refuse in one activity: (path below the activity, message, hint)."""
     if not isinstance(activity, dict):
-        return [("an activity must be a mapping", None)]
+        return [("", "an activity must be a mapping", None)]
     if "ref" in activity:
-        if _lookup(data, activity["ref"]) is None:
-            return [(f"refers to an activity named {activity['ref']!r} that is not declared", None)]
+        if not isinstance(activity["ref"], str) or _lookup(data, activity["ref"]) is None:
+            return [("ref", f"refers to an activity named {activity['ref']!r} that is not declared", None)]
         return []
-    out: list[tuple[str, str | None]] = []
+    out: list[tuple[str, str, str | None]] = []
     if activity.get("type") not in ("action", "probe"):
-        out.append(("an activity's type must be action or probe", None))
+        out.append(("type", "an activity's type must be action or probe", None))
     if not isinstance(activity.get("name"), str) or not activity.get("name"):
-        out.append(("an activity needs a name", None))
+        out.append(("name", "an activity needs a name", None))
+    if "pauses" in activity:
+        out += _pauses_problems(activity["pauses"])
+    if "tolerance" in activity and not isinstance(activity["tolerance"], bool | int | str | list | dict):
+        out.append(("tolerance", "a tolerance is a boolean, a number, text, a list or a mapping", None))
     provider = activity.get("provider")
     if not isinstance(provider, dict):
-        out.append(("an activity needs a provider", None))
-    elif provider.get("type") not in ("http", "process", "python"):
-        out.append((f"unknown provider type {provider.get('type')!r}", "Chaos Toolkit knows http, process, python"))
+        return [*out, ("provider", "an activity needs a provider", None)]
+    kind = provider.get("type")
+    if kind not in ("http", "process", "python"):
+        return [*out, ("provider.type", f"unknown provider type {kind!r}", "Chaos Toolkit knows http, process, python")]
+    for key, types, required in _PROVIDER_FIELDS[kind]:
+        if key not in provider:
+            if required:
+                out.append((f"provider.{key}", f"a {kind} provider needs {key}", None))
+        elif not isinstance(provider[key], types) or (required and provider[key] == ""):
+            names = " or ".join(_TYPE_NAMES[t] for t in types)
+            out.append((f"provider.{key}", f"a {kind} provider's {key} must be {names}", None))
     return out
+
+
+def _pauses_problems(pauses: Any) -> list[tuple[str, str, str | None]]:
+    if not isinstance(pauses, dict):
+        return [("pauses", "pauses must be a mapping with before and/or after", None)]
+    out: list[tuple[str, str, str | None]] = []
+    for key, value in pauses.items():
+        number = _number(value) and value >= 0
+        reference = isinstance(value, str) and value.startswith("${") and value.endswith("}")
+        if key not in ("before", "after") or not (number or reference):
+            out.append((f"pauses.{key}", "a pause is before or after: a number of seconds or ${name}", None))
+    return out
+
+
+_TYPE_NAMES: dict[type, str] = {str: "text", list: "a list", dict: "a mapping", int: "a number", float: "a number"}
+# Per provider type: (field, accepted types, required).
+_PROVIDER_FIELDS: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
+    "http": (
+        ("url", (str,), True),
+        ("method", (str,), False),
+        ("headers", (dict,), False),
+        ("timeout", (int, float, list), False),
+    ),
+    "process": (("path", (str,), True), ("arguments", (list, dict, str), False), ("timeout", (int, float), False)),
+    "python": (("module", (str,), True), ("func", (str,), True), ("arguments", (dict,), False)),
+}
 
 
 def _lookup(data: dict[str, Any], name: Any) -> dict[str, Any] | None:
@@ -391,7 +430,7 @@ class _Importer:
                         self.warn((*at, extra), "not a rollback setting fireline has: not imported")
             elif key == "hypothesis" and isinstance(value, dict):
                 freq = value.get("freq")
-                if isinstance(freq, int | float) and not isinstance(freq, bool) and freq > 0:
+                if isinstance(freq, int | float) and not isinstance(freq, bool) and 0 < freq <= MAX_DURATION_SECONDS:
                     interval = seconds(freq)
                 for extra in value:
                     if extra not in ("strategy", "freq", "fail_fast"):
@@ -412,20 +451,29 @@ class _Importer:
         return value
 
     def _template_text(self, text: str, at: PathKey) -> str:
-        if "{{" in text or "{%" in text or "{#" in text:
-            self.warn(at, "contains {{, {% or {#, which fireline would read as a template: check the value")
-
-        def replace(match: re.Match[str]) -> str:
-            if match.group(1):
-                return "$"
-            key = match.group(2) or match.group(3)
-            if key in self.input_names:
-                return "{{ inputs." + self.input_names[key] + " }}"
-            if key in self.secret_names:
-                return "{{ secrets." + self.secret_names[key] + " }}"
-            return match.group(0)  # Chaos Toolkit passes an unknown name through as written
-
-        return _SUBSTITUTION.sub(replace, text)
+        """The text with its substitutions as templates, and anything in it that fireline would read as a
+        template delimiter escaped, so it stays the text it was."""
+        out: list[str] = []
+        literal = ""
+        for piece in _pieces(text):
+            if isinstance(piece, str):
+                literal += piece
+                continue
+            key = piece.group(2) or piece.group(3)
+            if piece.group(1):
+                literal += "$"
+            elif key in self.input_names:
+                out += [escape_delimiters(literal, before_template=True), "{{ inputs." + self.input_names[key] + " }}"]
+                literal = ""
+            elif key in self.secret_names:
+                out += [
+                    escape_delimiters(literal, before_template=True),
+                    "{{ secrets." + self.secret_names[key] + " }}",
+                ]
+                literal = ""
+            else:
+                literal += piece.group(0)  # Chaos Toolkit passes an unknown name through as written
+        return "".join([*out, escape_delimiters(literal, before_template=False)])
 
     def literal(self, value: Any) -> Any:
         """A value Chaos Toolkit substitutes at run time, resolved now from a configuration default (for
@@ -578,7 +626,7 @@ class _Importer:
         provider = activity["provider"]
         function = _function(provider)
         args = provider.get("arguments") if isinstance(provider.get("arguments"), dict) else {}
-        if function in K8S_DEPLOYMENT_PROBES and isinstance(args.get("name"), str):
+        if function in K8S_DEPLOYMENT_PROBES and _given(args, "name"):
             if activity.get("tolerance", True) is not True:
                 self.warn(
                     (*at, "tolerance"), "the probe answers true or false: a tolerance other than true is not kept"
@@ -587,7 +635,7 @@ class _Importer:
             params = {
                 "connection": CLUSTER,
                 "namespace": self.template(
-                    args["ns"] if isinstance(args.get("ns"), str) else "default", (*at, "provider", "arguments", "ns")
+                    args["ns"] if _given(args, "ns") else "default", (*at, "provider", "arguments", "ns")
                 ),
                 "deployment": self.template(args["name"], (*at, "provider", "arguments", "name")),
                 "condition": "ready",
@@ -667,7 +715,7 @@ class _Importer:
         if mapper is None:
             return None
         self.uses_cluster = True
-        namespace = args.get("ns") if isinstance(args.get("ns"), str) else "default"
+        namespace = args["ns"] if _given(args, "ns") else "default"
         params: dict[str, Any] = {"connection": CLUSTER, "namespace": self.template(namespace, (*aat, "ns"))}
         action, more, comments = mapper(self, args, aat)
         if action is None:
@@ -740,7 +788,7 @@ class _Importer:
                 env[key] = self._template_text("${" + key + "}", at)
             return match.group(0)
 
-        line = _SUBSTITUTION.sub(keep, arguments)
+        line = escape_delimiters(_SUBSTITUTION.sub(keep, arguments), before_template=False)
         params: dict[str, Any] = {"command": f"{shlex.quote(program)} {line}"}
         if env:
             params["env"] = env
@@ -751,10 +799,10 @@ class _Importer:
         if value is None:
             return None
         if isinstance(value, list) and value and all(_number(v) for v in value):
-            return seconds(sum(value))  # (connect, read): the whole exchange takes at most both
-        if _number(value) and value > 0:
+            value = sum(value)  # (connect, read): the whole exchange takes at most both
+        if _number(value) and 0 < value <= MAX_DURATION_SECONDS:
             return seconds(value)
-        self.warn(at, "a timeout must be a number of seconds: not imported")
+        self.warn(at, "a timeout must be a number of seconds (at most ten years): not imported")
         return None
 
     # -- rollbacks -------------------------------------------------------------------------------------
@@ -812,7 +860,9 @@ class _Importer:
         real = [f for f in faults if f.index >= 0]
         for fault in real:
             remaining = pauses[fault.index][1] + sum(b + a for b, a in pauses[fault.index + 1 :])
-            if remaining > 0:
+            if remaining > MAX_DURATION_SECONDS:
+                self.warn(fault.path, "the pauses after this action add up to more than ten years: no duration")
+            elif remaining > 0:
                 fault.spec["duration"] = seconds(remaining)
             else:
                 fault.comments.append(
@@ -913,7 +963,7 @@ def _terminate_pods(imp: _Importer, args: dict[str, Any], at: PathKey) -> K8sMap
 
 def _scale_deployment(imp: _Importer, args: dict[str, Any], at: PathKey) -> K8sMapping:
     replicas = imp.template(args.get("replicas"), (*at, "replicas"))
-    if not isinstance(args.get("name"), str) or not (isinstance(replicas, int | str) and replicas != ""):
+    if not _given(args, "name") or not (isinstance(replicas, int | str) and replicas != ""):
         imp.warn(at, "scale_deployment needs a name and a replica count")
         return None, {}, []
     for key in args:
@@ -924,7 +974,7 @@ def _scale_deployment(imp: _Importer, args: dict[str, Any], at: PathKey) -> K8sM
 
 
 def _delete_deployment(imp: _Importer, args: dict[str, Any], at: PathKey) -> K8sMapping:
-    if not isinstance(args.get("name"), str):
+    if not _given(args, "name"):
         imp.warn(at, "delete_deployment by label_selector has no equivalent: needs a name")
         return None, {}, []
     imp.note(
@@ -942,7 +992,7 @@ def _delete_deployment(imp: _Importer, args: dict[str, Any], at: PathKey) -> K8s
 
 
 def _rollout_deployment(imp: _Importer, args: dict[str, Any], at: PathKey) -> K8sMapping:
-    if not isinstance(args.get("name"), str):
+    if not _given(args, "name"):
         imp.warn(at, "rollout_deployment needs a name")
         return None, {}, []
     more = {"deployment": imp.template(args["name"], (*at, "name"))}
@@ -1060,8 +1110,35 @@ def _fits(value: Any, kind: str) -> bool:
 
 def _failing(message: str) -> dict[str, Any]:
     """A command that fails and says why: what a placeholder runs until someone replaces it."""
-    return {"argv": ["sh", "-c", 'echo "$0" >&2; exit 1', message]}
+    return {"argv": ["sh", "-c", 'echo "$0" >&2; exit 1', escape_delimiters(message, before_template=False)]}
+
+
+def _pieces(text: str) -> list[str | re.Match[str]]:
+    """The text cut into literal runs and substitution matches, in order."""
+    out: list[str | re.Match[str]] = []
+    end = 0
+    for match in _SUBSTITUTION.finditer(text):
+        out += [text[end : match.start()], match]
+        end = match.end()
+    out.append(text[end:])
+    return out
+
+
+def escape_delimiters(text: str, *, before_template: bool) -> str:
+    """Literal text that stays literal in a fireline template: a `{` that would open `{{`, `{%` or `{#`
+    (with the next character, or with the template that follows) is written as the template `{{ '{' }}`."""
+    out = []
+    for index, char in enumerate(text):
+        following = text[index + 1 : index + 2]
+        opens = following in ("{", "%", "#") or (not following and before_template)
+        out.append("{{ '{' }}" if char == "{" and opens else char)
+    return "".join(out)
 
 
 def warnings_text(findings: Sequence[Finding]) -> list[str]:
     return [f.render() for f in findings]
+
+
+def _given(args: Mapping[str, Any], key: str) -> bool:
+    """A function argument given as non-empty text."""
+    return isinstance(args.get(key), str) and bool(args[key].strip())

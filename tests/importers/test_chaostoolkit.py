@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runner.document.diagnostics import DocumentInvalid
 from runner.document.gameday import check_gameday
@@ -350,3 +352,56 @@ def test_not_an_experiment(tmp_path: Path, text: str, message: str) -> None:
 
 def test_level_names() -> None:
     assert [level.value for level in Level] == ["warning", "note"]
+
+
+# -- hostile experiments ----------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=12), st.sampled_from(["${namespace}", "$$", "${nope}", "{{ x }}", "env", "process",
+                                                     "python", "http", "probe", "action", "regex", "jsonpath"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+def _paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*at, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out += _paths(item, (*at, index))
+    return out
+
+
+def _replaced(value: Any, at: tuple[Any, ...], new: Any) -> Any:
+    if not at:
+        return new
+    head, rest = at[0], at[1:]
+    if isinstance(value, dict):
+        return {k: (_replaced(v, rest, new) if k == head else v) for k, v in value.items()}
+    return [(_replaced(v, rest, new) if i == head else v) for i, v in enumerate(value)]
+
+
+SOURCES = [json.loads((EXPERIMENTS / name).read_text()) for name in
+           ("service-file-missing.json", "checkout-pods-terminated.json", "node-drain-python.json")]
+SOURCES.append(yaml.safe_load((EXPERIMENTS / "payments-config-secrets.yaml").read_text()))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(SOURCES), st.data())
+def test_any_damage_is_an_error_or_a_scenario_that_validates(tmp_path: Path, source: dict[str, Any],
+                                                             data: st.DataObject) -> None:
+    """Real experiments with a value anywhere replaced by any JSON value: never a bug, and whatever is
+    written validates."""
+    doc = source
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.sampled_from(_paths(doc)[1:]))
+        doc = _replaced(doc, at, data.draw(json_values))
+    try:
+        imported = experiment(tmp_path, doc)
+    except DocumentInvalid:
+        return
+    assert_validates(imported)
