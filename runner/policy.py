@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.document.diagnostics import DocumentInvalid
+from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.schemas import validate_structure
-from runner.document.yamlsource import load_document
+from runner.document.yamlsource import Document, load_document
 from runner.errors import FirelineError, UsageError
 
 FILE_NAME = "incident-policy.yaml"
@@ -39,9 +39,18 @@ def find_policy(explicit: str | None = None) -> Path | None:
     return local if local.is_file() else None
 
 
+def check_policy(doc: Document) -> list[Diagnostic]:
+    return validate_structure(doc, SCHEMA)
+
+
+def is_policy(path: Path, kind: object) -> bool:
+    """Whether `fireline validate` should read this document as a policy file."""
+    return kind == "IncidentPolicy" or (kind is None and path.name == FILE_NAME)
+
+
 def load_policy(path: Path) -> Policy:
     doc = load_document(path)
-    problems = validate_structure(doc, SCHEMA)
+    problems = check_policy(doc)
     if problems:
         raise DocumentInvalid(problems)
     data = doc.data if isinstance(doc.data, dict) else {}

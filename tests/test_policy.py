@@ -79,3 +79,11 @@ steps:
     assert alone.code == 1 and "needs 2 approvers but only 1 are allowed" in alone.out + alone.err
     write(tmp_path / "incident-policy.yaml", "groups:\n  db-oncall: [oncall-1, oncall-2]\n")
     assert cli("validate", str(runbook)).code == 0
+
+
+def test_fireline_validate_checks_a_policy_file(tmp_path: Path, cli) -> None:
+    good = write(tmp_path / "team" / "incident-policy.yaml", "allowed_signers: allowed_signers\n")
+    assert cli("validate", str(good.parent)).code == 0
+    write(tmp_path / "other" / "policy.yaml", "kind: IncidentPolicy\ngroups: {sre: alice}\n")
+    bad = cli("validate", str(tmp_path / "other"))
+    assert bad.code == 1 and "policy.yaml:2:" in bad.out + bad.err and "groups.sre" in bad.out + bad.err

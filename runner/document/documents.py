@@ -10,7 +10,7 @@ from runner.document.runbook import check_runbook
 from runner.document.schemas import did_you_mean
 from runner.document.yamlsource import load_document
 
-KINDS = ("Runbook", "GameDay")
+KINDS = ("Runbook", "GameDay", "IncidentPolicy")
 
 
 def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
@@ -19,7 +19,11 @@ def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
     doc = load_document(path)
     data = doc.data  # the YAML document, not a journal event
     kind = data.get("kind")
-    if kind == "GameDay":
+    from runner.policy import check_policy, is_policy  # the team's policy file validates here too
+
+    if is_policy(path, kind):
+        problems, kind = check_policy(doc), "IncidentPolicy"
+    elif kind == "GameDay":
         from runner.document.gameday import check_gameday
 
         problems = check_gameday(doc, path)
