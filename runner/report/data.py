@@ -96,6 +96,8 @@ class Interval:
     start: float
     end: float
     open_end: bool = False
+    # It began while a fault was in place: the impact the game day provoked (and detects), not a failure.
+    during_fault: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def build_report(events: Sequence[Event]) -> GameDayReport:
         origin=origin.type, resolution=_seconds(data.interval),
         metrics=_metrics(ordered, data, outcome), timeline=timeline, faults=faults,
         responses=_responses(ordered), notes=_notes(ordered, origin.ts_mono),
-        violations=_violations(ordered, end.ts_mono),
+        violations=_violations(ordered, end.ts_mono, in_place),
         warnings=_warnings(finished, injected, faults, ordered[-1]),
     )
 
@@ -212,7 +214,7 @@ def _fault_windows(faults: Sequence[FaultRecord], origin: float) -> list[tuple[f
 
 
 def _entry(event: Event, origin: float, in_place: Sequence[tuple[float, float]]) -> TimelineEntry:
-    if event.type == gev.PROBE_FAILED and any(start <= event.ts_mono <= end for start, end in in_place):
+    if event.type == gev.PROBE_FAILED and _within(event.ts_mono, in_place):
         probe = gev.ProbeFailed.of(event)
         label = f"Finding: probe {event.step_id} detects the fault, as expected" + _suffix(probe.detail)
         return TimelineEntry(event.ts_mono - origin, event.ts_mono, event.ts_wall, event.type, label, event.actor,
@@ -371,7 +373,8 @@ def _notes(events: Sequence[Event], origin: float) -> tuple[Note, ...]:
                  for e in events if e.type == gev.NOTE)
 
 
-def _violations(events: Sequence[Event], end: float) -> tuple[Interval, ...]:
+def _violations(events: Sequence[Event], end: float,
+                in_place: Sequence[tuple[float, float]] = ()) -> tuple[Interval, ...]:
     """Spans in which the steady state was violated; one still open at the end runs to the end."""
     spans: list[Interval] = []
     opened: float | None = None
@@ -379,11 +382,15 @@ def _violations(events: Sequence[Event], end: float) -> tuple[Interval, ...]:
         if e.type == gev.STEADY_STATE_VIOLATED and opened is None:
             opened = e.ts_mono
         elif e.type == gev.STEADY_STATE_RESTORED and opened is not None:
-            spans.append(Interval(opened, e.ts_mono))
+            spans.append(Interval(opened, e.ts_mono, during_fault=_within(opened, in_place)))
             opened = None
     if opened is not None:
-        spans.append(Interval(opened, max(end, opened), open_end=True))
+        spans.append(Interval(opened, max(end, opened), open_end=True, during_fault=_within(opened, in_place)))
     return tuple(spans)
+
+
+def _within(mono: float, in_place: Sequence[tuple[float, float]]) -> bool:
+    return any(start <= mono <= end for start, end in in_place)
 
 
 def _warnings(finished: Event | None, injected: Event | None, faults: Sequence[FaultRecord],

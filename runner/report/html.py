@@ -94,9 +94,9 @@ def _figure(r: GameDayReport) -> str:
     origin = "fault injection" if r.origin == "fault.injected" else "game day start"
     return (f"<section><h2>Timeline</h2>\n<figure>{timeline_svg(r)}\n<figcaption>T+0 is the {origin}. Dashed "
             "lines mark milestones; bars are the response runbook's steps (green succeeded, red failed, grey "
-            "skipped); the red band is the time the steady state was violated. In the Detection lane a purple "
-            "mark is the expected finding (a probe failing while the fault is in place); a red one is a probe "
-            "failing when no fault explains it.</figcaption></figure></section>")
+            "skipped). Purple is the expected finding: the steady state violated and probes failing while the "
+            "fault is in place; red is a failure: a violation or a failing probe that no fault explains."
+            "</figcaption></figure></section>")
 
 
 def _events(r: GameDayReport) -> str:

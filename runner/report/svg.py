@@ -162,9 +162,12 @@ def _steady_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None
     for span in r.violations:
         x0, x1 = scale.x(span.start), scale.x(span.end)
         until = "still violated when the journal ends" if span.open_end else f"until {fmt.offset(r.at(span.end))}"
-        c.add(f'<g class="marker violated"><rect class="band violated" x="{x0:.1f}" y="{top + 3:.1f}" '
-              f'width="{max(x1 - x0, 2):.1f}" height="{LANE - 6}" fill="{COLOURS["violated"]}" fill-opacity="0.8">'
-              f'<title>Steady state violated from {esc(fmt.offset(r.at(span.start)))} {esc(until)}</title></rect>')
+        # Violated while the fault was in place: the impact the game day provoked, drawn like its finding.
+        kind, why = ("finding", " (the fault's expected impact)") if span.during_fault else ("violated", "")
+        c.add(f'<g class="marker violated {kind}"><rect class="band violated" x="{x0:.1f}" y="{top + 3:.1f}" '
+              f'width="{max(x1 - x0, 2):.1f}" height="{LANE - 6}" fill="{COLOURS[kind]}" fill-opacity="0.8">'
+              f'<title>Steady state violated{why} from {esc(fmt.offset(r.at(span.start)))} {esc(until)}</title>'
+              "</rect>")
         if x1 - x0 > 70:
             c.text((x0 + x1) / 2, top + LANE / 2 + 4, "violated", anchor="middle", size=11, fill="#ffffff",
                    weight="600")
@@ -289,7 +292,7 @@ def _axis(c: _Canvas, r: GameDayReport, scale: Scale, y: float) -> None:
 def _legend(c: _Canvas, y: float) -> None:
     items: Iterable[tuple[str, str]] = (("fault", "fault injected"), ("detect", "detected"), ("ack", "acknowledged"),
                                         ("mitigate", "mitigated"), ("recover", "recovered"), ("revert", "reverted"),
-                                        ("violated", "steady state violated"), ("finding", "probe failing (expected)"))
+                                        ("violated", "failure"), ("finding", "expected finding"))
     x = float(LEFT)
     for kind, text in items:
         c.add(f'<rect class="legend" x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10" fill="{COLOURS[kind]}"/>')

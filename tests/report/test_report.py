@@ -227,11 +227,14 @@ def test_a_probe_failing_during_the_fault_is_the_finding_not_a_failure(tmp_path:
     journal.append(GD, gev.FAULT_INJECTED, step_id="exhaust", data={"action": "postgres.hold_connections"})
     _pause()
     journal.append(GD, gev.PROBE_FAILED, step_id="checkout-ok", data={"detail": "HTTP 503"})  # the finding
+    journal.append(GD, gev.STEADY_STATE_VIOLATED)
     _pause()
     journal.append(GD, gev.PROBE_OK, step_id="checkout-ok")
+    journal.append(GD, gev.STEADY_STATE_RESTORED)
     journal.append(GD, gev.FAULT_REVERTED, step_id="exhaust", data={"ok": True, "why": "finished"})
     _pause()
     journal.append(GD, gev.PROBE_FAILED, step_id="checkout-ok", data={"detail": "HTTP 500"})  # nothing explains it
+    journal.append(GD, gev.STEADY_STATE_VIOLATED)
     journal.append(GD, gev.FINISHED, data={"status": "failed", "metrics": []})
     events = journal.events(GD)
     journal.close()
@@ -242,6 +245,8 @@ def test_a_probe_failing_during_the_fault_is_the_finding_not_a_failure(tmp_path:
     failures = re.findall(r'<line class="marker probe"[^>]*stroke="([^"]+)"[^>]*><title>([^<]*)</title>', svg)
     assert [(colour, "HTTP 503" in title) for colour, title in findings] == [("#6a1b9a", True)]  # not red
     assert [(colour, "HTTP 500" in title) for colour, title in failures] == [("#d32f2f", True)]
+    bands = re.findall(r'<g class="marker violated (\w+)"><rect [^>]*fill="([^"]+)"', svg)
+    assert bands == [("finding", "#6a1b9a"), ("violated", "#d32f2f")]  # the fault's impact, then a failure
     rows = re.findall(r"<tr( class=\"finding\")?><td[^>]*>[^<]*</td><td[^>]*>[^<]*</td><td><code>probe.failed", page)
     assert rows == [' class="finding"', ""]
     md = render(events, "md")
