@@ -132,7 +132,7 @@ class Journal:
                 rows = query()
             except self._backend.errors as exc:
                 raise self._backend.failure("read", exc) from None
-        return [_event(row) for row in rows]
+        return [_event(row, self.location) for row in rows]
 
     def events(self, run_id: str, types: tuple[str, ...] = ()) -> list[Event]:
         return self._read(lambda: self._backend.events(run_id, types))
@@ -249,5 +249,14 @@ class Journal:
                 raise self._backend.failure("release a lease in", exc) from None
 
 
-def _event(row: StoredRow) -> Event:
-    return Event(row[1], row[0], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]), row[8])
+def _event(row: StoredRow, location: str) -> Event:
+    try:
+        data = json.loads(row[7])
+    except ValueError:
+        # Only a change made outside fireline stores this: say so instead of failing as a bug.
+        raise JournalError(
+            f"event {row[0]} of run {row[1]} in the journal at {location} has a payload that is not JSON: the "
+            "journal was changed outside fireline",
+            hint=f"see `fireline audit verify {row[1]}`",
+        ) from None
+    return Event(row[1], row[0], row[2], row[3], row[4], row[5], row[6], data, row[8])

@@ -278,3 +278,16 @@ def test_an_old_run_is_reported_not_chained_and_new_events_chain(
         after = journal.verify(run_id)
         assert after.ok and after.unchained == 4 and after.events == 6
         journal.close()
+
+
+def test_a_payload_edited_into_something_that_is_not_json_is_a_clear_error(cli: Any) -> None:
+    journal = Journal()
+    _write_run(journal)
+    approval = journal.events(RUN, ("step.approved",))[0].seq
+    journal.close()
+    _tamper("UPDATE journal_events SET data = 'approved, trust me' WHERE seq = ?", approval)
+    shown = cli("runs", "show", RUN)
+    assert shown.code == 1 and "Traceback" not in shown.err
+    assert f"event {approval} of run {RUN}" in shown.err and "not JSON" in shown.err
+    audited = cli("audit", "verify", RUN)
+    assert audited.code == 1 and f"event {approval} (step.approved of step s1): edited" in audited.out
