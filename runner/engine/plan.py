@@ -143,6 +143,7 @@ class Planner(Engine):
 
     def _run_read(self, step: Step, state: StepState) -> tuple[Plan, Outcome | None]:
         action = get_action(step.action)
+        self._undecided_by_change = False  # set when an expression of this step uses a predicted step
         started = time.monotonic()
         try:
             params = self._params(step.action, step.params, self.scope.context())
@@ -153,7 +154,9 @@ class Planner(Engine):
             state.duration = time.monotonic() - started
             if outcome.possible:
                 self._predict(step, state, change=False)
-                return Plan(Verdict.DEPENDS, f"depends on a planned change: {outcome.summary}"), outcome
+                if self._undecided_by_change:
+                    return Plan(Verdict.DEPENDS, f"depends on a planned change: {outcome.summary}"), outcome
+                return Plan(Verdict.CANNOT_CHECK, f"cannot decide in a plan: {outcome.summary}"), outcome
             details = tuple(output_lines(state.outputs, self.redactor))  # as `run` prints them
             return Plan(Verdict.READ, f"ran (read-only): {outcome.summary}".rstrip(": "), details), outcome
         except (FirelineError, TemplateError) as exc:
@@ -164,6 +167,7 @@ class Planner(Engine):
         """An action's own expression (a branch's choice): undecidable when it uses a predicted step."""
         uses = self._uses_predicted((expression,))
         if uses:
+            self._undecided_by_change = True
             raise Undecidable(f"uses {uses}, which the plan only predicts")
         try:
             return evaluate(expression, self.scope.context())

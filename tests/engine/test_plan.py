@@ -54,6 +54,13 @@ steps:
     assert not any("scale-up (shell.run)" in x for x in lines)
     assert "      not on the run's path, so not planned: scale-up" in lines
     assert not (tmp_path / "scaled").exists() and not (tmp_path / "restarted").exists()
+    # Without the reads, nothing decides: each path is shown, and nothing claims a change is the cause.
+    blind = cli("plan", str(path), "--no-reads", "--output", "plain")
+    assert blind.code == 0, blind.out + blind.err
+    assert "CANNOT-CHECK decide (control.branch): cannot decide in a plan: choice 1" in blind.out
+    assert "it may go to scale-up, restart" in blind.out and "depends on a planned change" not in blind.out
+    assert "── path 1 of 2 after decide: go to scale-up" in blind.out
+    assert "── path 2 of 2 after decide: go to restart" in blind.out
 
 
 UNDECIDED = """\
