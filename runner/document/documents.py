@@ -29,7 +29,7 @@ def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
         problems = check_gameday(doc, path)
     elif kind == "Runbook" or kind is None:
         problems = check_runbook(doc)
-        if warnings is not None and isinstance(data, dict):
+        if warnings is not None and not problems and isinstance(data, dict):  # errors first, then doubts
             warnings += graph_warnings(doc, data)
     else:
         problems = [doc.diagnostic(("kind",), f"unknown kind {kind!r}", did_you_mean(str(kind), KINDS))]

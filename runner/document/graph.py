@@ -143,13 +143,13 @@ def _chosen_targets(step: Mapping[str, Any]) -> Iterator[tuple[PathKey, str]]:
 
 
 def _walk(value: Any, parts: tuple[str, ...], at: PathKey) -> Iterator[tuple[PathKey, str]]:
-    """The strings at a dotted path; lists on the way are walked item by item."""
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _walk(item, parts, (*at, i))
-    elif not parts:
+    """The strings at a dotted path; lists on the way (not at its end) are walked item by item."""
+    if not parts:
         if isinstance(value, str):
             yield at, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, parts, (*at, i))
     elif isinstance(value, dict) and parts[0] in value:
         yield from _walk(value[parts[0]], parts[1:], (*at, parts[0]))
 

@@ -84,6 +84,7 @@ def test_contradictions_on_one_step_are_errors(tmp_path: Path, cli) -> None:
     assert ".end: a step cannot say both next: and end: true" in out
     assert ".when: when: does not apply to control.branch: it chooses where the run goes" in out
     assert ".next: next: does not apply to control.branch" in out
+    assert "warning" not in out  # errors first: doubts about a graph that is wrong anyway are noise
 
 
 def test_a_loop_only_a_failure_can_leave_is_a_warning(tmp_path: Path, cli) -> None:
