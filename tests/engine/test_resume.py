@@ -170,3 +170,35 @@ def test_a_run_killed_after_a_branch_resumes_on_the_chosen_path(tmp_path: Path, 
     assert (tmp_path / "log").read_text().split() == ["rollback-start", "verify"]
     ran = [s["id"] for s in resumed.json()["steps"]]
     assert "scale" not in ran and "decide" not in ran
+
+
+def test_a_run_paused_on_the_chosen_path_resumes_there(tmp_path: Path, cli, fireline_home) -> None:
+    """The run stopped between the decision and the next step (an approval gate on it): resume starts from
+    where the recorded branch pointed, not from the step after the branch in the file."""
+    log = tmp_path / "log"
+    path = write(
+        tmp_path / "gate.yaml",
+        f"""\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: branch-gate}}
+inputs:
+  errors: {{type: integer, default: 5}}
+steps:
+  - id: decide
+    action: control.branch
+    with:
+      choices:
+        - {{when: "{{{{ inputs.errors > 3 }}}}", goto: roll-back}}
+      default: watch
+  - {{id: watch, action: shell.run, read_only: true, with: {{command: "echo watch >> {log}"}}, end: true}}
+  - {{id: roll-back, action: shell.run, with: {{command: "echo roll-back >> {log}"}}}}
+""",
+    )
+    first = cli("run", str(path), "--output", "json")
+    assert first.code == 3, first.out + first.err
+    run_id = first.json()["run_id"]
+    assert cli("approve", run_id, "roll-back", "--as", "alice", "--reason", "errors are climbing").code == 0
+    resumed = cli("resume", run_id, "--output", "json")
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert log.read_text().split() == ["roll-back"]

@@ -4,14 +4,19 @@ the format predicts — nothing lost, nothing repeated — and the run must end 
 
 Each step is a mutating `shell.run` that appends `start <id>` to a log, sleeps a little (so kills land
 mid-step), then, if it passes, appends `end <id>` (one append: atomic). Whether a step passes depends only on
-how many `end` lines the log holds (never on how often it was attempted), so a retried attempt decides the
-same way; a step that fails leaves no `end`. The retry/skip decision after a kill is answered the way a
+how many `end` lines of changes (steps that are not reads) the log holds — never on how often it was
+attempted, nor on a read cut short and run again — so a retried attempt decides the same way; a step that
+fails leaves no `end`. The retry/skip decision after a kill is answered the way a
 responder would, from the side effects: the step's `end` is the log's last line → it took effect
 (--skip-step), otherwise → run it again (--retry-step).
 
-Termination: a step's `goto` on failure always names a step that passes, so every loop back adds an `end`
+Termination: a step's `goto` on failure always names a change that passes, so every loop back adds an `end`
 line, and a flaky step passes once the log has `threshold` (≤ 4) of them; a step that never passes only
 continues, aborts or jumps forward.
+
+Some runbooks decide: a read counts the changes made so far (`end` lines of mutating steps: a read run again
+after a kill counts the same) and a `control.branch` right after it jumps forward by that count, else goes
+on to the next step. A kill after the decision must not change it: resume follows the recorded branch.
 """
 
 from __future__ import annotations
@@ -45,11 +50,12 @@ FIGURES: Counter[str] = Counter()
 class Spec:
     id: str
     kind: str  # ok | read (read_only: true) — both always pass | flaky (passes once the log has `threshold`
-    # ends) | broken (never passes)
+    # ends) | broken (never passes) | count (a read whose output is the number of changes so far) | branch
     threshold: int
     on_failure: str  # abort | continue | goto:<id>
     critical: bool
     sleep: float
+    choices: tuple[tuple[int, str], ...] = ()  # branch: (at least this many changes, go to this step)
 
 
 # -- the reference interpreter ---------------------------------------------------------------------------
@@ -59,13 +65,24 @@ def predict(steps: list[Spec]) -> tuple[list[str], str, int]:
     steps run in order; a failed step continues, jumps (goto) or ends the run (abort, status failed); at the
     end the run failed if a critical step's last outcome was a failure. Also: how many log lines it writes."""
     index_of = {s.id: i for i, s in enumerate(steps)}
+    reads = {s.id for s in steps if s.kind in ("read", "count")}
     ends: list[str] = []
     failed_last: dict[str, bool] = {}
     lines = 0
+    counted = 0
     i = 0
     while i < len(steps):
         step = steps[i]
-        passed = step.kind in ("ok", "read") or (step.kind == "flaky" and len(ends) >= step.threshold)
+        if step.kind == "branch":  # first choice whose count is reached, else the next step; no side effect
+            failed_last[step.id] = False
+            went = next((index_of[to] for least, to in step.choices if counted >= least), i + 1)
+            FIGURES["decisions: a choice" if went != i + 1 else "decisions: the default"] += 1
+            i = went
+            continue
+        if step.kind == "count":
+            counted = sum(1 for e in ends if e not in reads)  # before its own end
+        changes = sum(1 for e in ends if e not in reads)
+        passed = step.kind in ("ok", "read", "count") or (step.kind == "flaky" and changes >= step.threshold)
         failed_last[step.id] = not passed
         lines += 2 if passed else 1
         if passed:
@@ -89,12 +106,28 @@ def runbooks(draw: st.DrawFn) -> list[Spec]:
     kinds = draw(st.lists(st.sampled_from(["ok", "read", "flaky", "broken"]), min_size=count, max_size=count))
     if "ok" not in kinds and "read" not in kinds:
         kinds[draw(st.integers(0, count - 1))] = "ok"
+    # A count at this index, the branch after it, and room after that for a step to jump to.
+    decide = draw(st.one_of(st.none(), st.integers(0, count - 4))) if count >= 4 else None
+    if decide is not None:
+        kinds[decide : decide + 2] = ["count", "branch"]
+        if "ok" not in kinds and "read" not in kinds:
+            kinds[decide + 2] = "ok"
     passing = [i for i, kind in enumerate(kinds) if kind in ("ok", "read")]
+    changing = [i for i, kind in enumerate(kinds) if kind == "ok"]
     steps = []
     for i, kind in enumerate(kinds):
+        if kind in ("count", "branch"):
+            # Forward only (the default is the next step, so every step stays reachable); the count is of
+            # changes, at most 6 in these runbooks.
+            targets = draw(st.lists(st.integers(i + 2, count - 1), min_size=1, max_size=2)) if kind == "branch" else []
+            choices = tuple((draw(st.integers(0, 2)), f"s{t}") for t in targets)
+            steps.append(
+                Spec(id=f"s{i}", kind=kind, threshold=0, on_failure="abort", critical=True, sleep=0.0, choices=choices)
+            )
+            continue
         policies = ["abort", "continue"]
         if kind == "flaky":
-            policies += [f"goto:s{t}" for t in passing]
+            policies += [f"goto:s{t}" for t in changing]  # each loop back adds a change
         elif kind == "broken":
             policies += [f"goto:s{t}" for t in passing if t > i]  # never back: it would loop for ever
         steps.append(
@@ -110,22 +143,45 @@ def runbooks(draw: st.DrawFn) -> list[Spec]:
     return steps
 
 
-def command(step: Spec, log: Path) -> str:
+def changes_so_far(log: Path, reads: list[str]) -> str:
+    """Shell: how many `end` lines of steps that are not reads the log holds."""
+    others = " ".join(f"-e ' {r}$'" for r in reads)
+    return f"$(grep '^end ' {log} | grep -cv {others})" if reads else f"$(grep -c '^end ' {log})"
+
+
+def command(step: Spec, log: Path, reads: list[str]) -> str:
     parts = [f"echo 'start {step.id}' >> {log}"]
     if step.sleep:
         parts.append(f"sleep {step.sleep}")
     if step.kind == "broken":
         parts.append("exit 1")
     if step.kind == "flaky":
-        parts.append(f"test $(grep -c '^end ' {log}) -ge {step.threshold} || exit 1")
+        parts.append(f"test {changes_so_far(log, reads)} -ge {step.threshold} || exit 1")
     parts.append(f"echo 'end {step.id}' >> {log}")
     return "; ".join(parts)
 
 
 def runbook_yaml(steps: list[Spec], log: Path) -> str:
     lines = ["apiVersion: fireline/v1", "kind: Runbook", "metadata: {name: torture}", "steps:"]
-    for step in steps:
-        lines += [f"  - id: {step.id}", "    action: shell.run", f'    with: {{command: "{command(step, log)}"}}']
+    reads = [s.id for s in steps if s.kind in ("read", "count")]
+    for index, step in enumerate(steps):
+        if step.kind == "branch":
+            counter = steps[index - 1].id
+            lines += [f"  - id: {step.id}", "    action: control.branch", "    with:", "      choices:"]
+            lines += [
+                f'        - {{when: "{{{{ steps.{counter}.outputs.n >= {least} }}}}", goto: {to}}}'
+                for least, to in step.choices
+            ]
+            lines.append(f"      default: {steps[index + 1].id}")
+            continue
+        if step.kind == "count":
+            counting = f"echo 'start {step.id}' >> {log}; n={changes_so_far(log, reads)}; "
+            counting += f"echo 'end {step.id}' >> {log}; echo $n"
+            lines += [f"  - id: {step.id}", "    action: shell.run", "    read_only: true"]
+            lines += [f'    with: {{command: "{counting}"}}', '    outputs: {n: "{{ result.stdout | trim | int }}"}']
+            continue
+        lines += [f"  - id: {step.id}", "    action: shell.run"]
+        lines.append(f'    with: {{command: "{command(step, log, reads)}"}}')
         if step.kind == "read":
             lines.append("    read_only: true")
         elif step.kind != "ok":
@@ -277,7 +333,8 @@ def test_kill_anywhere_then_resume_until_done(
             home, f"SELECT data FROM events WHERE run_id = '{run_id}' AND type = 'run.finished' ORDER BY seq"
         )
         ends = [line.removeprefix("end ") for line in log_lines(log) if line.startswith("end ")]
-        reads = {s.id for s in steps if s.kind == "read"}
+        reads = {s.id for s in steps if s.kind in ("read", "count")}
+        FIGURES["branches"] += any(s.kind == "branch" for s in steps)
         assert_same_effects(ends, expected_ends, reads, runbook_yaml(steps, log))
         assert len(finished) == 1, finished
         assert f'"status": "{expected_status}"' in finished[0][0], (finished, runbook_yaml(steps, log))
