@@ -113,3 +113,43 @@ def test_resource_pressure_refuses_a_real_cluster(tmp_path: Path, http_server: H
             Fault("hot", "kubernetes.resource_pressure", params, None, None), params, ctx, lambda state: None
         )
     assert [r["method"] for r in http_server.received] == ["GET"]  # nothing was patched
+
+
+SCENARIO = """\
+apiVersion: fireline/v1
+kind: GameDay
+metadata: {name: hot-pods, title: Hot pods, hypothesis: Saturated pods are found and scaled}
+connections:
+  cluster: {type: kubernetes}
+steady_state:
+  interval: 1s
+  probes:
+    - {id: up, probe: shell.run, with: {argv: ["true"]}}
+faults:
+  - id: hot
+    action: kubernetes.resource_pressure
+    with: {connection: cluster, deployment: checkout, LOAD}
+    duration: 1m
+detection:
+  - steady_state_violated: true
+response: {mode: manual, timeout: 1m}
+"""
+
+
+@pytest.mark.parametrize(
+    ("load", "problem"),
+    [
+        ("cpu: 900m", None),
+        ("cpu: 2, memory: 512Mi", None),
+        ("memory: 1073741824", None),
+        ("cpu: 12x", "faults[hot].with.cpu: '12x' does not match"),
+        ("namespace: demo", "faults[hot].with"),
+    ],
+)
+def test_resource_pressure_in_a_scenario(tmp_path: Path, cli: Any, load: str, problem: str | None) -> None:
+    path = write(tmp_path / "hot.yaml", SCENARIO.replace("LOAD", load))
+    result = cli("validate", str(path))
+    if problem is None:
+        assert result.code == 0, result.out
+    else:
+        assert result.code == 1 and problem in result.out, result.out
