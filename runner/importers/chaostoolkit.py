@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.durations import MAX_DURATION_SECONDS
+from runner.importers.chaostoolkit_format import WHAT, check_experiment, lookup
 from runner.importers.source import load_mapping
 
 PathKey = tuple[str | int, ...]
-WHAT = "a Chaos Toolkit experiment"
 CLUSTER = "cluster"  # the kubernetes connection the imported faults and probes use
 KNOWN_TOP = frozenset(
     {
@@ -94,127 +93,8 @@ class Imported:
 def import_file(path: Path) -> Imported:
     """Read and map one experiment; DocumentInvalid (exit 1) when it is not one."""
     data = load_mapping(path, WHAT)
-    _check_experiment(data, str(path))
+    check_experiment(data, str(path))
     return _Importer(data, path.stem).run()
-
-
-# --- is this an experiment at all ------------------------------------------------------------------------
-
-
-def _check_experiment(data: dict[str, Any], name: str) -> None:
-    problems: list[tuple[str, str, str | None]] = []
-    if data.get("apiVersion") == "fireline/v1" or data.get("kind") in ("GameDay", "Runbook"):
-        kind = "game day" if data.get("kind") == "GameDay" else "runbook"
-        raise _invalid(
-            name, f"this is a fireline {kind}, not {WHAT}", f"nothing to import: run fireline validate {name}"
-        )
-    if "method" not in data:
-        problems.append(("", f"not {WHAT}: there is no method", "an experiment lists its actions under method:"))
-    elif not isinstance(data["method"], list):
-        problems.append(("method", "method must be a list of activities", None))
-    hypothesis = data.get("steady-state-hypothesis")
-    if hypothesis is not None and not isinstance(hypothesis, dict):
-        problems.append(("steady-state-hypothesis", "must be a mapping with title and probes", None))
-    elif isinstance(hypothesis, dict) and not isinstance(hypothesis.get("probes", []), list):
-        problems.append(("steady-state-hypothesis.probes", "must be a list of probes", None))
-    for key in ("rollbacks",):
-        if key in data and not isinstance(data[key], list):
-            problems.append((key, f"{key} must be a list of activities", None))
-    for key in ("configuration", "secrets", "runtime"):
-        if key in data and data[key] is not None and not isinstance(data[key], dict):
-            problems.append((key, f"{key} must be a mapping", None))
-    for at, activity in _activities(data):
-        problems += [(f"{at}.{below}" if below else at, m, h) for below, m, h in _activity_problems(activity, data)]
-    if problems:
-        raise DocumentInvalid([Diagnostic(name, 1, 1, _json_path_text(at), m, h) for at, m, h in problems])
-
-
-def _activities(data: dict[str, Any]) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    hypothesis = data.get("steady-state-hypothesis")
-    probes = hypothesis.get("probes") if isinstance(hypothesis, dict) else None
-    for section, items in (
-        ("steady-state-hypothesis.probes", probes),
-        ("method", data.get("method")),
-        ("rollbacks", data.get("rollbacks")),
-    ):
-        if isinstance(items, list):
-            out += [(f"{section}[{i}]", item) for i, item in enumerate(items)]
-    return out
-
-
-def _activity_problems(activity: Any, data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    """What Chaos Toolkit itself would refuse in one activity: (path below the activity, message, hint)."""
-    if not isinstance(activity, dict):
-        return [("", "an activity must be a mapping", None)]
-    if "ref" in activity:
-        if not isinstance(activity["ref"], str) or _lookup(data, activity["ref"]) is None:
-            return [("ref", f"refers to an activity named {activity['ref']!r} that is not declared", None)]
-        return []
-    out: list[tuple[str, str, str | None]] = []
-    if activity.get("type") not in ("action", "probe"):
-        out.append(("type", "an activity's type must be action or probe", None))
-    if not isinstance(activity.get("name"), str) or not activity.get("name"):
-        out.append(("name", "an activity needs a name", None))
-    if "pauses" in activity:
-        out += _pauses_problems(activity["pauses"])
-    if "tolerance" in activity and not isinstance(activity["tolerance"], bool | int | str | list | dict):
-        out.append(("tolerance", "a tolerance is a boolean, a number, text, a list or a mapping", None))
-    provider = activity.get("provider")
-    if not isinstance(provider, dict):
-        return [*out, ("provider", "an activity needs a provider", None)]
-    kind = provider.get("type")
-    if kind not in ("http", "process", "python"):
-        return [*out, ("provider.type", f"unknown provider type {kind!r}", "Chaos Toolkit knows http, process, python")]
-    for key, types, required in _PROVIDER_FIELDS[kind]:
-        if key not in provider:
-            if required:
-                out.append((f"provider.{key}", f"a {kind} provider needs {key}", None))
-        elif not isinstance(provider[key], types) or (required and provider[key] == ""):
-            names = " or ".join(_TYPE_NAMES[t] for t in types)
-            out.append((f"provider.{key}", f"a {kind} provider's {key} must be {names}", None))
-    return out
-
-
-def _pauses_problems(pauses: Any) -> list[tuple[str, str, str | None]]:
-    if not isinstance(pauses, dict):
-        return [("pauses", "pauses must be a mapping with before and/or after", None)]
-    out: list[tuple[str, str, str | None]] = []
-    for key, value in pauses.items():
-        number = _number(value) and value >= 0
-        reference = isinstance(value, str) and value.startswith("${") and value.endswith("}")
-        if key not in ("before", "after") or not (number or reference):
-            out.append((f"pauses.{key}", "a pause is before or after: a number of seconds or ${name}", None))
-    return out
-
-
-_TYPE_NAMES: dict[type, str] = {str: "text", list: "a list", dict: "a mapping", int: "a number", float: "a number"}
-# Per provider type: (field, accepted types, required).
-_PROVIDER_FIELDS: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
-    "http": (
-        ("url", (str,), True),
-        ("method", (str,), False),
-        ("headers", (dict,), False),
-        ("timeout", (int, float, list), False),
-    ),
-    "process": (("path", (str,), True), ("arguments", (list, dict, str), False), ("timeout", (int, float), False)),
-    "python": (("module", (str,), True), ("func", (str,), True), ("arguments", (dict,), False)),
-}
-
-
-def _lookup(data: dict[str, Any], name: Any) -> dict[str, Any] | None:
-    for _, activity in _activities(data):
-        if isinstance(activity, dict) and "ref" not in activity and activity.get("name") == name:
-            return activity
-    return None
-
-
-def _invalid(name: str, message: str, hint: str | None = None) -> DocumentInvalid:
-    return DocumentInvalid([Diagnostic(name, 1, 1, "", message, hint)])
-
-
-def _json_path_text(at: str) -> str:
-    return "$." + at if at else "$"
 
 
 # --- the mapping ----------------------------------------------------------------------------------------
@@ -255,13 +135,7 @@ class _Importer:
 
     # -- the whole experiment --------------------------------------------------------------------------
     def run(self) -> Imported:
-        data = self.data
-        for key in data:
-            if key not in KNOWN_TOP:
-                self.warn((key,), "not a Chaos Toolkit experiment field fireline knows: not imported")
-        for key in ("controls", "extensions"):
-            if data.get(key):
-                self.warn((key,), f"Chaos Toolkit {key} are plugins of its own: not imported")
+        self._top_level()
         self._configuration()
         self._secrets()
         interval = self._runtime()
@@ -270,6 +144,26 @@ class _Importer:
         faults = self._method()
         self._rollbacks(faults)
         self._durations(faults)
+        document = self._document(metadata, interval, probes, faults)
+        self.note((), "detection is steady_state_violated and the response is manual: Chaos Toolkit has neither")
+        self.note(
+            (),
+            "objectives are left as commented placeholders: Chaos Toolkit has no notion of them; "
+            "set your own before relying on the verdict",
+        )
+        return Imported(document, self.comments, OBJECTIVES_PLACEHOLDER, tuple(self.findings))
+
+    def _top_level(self) -> None:
+        for key in self.data:
+            if key not in KNOWN_TOP:
+                self.warn((key,), "not a Chaos Toolkit experiment field fireline knows: not imported")
+        for key in ("controls", "extensions"):
+            if self.data.get(key):
+                self.warn((key,), f"Chaos Toolkit {key} are plugins of its own: not imported")
+
+    def _document(
+        self, metadata: dict[str, Any], interval: str | None, probes: list[dict[str, Any]], faults: list[_Fault]
+    ) -> dict[str, Any]:
         document: dict[str, Any] = {"apiVersion": "fireline/v1", "kind": "GameDay", "metadata": metadata}
         if self.inputs:
             document["inputs"] = self.inputs
@@ -277,12 +171,8 @@ class _Importer:
             document["secrets"] = self.secrets
         if self.uses_cluster:
             document["connections"] = {CLUSTER: {"type": "kubernetes"}}
-            self.comments[("connections", CLUSTER)] = (
-                "The cluster the Kubernetes faults and probes act on: $KUBECONFIG, as chaostoolkit-kubernetes",
-                "uses it (add kubeconfig: or context: to choose another).",
-            )
-        steady: dict[str, Any] = {"interval": interval} if interval else {}
-        document["steady_state"] = {**steady, "probes": probes}
+            self.comments[("connections", CLUSTER)] = CLUSTER_COMMENT
+        document["steady_state"] = {**({"interval": interval} if interval else {}), "probes": probes}
         for i, probe in enumerate(probes):
             if probe["id"] in self.probe_comments:
                 self.comments[("steady_state", "probes", i)] = self.probe_comments[probe["id"]]
@@ -291,26 +181,10 @@ class _Importer:
             if fault.comments:
                 self.comments[("faults", i)] = tuple(fault.comments)
         document["detection"] = [{"steady_state_violated": True}]
-        self.comments[("detection",)] = (
-            "Chaos Toolkit has no notion of detection: the game day counts the fault as detected when a",
-            "steady-state probe fails. Add an alert: or prometheus: signal to measure your monitoring instead.",
-        )
+        self.comments[("detection",)] = DETECTION_COMMENT
         document["response"] = {"mode": "manual"}
-        self.comments[("response",)] = (
-            "Nobody responds in a Chaos Toolkit experiment. manual: acknowledge with `fireline gameday ack ID`",
-            "and link the runbook you respond with (`fireline run RUNBOOK --gameday ID`); or use",
-            "mode: runbook with runbook: PATH. A game day nobody acknowledges is reported as failed.",
-        )
-        self.note(
-            (),
-            "detection is steady_state_violated and the response is manual: Chaos Toolkit has neither",
-        )
-        self.note(
-            (),
-            "objectives are left as commented placeholders: Chaos Toolkit has no notion of them; "
-            "set your own before relying on the verdict",
-        )
-        return Imported(document, self.comments, OBJECTIVES_PLACEHOLDER, tuple(self.findings))
+        self.comments[("response",)] = RESPONSE_COMMENT
+        return document
 
     # -- metadata --------------------------------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
@@ -505,7 +379,7 @@ class _Importer:
 
     def _resolve(self, activity: dict[str, Any]) -> dict[str, Any]:
         if "ref" in activity:
-            found = _lookup(self.data, activity["ref"])
+            found = lookup(self.data, activity["ref"])
             assert found is not None  # checked before the mapping starts
             return found
         return activity
@@ -1012,6 +886,20 @@ K8S_DEPLOYMENT_PROBES = frozenset(
     }
 )
 
+CLUSTER_COMMENT = (
+    "The cluster the Kubernetes faults and probes act on: $KUBECONFIG (or ~/.kube/config), as",
+    "chaostoolkit-kubernetes finds it; add kubeconfig: or context: to choose another.",
+)
+DETECTION_COMMENT = (
+    "Chaos Toolkit has no notion of detection: the game day counts the fault as detected when a",
+    "steady-state probe fails. Add an alert: or prometheus: signal to measure your monitoring instead.",
+)
+RESPONSE_COMMENT = (
+    "Nobody responds in a Chaos Toolkit experiment. manual: acknowledge with `fireline gameday ack ID`",
+    "and link the runbook you respond with (`fireline run RUNBOOK --gameday ID`), or use mode: runbook",
+    "with runbook: PATH. Without an acknowledgement and a response run, the game day reports them as",
+    "never happened and fails, even when the system recovered by itself.",
+)
 OBJECTIVES_PLACEHOLDER = (
     "",
     "PLACEHOLDER objectives: Chaos Toolkit has no notion of detection or recovery times, so none were",
@@ -1133,10 +1021,6 @@ def escape_delimiters(text: str, *, before_template: bool) -> str:
         opens = following in ("{", "%", "#") or (not following and before_template)
         out.append("{{ '{' }}" if char == "{" and opens else char)
     return "".join(out)
-
-
-def warnings_text(findings: Sequence[Finding]) -> list[str]:
-    return [f.render() for f in findings]
 
 
 def _given(args: Mapping[str, Any], key: str) -> bool:

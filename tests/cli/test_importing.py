@@ -16,19 +16,16 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Cli, write
-from tests.gameday import conftest as gameday_fixtures
-from tests.gameday.conftest import Lab, journal_events
+from runner.lab.demo_service import DemoServiceConfig, check_deployment
+from runner.lab.k8s import LabCluster, LabConfig
+from tests.conftest import Cli, wait_for, write
+from tests.gameday.conftest import journal_events
 
 CliRunner = Callable[..., Cli]
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "importers" / "experiments"
 GETTING_STARTED = EXPERIMENTS / "service-file-missing.json"
 PODS = EXPERIMENTS / "checkout-pods-terminated.json"
 PYTHON = EXPERIMENTS / "node-drain-python.json"
-
-# The game-day lab (PostgreSQL, the emulated Kubernetes, the checkout service), for the pod-termination run.
-lab = gameday_fixtures.lab
-lab_endpoints = gameday_fixtures.lab_endpoints
 
 
 def test_writes_a_valid_scenario(tmp_path: Path, cli: CliRunner) -> None:
@@ -204,33 +201,84 @@ def test_getting_started_experiment_runs_as_a_game_day(tmp_path: Path, cli: CliR
     assert [(e.step_id, e.data["ok"]) for e in reverted] == [("move-data-file-away", True)]
 
 
-def test_pod_termination_experiment_runs_on_the_lab(tmp_path: Path, cli: CliRunner, lab: Lab) -> None:
-    scenario = tmp_path / "pods.yaml"
-    imported = cli("import", "chaostoolkit", str(PODS), "-o", str(scenario), "--strict")
-    assert imported.code == 0, imported.err
-    core = _core_api(lab.kubeconfig)
-    before = {p.metadata.name for p in core.list_namespaced_pod("demo", label_selector="app=checkout").items}
-    assert before
+class _Checkout:
+    """The lab cluster at its real pace (a new pod is ready 2 s after it is created, so a probe every second
+    sees the outage), and a checkout health endpoint that, like the lab's demo service, answers 200 only while
+    the checkout deployment has ready pods."""
 
-    result = cli("gameday", "run", str(scenario), "-i", f"checkout_url={lab.service_url}", "--report", "none")
-    output = result.out + result.err
-    assert "Traceback" not in output
-    gameday_id = re.search(r"game day (gd-\S+):", output).group(1)  # type: ignore[union-attr]
-    events = journal_events(lab.home, gameday_id)
-    injected = next(e for e in events if e.type == "fault.injected")
-    assert sorted(injected.data["state"]["deleted"]) == sorted(before)  # every checkout pod, as the experiment says
-    assert "DETECTED by steady_state_violated" in output and "RECOVERED" in output
-    assert _metrics(lab.home, gameday_id)["time_to_recover"]["seconds"] is not None
-    # The pods are back: new ones, all ready (the lab fixture also checks checkout is healthy and rolled out).
-    after = {p.metadata.name for p in core.list_namespaced_pod("demo", label_selector="app=checkout").items
-             if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])}
-    assert len(after) == len(before) and not after & before
+    def __init__(self, state_dir: Path) -> None:
+        self.cluster = LabCluster(LabConfig(state_dir=state_dir, time_scale=1.0))
+        self.health: _RatesService | None = None
+
+    def __enter__(self) -> _Checkout:
+        self.cluster.__enter__()
+        self.cluster.wait_for_rollout("checkout", "demo", timeout=60)
+        config = DemoServiceConfig(dsn="", cluster_url=self.cluster.url, db_timeout=5.0)
+
+        def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+            problem = check_deployment(config)
+            handler.send_response(503 if problem else 200)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        handler = type("Health", (http.server.BaseHTTPRequestHandler,),
+                       {"do_GET": answer, "log_message": lambda *a: None})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.cluster.__exit__(None, None, None)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Checkout]:
+    with _Checkout(tmp_path / "lab") as lab:
+        monkeypatch.setenv("KUBECONFIG", str(lab.cluster.kubeconfig_path))  # as chaostoolkit-kubernetes finds it
+        yield lab
 
 
 def _core_api(kubeconfig: str) -> Any:
     from kubernetes import client, config
 
     return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))  # type: ignore[no-untyped-call]
+
+
+def _ready_pods(kubeconfig: str) -> set[str]:
+    core = _core_api(kubeconfig)
+    return {p.metadata.name for p in core.list_namespaced_pod("demo", label_selector="app=checkout").items
+            if p.metadata.deletion_timestamp is None
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])}
+
+
+def test_pod_termination_experiment_runs_on_the_lab(tmp_path: Path, cli: CliRunner, fireline_home: Path,
+                                                    checkout: _Checkout) -> None:
+    scenario = tmp_path / "pods.yaml"
+    imported = cli("import", "chaostoolkit", str(PODS), "-o", str(scenario), "--strict")
+    assert imported.code == 0, imported.err
+    kubeconfig = str(checkout.cluster.kubeconfig_path)
+    before = _ready_pods(kubeconfig)
+    assert len(before) == 3
+
+    result = cli("gameday", "run", str(scenario), "-i", f"checkout_url={checkout.url}", "--report", "none")
+    output = result.out + result.err
+    assert "Traceback" not in output
+    match = re.search(r"game day (gd-\S+):", output)
+    assert match, output
+    events = journal_events(fireline_home, match.group(1))
+    injected = next(e for e in events if e.type == "fault.injected")
+    assert sorted(injected.data["state"]["deleted"]) == sorted(before)  # every checkout pod, as the experiment says
+    assert "DETECTED by steady_state_violated" in output and "RECOVERED" in output, output
+    metrics = _metrics(fireline_home, match.group(1))
+    assert metrics["time_to_detect"]["seconds"] is not None and metrics["time_to_recover"]["seconds"] is not None
+    # The pods are back: as many as before, new ones, all ready; checkout answers again.
+    after = wait_for(lambda: _ready_pods(kubeconfig) if len(_ready_pods(kubeconfig)) == 3 else None,
+                     "the checkout pods to be back", timeout=30)
+    assert not after & before
+    assert check_deployment(DemoServiceConfig(dsn="", cluster_url=checkout.cluster.url)) is None
 
 
 def test_the_command_is_listed_without_importing_it(cli: CliRunner) -> None:

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -327,27 +326,6 @@ def test_nothing_to_inject_or_watch_gets_placeholders(tmp_path: Path) -> None:
     assert data["faults"][0]["id"].startswith("placeholder-")
     assert data["steady_state"]["probes"][0]["id"].startswith("placeholder-")
     assert [path for path, _ in warnings(imported)] == ["$.steady-state-hypothesis", "$.method"]
-
-
-# -- not an experiment ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("[1, 2]", "top level must be a mapping, not a list"),
-    ('{"title": "t", "description": "d"}', "not a Chaos Toolkit experiment: there is no method"),
-    ("apiVersion: fireline/v1\nkind: GameDay\nmetadata: {name: x}\n", "this is a fireline game day"),
-    ('{"title": "t", "method": [{"type": "action", "name": "x", "provider": {"type": "go"}}]}',
-     "unknown provider type 'go'"),
-    ('{"title": "t", "method": [{"ref": "nope"}]}', "refers to an activity named 'nope' that is not declared"),
-    ('{"title": "t", "method": []', "invalid JSON"),
-    ('{"a": 1, "a": 2, "method": []}', "duplicate key 'a'"),
-    ("title: [unclosed\n", "YAML syntax error"),
-])
-def test_not_an_experiment(tmp_path: Path, text: str, message: str) -> None:
-    path = write(tmp_path / "x.json" if text.startswith(("{", "[")) else tmp_path / "x.yaml", text)
-    with pytest.raises(DocumentInvalid) as caught:
-        import_file(path)
-    assert message in str(caught.value)
 
 
 def test_level_names() -> None:
