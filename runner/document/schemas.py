@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -67,12 +68,16 @@ def _validator(kind: str) -> Any:
     return Draft202012Validator(schema)
 
 
+_FAMILY = re.compile(r"[a-z][a-z0-9_-]{0,63}", re.ASCII)
+
+
 @cache
 def action_schema(action: str) -> dict[str, Any] | None:
     """The parameter schema of an action (schemas/actions/<family>.json), or of a game-day fault that is
     not an action (schemas/faults.json)."""
     family, _, short = action.partition(".")
-    if (schema_dir() / "actions" / f"{family}.json").exists():
+    # Only a plain name can be a family's file: not a path elsewhere, not a name too long for a file.
+    if _FAMILY.fullmatch(family) and (schema_dir() / "actions" / f"{family}.json").exists():
         defs = load_schema(f"actions/{family}.json").get("$defs", {})
         if short in defs:
             return {"$schema": _DRAFT, **inline_refs(defs[short], f"actions/{family}.json")}

@@ -57,3 +57,36 @@ def test_an_unknown_step_field_that_is_no_parameter_still_gets_a_did_you_mean(tm
     result = cli("validate", str(path))
     assert result.code == 1
     assert "steps[trim].timout: unknown field 'timout' (hint: did you mean 'timeout'?)" in result.out
+
+
+# --- parameter schemas are looked up by action name: a name that is no family's file name is no action ---
+
+ODD_FAULT = """\
+apiVersion: fireline/v1
+kind: GameDay
+metadata: {name: odd-fault, title: Odd fault, hypothesis: Nothing breaks}
+steady_state:
+  interval: 1s
+  probes:
+    - {id: up, probe: shell.run, with: {argv: ["true"]}}
+faults:
+  - {id: odd, action: "ACTION", with: {}, duration: 1m}
+detection:
+  - steady_state_violated: true
+response: {mode: manual, timeout: 1m}
+"""
+
+
+def test_a_name_that_is_no_file_name_has_no_schema(tmp_path: Path) -> None:
+    from runner.document.schemas import action_schema
+
+    elsewhere = write(tmp_path / "elsewhere.json", '{"$defs": {"y": {"type": "object"}}}')
+    for action in ("x" * 300 + ".y", f"{elsewhere.with_suffix('')}.y", "a/b.c"):
+        assert action_schema(action) is None, action
+
+
+def test_a_game_day_fault_with_a_huge_name_is_a_validation_error(tmp_path: Path, cli: Any) -> None:
+    path = write(tmp_path / "odd.yaml", ODD_FAULT.replace("ACTION", "x" * 300 + ".y"))
+    result = cli("validate", str(path))
+    assert result.code == 1, result.out + result.err
+    assert "faults[odd].action" in result.out and "internal error" not in result.out + result.err
