@@ -92,12 +92,17 @@ def check_inputs(doc: Document, inputs: Any) -> list[Diagnostic]:
             out.append(doc.diagnostic(at, f"default: {duration_problem(default)}", "use e.g. 30s, 5m, 1h"))
         elif "enum" in spec and isinstance(spec["enum"], list) and default not in spec["enum"]:
             out.append(doc.diagnostic(at, f"default {default!r} is not one of the allowed values {spec['enum']}"))
-        elif isinstance(default, int | float) and not isinstance(default, bool):
-            if "minimum" in spec and default < spec["minimum"]:
+        elif _is_number(default):
+            # A bound that is not a number is the schema's to report.
+            if _is_number(spec.get("minimum")) and default < spec["minimum"]:
                 out.append(doc.diagnostic(at, f"default {default} is below the minimum {spec['minimum']}"))
-            if "maximum" in spec and default > spec["maximum"]:
+            if _is_number(spec.get("maximum")) and default > spec["maximum"]:
                 out.append(doc.diagnostic(at, f"default {default} is above the maximum {spec['maximum']}"))
     return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _bad_regex(pattern: Any) -> str | None:

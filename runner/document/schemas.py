@@ -292,7 +292,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, bool):
-        return f"boolean {value}"
+        return str(value).lower()  # as YAML spells it
     if value is None:
         return "nothing (null)"
     text = repr(value)
@@ -304,6 +304,20 @@ def _not_a_duration(value: Any) -> tuple[str, str | None]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return message, f"say which unit: {value}s for seconds, {value}m for minutes"
     return message, "a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 5m, 1h or 1h30m"
+
+
+EXPRESSION_EXAMPLE = "{{ steps.check.outputs.ok }}"
+
+
+def _mapping_hint(schema: Mapping[str, Any], wanted: list[Any]) -> str | None:
+    """For a mapping written as a single value (`retries: 3`): the fields it takes, required ones first."""
+    properties = schema.get("properties")
+    if wanted != ["object"] or not isinstance(properties, Mapping) or not properties:
+        return None
+    required = [f for f in schema.get("required", []) if f in properties]
+    fields = [*required, *(f for f in properties if f not in required)]
+    shown = ", ".join(fields[:5]) + (", ..." if len(fields) > 5 else "")
+    return f"write a mapping with its fields ({shown}), e.g. {{{fields[0]}: ...}}"
 
 
 def _quoted_hint(value: Any, wanted: list[Any]) -> str | None:
@@ -328,9 +342,12 @@ def _message(error: Any) -> tuple[str, str | None]:
     if kind == "type":
         if error.schema.get("pattern") == DURATION_PATTERN:
             return _not_a_duration(error.instance)
+        if "\\{\\{" in str(error.schema.get("pattern", "")):
+            return f"expected an expression such as {EXPRESSION_EXAMPLE}, got {_describe(error.instance)}", None
         wanted = value if isinstance(value, list) else [value]
         names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
-        return f"expected {names}, got {_describe(error.instance)}", _quoted_hint(error.instance, wanted)
+        hint = _quoted_hint(error.instance, wanted) or _mapping_hint(error.schema, wanted)
+        return f"expected {names}, got {_describe(error.instance)}", hint
     if kind == "enum":
         return (
             f"{_describe(error.instance)} is not one of: {', '.join(map(str, value))}",

@@ -90,3 +90,36 @@ def test_a_game_day_fault_with_a_huge_name_is_a_validation_error(tmp_path: Path,
     result = cli("validate", str(path))
     assert result.code == 1, result.out + result.err
     assert "faults[odd].action" in result.out and "internal error" not in result.out + result.err
+
+
+SHORTHANDS = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: shorthands}
+inputs:
+  keep: {type: integer, default: 1, minimum: "0"}
+steps:
+  - id: wait
+    action: control.sleep
+    with: {duration: 1s}
+    approval: yes
+    retries: 3
+    when: true
+"""
+
+
+def test_a_mapping_or_an_expression_written_as_a_plain_value_says_what_it_takes(tmp_path: Path, cli: Any) -> None:
+    path = write(tmp_path / "rb.yaml", SHORTHANDS)
+    result = cli("validate", str(path))
+    assert result.code == 1, result.err  # a bound written as text is reported, not an internal error
+    lines = [line.removeprefix(f"{path}:") for line in result.out.splitlines() if line.startswith(str(path))]
+    assert len(lines) == 4, lines
+    assert lines[0] == "5:46: inputs.keep.minimum: expected a number, got '0' (hint: write the number without quotes)"
+    assert lines[1].startswith(
+        "10:15: steps[wait].approval: expected a mapping, got true (hint: write a mapping with its fields (required, "
+    )
+    assert lines[2] == (
+        "11:14: steps[wait].retries: expected a mapping, got 3 "
+        "(hint: write a mapping with its fields (count, delay, backoff, until), e.g. {count: ...})"
+    )
+    assert lines[3] == "12:11: steps[wait].when: expected an expression such as {{ steps.check.outputs.ok }}, got true"
