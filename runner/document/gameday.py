@@ -17,6 +17,7 @@ from runner.document.runbook import (
     check_connection,
     check_inputs,
     check_template_sites,
+    judged_sites,
     load_runbook,
     template_strings,
 )
@@ -103,7 +104,9 @@ def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, 
     out += validate_params(doc, action, params, (*at, "with"))
     out += check_long_durations(doc, action_schema(action), params, (*at, "with"))
     out += check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
-    out += check_template_sites(doc, template_strings(probe.get("with"), (*at, "with")), scope, GAMEDAY_ROOTS)
+    out += check_template_sites(doc, judged_sites(action, probe.get("with"), (*at, "with")), scope, GAMEDAY_ROOTS)
+    expect = judged_sites(action, probe.get("expect"), (*at, "expect"), ("expect",))
+    out += check_template_sites(doc, expect, scope, GAMEDAY_ROOTS)
     out += check_shell_text(doc, action, params, (*at, "with"))
     return out
 

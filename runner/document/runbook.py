@@ -315,6 +315,14 @@ def _with_sites(node: dict[str, Any], at: PathKey, outside: ResultIn) -> Iterato
         yield path, text, (action if isinstance(action, str) else True) if own else outside
 
 
+def judged_sites(action: str, value: Any, at: PathKey, within: PathKey = ()) -> Iterator[TemplateSite]:
+    """The templates of `value` (at `at`, which is `within` inside `with:`), those the action judges itself
+    against what it read (expect.that) reading its result: a game-day probe's parameters and expect."""
+    declared = traits(action)
+    for path, text, _ in template_strings(value, at):
+        yield path, text, action if declared.deferred((*within, *path[len(at) :])) else False
+
+
 def _until_site(node: dict[str, Any], at: PathKey, result: ResultIn) -> Iterator[TemplateSite]:
     retries = node.get("retries")
     if isinstance(retries, dict) and isinstance(retries.get("until"), str):

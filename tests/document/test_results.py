@@ -129,3 +129,36 @@ def test_what_the_shape_leaves_open_is_not_judged(tmp_path: Path, cli: Any) -> N
 """,
     )
     assert (code, lines) == (0, [])
+
+
+SCENARIO = """\
+apiVersion: fireline/v1
+kind: GameDay
+metadata: {name: probes}
+connections:
+  prom: {type: prometheus, url: "http://127.0.0.1:9090"}
+steady_state:
+  interval: 1s
+  probes:
+    - id: rate
+      probe: prometheus.query
+      with: {connection: prom, query: up}
+      expect: {that: "{{ result.seres | length > 0 and value > 0 }}"}
+faults:
+  - {id: nap, action: shell.run, with: {argv: [sleep, "1"]}, revert: {argv: ["true"]}}
+detection:
+  - steady_state_violated: true
+response: {mode: manual}
+"""
+
+
+def test_a_game_day_probe_expectation_is_checked_against_its_result(tmp_path: Path, cli: Any) -> None:
+    path = write(tmp_path / "gd.yaml", SCENARIO)
+    result = cli("validate", str(path))
+    assert result.code == 1
+    assert result.out.splitlines()[0] == (
+        f"{path}:12:33: steady_state.probes[rate].expect.that: the result of prometheus.query has no field 'seres' "
+        "(hint: did you mean 'series'?)"
+    )
+    fixed = cli("validate", str(write(tmp_path / "ok.yaml", SCENARIO.replace("seres", "series"))))
+    assert fixed.code == 0, fixed.out
