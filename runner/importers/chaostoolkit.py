@@ -410,6 +410,8 @@ class _Importer:
             self.warn((*at, "pauses"), "fireline probes the steady state every interval: pauses are not kept")
         if probe and activity.get("background"):
             self.note((*at, "background"), "fireline runs every steady-state probe concurrently anyway")
+        if "timeout" in activity:
+            self.warn((*at, "timeout"), "an activity's own timeout is not kept (its provider's timeout is)")
 
     def _http_probe(self, ident: str, activity: dict[str, Any], at: PathKey) -> dict[str, Any]:
         provider = activity["provider"]

@@ -311,13 +311,14 @@ def test_runtime_controls_refs_and_unknown_fields(tmp_path: Path) -> None:
         runtime={"hypothesis": {"strategy": "continuously", "freq": 2}, "rollbacks": {"strategy": "never"}},
         controls=[{"name": "tracing", "provider": {"type": "python", "module": "chaostracing.control"}}],
         method=[{"ref": "break-it"}],
-        rollbacks=[process("action", "break-it", "touch", "/tmp/x")],
+        rollbacks=[process("action", "break-it", "touch", "/tmp/x", timeout=5)],
         extra_field=1))
     data = assert_validates(imported)
     assert data["steady_state"]["interval"] == "2s"
     assert data["faults"][0]["with"] == {"argv": ["touch", "/tmp/x"]}  # the ref, resolved
     paths = [path for path, _ in warnings(imported)]
     assert "$.runtime.rollbacks.strategy" in paths and "$.controls" in paths and "$.extra_field" in paths
+    assert "$.method[0].timeout" in paths  # the activity's own timeout, reached through the ref
 
 
 def test_nothing_to_inject_or_watch_gets_placeholders(tmp_path: Path) -> None:
