@@ -108,14 +108,16 @@ class Planner(Engine):
     # -- one step ---------------------------------------------------------------------------------------
     def _plan(self, step: Step) -> tuple[Plan, Outcome | None]:
         state = self.scope.steps.setdefault(step.id, StepState())
-        depends = self._depends(step)
-        if depends:
-            self._predict(step, state, change=False)
-            return Plan(Verdict.DEPENDS, f"depends on a planned change: {depends}"), None
         try:
-            if step.when is not None and not evaluate(step.when, self.scope.context()):
+            # A condition the plan can evaluate decides first: a skipped step depends on nothing.
+            decidable = step.when is not None and not self._uses_predicted((step.when,))
+            if decidable and not evaluate(str(step.when), self.scope.context()):
                 state.status = StepStatus.SKIPPED
                 return Plan(Verdict.NO_CHANGE, f"would be skipped: {step.when} is false"), None
+            depends = self._depends(step)
+            if depends:
+                self._predict(step, state, change=False)
+                return Plan(Verdict.DEPENDS, f"depends on a planned change: {depends}"), None
             action = get_action(step.action)
             params = self._params(step.action, step.params, self.scope.context())
         except TemplateError as exc:

@@ -167,6 +167,10 @@ steps:
   - id: rolled-out
     action: kubernetes.rollout_status
     with: {{connection: lab, deployment: checkout, timeout: 60s}}
+  - id: only-when-asked
+    action: kubernetes.rollout_status
+    when: "{{{{ 1 > 2 }}}}"
+    with: {{connection: lab, deployment: checkout, timeout: 60s}}
 """,
     )
     started = time.monotonic()
@@ -174,9 +178,14 @@ steps:
     took = time.monotonic() - started
     assert plan.code == 0, plan.out + plan.err
     lines = _lines(plan.out)
-    assert any(x.startswith("[1/4] READ         ready-now (kubernetes.wait): ran (read-only)") for x in lines)
-    assert any(x.startswith("[2/4] WOULD-CHANGE scale (kubernetes.scale)") for x in lines)
-    for line in ("[3/4] DEPENDS      seven-ready (kubernetes.wait)", "[4/4] DEPENDS      rolled-out"):
+    assert any(x.startswith("[1/5] READ         ready-now (kubernetes.wait): ran (read-only)") for x in lines)
+    assert any(x.startswith("[2/5] WOULD-CHANGE scale (kubernetes.scale)") for x in lines)
+    # A condition the plan can evaluate still decides first.
+    assert (
+        "[5/5] NO-CHANGE    only-when-asked (kubernetes.rollout_status): would be skipped: {{ 1 > 2 }} is false"
+        in lines
+    )
+    for line in ("[3/5] DEPENDS      seven-ready (kubernetes.wait)", "[4/5] DEPENDS      rolled-out"):
         assert any(
             x.startswith(line) and "depends on a planned change: waits for the effect of scale" in x for x in lines
         ), plan.out
