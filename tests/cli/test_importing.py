@@ -8,6 +8,8 @@ import http.server
 import json
 import os
 import re
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +21,8 @@ import yaml
 from runner.lab.demo_service import DemoServiceConfig, check_deployment
 from runner.lab.k8s import LabCluster, LabConfig
 from tests.conftest import Cli, wait_for, write
-from tests.gameday.conftest import journal_events
+from tests.gameday.conftest import GameDayProcess, fireline_argv, journal_events
+from tests.gameday.flagfile import environment
 
 CliRunner = Callable[..., Cli]
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "importers" / "experiments"
@@ -288,7 +291,6 @@ def test_the_command_is_listed_without_importing_it(cli: CliRunner) -> None:
         "import sys; from runner.cli import main; main(['--help']); "
         "print(any(m.startswith('runner.importers') for m in sys.modules))"
     )
-    import subprocess
     import sys
 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -301,3 +303,42 @@ def test_json_output_of_the_warnings_is_not_mixed_into_the_scenario(cli: CliRunn
     assert result.code == 0
     assert "warning:" not in result.out
     assert json.dumps(yaml.safe_load(result.out))  # stdout is the scenario alone
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_imported_game_day_still_runs_the_rollback(tmp_path: Path, cli: CliRunner,
+                                                                   fireline_home: Path,
+                                                                   rates: tuple[_RatesService, Path],
+                                                                   sig: signal.Signals) -> None:
+    """Chaos Toolkit skips rollbacks when interrupted (by default); the imported game day runs them."""
+    service, data_file = rates
+    experiment = json.loads(GETTING_STARTED.read_text())
+    experiment["method"][0]["pauses"]["after"] = 600  # long enough that only the signal ends it
+    source = write(tmp_path / "experiment.json", json.dumps(experiment))
+    scenario = tmp_path / "scenario.yaml"
+    assert cli("import", "chaostoolkit", str(source), "-o", str(scenario), "--strict").code == 0
+    moved = data_file.with_name("exchange-rates.json.moved")
+
+    log = tmp_path / "gameday.log"
+    argv = fireline_argv("gameday", "run", str(scenario), "-i", f"service_url={service.url}",
+                         "-i", f"data_file={data_file}", "-i", f"moved_file={moved}", "--report", "none")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=tmp_path, env=environment(fireline_home), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    gd = GameDayProcess(proc, fireline_home, log)
+    try:
+        gd.wait_event("gameday.detected", timeout=60)
+        assert moved.exists() and not data_file.exists()  # the outage is real
+        gd.signal_group(sig)
+        code = gd.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    output = gd.output
+    assert code == 130, output
+    assert data_file.exists() and not moved.exists(), output  # the rollback ran
+    reverted = [e for e in journal_events(fireline_home, gd.gameday_id()) if e.type == "fault.reverted"]
+    assert [(e.step_id, e.data["ok"], e.data["why"]) for e in reverted] == [("move-data-file-away", True,
+                                                                             "interrupted")]
+    assert "Traceback" not in output
