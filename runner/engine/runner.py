@@ -31,7 +31,7 @@ from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.templating import TemplateError, evaluate, is_template, render_params
 
-MAX_VISITS_PER_STEP = 100  # a goto loop that never ends is a bug in the runbook, not a strategy
+MAX_VISITS_PER_STEP = 100  # a loop that never ends is a bug in the runbook, not a strategy
 
 
 class Reporter(Protocol):
@@ -148,7 +148,8 @@ class Engine:
             self._current = step.id
             visits[step.id] += 1
             if visits[step.id] > MAX_VISITS_PER_STEP:
-                return self._finish(step, f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: goto loop")
+                loop = f"step {step.id!r} ran {MAX_VISITS_PER_STEP} times: a loop (goto, next: or a branch) never left"
+                return self._finish(step, loop)
             move = self._step(step)
             if move.why in (Why.ABORT, Why.ROLLBACK):
                 if move.why == Why.ROLLBACK:

@@ -237,3 +237,23 @@ def test_without_its_transition_a_branch_step_still_says_where_the_run_went(
     assert (move.to, move.why) == ("right", "branch")
     before_transition = [e for e in events[: decided + 1] if e.type != "step.transition"]
     assert replay(runbook, before_transition).next_index == runbook.index_of("right")
+
+
+def test_a_loop_that_only_a_failure_could_leave_stops_at_the_visit_limit(
+    tmp_path: Path, cli, fireline_home: Path
+) -> None:
+    path = write(
+        tmp_path / "loop.yaml",
+        """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {name: loop}
+steps:
+  - {id: poll, action: control.set, with: {values: {n: "{{ 1 }}"}}}
+  - {id: again, action: control.sleep, with: {duration: 1ms}, next: poll}
+""",
+    )
+    assert "warning: steps poll -> again -> poll form a loop" in cli("validate", str(path)).out
+    result = cli("run", str(path), "--output", "json")
+    assert result.code == 1
+    assert result.json()["message"] == "step 'poll' ran 100 times: a loop (goto, next: or a branch) never left"
