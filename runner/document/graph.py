@@ -65,8 +65,12 @@ def check_graph(doc: Document, data: Mapping[str, Any]) -> list[Diagnostic]:
         return []
     ids = _first_index(steps)
     out = [problem for index, step in steps for problem in _step_problems(doc, index, step, ids)]
-    if any(t.step_id not in ids for index, step in steps for t in targets(index, step)):
-        return out  # a target that is not a step: what it would reach is unknown, so is what is unreachable
+    if len(steps) != len(data["steps"]) or any(
+        t.step_id not in ids for index, step in steps for t in targets(index, step)
+    ):
+        # A step without an id, or a target that is not a step: what they reach is unknown, and so is what
+        # can never run.
+        return out
     nodes = _nodes(steps, ids)
     reached = _reachable(nodes)
     for node in nodes:

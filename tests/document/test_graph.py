@@ -108,3 +108,10 @@ def test_a_loop_only_a_failure_can_leave_is_a_warning(tmp_path: Path, cli) -> No
 def test_shipped_runbooks_have_no_graph_problems(cli) -> None:
     result = cli("validate", "runbooks/")
     assert result.code == 0 and "warning" not in result.out + result.err, result.out
+
+
+def test_a_step_without_an_id_is_reported_once(tmp_path: Path, cli) -> None:
+    steps = "  - {action: control.sleep, with: {duration: 1ms}}\n" + _step("b")
+    code, out, _ = _validate(cli, tmp_path, steps)
+    assert code == 1
+    assert "missing required field 'id'" in out and "can never run" not in out
