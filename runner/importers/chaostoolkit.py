@@ -745,6 +745,11 @@ class _Importer:
                     "No duration: Chaos Toolkit undid it right after the method; here it stays until the game day "
                     "ends (recovery, response timeout or guardrail). Add duration: to bound it."
                 )
+                self.note(
+                    fault.path,
+                    "no pause after this action, so no duration: the fault stays until the game day ends "
+                    "(up to the 30m guardrail when nobody responds); add duration: to bound it",
+                )
         if real:
             first = real[0].index
             if pauses[first][0] > 0 or any(b + a for b, a in pauses[:first]):

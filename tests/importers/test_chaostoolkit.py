@@ -221,6 +221,7 @@ def test_no_pause_means_no_duration_and_says_so(tmp_path: Path) -> None:
     imported = experiment(tmp_path, base())
     assert "duration" not in assert_validates(imported)["faults"][0]
     assert "# No duration: Chaos Toolkit undid it right after the method" in scenario_text(imported)
+    assert any(f.path == "$.method[0]" and "add duration:" in f.message for f in imported.notes)
 
 
 def test_tolerances(tmp_path: Path) -> None:
