@@ -615,9 +615,9 @@ class _Importer:
                 self.warn(
                     (*pat, "arguments"),
                     "the arguments are a shell command line (Chaos Toolkit runs them through a shell): "
-                    "written as command:; check it",
+                    "run by /bin/sh -c as written; check it",
                 )
-                params = self._shell_line(program, arguments, (*pat, "arguments"))
+                params = self._shell_line(str(provider.get("path", "")), arguments, (*pat, "arguments"))
             else:
                 params = {"argv": [program, *(self.template(w, (*pat, "arguments")) for w in words)]}
         elif isinstance(arguments, dict):
@@ -665,7 +665,14 @@ class _Importer:
             return match.group(0)
 
         line = escape_delimiters(_SUBSTITUTION.sub(keep, arguments), before_template=False)
-        params: dict[str, Any] = {"command": f"{shlex.quote(program)} {line}"}
+        if _SUBSTITUTION.search(program):  # the program's own path is a value too: the shell reads it from env
+            env["FIRELINE_PROGRAM"] = self._template_text(program, at)
+            program_word = '"$FIRELINE_PROGRAM"'
+        else:
+            program_word = escape_delimiters(shlex.quote(program), before_template=False)
+        # argv, not command: the line is the experiment's own shell text, run by /bin/sh as Chaos Toolkit ran it;
+        # fireline's shell-text rules are for templated values, and here no value is templated into it.
+        params: dict[str, Any] = {"argv": ["/bin/sh", "-c", f"{program_word} {line}"]}
         if env:
             params["env"] = env
         return params

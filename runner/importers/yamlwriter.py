@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,7 +46,10 @@ def _comment_lines(texts: Sequence[str], indent: int) -> list[str]:
     for text in texts:
         for part in text.splitlines() or [""]:
             shown = "".join(c if c.isprintable() else "?" for c in part).rstrip()
-            out.append(" " * indent + ("# " + shown if shown else "#"))
+            room = max(WIDTH - indent - 2, 40)
+            wrapped = textwrap.wrap(shown, room, break_long_words=False, break_on_hyphens=False)
+            for line in wrapped if len(shown) > room else [shown]:
+                out.append(" " * indent + ("# " + line if line else "#"))
     return out
 
 

@@ -260,9 +260,31 @@ def test_shell_command_lines(tmp_path: Path) -> None:
     faults = assert_validates(imported)["faults"]
     assert faults[0]["with"] == {"argv": ["kill", "-s", "{{ inputs.signal }}", "--", "1"]}
     assert faults[1]["with"] == {"argv": ["pkill", "-{{ inputs.signal }}", "-f", "my app"]}
-    assert faults[2]["with"] == {"command": "sh -c 'kill $(cat ${target})' > $HOME/x",
+    assert faults[2]["with"] == {"argv": ["/bin/sh", "-c", "sh -c 'kill $(cat ${target})' > $HOME/x"],
                                  "env": {"target": "{{ inputs.target }}"}}
     assert "$.method[2].provider.arguments" in [path for path, _ in warnings(imported)]
+
+
+def test_a_shell_line_runs_as_written_and_its_values_stay_values(tmp_path: Path) -> None:
+    """The imported shell line, run by the real shell.run action with hostile configuration values: the
+    values arrive as data, literal braces stay literal, and nothing else runs."""
+    from runner.actions.base import ActionContext
+    from runner.actions.registry import get_action
+    from runner.templating import render_params
+    from runner.testing import StaticConnections
+
+    out = tmp_path / "out.txt"
+    imported = experiment(tmp_path, base(
+        configuration={"bin": "/bin", "word": "$(touch pwned); {{x}} 'q\""},
+        method=[{"type": "action", "name": "line", "provider": {
+            "type": "process", "path": "${bin}/echo", "arguments": f"'{{{{kept}}}}' ${{word}} > {out}"}}],
+        rollbacks=[]))
+    fault = assert_validates(imported)["faults"][0]
+    inputs = {"bin": "/bin", "word": "$(touch pwned); {{x}} 'q\""}
+    params = render_params("shell.run", fault["with"], {"inputs": inputs, "secrets": {}})
+    get_action("shell.run").run(params, ActionContext("t", StaticConnections({})))
+    assert out.read_text() == "{{kept}} $(touch pwned); {{x}} 'q\"\n"
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
 
 def test_chaostoolkit_kubernetes_actions(tmp_path: Path) -> None:
