@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from runner.document.schemas import action_schema, did_you_mean, validate_params
 from runner.document.shelltext import check_shell_text
 from runner.document.yamlsource import Document, PathKey, load_document
 from runner.durations import duration_problem, is_duration, parse_duration
+from runner.patterns import pattern_problem
 from runner.secrets import SecretRef
 from runner.templating import TEMPLATE_FUNCTIONS, is_template, references
 
@@ -106,13 +106,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _bad_regex(pattern: Any) -> str | None:
-    if not isinstance(pattern, str):
-        return None
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return str(exc)
-    return None
+    return pattern_problem(pattern) if isinstance(pattern, str) else None
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -14,6 +14,7 @@ from runner.document.schemas import did_you_mean
 from runner.document.yamlsource import load_document
 from runner.durations import duration_problem, is_duration, is_too_long
 from runner.errors import UsageError
+from runner.patterns import PatternError, finds
 
 
 def parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -142,6 +143,6 @@ def _check(spec: InputSpec, value: Any) -> Any:
 
 def _matches(pattern: str, value: str) -> bool:
     try:
-        return re.search(pattern, value) is not None
-    except re.error as exc:  # validation reports it too; a runbook loaded without validation must not crash
-        raise ValueError(f"the runbook's pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return finds(pattern, value)
+    except PatternError as exc:  # validation reports it too; a runbook loaded without validation must not crash
+        raise ValueError(f"the runbook's pattern is not usable: {exc}") from None

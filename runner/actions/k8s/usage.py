@@ -7,7 +7,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from runner import patterns
 from runner.errors import ActionError
+from runner.patterns import CompiledPattern, PatternError
 
 Obj = dict[str, Any]
 
@@ -83,23 +85,20 @@ def mebibytes(size: int) -> str:
     return f"{size / 2**20:.0f}Mi"
 
 
-def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
+def compile_pattern(pattern: str | None) -> CompiledPattern | None:
     if pattern is None or pattern == "":
         return None
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ActionError(
-            f"pattern {pattern[:60]!r} is not a regular expression: {exc}",
-            hint="a plain word matches lines containing it; escape . * ( [ with a backslash to match them literally",
-        ) from None
+        return patterns.compile_pattern(pattern)
+    except PatternError as exc:
+        raise ActionError(f"pattern {exc}", hint=exc.hint) from None
 
 
 # A log line is matched on its first characters only: a pattern's work stays bounded on huge lines.
 MATCHED_PREFIX = 4096
 
 
-def matching(pod: str, text: str, pattern: re.Pattern[str] | None) -> list[Obj]:
+def matching(pod: str, text: str, pattern: CompiledPattern | None) -> list[Obj]:
     """The lines of one pod's log that the pattern finds (every line without a pattern)."""
     lines = text.splitlines()
     if pattern is not None:
