@@ -784,7 +784,7 @@ def test_logs_keep_the_lines_a_pattern_finds(h: Harness, lab: LabCluster, core: 
     assert everything["count"] == everything["read"] == 15
     last = h.run("kubernetes.logs", pod=pods[0], lines=1, container="checkout").result
     assert last["read"] == last["count"] == 1 and last["pods"] == [pods[0]]
-    with pytest.raises(ActionError, match=r"pattern '\(oops' is not a regular expression"):
+    with pytest.raises(ActionError, match=r"pattern '\(oops' is not a usable regular expression"):
         h.run("kubernetes.logs", deployment="checkout", pattern="(oops")
     with pytest.raises(ActionError, match=r'^pod "nope" not found in namespace "demo"'):
         h.run("kubernetes.logs", pod="nope")

@@ -3,60 +3,25 @@ Kubernetes quantities, label selectors as text, pod usage rows and totals, and m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from runner import patterns
+from runner import kubevalues, patterns
 from runner.errors import ActionError
 from runner.patterns import CompiledPattern, PatternError
 
 Obj = dict[str, Any]
 
-_QUANTITY = re.compile(r"^([+-]?[0-9]+(?:\.[0-9]+)?)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_FACTORS: dict[str | None, float] = {
-    None: 1.0,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-    "Pi": 2.0**50,
-    "Ei": 2.0**60,
-}
-
 
 def quantity(text: Any) -> float:
     """A Kubernetes quantity (`250m`, `25000000n`, `128Mi`, `1.5`) as a number: cores, or bytes."""
-    match = _QUANTITY.match(str(text).strip())
-    if match is None:
+    value = kubevalues.quantity(text)
+    if value is None:
         raise ActionError(f"the Metrics API sent a quantity fireline cannot read: {str(text)[:40]!r}")
-    return float(match.group(1)) * _FACTORS[match.group(2)]
+    return value
 
 
-def selector_text(selector: Obj | None) -> str:
-    """A LabelSelector object as the text the API takes (`app=checkout,tier in (web)`)."""
-    selector = selector or {}
-    parts = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
+selector_text = kubevalues.label_selector_text
 
 
 def pod_rows(items: Iterable[Obj]) -> list[Obj]:

@@ -11,9 +11,10 @@ them: CPU in nanocores (`25000000n`), memory in KiB (`98304Ki`).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from typing import Any
+
+from runner import kubevalues
 
 from .errors import ApiError, path_not_found
 from .objects import Obj, now_iso
@@ -35,28 +36,12 @@ RESOURCES = (NODE_METRICS, POD_METRICS)
 
 _SYSTEM_CPU_MILLI = 180  # the node's kubelet, runtime and system daemons
 _SYSTEM_MEMORY_MI = 900
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(n|u|m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
-_FACTORS = {
-    None: 1.0,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "Ki": 1024.0,
-    "Mi": 1024.0**2,
-    "Gi": 1024.0**3,
-    "Ti": 1024.0**4,
-}
 
 
 def quantity(text: Any) -> float:
     """A Kubernetes quantity as a plain number (cores for CPU, bytes for memory); 0 for anything unreadable:
     a mistyped annotation adds no load rather than breaking the Metrics API."""
-    match = _QUANTITY.match(str(text).strip())
-    return float(match.group(1)) * _FACTORS[match.group(2)] if match else 0.0
+    return kubevalues.quantity(text) or 0.0
 
 
 def _stable(uid: str, spread: int) -> int:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runner import kubevalues
+
 from .errors import bad_request
 
 Predicate = Callable[[Mapping[str, str]], bool]
@@ -99,22 +101,7 @@ def selector_from_label_selector(sel: Mapping[str, Any] | None) -> Predicate:
     return pred
 
 
-def label_selector_string(sel: Mapping[str, Any] | None) -> str:
-    """Render a LabelSelector the way ``metav1.FormatLabelSelector`` does (used by Scale status)."""
-    if not sel:
-        return ""
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
-    for e in sel.get("matchExpressions") or []:
-        op, key, vals = e.get("operator"), e.get("key"), ",".join(sorted(e.get("values") or []))
-        if op == "In":
-            parts.append(f"{key} in ({vals})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({vals})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
+label_selector_string = kubevalues.label_selector_text
 
 
 def _field_value(obj: Mapping[str, Any], path: str) -> str:
