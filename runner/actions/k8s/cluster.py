@@ -83,31 +83,29 @@ class Cluster:
     ) -> Obj:
         """Send one request and return the decoded JSON body. `kwargs` are the client method's own
         (dry_run, label_selector, _content_type, ...); `ref` names the object for a 404's message."""
-        timeout = request_timeout(ctx, self)
-        try:
-            resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
-            try:
-                data = resp.data
-            finally:
-                resp.release_conn()
-        except Exception as exc:  # sorted into user-facing errors by translate()
-            raise self.translate(exc, ref, timeout) from None
+        data = self._body(ctx, fn, args, ref, kwargs)
         return json.loads(data) if data else {}
 
     def call_text(
         self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, ref: Ref | None = None, **kwargs: Any
     ) -> str:
         """Like `call`, for an endpoint that answers with text (a pod's log)."""
+        data = self._body(ctx, fn, args, ref, kwargs)
+        return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data or "")
+
+    def _body(
+        self, ctx: ActionContext, fn: Callable[..., Any], args: tuple[Any, ...], ref: Ref | None, kwargs: Any
+    ) -> Any:
+        """One request's raw body, its connection released; client errors sorted into user-facing ones."""
         timeout = request_timeout(ctx, self)
         try:
             resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
             try:
-                data = resp.data
+                return resp.data
             finally:
                 resp.release_conn()
-        except Exception as exc:  # see call()
+        except Exception as exc:  # sorted into user-facing errors by translate()
             raise self.translate(exc, ref, timeout) from None
-        return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data or "")
 
     def open_watch(
         self, ctx: ActionContext, fn: Callable[..., Any], *args: Any, read_timeout: float, **kwargs: Any
