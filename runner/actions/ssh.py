@@ -595,12 +595,30 @@ class Run(BaseAction):
 
 
 def _open(target: Target) -> None:
-    """Connect (once per run) and turn Nagle off: paramiko leaves it on, so every small SSH packet waited
-    for the peer's delayed ACK (~40 ms on Linux) — a `true` took 47 ms instead of 8 ms."""
-    if target.connection.is_connected:
+    """Connect (once per run) with Nagle off from the first packet. paramiko leaves it on, so every small
+    SSH packet waited for the peer's delayed ACK (~40 ms on Linux): the key exchange and authentication
+    took ~80 ms instead of ~30 ms, and a `true` 47 ms instead of 8 ms. The socket is therefore opened here
+    (only for a direct connection: a gateway makes its own) and handed to paramiko for the handshake."""
+    conn = target.connection
+    if conn.is_connected:
         return
-    target.connection.open()
-    sock = getattr(target.connection.transport, "sock", None)
+    if conn.gateway:
+        conn.open()
+        _no_delay(getattr(conn.transport, "sock", None))
+        return
+    sock = socket.create_connection((conn.host, conn.port), timeout=conn.connect_timeout)
+    _no_delay(sock)
+    conn.connect_kwargs["sock"] = sock
+    try:
+        conn.open()
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        del conn.connect_kwargs["sock"]  # a later reconnect opens a fresh socket
+
+
+def _no_delay(sock: object) -> None:
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 

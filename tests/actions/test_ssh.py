@@ -447,3 +447,24 @@ def test_fleet_service_restart_runbook_end_to_end(fleet: SshFleet, tmp_path: Pat
     )
     assert restarted == sorted(str(s.port) for s in fleet.servers)
     assert "3/3 host(s) ok" in ran.stdout
+
+
+def test_the_handshake_itself_runs_without_nagle(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nagle on during the key exchange made every handshake wait on delayed ACKs (~50 ms of an ~80 ms
+    connect on loopback): the socket paramiko negotiates on must already have TCP_NODELAY."""
+    import socket
+
+    import paramiko
+
+    seen: list[int | None] = []
+    connect = paramiko.SSHClient.connect
+
+    def spy(self: paramiko.SSHClient, *args: Any, **kwargs: Any) -> None:
+        sock = kwargs.get("sock")
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) if sock is not None else None)
+        connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(paramiko.SSHClient, "connect", spy)
+    result = harness.run({"connection": "fleet", "argv": ["echo", "hi"], "stream": False})
+    assert result["ok"] == 3
+    assert len(seen) == 3 and all(seen), seen
