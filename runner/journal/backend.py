@@ -128,6 +128,10 @@ class JournalBackend(Protocol):
 
     def lease_holder(self, run_id: str) -> LeaseRecord | None: ...
 
+    def next_number(self, counter: str) -> int:
+        """The next number of the named counter (1 the first time), taken in one transaction: two processes
+        asking at once never get the same number (incident ids, runner.incident.ids)."""
+
 
 def chained_from(meta: Mapping[str, str]) -> int:
     """The CHAINED_FROM value a store's meta records (0 when it records none: chained from the start)."""

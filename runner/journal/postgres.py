@@ -38,6 +38,13 @@ CREATE TABLE IF NOT EXISTS run_leases (
     machine TEXT NOT NULL, proc_start TEXT NOT NULL, acquired TEXT NOT NULL, renewed TEXT NOT NULL,
     expires DOUBLE PRECISION NOT NULL
 )"""
+# Named counters (incident numbers per year): a number once taken is never given again.
+COUNTERS_DDL = "CREATE TABLE IF NOT EXISTS fireline_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"
+# One statement: the row lock taken by the upsert makes a concurrent caller wait and then see the new value.
+NEXT_NUMBER = (
+    "INSERT INTO fireline_counters AS c (name, value) VALUES (%s, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = c.value + 1 RETURNING c.value"
+)
 _RUN_LOCK = 7726452  # with hashtext(run_id): one appender per run at a time (the chain's previous event)
 
 
@@ -94,6 +101,7 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS journal_events_type ON journal_events (type, seq)",
     "CREATE TABLE IF NOT EXISTS fireline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     LEASES_DDL,
+    COUNTERS_DDL,
     # For people and tools reading the store with psql: one row per event, in the documented shape.
     "CREATE OR REPLACE VIEW events AS "
     "SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events",
@@ -117,10 +125,15 @@ def _to_v5(db: psycopg.Connection) -> None:
     )
 
 
+def _to_v6(db: psycopg.Connection) -> None:
+    db.execute(COUNTERS_DDL)
+
+
 # The team store came with schema 3 (store-wide seq, boot column): nothing older exists on PostgreSQL.
 MIGRATIONS: list[Migration[psycopg.Connection]] = [
     Migration(4, "run leases", _to_v4),
     Migration(5, "the hash chain of each run's events, and who inserted them", _to_v5),
+    Migration(6, "named counters (incident ids)", _to_v6),
 ]
 
 
@@ -239,6 +252,13 @@ class PostgresBackend:
     def chained_from(self) -> int:
         meta: dict[str, str] = dict(self._db.execute("SELECT key, value FROM fireline_meta").fetchall())
         return backend.chained_from(meta)
+
+    def next_number(self, counter: str) -> int:
+        with self._db.transaction():
+            row = self._db.execute(NEXT_NUMBER, (counter,)).fetchone()
+        if row is None:  # an upsert with RETURNING always returns its row
+            raise JournalError(f"the journal at {self.location} returned no number for {counter}")
+        return int(row[0])
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS run_leases (
     machine TEXT NOT NULL, proc_start TEXT NOT NULL, acquired TEXT NOT NULL, renewed TEXT NOT NULL,
     expires REAL NOT NULL
 )"""
+# Named counters (incident numbers per year): a number once taken is never given again.
+COUNTERS_DDL = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+NEXT_NUMBER = (
+    "INSERT INTO counters (name, value) VALUES (?, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+)
 # For people and tools reading the journal with sqlite3: one row per event, in the documented shape.
 VIEW_DDL = (
     "CREATE VIEW IF NOT EXISTS events AS "
@@ -57,6 +63,7 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     LEASES_DDL,
     VIEW_DDL,
+    COUNTERS_DDL,
 ]
 
 
@@ -107,11 +114,16 @@ def _to_v5(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR IGNORE INTO meta SELECT ?, coalesce(max(seq), 0) + 1 FROM journal_events", (CHAINED_FROM,))
 
 
+def _to_v6(db: sqlite3.Connection) -> None:
+    db.execute(COUNTERS_DDL)
+
+
 MIGRATIONS: list[Migration[sqlite3.Connection]] = [
     Migration(2, "one store-wide event sequence", _to_v2),
     Migration(3, "the boot of each event's monotonic clock", _to_v3),
     Migration(4, "run leases", _to_v4),
     Migration(5, "the hash chain of each run's events", _to_v5),
+    Migration(6, "named counters (incident ids)", _to_v6),
 ]
 
 
@@ -271,6 +283,12 @@ class SqliteBackend:
 
     def chained_from(self) -> int:
         return backend.chained_from(dict(self._db.execute("SELECT key, value FROM meta").fetchall()))
+
+    def next_number(self, counter: str) -> int:
+        # BEGIN IMMEDIATE: the increment and its read are one step under the store's write lock.
+        with _transaction(self._db):
+            row = self._db.execute(NEXT_NUMBER, (counter,)).fetchone()
+        return int(row[0])
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

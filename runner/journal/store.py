@@ -188,6 +188,14 @@ class Journal:
             except self._backend.errors as exc:
                 raise self._backend.failure("read", exc) from None
 
+    def next_number(self, counter: str) -> int:
+        """The next number of a named counter, unique in this store (see JournalBackend.next_number)."""
+        with self._lock:
+            try:
+                return self._backend.next_number(counter)
+            except self._backend.errors as exc:
+                raise self._backend.failure("take a number in", exc) from None
+
     # -- run leases (the policy is in lease.py) ------------------------------------------------------------------
     def fence(self, run_id: str, token: str | None) -> None:
         """From now on (until None), durable events of `run_id` are written only while the lease with this
