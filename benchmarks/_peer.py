@@ -1,13 +1,16 @@
-"""Shared helpers for the foundation benchmarks: the peer tool's venv (Chaos Toolkit), the fireline
-executable, machine facts, statistics and table printing.
+"""Shared helpers for the benchmarks: the peer tools' venvs (Chaos Toolkit, Ansible), the fireline
+executable, machine facts, statistics, table printing and the machine-readable results run_all.py reads.
 
-The peer venv is created on first use with `python3 -m venv` + `pip install chaostoolkit`, outside the
-repository: `$FIRELINE_BENCH_PEER_VENV`, else `~/.cache/fireline-bench/peer-venv`. Chaos Toolkit never
+Each peer venv is created on first use with `python3 -m venv` + `pip install PACKAGE`, outside the
+repository: Chaos Toolkit at `$FIRELINE_BENCH_PEER_VENV`, else `~/.cache/fireline-bench/peer-venv`; Ansible
+(ansible-core) at `$FIRELINE_BENCH_ANSIBLE_VENV`, else `~/.cache/fireline-bench/ansible-venv`. A peer never
 shares fireline's venv, so neither tool's dependencies influence the other's import time.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 import platform
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PEER_PACKAGE = os.environ.get("FIRELINE_BENCH_PEER_PACKAGE", "chaostoolkit")
@@ -32,14 +36,30 @@ def peer_venv_dir() -> Path:
 
 def chaos_executable() -> Path | None:
     """The peer venv's `chaos`, creating the venv on first use; None (with a message) when that fails."""
-    venv = peer_venv_dir()
-    chaos = venv / "bin" / "chaos"
-    if chaos.exists():
-        return chaos
-    print(f"creating the peer venv at {venv} (pip install {PEER_PACKAGE}) ...", file=sys.stderr)
+    return _venv_tool(peer_venv_dir(), PEER_PACKAGE, "chaos")
+
+
+ANSIBLE_PACKAGE = os.environ.get("FIRELINE_BENCH_ANSIBLE_PACKAGE", "ansible-core")
+
+
+def ansible_venv_dir() -> Path:
+    configured = os.environ.get("FIRELINE_BENCH_ANSIBLE_VENV")
+    return Path(configured) if configured else Path.home() / ".cache" / "fireline-bench" / "ansible-venv"
+
+
+def ansible_executable() -> Path | None:
+    """The `ansible` (ad hoc) of its own venv, created on first use like Chaos Toolkit's; None when that fails."""
+    return _venv_tool(ansible_venv_dir(), ANSIBLE_PACKAGE, "ansible")
+
+
+def _venv_tool(venv: Path, package: str, tool: str) -> Path | None:
+    executable = venv / "bin" / tool
+    if executable.exists():
+        return executable
+    print(f"creating a peer venv at {venv} (pip install {package}) ...", file=sys.stderr)
     python = shutil.which("python3") or sys.executable
     steps = [[python, "-m", "venv", str(venv)],
-             [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", PEER_PACKAGE]]
+             [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", package]]
     for command in steps:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
@@ -49,7 +69,7 @@ def chaos_executable() -> Path | None:
         if done.returncode != 0:
             print(f"  `{' '.join(command)}` failed:\n{done.stderr[-2000:]}", file=sys.stderr)
             return None
-    return chaos if chaos.exists() else None
+    return executable if executable.exists() else None
 
 
 def peer_version(chaos: Path) -> str:
@@ -123,3 +143,31 @@ def verdict(passed: bool) -> str:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
+
+
+# --- machine-readable results (benchmarks/run_all.py reads them) ----------------------------------------------
+
+@dataclass(frozen=True)
+class Result:
+    """One measure against its target. `fireline` and `peer` are in `unit`; `peer` is None when the measure
+    has no peer (its target is absolute) or the peer could not be run; `met` is None when not judged."""
+
+    measure: str
+    fireline: float
+    unit: str
+    target: str
+    met: bool | None
+    peer: float | None = None
+    ratio: float | None = None
+    note: str = ""
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE (for run_all.py)")
+
+
+def write_results(path: str | None, benchmark: str, results: Sequence[Result]) -> None:
+    """Write `results` to `path` (when given) as {"benchmark": ..., "results": [...]}."""
+    if path:
+        payload = {"benchmark": benchmark, "results": [asdict(r) for r in results]}
+        Path(path).write_text(json.dumps(payload, indent=2) + "\n")

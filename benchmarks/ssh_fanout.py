@@ -1,6 +1,7 @@
 """ssh.run fan-out: wall time to run `true` on 1, 10 and 20 loopback sshd hosts, by max_parallel.
 
-    .venv/bin/python benchmarks/ssh_fanout.py [--repeat 3] [--user NAME | --current-user]
+    .venv/bin/python benchmarks/ssh_fanout.py [--repeat 3] [--user NAME | --current-user] [--quick]
+        [--peer-hosts 1,10,50] [--json FILE]
 
 Connect = the dry-run reachability check (TCP + key exchange + host key + auth, no command): the
 fan-out machinery alone. Cold = new connections + the command, what the first ssh step of a run pays.
@@ -15,10 +16,18 @@ those dotfiles, not fireline. As root it therefore logs in as a dedicated system
 old way. The "cost" lines show what one host costs in CPU (sshd + shell, and the paramiko client), and
 the CPU floor that puts under the 10-host figure on this many CPUs.
 
+Against Ansible: `ansible all -i INVENTORY -m command -a true -f N` (ansible-core in its own venv, see
+_peer.py) on the same hosts, key, ssh_config and login user, for 1, 10 and 50 hosts, each run with a fresh
+ControlPath directory so its connections are as cold as fireline's. Both are measured as whole processes
+(`fireline run` of a one-step ssh.run runbook, journal on, against `ansible`); fireline's in-process ssh.run
+(cold) is shown beside them. Targets: the whole fireline process <= 0.5x Ansible at 10 and 50 hosts, and the
+in-process cold run within 1.2x of the CPU floor (all hosts' measured CPU, client and servers, spread over
+the machine's CPUs) at 10 and 50 hosts.
+
 Reading the 1-host figure: most of it is idle waiting, not work. paramiko does not set TCP_NODELAY, so
 Nagle + the peer's delayed ACK (40ms on Linux loopback) stall the handshake and each command
 (~50ms of a ~80ms connect, ~40ms of a ~47ms `true`, measured with and without TCP_NODELAY on the socket).
-Those stalls overlap across hosts, so they flatter the 10/1 ratio; the CPU floor lines do not depend on them.
+ssh.run therefore opens the socket itself with TCP_NODELAY and hands it to paramiko for the handshake.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _peer
+
 from runner.actions.base import ActionContext
 from runner.actions.ssh import Run
 from runner.testing import StaticConnections as Connections
@@ -42,6 +53,8 @@ from tests.servers.sshd import SshFleet, start_sshd
 
 BENCH_USER = "fireline-bench"
 TARGET_RATIO = 1.5
+TARGET_VS_ANSIBLE = 0.5
+TARGET_VS_FLOOR = 1.2
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -226,23 +239,140 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}ms"
 
 
+# -- against Ansible --------------------------------------------------------------------------------------
+RUNBOOK = """apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: fanout-bench}}
+connections:
+  fleet: {{type: ssh, hosts: {hosts}, ssh_config: "{ssh_config}"}}
+steps:
+  - id: fan-out
+    action: ssh.run
+    read_only: true
+    with: {{connection: fleet, argv: ["true"], max_parallel: {width}, stream: false}}
+"""
+
+
+def _fireline_process(fleet: SshFleet, hosts: int, workdir: Path) -> float:
+    """Wall time of `fireline run` of a one-step ssh.run runbook on `hosts` hosts (journal on, fresh home)."""
+    runbook = workdir / f"fanout-{hosts}.yaml"
+    aliases = fleet.aliases[:hosts]
+    runbook.write_text(RUNBOOK.format(hosts=aliases, ssh_config=fleet.ssh_config_path, width=hosts))
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=workdir))
+    env = {**os.environ, "FIRELINE_HOME": str(home), "FIRELINE_ACTOR": "bench"}
+    command = [str(_peer.fireline_executable()), "run", str(runbook), "--output", "json"]
+    return _peer.timed_run(command, env=env, timeout=300)
+
+
+def _ansible_process(ansible: Path, fleet: SshFleet, hosts: int, workdir: Path) -> float:
+    """Wall time of `ansible all -m command -a true -f N` on `hosts` hosts, with cold connections."""
+    inventory = workdir / "inventory.ini"
+    if not inventory.exists():
+        inventory.write_text(
+            "[fleet]\n" + "".join(f"{alias}\n" for alias in fleet.aliases) + "[all:vars]\n"
+            f"ansible_ssh_common_args='-F {fleet.ssh_config_path}'\n"
+            "ansible_python_interpreter=/usr/bin/python3\n"  # no interpreter discovery round trip
+        )
+    run_dir = Path(tempfile.mkdtemp(prefix="ansible-", dir=workdir))  # a fresh ControlPath: no warm master
+    env = {
+        **os.environ,
+        "ANSIBLE_HOME": str(run_dir / "home"),
+        "ANSIBLE_LOCAL_TEMP": str(run_dir / "tmp"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(run_dir / "cp"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    limit = ",".join(fleet.aliases[:hosts])
+    command = [str(ansible), "all", "-i", str(inventory), "--limit", limit, "-m", "command", "-a", "true"]
+    command += ["-f", str(hosts)]
+    return _peer.timed_run(command, env=env, timeout=600)
+
+
+@dataclass(frozen=True)
+class VsAnsible:
+    hosts: int
+    in_process: float  # ssh.run, cold connections
+    floor: float  # the CPU floor under `in_process`
+    process: float  # `fireline run`
+    ansible: float | None
+
+
+def against_ansible(fleet: SshFleet, host_counts: list[int], repeat: int, workdir: Path) -> list[VsAnsible]:
+    ansible = _peer.ansible_executable()
+    if ansible is None:
+        print("Ansible: SKIP (its venv could not be set up)")
+    cpus = len(os.sched_getaffinity(0))
+    rows = []
+    for hosts in host_counts:
+        case = measure(fleet, hosts, hosts, repeat)
+        cpu = hosts * (case.cold_cpu.server + case.cold_cpu.client)
+        floor = cpu / min(cpus, hosts)  # one host's work cannot spread over two CPUs
+        process = statistics.median(_fireline_process(fleet, hosts, workdir) for _ in range(repeat))
+        peer = None
+        if ansible is not None:
+            peer = statistics.median(_ansible_process(ansible, fleet, hosts, workdir) for _ in range(repeat))
+        rows.append(VsAnsible(hosts, case.cold, floor, process, peer))
+    return rows
+
+
+def report_against_ansible(rows: list[VsAnsible]) -> list[_peer.Result]:
+    table, results = [], []
+    for row in rows:
+        judged = row.hosts >= 10
+        ratio = row.process / row.ansible if row.ansible else None
+        floor_ratio = row.in_process / row.floor
+        table.append([
+            str(row.hosts), f"{row.process:.3f}", f"{row.ansible:.3f}" if row.ansible else "SKIP",
+            f"{ratio:.2f}x" if ratio is not None else "-", f"{row.in_process:.3f}", f"{row.floor:.3f}",
+            f"{floor_ratio:.2f}x",
+        ])  # fmt: skip
+        results.append(_peer.Result(
+            f"ssh.run on {row.hosts} host(s), whole process, vs ansible -m command", row.process, "s",
+            f"<= {TARGET_VS_ANSIBLE}x ansible" if judged else "(shown)",
+            (ratio <= TARGET_VS_ANSIBLE if ratio is not None else None) if judged else None,
+            peer=row.ansible, ratio=ratio,
+        ))  # fmt: skip
+        results.append(_peer.Result(
+            f"ssh.run on {row.hosts} host(s), cold, vs the CPU floor", row.in_process, "s",
+            f"<= {TARGET_VS_FLOOR}x floor" if judged else "(shown)",
+            floor_ratio <= TARGET_VS_FLOOR if judged else None,
+            peer=row.floor, ratio=floor_ratio, note="peer column: the CPU floor",
+        ))  # fmt: skip
+    _peer.print_table(
+        f"Against Ansible (medians, seconds; targets at 10+ hosts: fireline run <= {TARGET_VS_ANSIBLE}x ansible, "
+        f"ssh.run cold <= {TARGET_VS_FLOOR}x the CPU floor)",
+        table,
+        ["hosts", "fireline run", "ansible", "ratio", "ssh.run cold", "CPU floor", "vs floor"],
+    )
+    for result in results:
+        if result.met is not None:
+            print(f"{result.measure}: {result.ratio:.2f}x ({result.target}): {_peer.verdict(result.met)}")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--user", default=None, help=f"login user for the hosts (default as root: {BENCH_USER})")
     who.add_argument("--current-user", action="store_true", help="log in as the current user (its own shell)")
+    parser.add_argument("--quick", action="store_true", help="one repeat, fewer cases, Ansible at 1 and 10 hosts")
+    parser.add_argument("--peer-hosts", default="1,10,50", help="host counts for the Ansible comparison")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.peer_hosts = 1, "1,10"
+    peer_hosts = sorted({int(n) for n in args.peer_hosts.split(",")})
     user: str | None = args.user
     if user is None and not args.current_user and os.geteuid() == 0:
         user = BENCH_USER
     cpus = len(os.sched_getaffinity(0))
-    cases = [(1, 1), (10, 1), (10, 5), (10, 10), (20, 5), (20, 10), (20, 20)]
+    cases = [(1, 1), (10, 10)] if args.quick else [(1, 1), (10, 1), (10, 5), (10, 10), (20, 5), (20, 10), (20, 20)]
+    count = max(20, *peer_hosts)
     with tempfile.TemporaryDirectory(prefix="fireline-bench-ssh-") as tmp:
         t0 = time.perf_counter()
-        with start_sshd(Path(tmp), count=20, user=user) as fleet:
-            print(f"20 sshd instances started in {time.perf_counter() - t0:.2f}s, login user {fleet.user}")
-            print(f"machine: {cpus} CPUs shared by the client and all 20 'hosts'")
+        with start_sshd(Path(tmp), count=count, user=user) as fleet:
+            print(f"{count} sshd instances started in {time.perf_counter() - t0:.2f}s, login user {fleet.user}")
+            print(f"machine: {cpus} CPUs shared by the client and all {count} 'hosts'")
             conn_cpu, cmd_cpu, cmd_wall = one_host_cost(fleet)
             print(
                 f"cost of one host, connect+auth: sshd {_ms(conn_cpu.server)} CPU, "
@@ -262,6 +392,7 @@ def main() -> int:
                     f"   {_ms(case.connect_cpu.server)}+{_ms(case.connect_cpu.client)}"
                     f", {_ms(case.cold_cpu.server)}+{_ms(case.cold_cpu.client)}"
                 )
+            versus = against_ansible(fleet, peer_hosts, args.repeat, Path(tmp))
     one, ten = results[(1, 1)], results[(10, 10)]
     for label, single, many in (
         ("connect+auth", one.connect, ten.connect),
@@ -278,6 +409,13 @@ def main() -> int:
             f"{label}: 10 hosts need {_ms(10 * (cpu.server + cpu.client))} CPU = at least {_ms(floor)} wall on "
             f"{cpus} CPUs, i.e. a floor of {floor / single:.2f}x one host's {_ms(single)} on this machine"
         )
+    results = report_against_ansible(versus)
+    cold_ratio = ten.cold / one.cold
+    results.append(_peer.Result(
+        "ssh.run cold on 10 hosts vs 1 host", ten.cold, "s", f"<= {TARGET_RATIO}x one host",
+        cold_ratio <= TARGET_RATIO, peer=one.cold, ratio=cold_ratio, note="peer column: one host",
+    ))  # fmt: skip
+    _peer.write_results(args.json, "ssh_fanout", results)
     return 0
 
 
