@@ -132,6 +132,15 @@ class JournalBackend(Protocol):
         """The next number of the named counter (1 the first time), taken in one transaction: two processes
         asking at once never get the same number (incident ids, runner.incident.ids)."""
 
+    def incident_rows(self) -> list[StoredRow]:
+        """Every row of the incident index (runner.journal.incidents: its `ALL` columns), by declaration."""
+
+    def open_incidents(self, limit: int) -> list[str]:
+        """The ids of up to `limit` incidents neither resolved nor closed, newest declaration first."""
+
+    def rebuild_incidents(self) -> None:
+        """Build the incident index again from the events, in one transaction."""
+
 
 def chained_from(meta: Mapping[str, str]) -> int:
     """The CHAINED_FROM value a store's meta records (0 when it records none: chained from the start)."""

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from runner.errors import JournalError
-from runner.journal import backend
+from runner.journal import backend, incidents
 from runner.journal.backend import (
     CHAIN_COLUMNS,
     CHAINED_FROM,
@@ -102,6 +102,7 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS fireline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     LEASES_DDL,
     COUNTERS_DDL,
+    *incidents.DDL,
     # For people and tools reading the store with psql: one row per event, in the documented shape.
     "CREATE OR REPLACE VIEW events AS "
     "SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events",
@@ -129,11 +130,35 @@ def _to_v6(db: psycopg.Connection) -> None:
     db.execute(COUNTERS_DDL)
 
 
+def _to_v7(db: psycopg.Connection) -> None:
+    """The incident index (runner.journal.incidents), filled from the incident events already stored."""
+    for statement in incidents.DDL:
+        db.execute(statement)
+    _index_incidents(db)
+
+
+def _index_incidents(db: psycopg.Connection) -> None:
+    """Build the incident index again from the events (inside a transaction). No event is inserted meanwhile
+    (SHARE mode lets readers in, not writers): a change made between reading the events and committing the
+    new index would be lost."""
+    db.execute("LOCK TABLE journal_events IN SHARE MODE")
+    db.execute("DELETE FROM incident_index")
+    with db.cursor() as cur:
+        for sql, params in incidents.changes(db.execute(incidents.SOURCE).fetchall()):
+            cur.execute(_placeholders(sql), params)
+
+
+def _placeholders(sql: str) -> str:
+    """runner.journal.incidents writes its SQL with `?`; psycopg's placeholder is %s."""
+    return sql.replace("?", "%s")
+
+
 # The team store came with schema 3 (store-wide seq, boot column): nothing older exists on PostgreSQL.
 MIGRATIONS: list[Migration[psycopg.Connection]] = [
     Migration(4, "run leases", _to_v4),
     Migration(5, "the hash chain of each run's events, and who inserted them", _to_v5),
     Migration(6, "named counters (incident ids)", _to_v6),
+    Migration(7, "the incident index", _to_v7),
 ]
 
 
@@ -216,6 +241,8 @@ class PostgresBackend:
             if len(runs) > 1:
                 cur.execute(LOCK_RUNS, (sorted(runs),))
             cur.executemany(INSERT, rows)
+            for sql, params in incidents.changes(rows):  # the index moves with the events
+                cur.execute(_placeholders(sql), params)
 
     def _token(self, run_id: str) -> str | None:
         # FOR SHARE: a takeover waits until the event checked against the lease is committed.
@@ -259,6 +286,17 @@ class PostgresBackend:
         if row is None:  # an upsert with RETURNING always returns its row
             raise JournalError(f"the journal at {self.location} returned no number for {counter}")
         return int(row[0])
+
+    # -- the incident index ----------------------------------------------------------------------------------------
+    def incident_rows(self) -> list[StoredRow]:
+        return self._db.execute(incidents.ALL).fetchall()
+
+    def open_incidents(self, limit: int) -> list[str]:
+        return [str(r[0]) for r in self._db.execute(_placeholders(incidents.OPEN_IDS), (limit,))]
+
+    def rebuild_incidents(self) -> None:
+        with self._db.transaction():
+            _index_incidents(self._db)
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runner.errors import JournalError
-from runner.journal import backend
+from runner.journal import backend, incidents
 from runner.journal.backend import (
     CHAIN_COLUMNS,
     CHAINED_FROM,
@@ -64,6 +64,7 @@ SCHEMA = [
     LEASES_DDL,
     VIEW_DDL,
     COUNTERS_DDL,
+    *incidents.DDL,
 ]
 
 
@@ -118,12 +119,27 @@ def _to_v6(db: sqlite3.Connection) -> None:
     db.execute(COUNTERS_DDL)
 
 
+def _to_v7(db: sqlite3.Connection) -> None:
+    """The incident index (runner.journal.incidents), filled from the incident events already stored."""
+    for statement in incidents.DDL:
+        db.execute(statement)
+    _index_incidents(db)
+
+
+def _index_incidents(db: sqlite3.Connection) -> None:
+    """Build the incident index again from the events (inside a write transaction)."""
+    db.execute("DELETE FROM incident_index")
+    for sql, params in incidents.changes(db.execute(incidents.SOURCE).fetchall()):
+        db.execute(sql, params)
+
+
 MIGRATIONS: list[Migration[sqlite3.Connection]] = [
     Migration(2, "one store-wide event sequence", _to_v2),
     Migration(3, "the boot of each event's monotonic clock", _to_v3),
     Migration(4, "run leases", _to_v4),
     Migration(5, "the hash chain of each run's events", _to_v5),
     Migration(6, "named counters (incident ids)", _to_v6),
+    Migration(7, "the incident index", _to_v7),
 ]
 
 
@@ -230,6 +246,8 @@ class SqliteBackend:
                 if durable and fences:
                     backend.check_fences(rows, fences, self._token)
                 db.executemany(INSERT, self._chained(rows))
+                for sql, params in incidents.changes(rows):  # the index moves with the events
+                    db.execute(sql, params)
         finally:
             if durable:
                 db.execute("PRAGMA synchronous=NORMAL")
@@ -289,6 +307,17 @@ class SqliteBackend:
         with _transaction(self._db):
             row = self._db.execute(NEXT_NUMBER, (counter,)).fetchone()
         return int(row[0])
+
+    # -- the incident index ----------------------------------------------------------------------------------------
+    def incident_rows(self) -> list[StoredRow]:
+        return self._db.execute(incidents.ALL).fetchall()
+
+    def open_incidents(self, limit: int) -> list[str]:
+        return [str(r[0]) for r in self._db.execute(incidents.OPEN_IDS, (limit,))]
+
+    def rebuild_incidents(self) -> None:
+        with _transaction(self._db):
+            _index_incidents(self._db)
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -1,0 +1,174 @@
+"""The incident index: one row per incident holding the few facts that `incident list --open` and `incident
+metrics` need, so that neither reads every event of every incident ever declared.
+
+The store keeps it in the same transaction as the events it comes from (`changes`, applied by each backend's
+`insert`), and it can always be built again from the events alone (`rebuild`: the migration that adds it
+does exactly that). Its rules are those of the incident view (runner.incident.view.fold), which a test holds
+them to, written here on the stored data because the journal is the bottom layer:
+
+- the first `incident.declared` of a stream creates the row: severity, type and systems as declared, status
+  investigating; an event of the stream before it changes nothing;
+- `incident.milestone`: the first readable time per known milestone name counts;
+- `incident.corrected`: the last readable correction of a milestone overrides it (kept apart, so the
+  metrics can say which times are corrected ones);
+- `incident.status_changed` to a known status sets it, `incident.closed` sets closed;
+- `incident.severity_changed` sets the severity.
+
+Severities and types are kept as stored; the reader interprets them as the view does. Times are kept as UTC
+ISO 8601 text of one shape (microseconds, `Z`), so they sort as text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.journal.backend import Row
+
+DECLARED = "incident.declared"
+MILESTONE = "incident.milestone"
+CORRECTED = "incident.corrected"
+STATUS_CHANGED = "incident.status_changed"
+SEVERITY_CHANGED = "incident.severity_changed"
+CLOSED = "incident.closed"
+TYPES = (DECLARED, MILESTONE, CORRECTED, STATUS_CHANGED, SEVERITY_CHANGED, CLOSED)
+_INDEXED = frozenset(TYPES)
+
+MILESTONES = ("started", "detected", "acknowledged", "mitigated", "resolved")
+STATUSES = frozenset({"investigating", "identified", "monitoring", "resolved", "closed"})
+# An incident is open until one of these (the view's FINISHED): the partial index holds only the open ones.
+OPEN = "status NOT IN ('resolved', 'closed')"
+
+COLUMNS = ", ".join(
+    ["id", "declared_seq", "severity", "type", "systems", "status", *MILESTONES, *(f"{m}_fixed" for m in MILESTONES)]
+)
+DDL = [
+    "CREATE TABLE IF NOT EXISTS incident_index (id TEXT PRIMARY KEY, declared_seq BIGINT NOT NULL, "
+    "severity TEXT NOT NULL, type TEXT NOT NULL, systems TEXT NOT NULL, status TEXT NOT NULL, "
+    + ", ".join(f"{m} TEXT, {m}_fixed TEXT" for m in MILESTONES)
+    + ")",
+    f"CREATE INDEX IF NOT EXISTS incident_index_open ON incident_index (declared_seq) WHERE {OPEN}",
+]
+# The events the index is made of, in the order they were written (for `rebuild`).
+SOURCE = (
+    "SELECT run_id, ts_wall, ts_mono, type, step_id, actor, data, boot FROM journal_events "
+    f"WHERE type IN ({', '.join(repr(t) for t in TYPES)}) ORDER BY seq"
+)
+ALL = f"SELECT {COLUMNS} FROM incident_index ORDER BY declared_seq"
+OPEN_IDS = f"SELECT id FROM incident_index WHERE {OPEN} ORDER BY declared_seq DESC LIMIT ?"
+
+# (SQL with `?` placeholders, parameters): one change to the index.
+Change = tuple[str, tuple[object, ...]]
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One incident as the index holds it. `reached`: each milestone's first recorded time; `corrected`: the
+    time its last correction gave (this one counts)."""
+
+    id: str
+    declared_seq: int
+    severity: str
+    type: str
+    systems: tuple[str, ...]
+    status: str
+    reached: Mapping[str, str]
+    corrected: Mapping[str, str]
+
+    def at(self, milestone: str) -> str | None:
+        """The milestone's time in effect: the correction's, else the one first recorded."""
+        return self.corrected.get(milestone) or self.reached.get(milestone)
+
+
+def row_of(stored: Sequence[Any]) -> IncidentRow:
+    """An `ALL` row as an IncidentRow."""
+    count = len(MILESTONES)
+    reached, corrected = stored[6 : 6 + count], stored[6 + count : 6 + 2 * count]
+    return IncidentRow(
+        id=str(stored[0]),
+        declared_seq=int(stored[1]),
+        severity=str(stored[2]),
+        type=str(stored[3]),
+        systems=tuple(_systems(stored[4])),
+        status=str(stored[5]),
+        reached={m: str(t) for m, t in zip(MILESTONES, reached, strict=True) if t},
+        corrected={m: str(t) for m, t in zip(MILESTONES, corrected, strict=True) if t},
+    )
+
+
+def changes(rows: Iterable[Row]) -> list[Change]:
+    """What the events in `rows` (as inserted, in order) change in the index; nothing for most events."""
+    found: list[Change] = []
+    for run_id, _wall, _mono, type_, _step, _actor, data, _boot in rows:
+        if type_ in _INDEXED:
+            change = _change(run_id, type_, data)
+            if change is not None:
+                found.append(change)
+    return found
+
+
+def _change(run_id: str, type_: str, data: str) -> Change | None:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    if type_ == DECLARED:
+        return (
+            "INSERT INTO incident_index (id, declared_seq, severity, type, systems, status) VALUES "
+            "(?, (SELECT min(seq) FROM journal_events WHERE run_id = ?), ?, ?, ?, 'investigating') "
+            "ON CONFLICT (id) DO NOTHING",
+            (run_id, run_id, _text(payload.get("severity")), _text(payload.get("type")), _systems_json(payload)),
+        )
+    if type_ == MILESTONE:
+        name, at = _text(payload.get("name")), utc_text(_text(payload.get("at")))
+        if name not in MILESTONES or at is None:
+            return None
+        # The column name comes from MILESTONES, never from the event.
+        return f"UPDATE incident_index SET {name} = coalesce({name}, ?) WHERE id = ?", (at, run_id)
+    if type_ == CORRECTED:
+        name, new = _text(payload.get("milestone")), utc_text(_text(payload.get("new")))
+        if name not in MILESTONES or new is None:
+            return None
+        return f"UPDATE incident_index SET {name}_fixed = ? WHERE id = ?", (new, run_id)
+    if type_ == STATUS_CHANGED:
+        status = _text(payload.get("new"))
+        return ("UPDATE incident_index SET status = ? WHERE id = ?", (status, run_id)) if status in STATUSES else None
+    if type_ == CLOSED:
+        return "UPDATE incident_index SET status = 'closed' WHERE id = ?", (run_id,)
+    return "UPDATE incident_index SET severity = ? WHERE id = ?", (_text(payload.get("new")), run_id)
+
+
+def utc_text(text: str) -> str | None:
+    """An incident time (ISO 8601) in the index's one shape, or None when it is missing or unreadable (read as
+    runner.incident.view.parse_utc reads it: no zone means UTC)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _text(value: object) -> str:
+    """A stored value read as text, as payloads read a text field (a list or mapping is no text)."""
+    return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
+def _systems_json(payload: Mapping[str, Any]) -> str:
+    value = payload.get("systems")
+    return json.dumps([str(v) for v in value] if isinstance(value, list) else [])
+
+
+def _systems(stored: object) -> list[str]:
+    try:
+        value = json.loads(str(stored))
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
