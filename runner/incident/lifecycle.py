@@ -11,7 +11,16 @@ from typing import Any
 from runner.errors import FirelineError
 from runner.incident import events as ev
 from runner.incident import ids
-from runner.incident.model import TRANSITIONS, IncidentType, Milestone, Severity, Status, allowed_next
+from runner.incident.model import (
+    TRANSITIONS,
+    IncidentType,
+    Milestone,
+    NoteKind,
+    Role,
+    Severity,
+    Status,
+    allowed_next,
+)
 from runner.incident.store import append, iso, load
 from runner.incident.view import Incident
 from runner.journal.store import Journal
@@ -94,3 +103,120 @@ def change_status(journal: Journal, incident: Incident, new: Status, actor: str 
         )
     append(journal, incident.id, ev.IncidentStatusChanged(str(incident.status), str(new)), actor)
     return True
+
+
+# -- what responders do -------------------------------------------------------------------------------------------
+
+
+class IncidentClosed(FirelineError):
+    """The incident is closed (its post-mortem is done): only notes and milestone corrections are taken."""
+
+
+def require_open(incident: Incident, doing: str) -> None:
+    if incident.status is Status.CLOSED:
+        raise IncidentClosed(
+            f"{incident.id} is closed: refusing to {doing}",
+            hint=f"notes (`fireline incident note {incident.id} …`) and corrections are still taken",
+        )
+
+
+def check_order(incident: Incident, milestone: Milestone, at: datetime) -> None:
+    """Every interval starts at `started`: no milestone may come before it, and `started` after none."""
+    started = incident.at(Milestone.STARTED)
+    if milestone is not Milestone.STARTED and started is not None and at < started:
+        raise MilestoneOrder(
+            f"{incident.id}: {milestone} at {_shown(at)} would come before the impact started ({_shown(started)})",
+            hint=f"if the impact started earlier, correct it first: fireline incident correct {incident.id} "
+            "started TIME --reason …",
+        )
+    if milestone is Milestone.STARTED:
+        later = [(m, t.at) for m, t in incident.milestones.items() if m is not Milestone.STARTED and t.at < at]
+        if later:
+            name, when = min(later, key=lambda pair: pair[1])
+            raise MilestoneOrder(
+                f"{incident.id}: the impact cannot have started at {_shown(at)}, after {name} ({_shown(when)})"
+            )
+
+
+class MilestoneOrder(FirelineError):
+    """A milestone time that would make an interval negative."""
+
+
+def _shown(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def acknowledge(journal: Journal, incident: Incident, actor: str | None, now: datetime | None = None) -> bool:
+    require_open(incident, "acknowledge it")
+    return reach(journal, incident.id, Milestone.ACKNOWLEDGED, now or datetime.now(UTC), "command", actor)
+
+
+def assign(journal: Journal, incident: Incident, role: Role, name: str, actor: str | None) -> None:
+    require_open(incident, "assign roles")
+    append(journal, incident.id, ev.IncidentRoleAssigned(str(role), name), actor)
+
+
+def change_severity(journal: Journal, incident: Incident, new: Severity, reason: str, actor: str | None) -> bool:
+    require_open(incident, "change its severity")
+    if incident.severity is new:
+        return False
+    append(journal, incident.id, ev.IncidentSeverityChanged(incident.severity, new, reason), actor)
+    return True
+
+
+def add_note(journal: Journal, incident: Incident, text: str, kind: NoteKind, actor: str | None) -> None:
+    append(journal, incident.id, ev.IncidentNote(text, str(kind)), actor)
+
+
+def mitigate(journal: Journal, incident: Incident, actor: str | None, source: str = "command") -> list[str]:
+    """The `mitigated` milestone, and the status `monitoring` when the incident was still being worked on.
+    Returns what changed, for the responder."""
+    require_open(incident, "mark it mitigated")
+    if incident.status is Status.RESOLVED:
+        raise TransitionRefused(f"{incident.id} is resolved already; mitigation comes before resolution")
+    changed = []
+    if reach(journal, incident.id, Milestone.MITIGATED, datetime.now(UTC), source, actor):
+        changed.append("mitigated")
+    if incident.status in (Status.INVESTIGATING, Status.IDENTIFIED):
+        change_status(journal, incident, Status.MONITORING, actor)
+        changed.append(f"status {incident.status} → {Status.MONITORING}")
+    return changed
+
+
+def resolution_problems(incident: Incident) -> list[str]:
+    """Why the incident may not be called resolved yet. The place for the resolution gate (checks that must
+    pass, e.g. the steady state of the affected systems): today nothing is checked."""
+    return []
+
+
+class ResolutionRefused(FirelineError):
+    """The resolution gate found a reason the incident is not resolved."""
+
+
+def resolve(journal: Journal, incident: Incident, actor: str | None, now: datetime | None = None) -> list[str]:
+    """The `resolved` milestone and status, once the gate passes. An incident resolved without a recorded
+    mitigation was mitigated by the resolution: the milestone is recorded at the same moment, so that time to
+    mitigate is never missing for a resolved incident. Returns what changed."""
+    require_open(incident, "resolve it")
+    if incident.status is not Status.RESOLVED and Status.RESOLVED not in TRANSITIONS[incident.status]:
+        change_status(journal, incident, Status.RESOLVED, actor)  # raises with what is allowed
+    problems = resolution_problems(incident)
+    if problems:
+        raise ResolutionRefused(f"{incident.id} is not resolved: " + "; ".join(problems))
+    moment = now or datetime.now(UTC)
+    changed = []
+    if Milestone.MITIGATED not in incident.milestones:
+        reach(journal, incident.id, Milestone.MITIGATED, moment, "resolution (no earlier mitigation recorded)", actor)
+        changed.append("mitigated")
+    if reach(journal, incident.id, Milestone.RESOLVED, moment, "command", actor):
+        changed.append("resolved")
+    if change_status(journal, incident, Status.RESOLVED, actor):
+        changed.append(f"status {incident.status} → {Status.RESOLVED}")
+    return changed
+
+
+def set_status(journal: Journal, incident: Incident, new: Status, actor: str | None) -> list[str]:
+    """`fireline incident status`: resolving goes through `resolve` (its milestone and its gate)."""
+    if new is Status.RESOLVED:
+        return resolve(journal, incident, actor)
+    return [f"status {incident.status} → {new}"] if change_status(journal, incident, new, actor) else []

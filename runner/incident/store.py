@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from runner.errors import FirelineError
+from runner.errors import UsageError
 from runner.incident import events as ev
 from runner.incident.ids import PATTERN
 from runner.incident.view import Incident, fold
@@ -17,8 +17,8 @@ from runner.journal.store import Journal
 LIST_LIMIT = 10_000
 
 
-class UnknownIncident(FirelineError):
-    """No incident of that id in this store."""
+class UnknownIncident(UsageError):
+    """No incident of that id in this store (a usage error, as an unknown run id is)."""
 
 
 def append(journal: Journal, incident_id: str, payload: Payload, actor: str | None) -> Event:

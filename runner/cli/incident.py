@@ -1,0 +1,435 @@
+"""`fireline incident declare|list|show|ack|assign|sev|note|mitigated|status|update|resolve|correct`.
+
+Thin: parse, call runner.incident, render, exit code. Everything heavier than click is imported inside the
+command that needs it, so `fireline --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runner.cli.identity import key_option, policy_option
+from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from runner.incident.view import Incident
+    from runner.journal.store import Journal
+    from runner.policy import Policy
+
+_MAX_TEXT = 4000  # a title, a summary or a note is read at 3 a.m.: long enough, never a file
+_NAME = re.compile(r"^[^\s,][^\n\r\t]{0,99}$")
+as_option = click.option("--as", "actor", metavar="NAME", help="Who does this (default: $FIRELINE_ACTOR or login).")
+format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+@click.group()
+def incident() -> None:
+    """Incidents: declare, classify, respond, resolve. Each change is a journal event with who and when."""
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _journal() -> Journal:
+    from runner.journal.store import open_journal
+
+    return open_journal()
+
+
+def _actor(actor: str | None) -> str:
+    from runner.engine.session import current_actor
+
+    return current_actor(actor)
+
+
+def _load(journal: Journal, incident_id: str) -> Incident:
+    from runner.incident.store import load
+
+    return load(journal, incident_id)
+
+
+def _policy(policy: str | None) -> Policy:
+    from runner.policy import policy_in_force
+
+    return policy_in_force(policy)
+
+
+def _text(value: str, what: str, required: bool = True) -> str:
+    """Free text from the command line: trimmed, not empty (when required), of a sane length."""
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise UsageError(f"{what} is empty")
+    if len(cleaned) > _MAX_TEXT:
+        raise UsageError(f"{what} is {len(cleaned)} characters long: at most {_MAX_TEXT}")
+    if any(ord(c) < 32 and c not in "\n\t" for c in cleaned):
+        raise UsageError(f"{what} holds control characters")
+    return cleaned
+
+
+def _name(value: str, what: str) -> str:
+    cleaned = value.strip()
+    if not _NAME.match(cleaned):
+        raise UsageError(f"{what} {cleaned[:40]!r} is not a name (one line, at most 100 characters)")
+    return cleaned
+
+
+def _when(value: str | None, what: str) -> datetime | None:
+    from runner.incident.times import parse_when
+
+    return parse_when(value, what) if value is not None else None
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# -- declare -----------------------------------------------------------------------------------------------------
+
+
+@incident.command()
+@click.option("--title", required=True, help="What is wrong, in a few words.")
+@click.option("--sev", "severity", metavar="SEVn", help="Severity SEV1 (critical) … SEV4 (low).")
+@click.option("--assess", "assess_", is_flag=True, help="Pick the severity from criteria given as KEY=VALUE "
+              "arguments: users_affected=N systems_down=all|N|a,b data_loss=yes security=yes "
+              "revenue_impact=high|medium|low|none workaround=yes.")
+@click.argument("criteria", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--type", "type_", default="availability", show_default=True,
+              help="availability, performance, security, data or drill.")
+@click.option("--systems", default="", metavar="A,B", help="Affected systems, separated by commas.")
+@click.option("--impact", default="", help="What users experience.")
+@click.option("--started-at", metavar="TIME", help="When the impact started (RFC 3339 with a zone); default now.")
+@click.option("--detected-at", metavar="TIME", help="When it was detected; default now.")
+@click.option("--commander", metavar="NAME", help="The incident commander.")
+@as_option
+@policy_option
+@format_option
+def declare(
+    title: str, severity: str | None, assess_: bool, criteria: tuple[str, ...], type_: str, systems: str,
+    impact: str, started_at: str | None, detected_at: str | None, commander: str | None, actor: str | None,
+    policy: str | None, fmt: str,
+) -> int:  # fmt: skip
+    """Declare an incident; prints its id (INC-YYYY-NNN)."""
+    from runner.incident.lifecycle import Declaration, declare
+    from runner.incident.model import IncidentType, Severity, parse_enum
+
+    if criteria and not assess_:
+        raise UsageError(f"unexpected argument {criteria[0][:40]!r}", hint="criteria follow --assess")
+    if assess_ == (severity is not None):
+        raise UsageError("give either --sev SEVn or --assess KEY=VALUE ...", hint="e.g. --assess users_affected=200")
+    level_policy = _policy(policy)
+    assessment = None
+    if assess_:
+        from runner.incident.assess import assess
+
+        assessment = assess(level_policy, criteria)
+        chosen = assessment.severity
+    else:
+        chosen = parse_enum(Severity, severity or "", "severity")
+    names = tuple(dict.fromkeys(_name(s, "system") for s in systems.split(",") if s.strip()))
+    started, detected = _when(started_at, "--started-at"), _when(detected_at, "--detected-at")
+    if started is not None and detected is not None and detected < started:
+        raise UsageError("--detected-at is before --started-at: the impact starts every interval")
+    declaration = Declaration(
+        title=_text(title, "--title"),
+        severity=chosen,
+        type=parse_enum(IncidentType, type_, "incident type"),
+        systems=names,
+        impact=_text(impact, "--impact", required=False),
+        started_at=started,
+        detected_at=detected,
+        commander=_name(commander, "--commander") if commander is not None else None,
+        assessment=assessment.record() if assessment else None,
+        policy=level_policy.digest,
+    )
+    incident_id = declare(_journal(), declaration, _actor(actor))
+    level = level_policy.severities[str(chosen)]
+    if fmt == "json":
+        _echo_json({"id": incident_id, "severity": str(chosen), "why": list(assessment.why) if assessment else []})
+        return 0
+    click.echo(incident_id)
+    for line in assessment.why if assessment else (f"{chosen} ({level.title}): {level.definition}",):
+        click.echo(f"  {line}", err=True)
+    cadence = "no regular updates" if level.update_cadence_s is None else f"an update every {level.update_cadence}"
+    click.echo(f"  respond: {level.response_target}; {cadence}; roles to fill: "
+               f"{', '.join(level.roles) or 'none'}", err=True)  # fmt: skip
+    return 0
+
+
+# -- reading -------------------------------------------------------------------------------------------------------
+
+
+@incident.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only incidents not resolved or closed.")
+@format_option
+def list_(open_only: bool, fmt: str) -> int:
+    """Incidents, newest first."""
+    from runner.incident.render import summary_row
+    from runner.incident.store import list_incidents
+
+    journal = _journal()
+    found = list_incidents(journal, open_only)
+    if fmt == "json":
+        _echo_json([summary_row(i) for i in found])
+        return 0
+    if not found:
+        click.echo(f"no {'open ' if open_only else ''}incidents in {journal.location}")
+    for row in map(summary_row, found):
+        declared = row["declared_at"][:19].replace("T", " ") if row["declared_at"] else "?"
+        click.echo(f"{row['id']}  {row['severity']}  {row['status']:<13} {declared} UTC  {row['title']}")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@policy_option
+@format_option
+def show(incident_id: str, policy: str | None, fmt: str) -> int:
+    """One incident: status, severity, roles, milestones, the next status update due (or OVERDUE), links."""
+    from runner.incident.render import show_data, show_text
+
+    found = _load(_journal(), incident_id)
+    level = _policy(policy).severities[str(found.severity)]
+    if fmt == "json":
+        _echo_json(show_data(found, level))
+    else:
+        click.echo(show_text(found, level))
+    return 0
+
+
+# -- responding ----------------------------------------------------------------------------------------------------
+
+
+@incident.command()
+@click.argument("incident_id")
+@as_option
+@key_option
+@policy_option
+def ack(incident_id: str, actor: str | None, key: str | None, policy: str | None) -> int:
+    """Acknowledge an incident (the `acknowledged` milestone). With an allowed-signers file the
+    acknowledgement is signed with your SSH key."""
+    from runner.incident.lifecycle import acknowledge
+    from runner.incident.model import Milestone
+
+    journal = _journal()
+    found = _load(journal, incident_id)
+    before = found.milestones.get(Milestone.ACKNOWLEDGED)
+    if before is not None:
+        click.echo(f"{found.id} was acknowledged already, at {_utc(before.at)} by {before.actor or '?'}")
+        return 0
+    who = _acknowledger(journal, found, actor, key, policy)
+    acknowledge(journal, found, who)
+    click.echo(f"acknowledged {found.id} as {who}")
+    return 0
+
+
+def _acknowledger(journal: Journal, found: Incident, actor: str | None, key: str | None, policy: str | None) -> str:
+    """A typed name, or the principal a signed acknowledgement verifies to (the signature is recorded)."""
+    from runner.cli.identity import signing
+    from runner.engine.identities import record_signed, sign_act
+    from runner.identity.statement import Act
+    from runner.incident.lifecycle import require_open
+
+    trust, key_path = signing(actor, key, policy)
+    if trust is None or key_path is None:
+        return _actor(actor)
+    require_open(found, "acknowledge it")
+    signed = sign_act(trust, key_path, Act.ACKNOWLEDGE, found.id, found.policy, "", "incident ack")
+    record_signed(journal, found.id, Act.ACKNOWLEDGE, signed)
+    return signed.principal
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("role")
+@click.argument("name")
+@as_option
+def assign(incident_id: str, role: str, name: str, actor: str | None) -> int:
+    """Give ROLE (commander, tech-lead, comms, scribe, or participant) to NAME."""
+    from runner.incident.lifecycle import assign as assign_role
+    from runner.incident.model import Role, parse_enum
+
+    chosen, person = parse_enum(Role, role, "role"), _name(name, "NAME")
+    journal = _journal()
+    found = _load(journal, incident_id)
+    assign_role(journal, found, chosen, person, _actor(actor))
+    click.echo(f"{found.id}: {person} {'joins as a participant' if chosen is Role.PARTICIPANT else f'is {chosen}'}")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("severity", metavar="SEVn")
+@click.option("--reason", required=True, help="Why the severity changes.")
+@as_option
+def sev(incident_id: str, severity: str, reason: str, actor: str | None) -> int:
+    """Change the severity (with a reason)."""
+    from runner.incident.lifecycle import change_severity
+    from runner.incident.model import Severity, parse_enum
+
+    new, why = parse_enum(Severity, severity, "severity"), _text(reason, "--reason")
+    journal = _journal()
+    found = _load(journal, incident_id)
+    if change_severity(journal, found, new, why, _actor(actor)):
+        click.echo(f"{found.id}: severity {found.severity} → {new}")
+    else:
+        click.echo(f"{found.id} is {new} already: nothing recorded")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("text")
+@click.option("--kind", default="observation", show_default=True, help="observation, decision, root-cause or action.")
+@as_option
+def note(incident_id: str, text: str, kind: str, actor: str | None) -> int:
+    """Add a note to the incident's timeline."""
+    from runner.incident.lifecycle import add_note
+    from runner.incident.model import NoteKind, parse_enum
+
+    chosen, body = parse_enum(NoteKind, kind, "note kind"), _text(text, "TEXT")
+    journal = _journal()
+    found = _load(journal, incident_id)
+    add_note(journal, found, body, chosen, _actor(actor))
+    click.echo(f"noted in {found.id} ({chosen})")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@as_option
+def mitigated(incident_id: str, actor: str | None) -> int:
+    """The impact is stopped (the `mitigated` milestone); the status becomes monitoring."""
+    from runner.incident.lifecycle import mitigate
+
+    journal = _journal()
+    found = _load(journal, incident_id)
+    _said(found, mitigate(journal, found, _actor(actor)), "was mitigated already")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("status")
+@as_option
+def status(incident_id: str, status: str, actor: str | None) -> int:
+    """Change the status: investigating → identified → monitoring → resolved → closed."""
+    from runner.incident.lifecycle import set_status
+    from runner.incident.model import Status, parse_enum
+
+    new = parse_enum(Status, status, "status")
+    journal = _journal()
+    found = _load(journal, incident_id)
+    _said(found, set_status(journal, found, new, _actor(actor)), f"is {new} already")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.option("--status", "status_", required=True, help="The status this update announces (and sets).")
+@click.option("--summary", required=True, help="What is known and being done.")
+@click.option("--impact", default="", help="What users experience now.")
+@click.option("--actions", multiple=True, metavar="ACTION", help="An action taken or under way (repeatable).")
+@click.option("--eta", default=None, help="When a fix is expected, in words or as a time.")
+@click.option("--next-update", metavar="DURATION", help="When the next update is due (e.g. 30m); default: the "
+              "severity's cadence.")
+@as_option
+@policy_option
+@format_option
+def update(
+    incident_id: str, status_: str, summary: str, impact: str, actions: tuple[str, ...], eta: str | None,
+    next_update: str | None, actor: str | None, policy: str | None, fmt: str,
+) -> int:  # fmt: skip
+    """Post a status update: recorded from the initial / progress / resolution template, printed, and handed
+    to the severity's channels. It sets the status too."""
+    from runner.incident.model import Status, parse_enum
+    from runner.incident.times import parse_after
+    from runner.incident.updates import UpdateRequest, post_update
+
+    request = UpdateRequest(
+        status=parse_enum(Status, status_, "status"),
+        summary=_text(summary, "--summary"),
+        impact=_text(impact, "--impact", required=False),
+        actions=tuple(_text(a, "--actions") for a in actions),
+        eta=_text(eta, "--eta") if eta is not None else None,
+        next_update_s=parse_after(next_update, "--next-update") if next_update is not None else None,
+    )
+    journal = _journal()
+    found = _load(journal, incident_id)
+    level = _policy(policy).severities[str(found.severity)]
+    recorded, changed, deliveries = post_update(journal, found, request, level, _actor(actor))
+    if fmt == "json":
+        _echo_json({
+            "id": found.id, "shape": recorded.shape, "status": recorded.status, "message": recorded.message,
+            "next_update_at": recorded.next_update_at, "changed": changed,
+            "channels": [{"channel": d.channel, "delivered": d.delivered, "detail": d.detail} for d in deliveries],
+        })  # fmt: skip
+        return 0
+    click.echo(recorded.message)
+    click.echo("")
+    for line in changed:
+        click.echo(f"{found.id}: {line}")
+    for delivery in deliveries:
+        click.echo(f"channel {delivery.channel}: {delivery.detail}")
+    click.echo(f"recorded in {found.id} ({recorded.shape} update)")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@as_option
+def resolve(incident_id: str, actor: str | None) -> int:
+    """Resolve the incident (the `resolved` milestone and status)."""
+    from runner.incident.lifecycle import resolve as resolve_incident
+
+    journal = _journal()
+    found = _load(journal, incident_id)
+    _said(found, resolve_incident(journal, found, _actor(actor)), "was resolved already")
+    return 0
+
+
+@incident.command()
+@click.argument("incident_id")
+@click.argument("milestone")
+@click.argument("time", metavar="TIME")
+@click.option("--reason", required=True, help="Why the recorded time was wrong.")
+@as_option
+def correct(incident_id: str, milestone: str, time: str, reason: str, actor: str | None) -> int:
+    """Correct a milestone's time (started, detected, acknowledged, mitigated, resolved). The correction is
+    recorded with who, why, and the old and new times; metrics use it."""
+    from runner.incident.lifecycle import check_order
+    from runner.incident.lifecycle import correct as correct_milestone
+    from runner.incident.model import Milestone, parse_enum
+    from runner.incident.times import parse_when
+
+    name, why = parse_enum(Milestone, milestone, "milestone"), _text(reason, "--reason")
+    new = parse_when(time, "TIME")
+    journal = _journal()
+    found = _load(journal, incident_id)
+    current = found.at(name)
+    if current is not None and current == new:
+        click.echo(f"{found.id}: {name} is {_utc(new)} already: nothing recorded")
+        return 0
+    check_order(found, name, new)
+    recorded = correct_milestone(journal, found.id, name, new, why, _actor(actor))
+    was = _utc(current) if current is not None else "not recorded"
+    click.echo(f"{found.id}: {name} corrected from {was} to {_utc(new)} ({recorded.reason})")
+    return 0
+
+
+def _said(found: Incident, changed: list[str], nothing: str) -> None:
+    if not changed:
+        click.echo(f"{found.id} {nothing}: nothing recorded")
+    for line in changed:
+        click.echo(f"{found.id}: {line}")
+
+
+def _utc(moment: datetime) -> str:
+    from runner.incident.times import utc
+
+    return utc(moment)
