@@ -80,6 +80,7 @@ def _execute(
     gameday: str | None = None,
     key: str | None = None,
     policy: str | None = None,
+    incident: str | None = None,
 ) -> int:
     from runner.cli.identity import signing
     from runner.cli.render import make_reporter
@@ -100,6 +101,7 @@ def _execute(
         gc.freeze()
     journal = open_journal()
     parent = _gameday(journal, gameday)
+    incident_id = _incident(journal, incident)
     request = StartRequest(
         runbook_path=path,
         inputs=_inputs(input_pairs, inputs_file),
@@ -111,6 +113,7 @@ def _execute(
         approve_all=approve_all,
         reason=reason_text,
         parent=parent,
+        incident=incident_id,
         trust=trust,
         key=key_path,
     )
@@ -118,8 +121,12 @@ def _execute(
     reporter = make_reporter(runbook, redactor, output)
     witness = _Witness()
     with _interruptible(reporter, witness):
-        on_started = _linked(journal, parent, runbook.name, request.initiator) if not dry_run else None
-        result = start_run(request, runbook, witness.watch(journal), reporter, redactor, on_started)
+        on_started = _both(
+            _linked(journal, parent, runbook.name, request.initiator) if not dry_run else None,
+            _incident_link(journal, incident_id, runbook.name, request.initiator, dry_run, reporter),
+        )
+        watched = _mitigation_watch(journal, incident_id, runbook, request.initiator, reporter) if not dry_run else None
+        result = start_run(request, runbook, witness.watch(watched or journal), reporter, redactor, on_started)
         if parent is not None:
             from runner.gameday.response import on_run_finished
 
@@ -135,6 +142,60 @@ def _gameday(journal: Journal, gameday: str | None) -> str | None:
     from runner.gameday.response import resolve
 
     return resolve(journal, gameday)
+
+
+def _incident(journal: Journal, incident: str | None) -> str | None:
+    """The id of the incident `--incident` names, refused (before anything runs) when unknown or closed."""
+    if incident is None:
+        return None
+    from runner.incident.links import open_incident
+
+    return open_incident(journal, incident).id
+
+
+def _incident_link(
+    journal: Journal, incident_id: str | None, runbook: str, actor: str, dry_run: bool, reporter: Any
+) -> Callable[[str], None] | None:
+    """What records on the incident, once the run (or plan) is recorded, that it belongs to the incident."""
+    if incident_id is None:
+        return None
+    from runner.incident.links import link
+    from runner.incident.model import LinkKind
+
+    def linked(run_id: str) -> None:
+        link(journal, incident_id, run_id, LinkKind.PLAN if dry_run else LinkKind.RUNBOOK, runbook, actor)
+        reporter.note(f"linked to incident {incident_id}: its timeline shows this {'plan' if dry_run else 'run'}")
+
+    return linked
+
+
+def _mitigation_watch(journal: Journal, incident_id: str | None, runbook: Any, actor: str, reporter: Any) -> Any:
+    """For a runbook that says `metadata.mitigates: true` run for an incident: the journal, watched for the
+    first production change that succeeds (it marks the incident mitigated). None otherwise."""
+    if incident_id is None or not runbook.mitigates:
+        return None
+    from runner.incident.links import MitigationWatch
+
+    return MitigationWatch(journal, incident_id, actor, reporter.note).watching()
+
+
+def _incident_of(journal: Journal, run_id: str) -> str | None:
+    """The incident a recorded run was started for (its run.started), if any."""
+    started = journal.events(run_id, (ev.RUN_STARTED,))
+    return ev.RunStarted.of(started[0]).incident if started else None
+
+
+def _both(*hooks: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """One on-started hook that calls each given one, in order."""
+    present = [hook for hook in hooks if hook is not None]
+    if not present:
+        return None
+
+    def started(run_id: str) -> None:
+        for hook in present:
+            hook(run_id)
+
+    return started
 
 
 def _linked(journal: Journal, parent: str | None, runbook: str, actor: str) -> Callable[[str], None] | None:
@@ -229,6 +290,7 @@ def _interruption_account(reporter: Any, witness: _Witness | None) -> str:
 @click.option("--approve-all", is_flag=True, help="Pre-approve every gated step. Needs --reason.")
 @click.option("--reason", help="Why the pre-approval is given; recorded in the journal.")
 @click.option("--gameday", metavar="ID", help="Link this run to a game day (manual response).")
+@click.option("--incident", metavar="ID", help="Link this run to an open incident (its timeline shows the steps).")
 @key_option
 @policy_option
 def run(
@@ -243,6 +305,7 @@ def run(
     approve_all: bool,
     reason: str | None,
     gameday: str | None,
+    incident: str | None,
     key: str | None,
     policy: str | None,
 ) -> int:
@@ -262,6 +325,7 @@ def run(
         gameday=gameday,
         key=key,
         policy=policy,
+        incident=incident,
     )
 
 
@@ -269,11 +333,20 @@ def run(
 @click.argument("runbook", type=click.Path(exists=True, dir_okay=False))
 @with_options(input_options)
 @click.option("--no-reads", is_flag=True, help="Do not run read-only steps (they run by default).")
+@click.option("--incident", metavar="ID", help="Link this plan to an open incident (its timeline shows it).")
 def plan(
-    runbook: str, input_pairs: tuple[str, ...], inputs_file: str | None, output: str, actor: str | None, no_reads: bool
+    runbook: str,
+    input_pairs: tuple[str, ...],
+    inputs_file: str | None,
+    output: str,
+    actor: str | None,
+    no_reads: bool,
+    incident: str | None,
 ) -> int:
     """Dry-run RUNBOOK: each step's verdict (would-change, read, cannot-check). Nothing is written."""
-    return _execute(runbook, input_pairs, inputs_file, output, actor, dry_run=True, no_reads=no_reads)
+    return _execute(
+        runbook, input_pairs, inputs_file, output, actor, dry_run=True, no_reads=no_reads, incident=incident
+    )
 
 
 @click.command()
@@ -375,7 +448,9 @@ def resume(
         redactor = Redactor()
         reporter = make_reporter(runbook, redactor, output)
         with _interruptible(reporter):
-            result = resume_run(request, runbook, journal, reporter, redactor)
+            # A run linked to an incident stays linked: a change it makes after the pause can mitigate it.
+            watched = _mitigation_watch(journal, _incident_of(journal, full_id), runbook, request.actor, reporter)
+            result = resume_run(request, runbook, watched or journal, reporter, redactor)
             # A run responding to a game day keeps its link: its end counts for the game day after a pause too.
             from runner.gameday.response import on_run_finished
 

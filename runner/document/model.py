@@ -112,5 +112,10 @@ class Runbook:
     def step(self, step_id: str) -> Step:
         return self._by_id[step_id]
 
+    @property
+    def mitigates(self) -> bool:
+        """`metadata.mitigates: true`: run for an incident, its first change that succeeds mitigates it."""
+        return self.metadata.get("mitigates") is True
+
     def index_of(self, step_id: str) -> int:
         return self.step(step_id).index

@@ -54,16 +54,19 @@ class StartRequest:
     approve_steps: tuple[str, ...] = ()
     approve_all: bool = False
     reason: str = ""
-    # The id of what this run is part of (a game day's response; later an incident), recorded in run.started
+    # The id of what this run is part of (a game day's response), recorded in run.started
     # and kept on resume. The engine only carries it: the parent's package links the run to itself.
     parent: str | None = None
+    # The incident the run responds to (`--incident`), recorded in run.started and kept on resume; the
+    # incident package links it (the engine only carries the id).
+    incident: str | None = None
     # Verified identities: the allowed signers in force and the initiator's key (None: names are typed).
     trust: Trust | None = None
     key: Path | None = None
 
 
-# Called with the run's id once run.started is recorded, before the first step: how a parent (a game day)
-# learns the id of the run it is waiting for without the engine knowing what a parent is.
+# Called with the run's id once run.started (or plan.started) is recorded, before the first step: how a parent
+# (a game day, an incident) learns the id of the run it is waiting for without the engine knowing what it is.
 OnStarted = Callable[[str], None]
 
 
@@ -78,7 +81,7 @@ def start_run(
     """A new run, its lease held from before its first event until it stops (one owner per run)."""
     run_id = new_run_id()
     if request.dry_run:
-        return _start_run(request, runbook, journal, reporter, redactor, run_id, None)
+        return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started)
     signed = _sign_start(request, runbook, run_id)
     if signed is not None:
         request = replace(request, initiator=signed.principal)
@@ -144,6 +147,7 @@ def _start_run(
                 version=__version__,
                 initiator=request.initiator,
                 steps=tuple(s.id for s in runbook.steps),
+                incident=request.incident,
             ).to_data()
         ),
         durable=True,

@@ -80,6 +80,7 @@ def _wall(text: str) -> datetime:
 class RunStarted(Payload):
     TYPE: ClassVar[str] = RUN_STARTED
     MISSING: ClassVar[Mapping[str, Any]] = {"name": "?"}
+    OMIT: ClassVar[frozenset[str]] = frozenset({"incident"})  # written only for a run linked to an incident
     runbook: str  # the runbook file's absolute path
     name: str
     title: str
@@ -93,6 +94,7 @@ class RunStarted(Payload):
     version: str = ""  # the fireline version that started the run
     initiator: str = ""
     steps: tuple[str, ...] = ()
+    incident: str | None = None  # the incident the run responds to (`--incident`); kept on resume
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Self:
