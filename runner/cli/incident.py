@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli.identity import key_option, policy_option
+from runner.cli.incident_metrics import metrics
 from runner.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
 @click.group()
 def incident() -> None:
     """Incidents: declare, classify, respond, resolve. Each change is a journal event with who and when."""
+
+
+incident.add_command(metrics)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
