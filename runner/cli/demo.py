@@ -48,5 +48,7 @@ def demo(scenario: str) -> int:
         click.echo(line)
     click.echo(f"\nHTML report: {report}")
     click.echo(f"timeline:    fireline gameday report {result.gameday_id}")
+    if result.incident:
+        click.echo(f"incident:    {result.incident} (drill): fireline incident show {result.incident}")
     click.echo("the lab was stopped and removed.")
     return result.exit_code

@@ -75,6 +75,8 @@ def _run_and_report(
     )
     for line in metric_lines(result.metrics, interval):
         click.echo(line)
+    if result.incident:
+        click.echo(f"drill incident: {result.incident} (fireline incident show {result.incident})")
     if report_format != "none":
         path = write_report(journal, result.gameday_id, report_format)
         click.echo(f"report: {path}")

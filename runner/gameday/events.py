@@ -31,6 +31,9 @@ RESPONSE_FINISHED = "response.finished"  # data: run_id, status
 RECOVERED = "gameday.recovered"  # data: since_mono (start of the window in which steady state held)
 ABORTED = "gameday.aborted"  # data: reason
 FINISHED = "gameday.finished"  # data: status (passed|failed|aborted|interrupted|not-started|error), metrics
+# data: incident — the drill incident this game day opened (recorded before the incident's own events, so a
+# crash between the two leaves the id reserved for this game day: `recover` declares it, never a second one)
+INCIDENT = "gameday.incident"
 
 ALL = (
     GAMEDAY_STARTED,
@@ -53,6 +56,7 @@ ALL = (
     RECOVERED,
     ABORTED,
     FINISHED,
+    INCIDENT,
 )
 
 
@@ -74,6 +78,7 @@ class Status(StrEnum):
 @event_payload
 class GameDayStarted(Payload):
     TYPE: ClassVar[str] = GAMEDAY_STARTED
+    OMIT: ClassVar[frozenset[str]] = frozenset({"severity"})
     MISSING: ClassVar[Mapping[str, Any]] = {"scenario": "?"}
     scenario: str
     title: str = ""
@@ -92,6 +97,9 @@ class GameDayStarted(Payload):
     # references (never values).
     connections: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, Any] = field(default_factory=dict)
+    # What the drill incident is declared with (metadata.severity and systems; `recover` may declare it).
+    severity: str | None = None
+    systems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +293,13 @@ class GameDayRecovered(Payload):
 class GameDayAborted(Payload):
     TYPE: ClassVar[str] = ABORTED
     reason: str = ""
+
+
+@event_payload
+class GameDayIncident(Payload):
+    TYPE: ClassVar[str] = INCIDENT
+    MISSING: ClassVar[Mapping[str, Any]] = {"incident": "?"}
+    incident: str  # the drill incident's id (INC-YYYY-NNN)
 
 
 @dataclass(frozen=True)

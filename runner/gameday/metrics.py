@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from runner.gameday import events as gev
 from runner.journal.events import Event, RunStatus, on_one_clock
 
+WALL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the journal's ts_wall
 METRICS = ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover")
 LABELS = {
     "time_to_detect": "Time to detect",
@@ -51,28 +53,71 @@ def _mitigated(events: Sequence[Event]) -> Event | None:
     )
 
 
-def measure(events: Sequence[Event], objectives: Mapping[str, float]) -> list[Metric]:
-    """Each time is measured from the first fault.injected event."""
+@dataclass(frozen=True)
+class Moment:
+    """When something the metrics measure happened: on the monotonic clock of the game day's first event (what
+    the metrics subtract) and on the wall clock (what an incident records: it spans machines and days)."""
+
+    mono: float
+    wall: str  # UTC ISO 8601 with microseconds and `Z`, as the journal writes ts_wall
+
+
+# The moments of a game day (runner.gameday.drill gives them to its incident), and the metric each one ends.
+INJECTED = "injected"
+ENDS = {
+    "time_to_detect": "detected",
+    "time_to_acknowledge": "acknowledged",
+    "time_to_mitigate": "mitigated",
+    "time_to_recover": "recovered",
+}
+MARKS = (gev.FAULT_INJECTED, gev.DETECTED, gev.ACKNOWLEDGED, gev.RESPONSE_FINISHED, gev.RECOVERED)  # their events
+
+
+def moments(events: Sequence[Event]) -> dict[str, Moment]:
+    """The moments the metrics are measured between, each by the first event that marks it (the only place
+    that chooses them: the metrics and the drill incident's milestones cannot disagree). Nothing counts
+    before the first fault.injected."""
     events = on_one_clock(events)
     injected = _first(events, gev.FAULT_INJECTED)
-    moments: dict[str, float | None] = dict.fromkeys(METRICS)
-    if injected is not None:
-        detected = _first(events, gev.DETECTED)
-        acknowledged = _first(events, gev.ACKNOWLEDGED)
-        mitigated = _mitigated(events)
-        recovered = _first(events, gev.RECOVERED)
-        moments["time_to_detect"] = detected.ts_mono if detected else None
-        moments["time_to_acknowledge"] = acknowledged.ts_mono if acknowledged else None
-        moments["time_to_mitigate"] = mitigated.ts_mono if mitigated else None
-        moments["time_to_recover"] = _recovered_at(recovered) if recovered else None
-    start = injected.ts_mono if injected else 0.0
+    if injected is None:
+        return {}
+    marks = {
+        INJECTED: injected,
+        "detected": _first(events, gev.DETECTED),
+        "acknowledged": _first(events, gev.ACKNOWLEDGED),
+        "mitigated": _mitigated(events),
+    }
+    found = {name: Moment(e.ts_mono, e.ts_wall) for name, e in marks.items() if e is not None}
+    recovered = _first(events, gev.RECOVERED)
+    if recovered is not None:
+        found["recovered"] = _recovered_at(recovered)
+    return found
+
+
+def measure(events: Sequence[Event], objectives: Mapping[str, float]) -> list[Metric]:
+    """Each time is measured from the first fault.injected event."""
+    found = moments(events)
+    start = found[INJECTED].mono if INJECTED in found else 0.0
+    ended = {name: found.get(ENDS[name]) for name in METRICS}
     return [
-        Metric(name, None if at is None else max(0.0, at - start), objectives.get(name)) for name, at in moments.items()
+        Metric(name, None if at is None else max(0.0, at.mono - start), objectives.get(name))
+        for name, at in ended.items()
     ]
 
 
-def _recovered_at(recovered: Event) -> float:
+def _recovered_at(recovered: Event) -> Moment:
     """Recovery counts from the start of the window in which the steady state held (the event's own time in
     journals that did not record it)."""
     since = gev.GameDayRecovered.of(recovered).since_mono
-    return recovered.ts_mono if since is None else since
+    if since is None:
+        return Moment(recovered.ts_mono, recovered.ts_wall)
+    return Moment(since, wall_before(recovered.ts_wall, recovered.ts_mono - since))
+
+
+def wall_before(wall: str, seconds: float) -> str:
+    """The journal wall time `seconds` before `wall` (unchanged when `wall` is not one the journal wrote)."""
+    try:
+        at = datetime.strptime(wall, WALL_FORMAT)
+    except ValueError:
+        return wall
+    return (at - timedelta(seconds=seconds)).strftime(WALL_FORMAT)

@@ -25,6 +25,7 @@ from runner.durations import format_duration
 from runner.engine.context import Connections, RunScope
 from runner.errors import FirelineError
 from runner.gameday import events as gev
+from runner.gameday.drill import Drill
 from runner.gameday.events import Status
 from runner.gameday.metrics import Metric, measure
 from runner.gameday.output import Printer, ReporterFactory, brief, response_reporter
@@ -62,6 +63,7 @@ class GameDayResult:
     metrics: tuple[Metric, ...]
     message: str = ""
     trace: str = ""  # with Status.ERROR: the traceback of the bug (shown with FIRELINE_DEBUG=1)
+    incident: str | None = None  # the drill incident the game day opened (None: no fault was injected)
 
     @property
     def exit_code(self) -> int:
@@ -117,6 +119,7 @@ class GameDayRun:
         # Fault id → what is in place. A fault leaves only once its `fault.reverted` (ok) is recorded.
         self.injected: dict[str, Injected] = {}
         self.response_thread: threading.Thread | None = None
+        self.drill: Drill | None = None  # opened once the first fault is in
 
     # -- the whole game day --------------------------------------------------------------------------------
     def execute(self) -> GameDayResult:
@@ -172,7 +175,8 @@ class GameDayRun:
                         status, message, trace = Status.ERROR, str(self.watch.bug), self.watch.bug.trace
                     elif not after and status is Status.PASSED:
                         status, message = Status.FAILED, "the steady state did not hold after the reverts"
-                return replace(self._finish(status, message), trace=trace)
+                result = replace(self._finish(status, message), trace=trace)
+                return self._finish_drill(result)
             except BaseException:
                 if self.injected:  # the cleanup itself failed (the journal, most likely): say how to finish it
                     self.printer.line(f"faults may still be injected: {self._recover_hint()}")
@@ -201,6 +205,8 @@ class GameDayRun:
             # secret references (never values).
             connections=dict(g.connections),
             secrets={n: {"from": r.source, "key": r.key, "optional": r.optional} for n, r in g.secrets.items()},
+            severity=_text_or_none(g.metadata.get("severity")),
+            systems=tuple(str(s) for s in g.metadata.get("systems") or ()),
         )
 
     def _finish(self, status: Status, message: str) -> GameDayResult:
@@ -357,10 +363,13 @@ class GameDayRun:
         deadline = time.monotonic() + fault.duration if fault.duration else None
         self.injected[fault.id] = Injected(params, dict(state), deadline, revert)
         event = self._event(gev.FaultInjected(fault.action, dict(state)), step_id=fault.id, durable=True)
-        if self.printer.origin is None:
+        first = self.printer.origin is None
+        if first:
             self.printer.origin = event
             self.watch.armed = True
         self.printer.line(f"fault {fault.id} ({fault.action}) injected: {brief(state)}")
+        if first:
+            self._open_drill()
 
     def _check_blast_radius(self, fault: Fault, params: Mapping[str, Any]) -> None:
         limit = self.gameday.max_pods_percent
@@ -409,7 +418,7 @@ class GameDayRun:
         g, w = self.gameday, self.watch
         started = time.monotonic()
         response_deadline = started + (g.response.timeout or g.max_duration)
-        seen_events = 0
+        seen_events, detection_synced = 0, False
         while True:
             now = time.monotonic()
             self._raise_bug()
@@ -422,8 +431,13 @@ class GameDayRun:
                     self._revert(fault_id, "duration")
             if w.detected.is_set() and g.response.mode == "runbook" and self.response_thread is None:
                 self._start_response()
-            seen_events = self._show_remote_events(seen_events)
+            seen = self._show_remote_events(seen_events)
+            if seen != seen_events or (w.detected.is_set() and not detection_synced):
+                detection_synced = w.detected.is_set()
+                self._sync_drill()  # at the moments that matter, not per loop: a detection, an ack, a response
+            seen_events = seen
             if w.detected.is_set() and self._recovered(now):
+                self._sync_drill()
                 return Status.PASSED, ""
             if now > response_deadline:
                 reason = "no recovery before the response timeout" if w.detected.is_set() else "never detected"
@@ -481,6 +495,32 @@ class GameDayRun:
             self.printer.line(f"{event.type}{who}: {_remote_detail(event)}")
         return len(events)
 
+    # -- the drill incident ----------------------------------------------------------------------------------
+    def _open_drill(self) -> None:
+        """Open the drill incident once the first fault is in (its `started`). Its id, declaration and link are
+        written whole: Ctrl-C waits until they are."""
+        with deferred_signals():
+            self.drill = Drill.open(self.journal, self.id, self.actor)
+        if self.drill is not None:
+            self.printer.line(f"drill incident {self.drill.id} opened (fireline incident show {self.drill.id})")
+
+    def _sync_drill(self) -> None:
+        if self.drill is not None:
+            with deferred_signals():
+                self.drill.sync()
+
+    def _finish_drill(self, result: GameDayResult) -> GameDayResult:
+        """Record the drill's last milestones and how the game day ended. The game day is over and its faults
+        are reverted: a journal that cannot take these events does not change its verdict, and says so."""
+        if self.drill is None:
+            return result
+        summary = f"game day {self.id} finished: {result.status}" + (f" ({result.message})" if result.message else "")
+        try:
+            self.drill.finish(f"{summary}; report: fireline gameday report {self.id}", reverted=not self.injected)
+        except FirelineError as exc:
+            self.printer.line(f"drill incident {self.drill.id}: could not record the end of the game day: {exc}")
+        return replace(result, incident=self.drill.id)
+
     # -- journal and signals ------------------------------------------------------------------------------
     def _event(self, payload: Payload, *, step_id: str | None = None, durable: bool = False) -> float:
         with deferred_signals():  # an event is written whole or not at all, even on Ctrl-C
@@ -493,6 +533,10 @@ class GameDayRun:
                 durable=durable,
             )
         return event.ts_mono
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _remote_detail(event: Event) -> str:

@@ -16,6 +16,7 @@ from runner.engine.context import Connections, RunScope
 from runner.engine.inputs import resolve_inputs
 from runner.errors import FirelineError, UsageError
 from runner.gameday import events as gev
+from runner.gameday.drill import Drill
 from runner.gameday.metrics import measure
 from runner.gameday.output import ReporterFactory
 from runner.gameday.run import GameDayResult, GameDayRun
@@ -98,6 +99,7 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
             tuple(m.record() for m in metrics),
         )
         journal.append(gameday_id, gev.FINISHED, actor=actor, durable=True, data=finished.to_data())
+    _finish_drill(gameday_id, actor, journal, out, reverted=not failed)
     if failed:
         raise FirelineError(
             f"{len(failed)} fault(s) could not be reverted: {', '.join(failed)}", hint=f"fix the cause, then {again}"
@@ -105,6 +107,20 @@ def recover(gameday_id: str, actor: str, journal: Journal, out: TextIO) -> list[
     if not done:
         out.write("nothing to revert: every injected fault was already reverted\n")
     return done
+
+
+def _finish_drill(gameday_id: str, actor: str, journal: Journal, out: TextIO, *, reverted: bool) -> None:
+    """The game day's drill incident after a crash: the one it opened (declared now if the crash came before
+    its declaration, opened now if it came before the drill was), never a second; resolved once every fault
+    is reverted. Nothing when no fault was ever injected."""
+    with deferred_signals(notice="the drill incident is being updated; recover stops after that"):
+        drill = Drill.open(journal, gameday_id, actor)
+        if drill is not None:
+            drill.finish(f"game day {gameday_id} recovered by `fireline gameday recover`: "
+                         + ("every fault is reverted" if reverted else "a fault could not be reverted"),
+                         reverted=reverted)
+    if drill is not None:
+        out.write(f"drill incident {drill.id}: {'resolved' if reverted else 'still open'}\n")
 
 
 def _recover_one(

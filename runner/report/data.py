@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from math import inf
 from typing import Any
 
 from runner.durations import format_duration, parse_duration
 from runner.errors import UsageError
 from runner.gameday import events as gev
-from runner.gameday.metrics import LABELS, METRICS, measure
+from runner.gameday.metrics import LABELS, METRICS, measure, wall_before
 from runner.journal.events import Event, on_one_clock
 
 INCOMPLETE = "incomplete"  # no gameday.finished: the game day crashed, was killed, or is still running
@@ -122,6 +121,7 @@ class GameDayReport:
     notes: tuple[Note, ...]
     violations: tuple[Interval, ...]
     warnings: tuple[str, ...] = field(default=())
+    incident: str | None = None  # the drill incident the game day opened (None: older game days, or none yet)
 
     @property
     def complete(self) -> bool:
@@ -162,6 +162,7 @@ def build_report(events: Sequence[Event]) -> GameDayReport:
         responses=_responses(ordered), notes=_notes(ordered, origin.ts_mono),
         violations=_violations(ordered, end.ts_mono, in_place),
         warnings=_warnings(finished, injected, faults, ordered[-1]),
+        incident=next((gev.GameDayIncident.of(e).incident for e in ordered if e.type == gev.INCIDENT), None),
     )
 
 
@@ -234,15 +235,7 @@ def _own_time(event: Event) -> tuple[float, str]:
     ended = gev.ResponseStep.of(event).ended_mono
     if ended is None or not event.ts_mono - 86400 <= ended <= event.ts_mono:
         return event.ts_mono, event.ts_wall
-    return ended, _earlier(event.ts_wall, event.ts_mono - ended)
-
-
-def _earlier(wall: str, seconds: float) -> str:
-    try:
-        at = datetime.strptime(wall, "%Y-%m-%dT%H:%M:%S.%fZ")
-    except ValueError:
-        return wall
-    return (at - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ended, wall_before(event.ts_wall, event.ts_mono - ended)
 
 
 def _detail(value: object) -> str:
@@ -315,6 +308,7 @@ _LABELS: dict[str, Callable[[Event], str]] = {
     gev.RECOVERED: _recovered,
     gev.ABORTED: lambda e: "Aborted" + _suffix(gev.GameDayAborted.of(e).reason),
     gev.FINISHED: lambda e: f"Game day finished: {_status(gev.GameDayFinished.of(e).status)}",
+    gev.INCIDENT: lambda e: f"Drill incident {gev.GameDayIncident.of(e).incident} opened",
 }
 
 

@@ -60,7 +60,9 @@ def _verdict_class(status: str) -> str:
 def _details(r: GameDayReport) -> str:
     responses = ", ".join(f"<code>{esc(run.run_id)}</code>" for run in r.responses) or "none"
     facts = [("Scenario", f"<code>{esc(r.scenario)}</code>" + (f" ({esc(r.path)})" if r.path else "")),
-             ("Game day id", f"<code>{esc(r.id)}</code>"), ("Status", esc(r.status)),
+             ("Game day id", f"<code>{esc(r.id)}</code>"),
+             *([("Drill incident", f"<code>{esc(r.incident)}</code>")] if r.incident else []),
+             ("Status", esc(r.status)),
              ("Started", esc(fmt.wall(r.started_wall))), ("Finished", esc(fmt.wall(r.finished_wall))),
              ("Duration", esc(fmt.seconds(r.end_mono - r.start_mono))),
              ("Resolution", f"{esc(fmt.resolution(r.resolution))} (probe interval)"),

@@ -23,6 +23,7 @@ def report_dict(report: GameDayReport) -> dict[str, Any]:
         "hypothesis": report.hypothesis,
         "path": report.path,
         "status": report.status,
+        "incident": report.incident,  # the drill incident this game day opened (`fireline incident show ID`)
         "complete": report.complete,
         "started_at": report.started_wall,
         "finished_at": report.finished_wall,

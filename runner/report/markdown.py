@@ -39,6 +39,8 @@ def _header(r: GameDayReport) -> str:
     lines += [f"**Verdict:** {verdict(r)}", "",
               f"- Scenario: `{md_text(r.scenario)}`" + (f" ({md_text(r.path)})" if r.path else ""),
               f"- Game day id: `{md_text(r.id)}`",
+              *([f"- Drill incident: `{md_text(r.incident)}` (`fireline incident show {md_text(r.incident)}`)"]
+                if r.incident else []),
               f"- Status: {md_text(r.status)}",
               f"- Started: {fmt.wall(r.started_wall)}",
               f"- Finished: {fmt.wall(r.finished_wall)}",
