@@ -28,6 +28,7 @@ from runner.journal.backend import (
 )
 from runner.journal.chain import event_hash, run_origin
 from runner.journal.events import SCHEMA_VERSION
+from runner.journal.writers import WriterTurns
 
 INSERT = (
     "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot, prev_hash, hash) "
@@ -148,6 +149,7 @@ class SqliteBackend:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else fireline_home() / "journal.db"
+        self._turns = WriterTurns(self.path)  # appends from many processes take turns (see writers.py)
         try:
             self._db = self._connect()
         except (sqlite3.Error, OSError) as exc:
@@ -162,6 +164,7 @@ class SqliteBackend:
 
     def close(self) -> None:
         self._db.close()
+        self._turns.close()
 
     # -- opening ---------------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -242,7 +245,7 @@ class SqliteBackend:
         if durable:
             db.execute("PRAGMA synchronous=FULL")
         try:
-            with _transaction(db):
+            with self._turns.turn(), _transaction(db):
                 if durable and fences:
                     backend.check_fences(rows, fences, self._token)
                 db.executemany(INSERT, self._chained(rows))
