@@ -3,6 +3,7 @@ errors into diagnostics a responder can act on."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import importlib.util
@@ -106,32 +107,68 @@ def action_validator(action: str) -> Any:
 
 
 def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
-    """A compiled validator. Generating its code costs ~0.1 s for the runbook schema, at every start: the
-    generated module is kept in the user's cache directory (named by a hash of the schema, so a changed
-    schema gets a new one) and imported from there, bytecode included."""
+    """A compiled validator. Generating its code (~0.1 s for the runbook schema) and compiling that code to
+    bytecode (as long again) would happen at every start: the bytecode is kept in the user's cache
+    directory, named by a hash of the schema, fastjsonschema's version and the bytecode format, so a changed
+    schema or Python gets a new one. The file carries a digest of its bytes: a truncated or damaged file is
+    rebuilt, never trusted. (Python's own bytecode cache is not used: PYTHONDONTWRITEBYTECODE, common in
+    containers, would turn it off.)"""
     import fastjsonschema
 
     # fastjsonschema speaks draft-07; with references inlined, our 2020-12 schemas use nothing newer.
     body = {k: v for k, v in schema.items() if k != "$schema"}
     text = json.dumps(body, sort_keys=True)
-    key = hashlib.sha256(f"2:{fastjsonschema.VERSION}:{text}".encode()).hexdigest()[:20]
-    path = _cache_dir() / f"schema_{key}.py"
+    tag = importlib.util.MAGIC_NUMBER.hex()
+    key = hashlib.sha256(f"3:{fastjsonschema.VERSION}:{tag}:{text}".encode()).hexdigest()[:20]
+    path = _cache_dir() / f"schema_{key}.code"
     try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        code = _read_code(path)
+        if code is None:
             # compile_to_code sometimes leaves out imports its code uses (seen: Decimal); name them all.
-            code = "from decimal import Decimal\nimport re\n" + fastjsonschema.compile_to_code(body)
-            tmp.write_text(code, encoding="utf-8")
-            os.replace(tmp, path)  # atomic: a concurrent start sees the whole module or none
-        spec = importlib.util.spec_from_file_location(f"fireline_schema_{key}", path)
-        if spec is None or spec.loader is None:
-            raise ImportError(path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.validate  # type: ignore[no-any-return]
-    except (OSError, ImportError, SyntaxError):
+            source = "from decimal import Decimal\nimport re\n" + fastjsonschema.compile_to_code(body)
+            code = compile(source, f"<fireline schema {key}>", "exec")
+            _write_code(path, code)
+        namespace: dict[str, Any] = {"__name__": f"fireline_schema_{key}"}
+        exec(code, namespace)  # code generated just now, or read back intact, from our own schema
+        return namespace["validate"]  # type: ignore[no-any-return]
+    except (ImportError, SyntaxError, KeyError):
         return fastjsonschema.compile(body)  # type: ignore[no-any-return]
+
+
+_DIGEST = 32  # sha256 of the marshalled code, in front of it
+
+
+def _read_code(path: Path) -> Any:
+    """The cached code object, or None when the file is missing, unreadable, truncated or damaged."""
+    import marshal
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest, payload = data[:_DIGEST], data[_DIGEST:]
+    if len(digest) != _DIGEST or hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+
+
+def _write_code(path: Path, code: Any) -> None:
+    """Atomically (a concurrent start sees the whole file or none); a cache that cannot be written is only
+    slower."""
+    import marshal
+
+    payload = marshal.dumps(code)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(hashlib.sha256(payload).digest() + payload)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _cache_dir() -> Path:
@@ -143,13 +180,60 @@ def _cache_dir() -> Path:
 def _fast(kind: str) -> Callable[[Any], Any]:
     schema = inline_refs(load_schema(kind), kind)
     schema.pop("$defs", None)
-    return _compile_fast(schema)
+    return _compile_fast(template_tolerant(schema))
 
 
 @cache
 def _fast_action(action: str) -> Callable[[Any], Any] | None:
     schema = action_schema(action)
     return _compile_fast(schema) if schema is not None else None
+
+
+@cache
+def _fast_authored(action: str) -> Callable[[Any], Any] | None:
+    """For parameters as written (templates not yet rendered): see `template_tolerant`."""
+    schema = action_schema(action)
+    return _compile_fast(template_tolerant(schema)) if schema is not None else None
+
+
+# The keywords whose error `explain` drops when the value is a template (it is only checkable once rendered).
+_TEMPLATE_DEFERS = ("type", "enum", "const", "minimum", "maximum", "pattern", "format", "exclusiveMinimum")
+_TEMPLATE = {"type": "string", "pattern": "\\{\\{|\\{%"}  # what `is_template` says
+# Keywords whose subschemas jsonschema reports errors of directly (not wrapped in one anyOf/oneOf/not error).
+_DIRECT_ONE = ("additionalProperties", "items", "then", "else")
+_DIRECT_MANY = ("allOf", "prefixItems")
+_DIRECT_MAPS = ("properties", "patternProperties", "dependentSchemas")
+
+
+def template_tolerant(schema: Any) -> Any:
+    """The schema with `explain`'s template rule built in: where a value is a template, the keywords it
+    defers (type, enum, pattern, ...) also accept it. A valid runbook with templated parameters then
+    passes the compiled check, and jsonschema (~40 ms to import) is only loaded to explain a real error.
+    Only subschemas whose errors jsonschema reports one by one are relaxed; anything under anyOf, oneOf,
+    not, if or contains stays strict, so passing here implies `explain` has nothing to say (whatever
+    fails here is still walked by jsonschema, which decides)."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    deferred: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _TEMPLATE_DEFERS:
+            deferred[key] = value
+        elif key in _DIRECT_ONE:
+            out[key] = template_tolerant(value) if isinstance(value, dict) else (
+                [template_tolerant(v) for v in value] if key == "items" and isinstance(value, list) else value)
+        elif key in _DIRECT_MANY and isinstance(value, list):
+            out[key] = [template_tolerant(v) for v in value]
+        elif key in _DIRECT_MAPS and isinstance(value, dict):
+            out[key] = {name: template_tolerant(v) for name, v in value.items()}
+        else:
+            out[key] = value
+    if not deferred:
+        return out
+    relaxed = {"anyOf": [deferred, _TEMPLATE]}
+    if "anyOf" in out:  # keep the schema's own anyOf: both must hold
+        return {**out, "allOf": [*out.get("allOf", []), relaxed]}
+    return {**out, **relaxed}
 
 
 def _passes(check: Callable[[Any], Any] | None, value: Any) -> bool:
@@ -174,7 +258,7 @@ def validate_structure(doc: Document, kind: str) -> list[Diagnostic]:
 
 def validate_params(doc: Document, action: str, params: Any, at: PathKey) -> list[Diagnostic]:
     # jsonschema (and its import, ~0.1 s) is only needed to explain a failure.
-    if _passes(_fast_action(action), params):
+    if _passes(_fast_authored(action), params):
         return []
     return list(explain(doc, action_validator(action).iter_errors(params), at))
 

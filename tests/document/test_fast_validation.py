@@ -1,0 +1,125 @@
+"""Validation's fast path: a valid runbook is checked by compiled validators kept in the user's cache
+directory, without loading jsonschema (only needed to explain an error); a damaged cache is rebuilt."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.document.schemas import template_tolerant
+from tests.command import FIRELINE
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOKS = sorted((REPO / "runbooks").glob("*.yaml"))
+HEAVY = ("jsonschema", "rich", "kubernetes", "psycopg", "fabric", "paramiko")
+
+_PROBE = (
+    "import sys\nfrom runner.cli import main\ncode = main(sys.argv[1:])\n"
+    "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[0].split(','))))\n"
+    "sys.exit(code)\n"
+)
+
+
+def _validate_in_fresh_process(paths: list[Path], cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = ["-c", _PROBE.replace("sys.argv[0]", repr(",".join(HEAVY)))]
+    return subprocess.run([sys.executable, *probe, "validate", *map(str, paths)], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=120)
+
+
+def _code_files(cache: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((cache / "fireline" / "schemas").glob("*.code"))}
+
+
+def test_valid_shipped_runbooks_load_no_heavy_module(tmp_path: Path) -> None:
+    """Their templated parameters (an enum, a duration, a number written as `{{ inputs.x }}`) used to fail
+    the compiled check and load jsonschema just to find there was nothing to report."""
+    for runbook in RUNBOOKS:
+        done = _validate_in_fresh_process([runbook], tmp_path / "cache")
+        assert done.returncode == 0, done.stderr
+        assert "all valid" in done.stdout
+        assert "LOADED []" in done.stdout, (runbook.name, done.stdout)
+
+
+def test_an_invalid_value_is_still_explained(tmp_path: Path) -> None:
+    runbook = tmp_path / "bad.yaml"
+    runbook.write_text(
+        "apiVersion: fireline/v1\nkind: Runbook\nmetadata: {name: bad}\n"
+        "connections: {db: {type: postgres, dsn: 'postgresql://x@127.0.0.1/x'}}\n"
+        "inputs: {mode: {type: string, default: cancel}}\n"
+        "steps:\n"
+        "  - id: templated\n    action: postgres.terminate_backends\n    read_only: false\n"
+        "    with: {connection: db, state: '{{ inputs.mode }}', idle_for: '{{ inputs.mode }}'}\n"
+        "  - id: wrong\n    action: postgres.terminate_backends\n    read_only: false\n"
+        "    with: {connection: db, state: sleeping, idle_for: 10m}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([*FIRELINE, "validate", str(runbook)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert "'sleeping' is not one of" in out
+    assert "templated" not in out  # the templated values are only checkable once rendered
+
+
+def test_compiled_validators_are_kept_and_reused_without_python_bytecode(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert _validate_in_fresh_process(RUNBOOKS[:1], cache).returncode == 0
+    first = _code_files(cache)
+    assert first, "no compiled validator was kept"
+    stamps = {p: p.stat().st_mtime_ns for p in (cache / "fireline" / "schemas").glob("*.code")}
+    assert _validate_in_fresh_process(RUNBOOKS[:1], cache).returncode == 0
+    assert _code_files(cache) == first
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # read back, not written again
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "flipped"])
+def test_a_damaged_cache_is_rebuilt_and_the_verdict_is_unchanged(tmp_path: Path, damage: str) -> None:
+    cache = tmp_path / "cache"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: fireline/v1\nkind: Runbook\nmetadata: {name: bad}\n"
+                   "steps:\n  - id: a\n    action: control.sleep\n    with: {duration: soon}\n", encoding="utf-8")
+    assert _validate_in_fresh_process(RUNBOOKS[:1], cache).returncode == 0
+    good = _code_files(cache)
+    assert good
+    for path in (cache / "fireline" / "schemas").glob("*.code"):
+        data = path.read_bytes()
+        path.write_bytes({"truncated": data[: len(data) // 2], "garbage": os.urandom(len(data)), "empty": b"",
+                          "flipped": data[:-10] + bytes(b ^ 0xFF for b in data[-10:])}[damage])
+    done = _validate_in_fresh_process([RUNBOOKS[0], bad], cache)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "expected a duration" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    rebuilt = _code_files(cache)
+    assert {name: rebuilt[name] for name in good} == good
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache directory would go", encoding="utf-8")
+    done = _validate_in_fresh_process(RUNBOOKS[:1], cache)
+    assert done.returncode == 0, done.stderr
+    assert "all valid" in done.stdout
+
+
+def test_template_tolerance_stays_out_of_alternatives() -> None:
+    """Inside anyOf/oneOf/not a template is reported by jsonschema as the whole alternative failing, which
+    explain does not drop: relaxing it there would hide an error."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "mode": {"enum": ["a", "b"]},
+            "either": {"anyOf": [{"type": "integer"}, {"enum": ["x"]}]},
+            "listed": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+        },
+    }
+    relaxed = template_tolerant(schema)
+    assert relaxed["properties"]["either"] == schema["properties"]["either"]
+    assert relaxed["properties"]["mode"]["anyOf"][0] == {"enum": ["a", "b"]}
+    assert relaxed["properties"]["listed"]["items"]["anyOf"][0] == {"type": "integer", "minimum": 1}
+    assert schema["properties"]["mode"] == {"enum": ["a", "b"]}  # the input is left as it was
