@@ -85,6 +85,7 @@ class Drill:
             impact=f"game day drill: {faults} injected on purpose by scenario {started.scenario}",
             started_at=injected.wall,
             drill_of=self.gameday_id,
+            policy=started.policy or "",
         )
         append(self.journal, self.id, declared, self.actor)
         append(self.journal, self.id, iev.IncidentLinked(self.gameday_id, LinkKind.GAMEDAY.value, started.scenario),

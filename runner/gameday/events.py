@@ -78,7 +78,7 @@ class Status(StrEnum):
 @event_payload
 class GameDayStarted(Payload):
     TYPE: ClassVar[str] = GAMEDAY_STARTED
-    OMIT: ClassVar[frozenset[str]] = frozenset({"severity"})
+    OMIT: ClassVar[frozenset[str]] = frozenset({"severity", "policy"})
     MISSING: ClassVar[Mapping[str, Any]] = {"scenario": "?"}
     scenario: str
     title: str = ""
@@ -100,6 +100,7 @@ class GameDayStarted(Payload):
     # What the drill incident is declared with (metadata.severity and systems; `recover` may declare it).
     severity: str | None = None
     systems: tuple[str, ...] = ()
+    policy: str | None = None  # digest of the severity policy in force
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,10 @@ class GameDayRun:
         actor: str,
         out: TextIO,
         reporter: ReporterFactory | None = None,
+        policy: str | None = None,
     ) -> None:
         self.gameday, self.id, self.journal, self.redactor, self.actor = gameday, gameday_id, journal, redactor, actor
+        self.policy = policy  # digest of the severity policy the drill incident is declared under
         self.reporter = reporter  # how the response runbook's progress is shown (None: short lines)
         self.scope = RunScope(inputs, secrets, {"id": gameday_id, "initiator": actor})
         self.context = {"inputs": dict(inputs), "secrets": dict(secrets), "gameday": {"id": gameday_id}}
@@ -207,6 +209,7 @@ class GameDayRun:
             secrets={n: {"from": r.source, "key": r.key, "optional": r.optional} for n, r in g.secrets.items()},
             severity=_text_or_none(g.metadata.get("severity")),
             systems=tuple(str(s) for s in g.metadata.get("systems") or ()),
+            policy=self.policy,
         )
 
     def _finish(self, status: Status, message: str) -> GameDayResult:

@@ -23,6 +23,7 @@ from runner.gameday.run import GameDayResult, GameDayRun
 from runner.gameday.signals import deferred_signals
 from runner.journal.lease import hold
 from runner.journal.store import Journal
+from runner.policy import policy_in_force
 from runner.secrets import Redactor, SecretRef, resolve_secrets
 
 
@@ -44,8 +45,9 @@ def run_gameday(
     redactor = Redactor()
     values = resolve_inputs(gameday.inputs, inputs)
     secrets = resolve_secrets(gameday.secrets, redactor)
+    policy = policy_in_force().digest  # a broken policy file is refused before anything is injected
     runner = GameDayRun(
-        gameday, gameday_id or new_gameday_id(), journal, redactor, values, secrets, actor, out, reporter
+        gameday, gameday_id or new_gameday_id(), journal, redactor, values, secrets, actor, out, reporter, policy
     )
     with hold(journal, runner.id, actor, what="game day"):  # `recover` refuses while this process runs it
         return runner.execute()

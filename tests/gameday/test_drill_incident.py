@@ -24,6 +24,7 @@ from runner.incident.store import load
 from runner.incident.view import Incident
 from runner.journal.events import Event
 from runner.journal.store import Journal, open_journal
+from runner.policy import policy_in_force
 from tests.gameday.conftest import CliRunner
 from tests.gameday.flagfile import flags_text, gameday, scenario_text, with_response
 
@@ -90,6 +91,7 @@ def test_a_game_day_opens_a_drill_whose_milestones_are_its_measured_moments(
     assert (drill.type, drill.severity, drill.systems) == (IncidentType.DRILL, Severity.SEV2, ("checkout", "flags"))
     assert drill.title == "The new-checkout flag is switched off for a while"
     assert drill.drill_of == gd
+    assert drill.policy == policy_in_force().digest  # declared under the severity levels in force
     assert drill.status is Status.RESOLVED  # every fault reverted, the game day over
 
     # Each milestone is the game day's own moment, to the microsecond, and says the game day set it.
@@ -128,6 +130,19 @@ def test_a_game_day_opens_a_drill_whose_milestones_are_its_measured_moments(
     markdown = cli("gameday", "report", gd[:12])
     assert f"- Drill incident: `{incident_id}` (`fireline incident show {incident_id}`)" in markdown.out
     assert f"game day {gd} finished: passed" in _notes(journal, incident_id)
+    shown = cli("incident", "show", incident_id)
+    assert shown.code == 0, shown.err
+    assert f"drill of game day {gd}" in shown.out and re.search(rf"{gd}\s+gameday\s+test-flagd-signals", shown.out)
+    # Drills stay out of the incident metrics unless asked for; with them, the drill's times are the game day's.
+    real = json.loads(cli("incident", "metrics", "--format", "json").out)
+    assert real["count"] == 0
+    with_drills = json.loads(cli("incident", "metrics", "--format", "json", "--include-drills").out)
+    assert with_drills["count"] == 1 and with_drills["severity"]["SEV2"] == 1
+    assert with_drills["ttd"]["mean"] == pytest.approx(metrics["time_to_detect"], abs=0.002)
+    # The response run's steps are on the incident's timeline.
+    timeline = cli("incident", "timeline", incident_id)
+    assert timeline.code == 0, timeline.err
+    assert re.search(rf"run {response_run} · page: succeeded", timeline.out), timeline.out
 
 
 def _notes(journal: Journal, incident_id: str) -> str:
