@@ -87,3 +87,34 @@ def test_fireline_validate_checks_a_policy_file(tmp_path: Path, cli) -> None:
     write(tmp_path / "other" / "policy.yaml", "kind: IncidentPolicy\ngroups: {sre: alice}\n")
     bad = cli("validate", str(tmp_path / "other"))
     assert bad.code == 1 and "policy.yaml:2:" in bad.out + bad.err and "groups.sre" in bad.out + bad.err
+
+
+def test_the_built_in_severity_levels_are_policy_data_the_schema_accepts() -> None:
+    from runner.policy import DEFAULT_FILE, policy_in_force
+
+    assert load_policy(DEFAULT_FILE).severities == policy_in_force().severities  # validated like any policy
+    levels = policy_in_force().severities
+    assert list(levels) == ["SEV1", "SEV2", "SEV3", "SEV4"]
+    assert [level.update_cadence_s for level in levels.values()] == [900, 1800, 7200, None]
+    assert levels["SEV2"].response_target == "15m" and levels["SEV1"].roles == ("commander", "tech-lead", "comms",
+                                                                                   "scribe")  # fmt: skip
+
+
+def test_a_bad_severity_level_is_reported_with_its_position(tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path / "incident-policy.yaml", """\
+severities:
+  SEV1:
+    title: critical
+    definition: x
+    response_target: now
+    update_cadence: often
+    roles: [boss]
+    channels: []
+    criteria: [{why: x, when: {moon: full}}]
+  SEV5: {}
+""")
+    with pytest.raises(DocumentInvalid) as caught:
+        load_policy(path)
+    text = str(caught.value)
+    assert f"{path}:6:21" in text and "severities.SEV1.update_cadence" in text
+    assert "severities.SEV1.roles[0]" in text and "moon" in text and "SEV5" in text
