@@ -163,8 +163,9 @@ def declare(
     for line in assessment.why if assessment else (f"{chosen} ({level.title}): {level.definition}",):
         click.echo(f"  {line}", err=True)
     cadence = "no regular updates" if level.update_cadence_s is None else f"an update every {level.update_cadence}"
-    click.echo(f"  respond: {level.response_target}; {cadence}; roles to fill: "
-               f"{', '.join(level.roles) or 'none'}", err=True)  # fmt: skip
+    to_fill = [role for role in level.roles if not (role == "commander" and declaration.commander)]
+    click.echo(f"  respond: {level.response_target}; {cadence}; roles to fill: {', '.join(to_fill) or 'none'}",
+               err=True)  # fmt: skip
     return 0
 
 

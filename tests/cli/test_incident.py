@@ -39,6 +39,7 @@ def test_declare_ack_assign_update_mitigate_resolve_all_show(cli: Any, store: st
     incident_id = declared.out.strip()
     assert incident_id == f"INC-{datetime.now(UTC).year}-001"
     assert "SEV2" in declared.err and "a system is down" in declared.err  # why this severity
+    assert "roles to fill: commander, tech-lead" in declared.err
     assert cli("incident", "ack", incident_id, "--as", "bob").code == 0
     assert cli("incident", "assign", incident_id, "commander", "alice").code == 0
     assert cli("incident", "assign", incident_id, "tech-lead", "bob").code == 0
@@ -161,3 +162,5 @@ def test_a_signed_acknowledgement_is_the_verified_principals(cli: Any, tmp_path:
     assert signed.act == "acknowledge" and signed.principal == "alice"
     [acked] = [e for e in events if e.type == iev.MILESTONE and e.data["name"] == "acknowledged"]
     assert acked.actor == "alice"
+    audited = cli("audit", "verify", incident_id)  # the incident's chain and its signature verify
+    assert audited.code == 0, audited.out + audited.err
