@@ -31,7 +31,8 @@ def incident_events(journal: Journal, incident_id: str) -> list[Event]:
     found = journal.events(incident_id, ev.TYPES)
     if not found or found[0].type != ev.DECLARED:
         raise UnknownIncident(
-            f"no incident {incident_id!r} in the journal at {journal.location}",
+            f"no incident {incident_id[:40]!r}{'…' if len(incident_id) > 40 else ''} in the journal at "
+            f"{journal.location}",
             hint="see `fireline incident list`" + ("" if PATTERN.match(incident_id) else "; ids: INC-2026-001"),
         )
     return found
