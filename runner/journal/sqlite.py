@@ -35,6 +35,10 @@ INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 LAST_HASH = "SELECT hash FROM journal_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
+# Run ids starting with a prefix, as a range of the (run_id, seq) index: binary order keeps them together.
+# (LIKE, case-insensitive in SQLite, cannot use the index: it read every event of the store.)
+RUN_IDS = "SELECT DISTINCT run_id FROM journal_events WHERE run_id >= ? AND run_id < ? LIMIT 2"
+RUN_IDS_SCAN = "SELECT DISTINCT run_id FROM journal_events WHERE substr(run_id, 1, length(?1)) = ?1 LIMIT 2"
 # One row per run (or game day) that a process is driving: who, where, and until when (see lease.py).
 LEASES_DDL = """
 CREATE TABLE IF NOT EXISTS run_leases (
@@ -289,9 +293,9 @@ class SqliteBackend:
         return row
 
     def run_ids(self, prefix: str) -> list[str]:
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        sql = "SELECT DISTINCT run_id FROM journal_events WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2"
-        return [str(r[0]) for r in self._db.execute(sql, (pattern,))]
+        end = _prefix_end(prefix)
+        rows = self._db.execute(RUN_IDS, (prefix, end)) if end else self._db.execute(RUN_IDS_SCAN, (prefix,))
+        return [str(r[0]) for r in rows]
 
     def chain(self, run_id: str) -> list[StoredRow]:
         columns = CHAIN_COLUMNS.replace("db_user", "NULL")
@@ -377,6 +381,16 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
         raise
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The first text after every text that starts with `prefix` (None: no such text, or no prefix)."""
+    if not prefix or prefix[-1] == chr(0x10FFFF):
+        return None
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates are not text: the next character after them
+        last = 0xE000
+    return prefix[:-1] + chr(last)
 
 
 # -- errors that hide their cause ----------------------------------------------------------------------------------

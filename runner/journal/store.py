@@ -147,10 +147,13 @@ class Journal:
         return found[0] if found else None
 
     def find_run(self, prefix: str) -> str | None:
-        """A run id from a unique prefix, so responders can type the first few characters."""
+        """A run id from a unique prefix, so responders can type the first few characters; a whole id is
+        itself (one index lookup, whatever else starts with it)."""
         with self._lock:
             self.flush()
             try:
+                if prefix and self._backend.last(prefix) is not None:
+                    return prefix
                 found = self._backend.run_ids(prefix)
             except self._backend.errors as exc:
                 raise self._backend.failure("read", exc) from None
