@@ -11,6 +11,7 @@ later; corrections are lines of their own (the original stays where it was, mark
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,8 @@ from runner.journal.store import Journal
 TEXT_LIMIT = 240  # characters of one value (an output, an input) on a line; the journal keeps it whole
 LATE_AFTER = timedelta(minutes=1)  # a milestone recorded this much after it happened says when it was recorded
 SAME_MOMENT = timedelta(seconds=1)
+# Terminal escape sequences (CSI such as colours and cursor moves, OSC such as window titles and links).
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 INCIDENT = "incident"  # the stream kind of the incident's own events
 
 
@@ -447,7 +450,9 @@ def _by(event: Event) -> str:
 
 
 def _clean(text: str) -> str:
-    """Text people wrote, safe on a terminal: control characters (escape sequences) dropped, lines kept."""
+    """Text people wrote, safe on a terminal: escape sequences and other control characters dropped, lines
+    kept."""
+    text = _ESCAPES.sub("", text)
     return "".join(c for c in text if c == "\n" or unicodedata.category(c)[0] != "C").strip()
 
 
