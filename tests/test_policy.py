@@ -118,3 +118,12 @@ severities:
     text = str(caught.value)
     assert f"{path}:6:21" in text and "severities.SEV1.update_cadence" in text
     assert "severities.SEV1.roles[0]" in text and "moon" in text and "SEV5" in text
+
+
+def test_each_missing_field_of_a_level_is_named_once(tmp_path: Path) -> None:
+    path = write(tmp_path / "incident-policy.yaml", "severities:\n  SEV3: {title: medium}\n")
+    with pytest.raises(DocumentInvalid) as caught:
+        load_policy(path)
+    named = sorted(d.message for d in caught.value.diagnostics)
+    fields = ("channels", "criteria", "definition", "response_target", "roles", "update_cadence")
+    assert named == [f"missing required field {field!r}" for field in fields]

@@ -422,7 +422,9 @@ def _message(error: Any) -> tuple[str, str | None]:
     value = error.validator_value
     if kind == "required":
         missing = [r for r in value if isinstance(error.instance, dict) and r not in error.instance]
-        return f"missing required field {missing[0]!r}" if missing else error.message, None
+        # jsonschema reports each missing field in an error of its own, which names it first.
+        named = next((r for r in missing if error.message.startswith(repr(r))), missing[0] if missing else None)
+        return f"missing required field {named!r}" if named is not None else error.message, None
     if kind == "type":
         if error.schema.get("pattern") == DURATION_PATTERN:
             return _not_a_duration(error.instance)
