@@ -65,7 +65,11 @@ def metrics(
     if selection.since and selection.until and selection.until <= selection.since:
         raise UsageError(f"--until ({m.iso(selection.until)}) is not after --since ({m.iso(selection.since)})")
     journal = open_journal()
-    chosen = m.select((m.facts_of_row(row) for row in journal.incidents()), selection)
+    try:
+        rows_read = journal.incidents()
+    finally:
+        journal.close()
+    chosen = m.select((m.facts_of_row(row) for row in rows_read), selection)
     total = m.summarize(chosen)
     rows = m.by_period(chosen, m.Period(period), selection) if period else None
     if fmt == "json":
@@ -138,7 +142,8 @@ def _print_report(location: str, selection: Selection, total: Summary, rows: lis
         click.echo(f"  none in the journal at {location}")
     else:
         severities = "  ".join(f"{s} {n}" for s, n in total.severities.items())
-        click.echo(f"  {total.count} incidents ({total.open} not resolved)   {severities}")
+        counted = f"{total.count} incident{'s' if total.count > 1 else ''}"
+        click.echo(f"  {counted} ({total.open} not resolved)   {severities}")
         click.echo("")
         click.echo(f"  {'':<22}{'count':>6}  {'mean':>9}  {'median':>9}  {'p90':>9}")
         for which, s in total.intervals.items():
@@ -220,7 +225,11 @@ def _explain(incident_id: str, fmt: str) -> int:
     from runner.incident.store import load
     from runner.journal.store import open_journal
 
-    incident = load(open_journal(), incident_id)
+    journal = open_journal()
+    try:
+        incident = load(journal, incident_id)
+    finally:
+        journal.close()
     facts = m.facts_of(incident)
     if fmt == "json":
         _echo_json(_explain_json(incident, facts))

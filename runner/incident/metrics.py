@@ -30,11 +30,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from runner.incident.model import IncidentType, Milestone, Severity, Status
 from runner.incident.view import Incident, parse_utc
 from runner.journal.incidents import IncidentRow
-from runner.journal.payloads import enum_of
 
 
 class Interval(StrEnum):
@@ -98,7 +98,7 @@ class Facts:
     corrected: Mapping[Milestone, datetime] = field(default_factory=dict)  # the times a correction gave
     recorded: Mapping[Milestone, datetime] = field(default_factory=dict)  # first recorded, before corrections
 
-    @property
+    @cached_property
     def started(self) -> datetime | None:
         return self.times.get(Milestone.STARTED)
 
@@ -106,7 +106,7 @@ class Facts:
     def is_drill(self) -> bool:
         return self.type is IncidentType.DRILL
 
-    @property
+    @cached_property
     def resolved_at(self) -> datetime | None:
         """When it was resolved; None while it is open (reopened included)."""
         return self.times.get(Milestone.RESOLVED) if self.resolved else None
@@ -127,8 +127,8 @@ def facts_of_row(row: IncidentRow) -> Facts:
     recorded = _times(row.reached)
     return Facts(
         id=row.id,
-        severity=enum_of(Severity, row.severity, Severity.SEV1),
-        type=enum_of(IncidentType, row.type, IncidentType.AVAILABILITY),
+        severity=_SEVERITIES.get(row.severity, Severity.SEV1),
+        type=_TYPES.get(row.type, IncidentType.AVAILABILITY),
         systems=row.systems,
         resolved=row.status in (Status.RESOLVED, Status.CLOSED),
         times={**recorded, **corrected},
@@ -163,13 +163,27 @@ def facts_of(incident: Incident) -> Facts:
 def _times(stored: Mapping[str, str]) -> dict[Milestone, datetime]:
     found: dict[Milestone, datetime] = {}
     for name, text in stored.items():
-        moment = parse_utc(text)
-        if name in _MILESTONES and moment is not None:
-            found[Milestone(name)] = moment
+        milestone = _MILESTONES.get(name)
+        moment = _utc(text) if milestone is not None else None
+        if milestone is not None and moment is not None:
+            found[milestone] = moment
     return found
 
 
-_MILESTONES = frozenset(m.value for m in Milestone)
+def _utc(text: str) -> datetime | None:
+    """A time from the index, which keeps them in one UTC shape: read directly (metrics read tens of thousands
+    of them), by the view's reader for anything else."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return parse_utc(text)
+    return moment if moment.tzinfo is UTC else parse_utc(text)
+
+
+# Lookups by value: the same members as the enums' own, without an enum call per value.
+_MILESTONES = {m.value: m for m in Milestone}
+_SEVERITIES = {s.value: s for s in Severity}
+_TYPES = {t.value: t for t in IncidentType}
 
 
 # -- selecting incidents ---------------------------------------------------------------------------------------------
@@ -357,17 +371,20 @@ def period_label(start: datetime, period: Period) -> str:
 def by_period(facts: Sequence[Facts], period: Period, selection: Selection) -> list[PeriodRow]:
     """One row per period from the window's start (else the first incident's) to its end (else the last
     incident's), empty periods included so that a quiet month shows as one."""
-    started = [f.started for f in facts if f.started is not None]
-    first = selection.since or (min(started) if started else None)
-    last = (selection.until - timedelta(microseconds=1)) if selection.until else (max(started) if started else None)
+    buckets: dict[datetime, list[Facts]] = {}
+    for f in facts:
+        if f.started is not None:
+            buckets.setdefault(period_start(f.started, period), []).append(f)
+    first = selection.since or (min(f.started for f in facts if f.started) if buckets else None)
+    last = selection.until - timedelta(microseconds=1) if selection.until else None
+    last = last or (max(f.started for f in facts if f.started) if buckets else None)
     if first is None or last is None or last < first:
         return []
     rows: list[PeriodRow] = []
     start = period_start(first, period)
     while start <= last:
         end = next_period(start, period)
-        inside = [f for f in facts if f.started is not None and start <= f.started < end]
-        rows.append(PeriodRow(period_label(start, period), start, end, summarize(inside)))
+        rows.append(PeriodRow(period_label(start, period), start, end, summarize(buckets.get(start, []))))
         start = end
     return rows
 

@@ -20,6 +20,7 @@ ISO 8601 text of one shape (microseconds, `Z`), so they sort as text.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def row_of(stored: Sequence[Any]) -> IncidentRow:
         declared_seq=int(stored[1]),
         severity=str(stored[2]),
         type=str(stored[3]),
-        systems=tuple(_systems(stored[4])),
+        systems=_systems(stored[4]),
         status=str(stored[5]),
         reached={m: str(t) for m, t in zip(MILESTONES, reached, strict=True) if t},
         corrected={m: str(t) for m, t in zip(MILESTONES, corrected, strict=True) if t},
@@ -166,9 +167,11 @@ def _systems_json(payload: Mapping[str, Any]) -> str:
     return json.dumps([str(v) for v in value] if isinstance(value, list) else [])
 
 
-def _systems(stored: object) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _systems(stored: object) -> tuple[str, ...]:
+    """The stored list of systems (cached: incidents of a store name the same few sets of systems)."""
     try:
         value = json.loads(str(stored))
     except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
