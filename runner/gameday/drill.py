@@ -43,7 +43,7 @@ MILESTONES: Mapping[str, Milestone] = {
     "mitigated": Milestone.MITIGATED,
     "recovered": Milestone.RESOLVED,
 }
-_EVENTS = (*MARKS, gev.RESPONSE_STARTED, gev.INCIDENT)
+_EVENTS = (gev.GAMEDAY_STARTED, *MARKS, gev.RESPONSE_STARTED, gev.INCIDENT)
 
 
 def severity_of(value: object) -> Severity:
@@ -67,15 +67,16 @@ class Drill:
         found = moments(events)
         if INJECTED not in found:
             return None
-        incident_id = drill_of(events) or _reserve(journal, gameday_id, actor)
-        drill = cls(journal, gameday_id, incident_id, actor)
-        if not journal.events(incident_id, (iev.DECLARED,)):
-            drill._declare(found[INJECTED])
+        recorded = drill_of(events)
+        drill = cls(journal, gameday_id, recorded or _reserve(journal, gameday_id, actor), actor)
+        if recorded is None or not journal.events(recorded, (iev.DECLARED,)):
+            start = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
+            started = gev.GameDayStarted.of(start) if start else gev.GameDayStarted(scenario=gameday_id)
+            drill._declare(started, found[INJECTED])
         drill.sync()
         return drill
 
-    def _declare(self, injected: Moment) -> None:
-        started = gev.GameDayStarted.of(self.journal.events(self.gameday_id, (gev.GAMEDAY_STARTED,))[0])
+    def _declare(self, started: gev.GameDayStarted, injected: Moment) -> None:
         faults = ", ".join(started.faults) or "a fault"
         declared = iev.IncidentDeclared(
             title=started.title or started.scenario,
@@ -87,9 +88,11 @@ class Drill:
             drill_of=self.gameday_id,
             policy=started.policy or "",
         )
-        append(self.journal, self.id, declared, self.actor)
-        append(self.journal, self.id, iev.IncidentLinked(self.gameday_id, LinkKind.GAMEDAY.value, started.scenario),
-               self.actor)
+        linked = iev.IncidentLinked(self.gameday_id, LinkKind.GAMEDAY.value, started.scenario)
+        for payload in (declared, linked):
+            # Queued, not committed one by one: the `started` milestone that follows commits them with it (one
+            # fsync, right after the injection, where the probes are watching for the fault's effect).
+            self.journal.append(self.id, payload.TYPE, actor=self.actor, data=payload.to_data())
 
     # -- keeping up ---------------------------------------------------------------------------------------------
     def sync(self) -> None:
@@ -125,8 +128,8 @@ class Drill:
 def _reserve(journal: Journal, gameday_id: str, actor: str) -> str:
     """A new incident id, recorded on the game day before the incident has any event."""
     incident_id = ids.allocate(journal)
-    journal.append(gameday_id, gev.INCIDENT, actor=actor, data=gev.GameDayIncident(incident_id).to_data(),
-                   durable=True)
+    # Committed with the declaration (never after it): a crash leaves both, or neither and a spare id.
+    journal.append(gameday_id, gev.INCIDENT, actor=actor, data=gev.GameDayIncident(incident_id).to_data())
     return incident_id
 
 
