@@ -517,7 +517,10 @@ class GameDayRun:
         are reverted: a journal that cannot take these events does not change its verdict, and says so."""
         if self.drill is None:
             return result
-        summary = f"game day {self.id} finished: {result.status}" + (f" ({result.message})" if result.message else "")
+        outcome = str(result.status) + (f" ({result.message})" if result.message else "")
+        if result.message.startswith(str(result.status)):  # "interrupted (SIGTERM)" says it already
+            outcome = result.message
+        summary = f"game day {self.id} finished: {outcome}"
         try:
             self.drill.finish(f"{summary}; report: fireline gameday report {self.id}", reverted=not self.injected)
         except FirelineError as exc:

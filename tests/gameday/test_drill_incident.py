@@ -25,6 +25,7 @@ from runner.incident.view import Incident
 from runner.journal.events import Event
 from runner.journal.store import Journal, open_journal
 from runner.policy import policy_in_force
+from tests.conftest import wait_for
 from tests.gameday.conftest import CliRunner
 from tests.gameday.flagfile import flags_text, gameday, scenario_text, with_response
 
@@ -238,3 +239,41 @@ def test_the_drill_severity_is_checked_with_the_scenario(tmp_path: Path, cli: Cl
     assert result.code == 1, result.out + result.err
     assert "metadata.severity" in result.out + result.err and "Traceback" not in result.err
 
+
+
+def test_sigterm_reverts_and_resolves_the_drill(tmp_path: Path, fireline_home: Path) -> None:
+    scenario, flags = write_scenario(tmp_path, response="{mode: manual, timeout: 5m}", duration="10m")
+    before = flags.read_bytes()
+    with gameday(fireline_home, scenario, flags) as gd:
+        incident_id = gd.wait_event(iev.MILESTONE).run_id
+        gd.signal_group(signal.SIGTERM)
+        assert gd.wait() == 130, gd.output
+        output = gd.output
+    assert flags.read_bytes() == before  # the engine's guarantee holds with a drill open
+    assert f"drill incident: {incident_id}" in output
+    drill = load(open_journal(), incident_id)
+    assert drill.status is Status.RESOLVED  # the game day is over and nothing is left in place
+    assert f"game day {gd.gameday_id()} finished: interrupted (SIGTERM)" in _notes(open_journal(), incident_id)
+
+
+def test_a_fault_left_in_place_keeps_the_drill_open_until_recover(tmp_path: Path, fireline_home: Path,
+                                                                  cli: CliRunner) -> None:
+    scenario, flags = write_scenario(tmp_path, response="{mode: manual, timeout: 5m}", duration="1s")
+    away = tmp_path / "flags.away"
+    with gameday(fireline_home, scenario, flags) as gd:
+        incident_id = gd.wait_event(iev.MILESTONE).run_id
+        flags.rename(away)  # the flag store is gone when the fault's time is up: its revert fails
+        wait_for(lambda: "REVERT FAILED" in gd.output, "the timed revert to fail", 30)
+        gd.signal_group(signal.SIGTERM)
+        assert gd.wait() == 1, gd.output
+    gameday_id = gd.gameday_id()
+    drill = load(open_journal(), incident_id)
+    assert drill.status is Status.INVESTIGATING
+    assert f"the drill stays open until `fireline gameday recover {gameday_id}`" in _notes(open_journal(), incident_id)
+
+    away.rename(flags)
+    fixed = cli("gameday", "recover", gameday_id)
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert f"drill incident {incident_id}: resolved" in fixed.out
+    assert load(open_journal(), incident_id).status is Status.RESOLVED
+    assert len(drills(open_journal())) == 1
