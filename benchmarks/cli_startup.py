@@ -52,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="runs per command (default 20)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     runs = max(args.runs, 1)
 
@@ -83,6 +84,16 @@ def main() -> int:
     else:
         targets.append(["well below chaos --version (<= 0.5x)", "peer venv unavailable", "SKIP"])
     _peer.print_table("targets", targets, ["target", "figure", "result"])
+    median = _peer.median(fl)
+    peer_median = _peer.median(peer) if peer is not None else None
+    _peer.write_results(args.json, "cli_startup", [
+        _peer.Result("fireline --help, median", median, "s", f"<= {TARGET_S} s", results[0]),
+        _peer.Result("fireline --help vs chaos --version", median, "s", "<= 0.5x chaos",
+                     median / peer_median <= 0.5 if peer_median else None, peer=peer_median,
+                     ratio=median / peer_median if peer_median else None),
+        _peer.Result("no heavy imports on --help", float(len(heavy)), "modules", "0", not heavy,
+                     note=", ".join(heavy)),
+    ])
     return 1 if args.strict and not all(results) else 0
 
 

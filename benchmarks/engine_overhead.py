@@ -134,6 +134,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions; the median is reported (default 5)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one in-process big run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     steps, repeat = max(args.steps, 2), max(args.repeat, 1)
     small_steps = max(2, steps // 10)
@@ -168,6 +169,13 @@ def main() -> int:
         _peer.print_table("figures (median)", rows, ["measured", "unit", "value"])
 
         results = report_targets(fl_sub, fl_in, peer)
+        _peer.write_results(args.json, "engine_overhead", [
+            _peer.Result(f"per step over {steps} no-op steps, whole CLI", fl_sub, "s", f"<= {TARGET_RATIO}x chaos",
+                         fl_sub <= TARGET_RATIO * peer if peer else None, peer=peer,
+                         ratio=fl_sub / peer if peer else None),
+            _peer.Result("per step, in-process", fl_in, "s", f"< {DESIGN_BUDGET_S * 1000:g} ms",
+                         fl_in < DESIGN_BUDGET_S),
+        ])
         if args.profile:
             profile_inprocess(rb_big, work)
     return 1 if args.strict and not all(results) else 0

@@ -105,6 +105,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000, help="no-op steps for the per-step figure")
     parser.add_argument("--skip-per-step", action="store_true", help="leave out the per-step figure (~1 min)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     repeat = max(args.repeat, 1)
     fireline = str(_peer.fireline_executable())
@@ -115,11 +116,14 @@ def main() -> int:
 
     rows: list[list[str]] = []
     results: list[bool | None] = []
+    machine_readable: list[_peer.Result] = []
 
     def add(name: str, fl: float, peer: float | None, target: float) -> None:
         row, met = ratio_row(name, fl, peer, target)
         rows.append(row)
         results.append(met)
+        machine_readable.append(_peer.Result(name, fl, "s", f"<= {target}x chaos", met, peer=peer,
+                                             ratio=fl / peer if peer else None))
 
     with tempfile.TemporaryDirectory(prefix="fireline-bench-fast-") as tmp:
         work = Path(tmp)
@@ -166,6 +170,7 @@ def main() -> int:
                       ["measure", "fireline", "chaos", "ratio", "target", "result"])
     if worst:
         print(f"\nworst validate ONE_FILE ratio: {worst:.2f}x")
+    _peer.write_results(args.json, "fast_paths", machine_readable)
     return 1 if args.strict and any(r is False for r in results) else 0
 
 

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _peer
+
 from runner.journal.store import Journal, open_journal
 
 
@@ -36,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300, help="durable appends (queued: ten times as many)")
     parser.add_argument("--store", help="a postgresql:// URL (default: an SQLite file in a temp directory)")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         if args.store:
@@ -54,6 +57,11 @@ def main() -> int:
         f"p95 {durable[int(len(durable) * 0.95)] * 1e6:.0f} us ({len(durable)} events)"
     )
     print(f"queued append: mean {queued * 1e6:.1f} us")
+    _peer.write_results(args.json, "journal_append", [
+        _peer.Result(f"durable append, one process, median ({journal.location.rsplit('/', 1)[-1]})",
+                     statistics.median(durable), "s", "(shown)", None),
+        _peer.Result("queued append, mean", queued, "s", "(shown)", None),
+    ])
     return 0
 
 
