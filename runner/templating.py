@@ -12,15 +12,11 @@ import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
-
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
-from jinja2.exceptions import SecurityError
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 from runner.actions.registry import traits
 from runner.errors import FirelineError
-from runner.sandbox import BudgetedSandbox
 from runner.shellsyntax import (
     Hole,
     Item,
@@ -32,6 +28,15 @@ from runner.shellsyntax import (
     template_items,
 )
 from runner.templatetime import FUNCTIONS, plain
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
+
+    from runner.sandbox import BudgetedSandbox
+
+# Jinja (and the sandbox built on it) is loaded on first use: literals and plain references
+# (`{{ true }}`, `{{ inputs.service }}`) are resolved and analysed without it, so a run or a validation
+# whose templates are all of that kind never imports it.
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 
@@ -102,24 +107,30 @@ def _checked_shell_text(rendered: str, template: str) -> str:
     return "".join(parts)
 
 
-_ENV = BudgetedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-_SHELL_ENV = BudgetedSandbox(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_shell_quote
-)
+@cache
+def _environment(shell: bool) -> BudgetedSandbox:
+    from jinja2 import StrictUndefined
+
+    from runner.sandbox import BudgetedSandbox
+
+    env = BudgetedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                          finalize=_shell_quote if shell else None)
+    env.globals.update(FUNCTIONS)
+    return env
+
+
 # now(), duration(), parse_time(): names every template may call (runner/templatetime.py).
 TEMPLATE_FUNCTIONS = frozenset(FUNCTIONS)
-for _env in (_ENV, _SHELL_ENV):
-    _env.globals.update(FUNCTIONS)
 
 
 @lru_cache(maxsize=4096)
 def _compiled_expression(expr: str) -> Callable[..., Any]:
-    return _ENV.compile_expression(expr, undefined_to_none=False)
+    return _environment(False).compile_expression(expr, undefined_to_none=False)
 
 
 @lru_cache(maxsize=4096)
 def _compiled_template(text: str, shell: bool) -> Any:
-    return (_SHELL_ENV if shell else _ENV).from_string(text)
+    return _environment(shell).from_string(text)
 
 
 def render_params(action: str, params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,6 +239,8 @@ def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False)
             if fast is not _MISS and not callable(fast):
                 return fast
             value = _compiled_expression(match.group("expr"))(**context)
+            from jinja2 import Undefined  # loaded by the line above
+
             if isinstance(value, Undefined):
                 # A bare expression hands back StrictUndefined instead of raising: make it raise now, not
                 # later in whatever receives it.
@@ -237,18 +250,34 @@ def render_string(text: str, context: Mapping[str, Any], *, shell: bool = False)
         if not shell:
             return _compiled_template(text, shell).render(**context)
         return _render_shell_text(text, context)
-    except UndefinedError as exc:
+    except Exception as exc:
+        error = _render_error(text, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _render_error(text: str, exc: Exception) -> TemplateError | None:
+    """The TemplateError for what rendering raised, or None for what is not a template's fault."""
+    if isinstance(exc, TemplateError):
+        return None
+    if isinstance(exc, (RecursionError, MemoryError)):
+        return TemplateError(f"template {_brief(text)}: too much work ({type(exc).__name__})")
+    # Anything else Jinja raised means Jinja is loaded: naming its errors costs nothing.
+    from jinja2 import TemplateSyntaxError, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    if isinstance(exc, UndefinedError):
         message = (exc.message or "undefined").replace("'runner.engine.context._VisibleSteps object'", "steps")
-        raise TemplateError(f"template {_brief(text)}: {message}") from None
-    except SecurityError as exc:
-        raise TemplateError(f"template {_brief(text)} was refused by the sandbox: {exc}") from None
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"template {_brief(text)}: syntax error: {exc.message}") from None
-    except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        return TemplateError(f"template {_brief(text)}: {message}")
+    if isinstance(exc, SecurityError):
+        return TemplateError(f"template {_brief(text)} was refused by the sandbox: {exc}")
+    if isinstance(exc, TemplateSyntaxError):
+        return TemplateError(f"template {_brief(text)}: syntax error: {exc.message}")
+    if isinstance(exc, (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError, OverflowError)):
         # OverflowError: the sandbox's range() past MAX_RANGE, a float too large.
-        raise TemplateError(f"template {_brief(text)}: {exc}") from None
-    except (RecursionError, MemoryError) as exc:
-        raise TemplateError(f"template {_brief(text)}: too much work ({type(exc).__name__})") from None
+        return TemplateError(f"template {_brief(text)}: {exc}")
+    return None
 
 
 def _brief(text: str, limit: int = 80) -> str:
@@ -277,7 +306,7 @@ class Reference:
 
 def parse_template(text: str) -> nodes.Template:
     """Parse only (no render); raises TemplateSyntaxError."""
-    return _ENV.parse(text)
+    return _environment(False).parse(text)
 
 
 @lru_cache(maxsize=8192)
@@ -287,6 +316,13 @@ def references(text: str) -> tuple[Reference, ...]:
     `steps['count'].outputs.active` → Reference("steps", ("count", "outputs", "active")). Names bound inside
     the template (for loops, set) are not references.
     """
+    simple = _simple_references(text)
+    return simple if simple is not None else _references_by_parse(text)
+
+
+def _references_by_parse(text: str) -> tuple[Reference, ...]:
+    from jinja2 import nodes
+
     tree = parse_template(text)
     bound = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     found: list[Reference] = []
@@ -306,8 +342,32 @@ def references(text: str) -> tuple[Reference, ...]:
     return tuple(found)
 
 
+_OPERATORS = frozenset({"not", "and", "or", "in", "is", "if", "else"})
+
+
+def _simple_references(text: str) -> tuple[Reference, ...] | None:
+    """What Jinja's parse would say of a template that is one literal or one plain reference, read without
+    Jinja (the expressions `_fast_plan` takes, quoted keys without escapes); None for anything else."""
+    match = _SINGLE_EXPR.match(text)
+    if match is None or "{%" in text or "{#" in text or "\\" in text:
+        return None
+    expr = match.group("expr")
+    plan = _fast_plan(expr) if "{{" not in expr else None
+    if plan is None:
+        return None
+    root, steps = plan
+    if not root:
+        return ()
+    if root in _LITERALS or root in _OPERATORS:  # `none.x`, `not x`: Jinja reads no name there
+        return None
+    # Jinja numbers lines from the template's start: newlines before the name count.
+    name_at = match.start("expr") + len(expr) - len(expr.lstrip())
+    return (Reference(root, tuple(key for _, key in steps), 1 + text[:name_at].count("\n")),)
+
+
 def _outermost_accesses(tree: nodes.Node) -> Iterator[nodes.Node]:
     """Names and attribute/item chains, outermost only (so a.b.c yields once, not three times)."""
+    from jinja2 import nodes
 
     def walk(node: nodes.Node, inside_chain: bool) -> Iterator[nodes.Node]:
         is_access = isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name)

@@ -6,8 +6,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
-
 from runner.actions.registry import family_connection_types, has_action, traits
 from runner.document.actionnames import suggest_action
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
@@ -334,7 +332,12 @@ def check_template_sites(
     for path, text, with_result in sites:
         try:
             refs = references(text)
-        except TemplateSyntaxError as exc:
+        except Exception as exc:
+            # Only a template Jinja parsed can fail here, so Jinja is loaded by now.
+            from jinja2 import TemplateSyntaxError
+
+            if not isinstance(exc, TemplateSyntaxError):
+                raise
             message, hint = f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}"
             out.append(doc.diagnostic(path, message, hint, needle="", line=exc.lineno))
             continue
