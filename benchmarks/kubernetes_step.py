@@ -34,6 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import _peer  # noqa: E402 - beside this script
+
 from runner.actions.base import ActionContext  # noqa: E402 - after the path fix above
 from runner.actions.registry import get_action  # noqa: E402
 from runner.lab.k8s import LabCluster, LabConfig  # noqa: E402
@@ -91,7 +93,11 @@ def timed(fn: Callable[[int], object], repeat: int) -> list[float]:
     return samples
 
 
+MEDIANS: dict[str, float] = {}  # label -> median seconds, for --json
+
+
 def summary(label: str, samples: list[float]) -> str:
+    MEDIANS[label] = statistics.median(samples)
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return (
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--kubectl", default=os.environ.get("FIRELINE_KUBECTL") or shutil.which("kubectl"))
+    _peer.add_json_option(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fireline-bench-k8s-") as tmp:
         workdir = Path(tmp)
@@ -186,6 +193,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             for line in bench(lab, workdir, args.repeat, args.kubectl):
                 print(line)
+    pairs = {
+        "fireline action kubernetes.get (warm)": "kubectl get deployment -o jsonpath",
+        "fireline action kubernetes.scale 3↔4 (warm)": "kubectl scale deployment 3↔4",
+    }
+    results = []
+    for label, median in MEDIANS.items():
+        peer = MEDIANS.get(pairs.get(label, ""))
+        if label not in pairs.values():
+            results.append(_peer.Result(f"{label}, median" + (" (peer: kubectl)" if peer else ""), median, "s",
+                                        "(shown)", None, peer=peer, ratio=median / peer if peer else None))
+    _peer.write_results(args.json, "kubernetes_step", results)
     return 0
 
 

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _peer
+
 from runner.lab.k8s import LabCluster, LabConfig, demo_deployment
 
 NS = "demo"
@@ -108,6 +110,7 @@ def bench_watch(port: int, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, LabCluster(LabConfig(state_dir=Path(tmp), seed_demo=False)) as lab:
         bench = demo_deployment("bench", replicas=0)
@@ -115,9 +118,13 @@ def main() -> None:
         _request(conn, "POST", DEPLOY, bench)
         conn.close()
         print(f"lab at {lab.url}")
-        print(f"GET/s           {bench_get(lab.port, args.seconds):10.0f}")
-        print(f"PATCH/s         {bench_patch(lab.port, args.seconds):10.0f}")
-        print(f"watch events/s  {bench_watch(lab.port, args.seconds):10.0f}")
+        figures = {"GET/s": bench_get(lab.port, args.seconds), "PATCH/s": bench_patch(lab.port, args.seconds),
+                   "watch events/s": bench_watch(lab.port, args.seconds)}  # fmt: skip
+        for label, value in figures.items():
+            print(f"{label:<15} {value:10.0f}")
+    _peer.write_results(args.json, "lab_throughput", [
+        _peer.Result(f"lab {label}", round(value), "/s", "(shown)", None) for label, value in figures.items()
+    ])
 
 
 if __name__ == "__main__":
