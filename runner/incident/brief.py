@@ -13,10 +13,11 @@ even beside a runbook that is being edited. One that cannot be read is counted, 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,14 +95,20 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _yaml_files(places: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for place in places:
-        if place.is_file():
-            files.append(place)
-        elif place.is_dir():
-            files += sorted(p for p in place.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    unique = list(dict.fromkeys(files))
-    return unique[:MAX_FILES]
+    """The YAML files in `places`, in a stable order, at most MAX_FILES: a directory named by mistake (`/`)
+    is not walked to its end."""
+    return list(itertools.islice(dict.fromkeys(itertools.chain.from_iterable(map(_walk, places))), MAX_FILES))
+
+
+def _walk(place: Path) -> Iterator[Path]:
+    if place.is_file():
+        yield place
+        return
+    for root, dirs, files in os.walk(place):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # not .git and the like
+        for name in sorted(files):
+            if name.endswith((".yaml", ".yml")):
+                yield Path(root) / name
 
 
 def _runbook_info(path: Path, data: object) -> RunbookInfo | None:

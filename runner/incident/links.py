@@ -92,11 +92,16 @@ class MitigationWatch:
         self.done = True
         source = f"run {succeeded.run_id} step {succeeded.step_id}"
         try:
-            at = parse_utc(succeeded.ts_wall) or datetime.now(UTC)
-            if not reach(self.journal, self.incident_id, Milestone.MITIGATED, at, source, self.actor):
-                earlier = store.load(self.journal, self.incident_id).milestones[Milestone.MITIGATED]
+            incident = store.load(self.journal, self.incident_id)
+            earlier = incident.milestones.get(Milestone.MITIGATED)
+            if earlier is not None:
                 self.say(f"incident {self.incident_id} was already mitigated ({earlier.source}); left as it was")
                 return
+            if incident.status is Status.CLOSED:  # closed while the run was paused: it takes no milestones
+                self.say(f"incident {self.incident_id} is closed; not marked mitigated")
+                return
+            at = parse_utc(succeeded.ts_wall) or datetime.now(UTC)
+            reach(self.journal, self.incident_id, Milestone.MITIGATED, at, source, self.actor)
         except FirelineError as exc:
             # The change happened and is recorded in the run: failing the step now would misstate it.
             self.say(f"could not mark incident {self.incident_id} mitigated: {exc}")

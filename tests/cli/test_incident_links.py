@@ -165,3 +165,17 @@ def test_a_resumed_run_still_mitigates(tmp_path: Path, cli: Any) -> None:
     assert marker.exists()
     [mitigated] = _mitigated(incident_id)
     assert mitigated.source == f"run {run_id} step restart"
+
+
+def test_an_incident_closed_while_the_run_was_paused_takes_no_milestone(tmp_path: Path, cli: Any) -> None:
+    incident_id = _incident()
+    runbook, marker = _runbook(tmp_path)
+    paused = cli("run", str(runbook), "--incident", incident_id, "--output", "json")
+    assert paused.code == 3, paused.err
+    run_id = paused.json()["run_id"]
+    store.append(open_journal(), incident_id, iev.IncidentClosed("handled by hand"), "lead")
+    resumed = cli("resume", run_id, "--approve-all", "--reason", "finish it", "--output", "plain")
+    assert resumed.code == 0, resumed.err
+    assert marker.exists()
+    assert f"incident {incident_id} is closed; not marked mitigated" in resumed.out
+    assert _mitigated(incident_id) == []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from runner.errors import UsageError
+from runner.gameday import events as gev
 from runner.incident import events as iev
 from runner.incident import timeline as tl
 from runner.incident.lifecycle import Declaration, declare
@@ -183,3 +184,33 @@ def test_the_command_refuses_an_unknown_zone_and_reads_the_store(cli: Any) -> No
     assert [e["type"] for e in as_json.json()["entries"]][:1] == [iev.DECLARED]
     missing = cli("incident", "timeline", "INC-2026-999")
     assert missing.code in (1, 2) and "no incident 'INC-2026-999'" in missing.err
+
+
+def test_a_linked_game_days_events_are_on_the_timeline() -> None:
+    gd = "gd-20260328-1"
+    own = _incident_events()
+    gameday = _stream(
+        gd,
+        ("2026-03-28T23:41:00.000000Z", gev.GAMEDAY_STARTED, {"scenario": "checkout-db", "title": "Checkout drill"},
+         None, "sre"),
+        ("2026-03-28T23:41:01.000000Z", gev.FAULT_INJECTING, {"action": "postgres.hold_connections"}, "exhaust",
+         None),
+        ("2026-03-28T23:41:02.000000Z", gev.FAULT_INJECTED, {"action": "postgres.hold_connections"}, "exhaust", None),
+        ("2026-03-28T23:41:30.000000Z", gev.STEADY_STATE_VIOLATED, {"probe": "checkout-ok"}, None, None),
+        ("2026-03-28T23:42:00.000000Z", gev.ACKNOWLEDGED, {"via": "ack"}, None, "alice"),
+        ("2026-03-29T00:05:00.000000Z", gev.FAULT_REVERTED, {"ok": True, "summary": "released 95"}, "exhaust", None),
+    )  # fmt: skip
+    linked = [(tl.Stream(gd, "gameday", "checkout-db"), gameday)]
+    text = tl.markdown(tl.build(fold(own), own, linked, tl.zone(None)))
+    lines = text.splitlines()
+    order = [
+        f"2026-03-28 23:41:00Z · game day {gd} · game day Checkout drill started by sre",
+        f"2026-03-28 23:41:02Z · game day {gd} · fault exhaust injected (postgres.hold_connections)",
+        f"2026-03-28 23:41:30Z · game day {gd} · steady state violated (checkout-ok)",
+        f"2026-03-28 23:42:00Z · game day {gd} · game day acknowledged by alice via ack",
+        "2026-03-28 23:50:00Z · incident · declared",
+        f"2026-03-29 00:05:00Z · game day {gd} · fault exhaust reverted: released 95",
+    ]
+    positions = [_index(lines, part) for part in order]
+    assert positions == sorted(positions)
+    assert gev.FAULT_INJECTING not in text  # bookkeeping stays in the game day's own report
