@@ -34,13 +34,15 @@ from runner.policy import SeverityLevel
 MAX_OPTIONS = 5  # mitigation options shown: one screen
 MAX_FILES = 2000  # runbook files read from the directories searched
 MAX_BYTES = 1_000_000  # a bigger file is no runbook a responder wrote by hand
-INVESTIGATION_LINES = 4  # lines of the best match's `investigation` shown
+INVESTIGATION_ITEMS = 2  # items of the best match's `investigation` shown (one screen)
+REASONS_SHOWN = 3  # what matched, per option
 
-# Words that say nothing about which runbook fits (they appear in every symptom list).
+# Words that say nothing about which runbook fits (they appear in every symptom list, and "alert … firing" in
+# every note about an alert).
 _FILLER = (
     "a an the and or of to in on for is are be been with by at from as it its this that these those not no "
     "into than then there their them they we our you your all any some one via per while when after before "
-    "error errors fatal sorry already across"
+    "error errors fatal sorry already across alert alerts firing fired"
 )
 _STOPWORDS = frozenset(_FILLER.split())
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -321,6 +323,25 @@ def _actions(incident: Incident, level: SeverityLevel | None, have_options: bool
     return actions
 
 
+def bullets(markdown: str) -> list[str]:
+    """The items of a Markdown list (a runbook's `investigation`), each on one line: an item's wrapped lines
+    are joined; text that is not a list is one item per paragraph."""
+    items: list[str] = []
+    fresh = True
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if not line:
+            fresh = True
+            continue
+        marker = line[:2] in ("- ", "* ", "+ ")
+        if marker or fresh or not items:
+            items.append(line[2:].strip() if marker else line)
+        else:
+            items[-1] += " " + line
+        fresh = False
+    return items
+
+
 def _holder(incident: Incident, role: str) -> str | None:
     try:
         return incident.roles.get(Role(role))
@@ -341,8 +362,7 @@ def _investigation(incident: Incident, options: Sequence[Option]) -> list[str]:
     ]
     if options and options[0].runbook.investigation:
         best = options[0].runbook
-        lines = [line.strip(" -*") for line in best.investigation.splitlines() if line.strip(" -*")]
-        steps += [f"({best.name}) {line}" for line in lines[:INVESTIGATION_LINES]]
+        steps += [f"({best.name}) {item}" for item in bullets(best.investigation)[:INVESTIGATION_ITEMS]]
     steps.append(f'record what you find: fireline incident note {incident.id} --kind observation "…"')
     return steps
 
@@ -425,7 +445,7 @@ def _option_lines(brief: Brief) -> list[str]:
         runbook = option.runbook
         mitigates = " (marks the incident mitigated)" if runbook.mitigates else ""
         lines.append(f"{n}. {runbook.name}: {_line(runbook.title)}{mitigates}")
-        lines.append(f"   matches: {_line('; '.join(option.reasons))}")
+        lines.append(f"   matches: {_reasons(option)}")
         lines.append(f"   `{option.command}`")
         if runbook.required_inputs:
             lines.append("   needs: " + " ".join(f"-i {name}=…" for name in runbook.required_inputs))
@@ -437,6 +457,15 @@ def _option_lines(brief: Brief) -> list[str]:
     if brief.shelf.unreadable:
         lines.append(f"({len(brief.shelf.unreadable)} YAML file(s) could not be read: see `fireline validate`)")
     return lines
+
+
+def _reasons(option: Option) -> str:
+    """What matched, the strongest first, then whether the runbook is meant for the incident's severity."""
+    content = [r for r in option.reasons if not r.startswith("meant for ")]
+    level = [r for r in option.reasons if r.startswith("meant for ")]
+    more = len(content) - REASONS_SHOWN
+    shown = [_line(r, 70) for r in content[:REASONS_SHOWN]] + ([f"{more} more"] if more > 0 else [])
+    return "; ".join(shown + level)
 
 
 def _communication_lines(brief: Brief) -> list[str]:

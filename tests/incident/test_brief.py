@@ -72,6 +72,7 @@ def test_notes_and_alert_names_match_too_and_the_best_match_ranks_first(cli: Any
     data = cli("incident", "brief", incident_id, "--runbooks", str(SHIPPED), "--format", "json").json()
     names = [o["runbook"] for o in data["mitigation_options"]]
     assert names[0] == "db-connection-exhaustion", names
+    assert "check-error-rate" not in names  # "alert … firing" alone says nothing about which runbook fits
     assert "alert PostgresTooManyConnections" in data["mitigation_options"][0]["matches"]
 
 
@@ -139,3 +140,8 @@ def test_actions_done_and_an_overdue_update_follow_the_recorded_state() -> None:
 def test_words_fold_case_plurals_camel_case_and_filler(text: str, same_as: str) -> None:
     assert guide.words(text) == guide.words(same_as)
     assert guide.words("the error of a") == set()
+
+
+def test_an_investigation_list_is_read_item_by_item() -> None:
+    text = "- The first item\n  wraps here.\n- The second\n\nA paragraph\nthat wraps.\n"
+    assert guide.bullets(text) == ["The first item wraps here.", "The second", "A paragraph that wraps."]
