@@ -23,9 +23,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.journal.backend import Row
 
@@ -65,10 +64,10 @@ OPEN_IDS = f"SELECT id FROM incident_index WHERE {OPEN} ORDER BY declared_seq DE
 Change = tuple[str, tuple[object, ...]]
 
 
-@dataclass(frozen=True)
-class IncidentRow:
-    """One incident as the index holds it. `reached`: each milestone's first recorded time; `corrected`: the
-    time its last correction gave (this one counts)."""
+class IncidentRow(NamedTuple):
+    """One incident as the index holds it; `reached` and `corrected` follow MILESTONES: each milestone's first
+    recorded time, and the time its last correction gave (this one counts). A named tuple: `incident
+    metrics` reads one per incident of the store's history."""
 
     id: str
     declared_seq: int
@@ -76,27 +75,29 @@ class IncidentRow:
     type: str
     systems: tuple[str, ...]
     status: str
-    reached: Mapping[str, str]
-    corrected: Mapping[str, str]
+    reached: tuple[str | None, ...]
+    corrected: tuple[str | None, ...]
 
     def at(self, milestone: str) -> str | None:
         """The milestone's time in effect: the correction's, else the one first recorded."""
-        return self.corrected.get(milestone) or self.reached.get(milestone)
+        index = MILESTONES.index(milestone)
+        return self.corrected[index] or self.reached[index]
+
+
+_COUNT = len(MILESTONES)
 
 
 def row_of(stored: Sequence[Any]) -> IncidentRow:
     """An `ALL` row as an IncidentRow."""
-    count = len(MILESTONES)
-    reached, corrected = stored[6 : 6 + count], stored[6 + count : 6 + 2 * count]
     return IncidentRow(
-        id=str(stored[0]),
-        declared_seq=int(stored[1]),
-        severity=str(stored[2]),
-        type=str(stored[3]),
-        systems=_systems(stored[4]),
-        status=str(stored[5]),
-        reached={m: str(t) for m, t in zip(MILESTONES, reached, strict=True) if t},
-        corrected={m: str(t) for m, t in zip(MILESTONES, corrected, strict=True) if t},
+        str(stored[0]),
+        int(stored[1]),
+        str(stored[2]),
+        str(stored[3]),
+        _systems(stored[4]),
+        str(stored[5]),
+        tuple(stored[6 : 6 + _COUNT]),
+        tuple(stored[6 + _COUNT : 6 + 2 * _COUNT]),
     )
 
 

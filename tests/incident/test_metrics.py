@@ -274,7 +274,7 @@ def facts(
     times = {Milestone.STARTED: _time(start)} if start else {}
     if end:
         times[Milestone.RESOLVED] = _time(end)
-    return m.Facts(name, Severity.SEV3, IncidentType.AVAILABILITY, systems, resolved, times)
+    return m.make_facts(name, Severity.SEV3, IncidentType.AVAILABILITY, systems, resolved, times)
 
 
 def _time(text: str) -> datetime:
