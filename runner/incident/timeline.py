@@ -31,7 +31,6 @@ from runner.journal.store import Journal
 
 TEXT_LIMIT = 240  # characters of one value (an output, an input) on a line; the journal keeps it whole
 LATE_AFTER = timedelta(minutes=1)  # a milestone recorded this much after it happened says when it was recorded
-SAME_MOMENT = timedelta(seconds=1)
 # Terminal escape sequences (CSI such as colours and cursor moves, OSC such as window titles and links).
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 INCIDENT = "incident"  # the stream kind of the incident's own events
@@ -136,21 +135,16 @@ def build(
     """The timeline from events already read (a pure function: tests give it events of any date)."""
     corrected = _corrections(own)
     streams: list[tuple[Stream, Sequence[Event]]] = [(Stream(incident.id, INCIDENT), own), *linked]
-    entries: list[tuple[tuple[datetime, int, int], Entry]] = []
+    # In the order of the times shown (what a milestone marks, else when the event was written); at the same
+    # moment, what was written first (a step's end before the milestone it set).
+    entries: list[tuple[tuple[datetime, datetime, int, int], Entry]] = []
     for index, (stream, events) in enumerate(streams):
         for event in events:
             entry = _entry(stream, event, tz, corrected)
             if entry is not None:
-                entries.append(((_placed(entry), index, event.seq), entry))
+                entries.append(((entry.at, entry.recorded, index, event.seq), entry))
     entries.sort(key=lambda pair: pair[0])
     return Timeline(incident, tz, tuple(entry for _, entry in entries))
-
-
-def _placed(entry: Entry) -> datetime:
-    """Where an entry goes: at the time it marks, unless that is its recording time give or take clock noise
-    (the declaration's own milestones, one set the moment a step succeeded): then where it was written, after
-    what caused it."""
-    return entry.recorded if abs(entry.recorded - entry.at) < SAME_MOMENT else entry.at
 
 
 def _corrections(events: Iterable[Event]) -> dict[str, str]:

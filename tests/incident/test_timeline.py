@@ -5,6 +5,7 @@ its offset (which changes within the incident when daylight saving time starts).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def _incident_events() -> list[Event]:
           "next_update_at": "2026-03-29T00:22:00.000000Z"}, None, "comms"),
         ("2026-03-28T23:58:10.500000Z", iev.LINKED,
          {"run_id": RUN, "kind": "runbook", "name": "restart-checkout"}, None, "alice"),
-        ("2026-03-29T00:00:05.300000Z", iev.MILESTONE,
+        ("2026-03-29T00:00:06.100000Z", iev.MILESTONE,  # written a moment later than the step it marks
          {"name": "mitigated", "at": "2026-03-29T00:00:05.200000Z", "source": f"run {RUN} step restart"}, None,
          "alice"),
         ("2026-03-29T00:10:00.000000Z", iev.NOTE,
@@ -106,6 +107,7 @@ def test_an_incident_across_midnight_and_three_days_reads_in_order_with_full_dat
     assert days == ["## 2026-03-28 (Saturday)", "## 2026-03-29 (Sunday)", "## 2026-03-30 (Monday)"]
     events = [line for line in lines if line.startswith("- ")]
     assert all(line[2:22].startswith("2026-03-") and line[21] == "Z" for line in events), events
+    assert [line[2:22] for line in events] == sorted(line[2:22] for line in events)
     order = [
         "2026-03-28 23:40:00Z · incident · milestone started",  # placed at the time it marks, recorded later
         "2026-03-28 23:50:00Z · incident · declared SEV2 availability incident \"Checkout down\" by lead",
@@ -181,7 +183,7 @@ def test_the_command_refuses_an_unknown_zone_and_reads_the_store(cli: Any) -> No
     assert "+05:30 · incident · declared SEV3 availability incident \"Checkout down\" by lead" in shown.out
     as_json = cli("incident", "timeline", incident_id, "--format", "json")
     assert as_json.code == 0 and as_json.json()["timezone"] == "UTC"
-    assert [e["type"] for e in as_json.json()["entries"]][:1] == [iev.DECLARED]
+    assert iev.DECLARED in [e["type"] for e in as_json.json()["entries"]]
     missing = cli("incident", "timeline", "INC-2026-999")
     assert missing.code in (1, 2) and "no incident 'INC-2026-999'" in missing.err
 
@@ -214,3 +216,39 @@ def test_a_linked_game_days_events_are_on_the_timeline() -> None:
     positions = [_index(lines, part) for part in order]
     assert positions == sorted(positions)
     assert gev.FAULT_INJECTING not in text  # bookkeeping stays in the game day's own report
+
+
+def test_a_game_days_drill_shows_the_game_day_and_its_response_run(tmp_path: Path, cli: Any) -> None:
+    """A real game day (a flag switched off in a flagd file, an automated response runbook): its drill
+    incident's timeline holds the game day's events and the response run's steps, in order."""
+    from tests.gameday.flagfile import flags_text, scenario_text, with_response
+
+    flags = tmp_path / "flags.json"
+    flags.write_text(flags_text(), encoding="utf-8")
+    response = with_response(tmp_path, tmp_path / "responded")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(scenario_text(duration="1s", interval="100ms", settle="300ms", response=response))
+    ran = cli("gameday", "run", str(scenario), "-i", f"flag_file={flags}", "--report", "none")
+    assert ran.code == 0, ran.out + ran.err
+    [declared] = open_journal().first_events(iev.DECLARED, 10)
+    shown = cli("incident", "timeline", declared.run_id)
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    [game_day] = [link for link in fold(open_journal().events(declared.run_id)).links if link.kind == "gameday"]
+    order = [
+        f"game day {game_day.run_id} · game day",  # started
+        "injected (flags.set)",
+        "incident · declared SEV",
+        "steady state violated",
+        "response run",
+        "succeeded",  # the response run's steps
+        "run succeeded",
+        "reverted",
+        "game day finished: passed",
+    ]
+    positions = [next(i for i, line in enumerate(lines) if part in line) for part in order]
+    assert positions == sorted(positions), shown.out
+    # The drill's milestones are written a moment after the game day's events they mark: each is placed at
+    # its time, so the times shown never go backwards.
+    stamps = [line[2:22] for line in lines if line.startswith("- ")]
+    assert stamps == sorted(stamps), shown.out
