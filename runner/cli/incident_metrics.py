@@ -223,6 +223,7 @@ def _explain(incident_id: str, fmt: str) -> int:
     from runner.incident import metrics as m
     from runner.incident.model import Milestone
     from runner.incident.store import load
+    from runner.incident.view import parse_utc
     from runner.journal.store import open_journal
 
     journal = open_journal()
@@ -239,8 +240,9 @@ def _explain(incident_id: str, fmt: str) -> int:
         click.echo(f"  {name:<13} {m.iso(reached.at)}  {_set_by(reached)}")
         fix = reached.correction
         if fix is not None:
+            was = m.iso(parse_utc(fix.old or "")) or "not recorded"
             click.echo(f"  {'':<13} corrected by event #{fix.seq} (incident.corrected) by {fix.by or '?'}: "
-                       f"{fix.old or 'not recorded'} -> {fix.new}; reason: {fix.reason or '-'}")  # fmt: skip
+                       f"{was} -> {m.iso(reached.at)}; reason: {fix.reason or '-'}")  # fmt: skip
     missing = [str(n) for n in Milestone if n not in incident.milestones]
     if missing:
         click.echo(f"  not reached: {', '.join(missing)}")
