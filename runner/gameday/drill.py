@@ -82,7 +82,7 @@ class Drill:
             title=started.title or started.scenario,
             severity=severity_of(started.severity),
             type=IncidentType.DRILL,
-            systems=started.systems,
+            systems=tuple(str(s) for s in started.systems) if isinstance(started.systems, list | tuple) else (),
             impact=f"game day drill: {faults} injected on purpose by scenario {started.scenario}",
             started_at=injected.wall,
             drill_of=self.gameday_id,

@@ -78,7 +78,7 @@ class Status(StrEnum):
 @event_payload
 class GameDayStarted(Payload):
     TYPE: ClassVar[str] = GAMEDAY_STARTED
-    OMIT: ClassVar[frozenset[str]] = frozenset({"severity", "policy"})
+    OMIT: ClassVar[frozenset[str]] = frozenset({"severity", "systems", "policy"})
     MISSING: ClassVar[Mapping[str, Any]] = {"scenario": "?"}
     scenario: str
     title: str = ""
@@ -99,7 +99,7 @@ class GameDayStarted(Payload):
     secrets: Mapping[str, Any] = field(default_factory=dict)
     # What the drill incident is declared with (metadata.severity and systems; `recover` may declare it).
     severity: str | None = None
-    systems: tuple[str, ...] = ()
+    systems: Any = None  # a list of names (None: the scenario names none)
     policy: str | None = None  # digest of the severity policy in force
 
 

@@ -208,7 +208,7 @@ class GameDayRun:
             connections=dict(g.connections),
             secrets={n: {"from": r.source, "key": r.key, "optional": r.optional} for n, r in g.secrets.items()},
             severity=_text_or_none(g.metadata.get("severity")),
-            systems=tuple(str(s) for s in g.metadata.get("systems") or ()),
+            systems=[str(s) for s in g.metadata.get("systems") or ()] or None,
             policy=self.policy,
         )
 
