@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
+from runner.errors import UsageError
 from runner.incident.model import FINISHED, IncidentType, Milestone, Severity
 from runner.incident.view import Incident, MilestoneTime, parse_utc
 from runner.journal.incidents import IncidentRow
@@ -361,11 +362,14 @@ def period_start(moment: datetime, period: Period) -> datetime:
 
 
 def next_period(start: datetime, period: Period) -> datetime:
-    if period is Period.WEEK:
-        return start + timedelta(days=7)
-    months = 1 if period is Period.MONTH else 3
-    month = start.month - 1 + months
-    return start.replace(year=start.year + month // 12, month=month % 12 + 1)
+    try:
+        if period is Period.WEEK:
+            return start + timedelta(days=7)
+        months = 1 if period is Period.MONTH else 3
+        month = start.month - 1 + months
+        return start.replace(year=start.year + month // 12, month=month % 12 + 1)
+    except (OverflowError, ValueError):  # past the year 9999: the calendar's last period ends with it
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def period_label(start: datetime, period: Period) -> str:
@@ -375,6 +379,10 @@ def period_label(start: datetime, period: Period) -> str:
     if period is Period.MONTH:
         return f"{start.year}-{start.month:02d}"
     return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+
+
+MAX_PERIODS = 1000
+_DAYS = {Period.WEEK: 7, Period.MONTH: 31, Period.QUARTER: 92}  # at least as long as one period, for counting
 
 
 def by_period(facts: Sequence[Facts], period: Period, selection: Selection) -> list[PeriodRow]:
@@ -389,6 +397,12 @@ def by_period(facts: Sequence[Facts], period: Period, selection: Selection) -> l
     last = last or (max(f.started for f in facts if f.started) if buckets else None)
     if first is None or last is None or last < first:
         return []
+    count = (last - first).days // _DAYS[period] + 1
+    if count > MAX_PERIODS:
+        raise UsageError(
+            f"the window holds about {count} {period}s: at most {MAX_PERIODS} rows are shown",
+            hint="narrow it with --since and --until, or take a longer --period",
+        )
     rows: list[PeriodRow] = []
     start = period_start(first, period)
     while start <= last:

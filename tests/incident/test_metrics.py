@@ -235,12 +235,19 @@ def test_explain_names_the_event_behind_each_milestone(cli: Any, journal: Journa
         (["--service", "a\nb"], 2, "is not a system name"),
         (["--explain", "INC-2025-001", "--since", "2025-03-01"], 2, "--explain shows one incident"),
         (["--explain", "INC-2025-999"], 2, "no incident 'INC-2025-999'"),
+        (["--since", "1900-01-01", "--period", "week", "--until", "2100-01-01"], 2, "at most 1000 rows are shown"),
     ],
 )
 def test_hostile_input_is_a_clear_error(cli: Any, tmp_path: Path, args: list[str], code: int, says: str) -> None:
     result = cli("incident", "metrics", *args)
     assert result.code == code, result.err
     assert says in result.err and "Traceback" not in result.err
+
+
+def test_periods_at_the_end_of_the_calendar(cli: Any, tmp_path: Path) -> None:
+    report = metrics(cli, "--since", "9999-10-01", "--period", "month", "--until", "9999-12-31T23:59:59Z")
+    assert [p["period"] for p in report["periods"]] == ["9999-10", "9999-11", "9999-12"]
+    assert report["periods"][-1]["end"] == "9999-12-31T23:59:59Z"
 
 
 def test_an_empty_store(cli: Any, journal: Journal) -> None:
