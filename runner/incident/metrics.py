@@ -232,6 +232,7 @@ def select(facts: Iterable[Facts], selection: Selection) -> list[Facts]:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = datetime.min.replace(tzinfo=UTC)  # nothing starts before it: a window ending there holds nothing
 
 
 def _chosen(f: Facts, selection: Selection) -> bool:
@@ -393,7 +394,7 @@ def by_period(facts: Sequence[Facts], period: Period, selection: Selection) -> l
         if f.started is not None:
             buckets.setdefault(period_start(f.started, period), []).append(f)
     first = selection.since or (min(f.started for f in facts if f.started) if buckets else None)
-    last = selection.until - timedelta(microseconds=1) if selection.until else None
+    last = selection.until - timedelta(microseconds=1) if selection.until and selection.until > _FIRST else None
     last = last or (max(f.started for f in facts if f.started) if buckets else None)
     if first is None or last is None or last < first:
         return []

@@ -248,6 +248,7 @@ def test_periods_at_the_end_of_the_calendar(cli: Any, tmp_path: Path) -> None:
     report = metrics(cli, "--since", "9999-10-01", "--period", "month", "--until", "9999-12-31T23:59:59Z")
     assert [p["period"] for p in report["periods"]] == ["9999-10", "9999-11", "9999-12"]
     assert report["periods"][-1]["end"] == "9999-12-31T23:59:59Z"
+    assert metrics(cli, "--until", "0001-01-01", "--period", "month")["periods"] == []
 
 
 def test_an_empty_store(cli: Any, journal: Journal) -> None:
