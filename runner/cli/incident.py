@@ -232,6 +232,10 @@ def ack(incident_id: str, actor: str | None, key: str | None, policy: str | None
         return 0
     who = _acknowledger(journal, found, actor, key, policy)
     acknowledge(journal, found, who)
+    if found.drill_of:  # a game day's drill: acknowledging it acknowledges the running game day too
+        from runner.gameday.drill import acknowledge_game_day
+
+        acknowledge_game_day(journal, found.drill_of, who)
     click.echo(f"acknowledged {found.id} as {who}")
     return 0
 

@@ -142,3 +142,15 @@ def _response_runs(events: Sequence[Event]) -> list[tuple[str, str]]:
 def drill_of(events: Sequence[Event]) -> str | None:
     """The drill incident a game day's events name (gameday.incident), if any."""
     return next((gev.GameDayIncident.of(e).incident for e in events if e.type == gev.INCIDENT), None)
+
+
+def acknowledge_game_day(journal: Journal, gameday_id: str, actor: str) -> bool:
+    """Someone acknowledged the drill incident itself (`fireline incident ack`), as they would a real one: for
+    a game day still running and not yet acknowledged, that is its acknowledgement too (via "incident"), so
+    its time to acknowledge and the drill's agree. False when it changes nothing."""
+    events = journal.events(gameday_id, (gev.GAMEDAY_STARTED, gev.ACKNOWLEDGED, gev.FINISHED))
+    if not events or events[0].type != gev.GAMEDAY_STARTED or len(events) > 1:
+        return False
+    acknowledged = gev.GameDayAcknowledged("incident")
+    journal.append(gameday_id, gev.ACKNOWLEDGED, actor=actor, data=acknowledged.to_data(), durable=True)
+    return True

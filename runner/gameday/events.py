@@ -23,7 +23,7 @@ STEADY_STATE_RESTORED = "steady_state.restored"
 ALERT_FIRING = "alert.firing"  # data: name, labels
 SIGNAL_FIRED = "signal.fired"  # data: kind, detail (a prometheus detection expression held)
 DETECTED = "gameday.detected"  # data: signal (the first one listed under detection: that fired)
-ACKNOWLEDGED = "gameday.acknowledged"  # actor; data: via (ack|runbook)
+ACKNOWLEDGED = "gameday.acknowledged"  # actor; data: via (ack|runbook|incident)
 NOTE = "gameday.note"  # actor; data: text
 RESPONSE_STARTED = "response.started"  # data: run_id, runbook, mode
 RESPONSE_STEP = "response.step"  # step_id; data: run_id, status, started_mono, ended_mono (for the timeline)
@@ -211,7 +211,7 @@ class GameDayDetected(Payload):
 class GameDayAcknowledged(Payload):
     TYPE: ClassVar[str] = ACKNOWLEDGED
     OMIT: ClassVar[frozenset[str]] = frozenset({"run_id"})
-    via: str  # ack|runbook
+    via: str  # ack|runbook|incident (`fireline incident ack` of the game day's drill)
     run_id: str | None = None  # the response run that acknowledged by starting
 
 

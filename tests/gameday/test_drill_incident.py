@@ -241,19 +241,36 @@ def test_the_drill_severity_is_checked_with_the_scenario(tmp_path: Path, cli: Cl
 
 
 
-def test_sigterm_reverts_and_resolves_the_drill(tmp_path: Path, fireline_home: Path) -> None:
+def test_acknowledging_the_drill_acknowledges_the_game_day_and_sigterm_resolves_it(
+    tmp_path: Path, fireline_home: Path, cli: CliRunner
+) -> None:
     scenario, flags = write_scenario(tmp_path, response="{mode: manual, timeout: 5m}", duration="10m")
     before = flags.read_bytes()
     with gameday(fireline_home, scenario, flags) as gd:
         incident_id = gd.wait_event(iev.MILESTONE).run_id
+        # A responder acknowledges the drill as they would a real incident: the game day counts it.
+        acked = cli("incident", "ack", incident_id, "--as", "alice")
+        assert acked.code == 0, acked.out + acked.err
+        wait_for(lambda: "gameday.acknowledged by alice" in gd.output, "the game day to see the acknowledgement")
         gd.signal_group(signal.SIGTERM)
         assert gd.wait() == 130, gd.output
         output = gd.output
+    gameday_id = gd.gameday_id()
     assert flags.read_bytes() == before  # the engine's guarantee holds with a drill open
     assert f"drill incident: {incident_id}" in output
-    drill = load(open_journal(), incident_id)
+    journal = open_journal()
+    drill = load(journal, incident_id)
     assert drill.status is Status.RESOLVED  # the game day is over and nothing is left in place
-    assert f"game day {gd.gameday_id()} finished: interrupted (SIGTERM)" in _notes(open_journal(), incident_id)
+    assert f"game day {gameday_id} finished: interrupted (SIGTERM)" in _notes(journal, incident_id)
+
+    events = journal.events(gameday_id)
+    acknowledged = [e for e in events if e.type == gev.ACKNOWLEDGED]
+    assert [(e.actor, gev.GameDayAcknowledged.of(e).via) for e in acknowledged] == [("alice", "incident")]
+    ack = drill.milestones[Milestone.ACKNOWLEDGED]
+    assert (ack.actor, ack.source) == ("alice", "command")  # the responder's own acknowledgement counts
+    metrics = {m.name: m.seconds for m in gev.GameDayFinished.of(first(events, gev.FINISHED)).metrics}
+    drill_tta = (ack.at - drill.at(Milestone.STARTED)).total_seconds()  # type: ignore[operator]
+    assert drill_tta == pytest.approx(metrics["time_to_acknowledge"], abs=0.5)
 
 
 def test_a_fault_left_in_place_keeps_the_drill_open_until_recover(tmp_path: Path, fireline_home: Path,
