@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -45,13 +46,77 @@ def validate(paths: tuple[str, ...], fmt: str) -> int:
     if not files:
         raise UsageError("no *.yaml or *.yml files found in " + ", ".join(paths))
     warnings: list[Diagnostic] = []
-    results = {str(f): check_file(f, warnings) for f in files}
+    results = dict(check_files(files, warnings))
     render = {"text": render_text, "json": render_json, "junit": render_junit}[fmt]
     # Warnings do not make a file invalid; machine formats keep stdout to their own document.
     for warning in sorted(warnings):
         click.echo(_as_warning(warning), err=fmt != "text")
     click.echo(render(results))
     return 1 if any(results.values()) else 0
+
+
+# From this many files on, the checking is shared by worker processes (one per core, at most MAX_JOBS): the
+# checks are the same, each file is still checked whole by one process, and the results are put back in
+# the order of the files. Below it, starting the workers costs more than it saves.
+PARALLEL_FROM = 40
+MAX_JOBS = 4
+
+
+def check_files(files: list[Path], warnings: list[Diagnostic]) -> list[tuple[str, list[Diagnostic]]]:
+    jobs = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+               MAX_JOBS)
+    if len(files) < PARALLEL_FROM or jobs < 2 or not hasattr(os, "fork"):
+        return [(str(f), check_file(f, warnings)) for f in files]
+    # The first file in this process: the workers start with its validators compiled and loaded.
+    by_file = {str(files[0]): check_file(files[0], warnings)}
+    rest = files[1:]
+    workers = [_fork_checker(rest[i::jobs]) for i in range(1, jobs)]
+    mine = rest[0::jobs]
+    by_file.update((str(f), check_file(f, warnings)) for f in mine)
+    for chunk, (pid, reader) in zip([rest[i::jobs] for i in range(1, jobs)], workers, strict=True):
+        found = _collect(pid, reader)
+        if found is None:  # the worker died (killed, out of memory): check its files here instead
+            by_file.update((str(f), check_file(f, warnings)) for f in chunk)
+            continue
+        by_file.update(found[0])
+        warnings += found[1]
+    return [(str(f), by_file[str(f)]) for f in files]
+
+
+def _fork_checker(chunk: list[Path]) -> tuple[int, int]:
+    """A child process checking `chunk`; it sends back (results, warnings) pickled through a pipe."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            import pickle
+            import signal
+
+            os.close(reader)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # the parent decides how an interrupt ends
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            warnings: list[Diagnostic] = []
+            results = [(str(f), check_file(f, warnings)) for f in chunk]
+            with os.fdopen(writer, "wb") as out:
+                pickle.dump((results, warnings), out)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    return pid, reader
+
+
+def _collect(pid: int, reader: int) -> tuple[list[tuple[str, list[Diagnostic]]], list[Diagnostic]] | None:
+    import pickle
+
+    with os.fdopen(reader, "rb") as pipe:
+        data = pipe.read()  # all of it before waiting: a full pipe would block the child
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return None
+    found: tuple[list[tuple[str, list[Diagnostic]]], list[Diagnostic]] = pickle.loads(data)
+    return found
 
 
 def _as_warning(d: Diagnostic) -> str:
