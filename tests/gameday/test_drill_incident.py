@@ -70,12 +70,11 @@ def wall(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_a_game_day_opens_a_drill_whose_milestones_are_its_measured_moments(
-    tmp_path: Path, fireline_home: Path, cli: CliRunner
-) -> None:
-    response = with_response(tmp_path, tmp_path / "responded")  # an automated runbook that succeeds
-    scenario, flags = write_scenario(tmp_path, response=response,
-                                     metadata="  severity: SEV2\n  systems: [checkout, flags]\n")
+def run_drill(tmp_path: Path, cli: CliRunner, metadata: str = "") -> tuple[str, str]:
+    """A game day whose automated response runbook succeeds and whose fault reverts after 1s: (game day id,
+    drill incident id), after checking that every milestone of the drill is the game day's own moment."""
+    response = with_response(tmp_path, tmp_path / "responded")
+    scenario, flags = write_scenario(tmp_path, response=response, metadata=metadata)
     result = cli("gameday", "run", str(scenario), "-i", f"flag_file={flags}", "--report", "none")
     assert result.code == 0, result.out + result.err
     assert "PASSED" in result.out
@@ -89,12 +88,7 @@ def test_a_game_day_opens_a_drill_whose_milestones_are_its_measured_moments(
     assert [gev.GameDayIncident.of(e).incident for e in events if e.type == gev.INCIDENT] == [incident_id]
     assert [e.run_id for e in drills(journal)] == [incident_id]
     drill = load(journal, incident_id)
-    assert (drill.type, drill.severity, drill.systems) == (IncidentType.DRILL, Severity.SEV2, ("checkout", "flags"))
-    assert drill.title == "The new-checkout flag is switched off for a while"
-    assert drill.drill_of == gd
-    assert drill.policy == policy_in_force().digest  # declared under the severity levels in force
     assert drill.status is Status.RESOLVED  # every fault reverted, the game day over
-
     # Each milestone is the game day's own moment, to the microsecond, and says the game day set it.
     recovered = first(events, gev.RECOVERED)
     since = gev.GameDayRecovered.of(recovered).since_mono
@@ -115,6 +109,21 @@ def test_a_game_day_opens_a_drill_whose_milestones_are_its_measured_moments(
     for milestone, metric in METRIC_OF.items():
         interval = (drill.at(milestone) - drill.at(Milestone.STARTED)).total_seconds()  # type: ignore[operator]
         assert interval == pytest.approx(metrics[metric], abs=0.002), milestone
+    return gd, incident_id
+
+
+def test_a_game_day_opens_a_drill_whose_milestones_are_its_measured_moments(
+    tmp_path: Path, fireline_home: Path, cli: CliRunner
+) -> None:
+    gd, incident_id = run_drill(tmp_path, cli, metadata="  severity: SEV2\n  systems: [checkout, flags]\n")
+    journal = open_journal()
+    events = journal.events(gd)
+    drill = load(journal, incident_id)
+    assert (drill.type, drill.severity, drill.systems) == (IncidentType.DRILL, Severity.SEV2, ("checkout", "flags"))
+    assert drill.title == "The new-checkout flag is switched off for a while"
+    assert drill.drill_of == gd
+    assert drill.policy == policy_in_force().digest  # declared under the severity levels in force
+    metrics = {m.name: m.seconds for m in gev.GameDayFinished.of(first(events, gev.FINISHED)).metrics}
 
     # Linked both ways: the incident names the game day and its response run (so the run's steps are on the
     # incident's timeline); the game day's report names the incident.
@@ -294,3 +303,13 @@ def test_a_fault_left_in_place_keeps_the_drill_open_until_recover(tmp_path: Path
     assert f"drill incident {incident_id}: resolved" in fixed.out
     assert load(open_journal(), incident_id).status is Status.RESOLVED
     assert len(drills(open_journal())) == 1
+
+
+def test_a_drill_on_the_team_store(tmp_path: Path, fireline_home: Path, cli: CliRunner, pg_db: str,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same drill on the shared PostgreSQL store (FIRELINE_STORE)."""
+    monkeypatch.setenv("FIRELINE_STORE", pg_db)
+    gd, incident_id = run_drill(tmp_path, cli)
+    assert load(open_journal(), incident_id).severity is Severity.SEV3  # the default
+    assert not (fireline_home / "journal.db").exists()  # nothing went to the local store
+    assert json.loads(cli("gameday", "report", gd, "--format", "json").out)["incident"] == incident_id
