@@ -102,6 +102,8 @@ class Drill:
         events = self.journal.events(self.gameday_id, _EVENTS)
         found = moments(events)
         incident = load(self.journal, self.id)
+        if incident.status is Status.CLOSED:
+            return  # someone closed the drill by hand: closed is final, the game day's record is its own
         for name, milestone in MILESTONES.items():
             if name in found and milestone not in incident.milestones:
                 reached = iev.IncidentMilestone(milestone.value, found[name].wall, self.source)
