@@ -522,7 +522,9 @@ class GameDayRun:
             outcome = result.message
         summary = f"game day {self.id} finished: {outcome}"
         try:
-            self.drill.finish(f"{summary}; report: fireline gameday report {self.id}", reverted=not self.injected)
+            # The message may quote an error that holds a secret: masked, as in the game day's own events.
+            note = self.redactor.text(f"{summary}; report: fireline gameday report {self.id}")
+            self.drill.finish(note, reverted=not self.injected)
         except FirelineError as exc:
             self.printer.line(f"drill incident {self.drill.id}: could not record the end of the game day: {exc}")
         return replace(result, incident=self.drill.id)
