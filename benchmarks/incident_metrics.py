@@ -88,7 +88,8 @@ def _events(rnd: random.Random, started: datetime, is_open: bool) -> list[ev.Pay
             ev.IncidentMilestone("resolved", iso(times[3]), "command"),
             ev.IncidentStatusChanged("identified", "resolved")]  # fmt: skip
     if rnd.random() < 0.1:
-        out.append(ev.IncidentCorrected("detected", iso(times[0]), iso(times[0] - timedelta(seconds=60)), "paged"))
+        earlier = times[0] - (times[0] - started) / 2  # the alert fired before the page said
+        out.append(ev.IncidentCorrected("detected", iso(times[0]), iso(earlier), "alert fired earlier"))
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -157,11 +158,12 @@ def _print_report(location: str, selection: Selection, total: Summary, rows: lis
         _print_periods(rows)
     _print_corrections(total)
     click.echo("")
-    click.echo(
+    definitions = (
         "Every interval starts at started (impact start): TTD = detected - started, TTA = acknowledged - "
         "started, TTM = mitigated - started, TTR = resolved - started (resolved incidents only). "
-        f"p90: nearest rank. {m.DEFINITIONS['mtbf'].capitalize()}."
+        f"p90: nearest rank. MTBF {m.DEFINITIONS['mtbf']}."
     )
+    click.echo(textwrap.fill(definitions, width=110))
 
 
 def _print_periods(rows: list[PeriodRow]) -> None:
@@ -174,21 +176,31 @@ def _print_periods(rows: list[PeriodRow]) -> None:
         click.echo(f"  {row.label:<9}{s.count:>6}{s.open:>5}  {spread:<11}  {cells}")
 
 
+_SHOWN = 10  # corrections and uncounted intervals listed in the table (JSON lists them all)
+
+
 def _print_corrections(total: Summary) -> None:
     from runner.incident import metrics as m
 
     if total.corrections:
         click.echo("")
         click.echo(f"  Corrected milestones used ({len(total.corrections)}):")
-        for c in total.corrections:
+        for c in total.corrections[:_SHOWN]:
             was = f"recorded {m.iso(c.recorded)}" if c.recorded else "not recorded"
             click.echo(f"    {c.incident} {c.milestone}: {m.iso(c.corrected)} ({was})")
+        _more(len(total.corrections))
     if total.anomalies:
         click.echo("")
         click.echo(f"  Not counted: {len(total.anomalies)} interval(s) ending before the incident started:")
-        for a in total.anomalies:
+        for a in total.anomalies[:_SHOWN]:
             click.echo(f"    {a.incident} {a.interval.name} = -{_s(-a.seconds)} (see `fireline incident metrics "
                        f"--explain {a.incident}`, then `fireline incident correct`)")  # fmt: skip
+        _more(len(total.anomalies))
+
+
+def _more(count: int) -> None:
+    if count > _SHOWN:
+        click.echo(f"    … and {count - _SHOWN} more (--format json lists them all)")
 
 
 def _window(selection: Selection) -> str:

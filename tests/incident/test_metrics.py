@@ -117,7 +117,7 @@ def test_exact_intervals_from_known_and_corrected_times(cli: Any, store: str) ->
     table = _ok(cli("incident", "metrics")).out
     assert "2 incidents (0 not resolved)" in table and "SEV2 2" in table
     assert "time to resolve" in table and "2h02m" in table  # mean TTR 7350 s
-    assert "TTD = detected - started" in table and "TTR = resolved - started" in table
+    assert "TTD = detected - started" in table and "TTR = resolved - started" in " ".join(table.split())
     assert f"{second} started: {_at(1, 8, 55)} (recorded {_at(1, 9)})" in table
 
 
@@ -242,6 +242,16 @@ def test_hostile_input_is_a_clear_error(cli: Any, tmp_path: Path, args: list[str
     result = cli("incident", "metrics", *args)
     assert result.code == code, result.err
     assert says in result.err and "Traceback" not in result.err
+
+
+def test_the_table_lists_ten_corrections_and_json_all(cli: Any, journal: Journal) -> None:
+    for day in range(12):
+        incident_id = seed(journal, day, detect=10)
+        correct(journal, incident_id, Milestone.DETECTED, DAY + timedelta(days=day, hours=9, minutes=5), "x", "me")
+    assert len(metrics(cli)["corrections"]) == 12
+    table = _ok(cli("incident", "metrics")).out
+    assert "Corrected milestones used (12):" in table and "… and 2 more (--format json lists them all)" in table
+    assert table.count(" detected: ") == 10
 
 
 def test_periods_at_the_end_of_the_calendar(cli: Any, tmp_path: Path) -> None:
