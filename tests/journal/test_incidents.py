@@ -5,7 +5,9 @@ partial index, without touching the incidents that are over."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,43 @@ def test_the_index_says_what_the_view_says(journal: Journal, batch: bool) -> Non
     assert index["INC-2026-002"].type == "availability"  # an unknown type reads as the view reads it
     assert (third.severity, third.type, third.status) == ("SEV4", "drill", "investigating")
     assert (fourth.severity, fourth.status) == ("", "closed") and index["INC-2026-004"].severity == "SEV1"
+
+
+def test_writers_at_once_leave_the_index_as_the_view_says(journal: Journal) -> None:
+    """Four connections appending to the same incidents at once, in batches and one by one: the index is
+    written in the transaction of its events, so it ends as the fold of the events in their stored order."""
+    ids = [f"INC-2026-{n:03d}" for n in range(1, 4)]
+    for incident_id in ids:
+        journal.append(incident_id, "incident.declared", data=DECLARED, durable=True)
+
+    def writer(number: int) -> None:
+        own = open_journal()
+        rnd = random.Random(number)
+        try:
+            for index in range(60):
+                incident_id, name = rnd.choice(ids), rnd.choice(MILESTONES)
+                if rnd.random() < 0.2:
+                    data = {"milestone": name, "old": None, "new": T.format(rnd.randint(0, 59))}
+                    own.append(incident_id, "incident.corrected", data=data, durable=index % 2 == 0)
+                elif rnd.random() < 0.1:
+                    new = rnd.choice(["resolved", "investigating", "closed"])
+                    own.append(incident_id, "incident.status_changed", data={"new": new}, durable=True)
+                else:
+                    data = {"name": name, "at": T.format(rnd.randint(0, 59)), "source": f"writer {number}"}
+                    own.append(incident_id, "incident.milestone", data=data, durable=index % 3 == 0)
+            own.flush()
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    index = _by_index(journal)
+    for incident_id in ids:
+        _same(facts_of(load(journal, incident_id)), index[incident_id])
+    assert len(journal.events(ids[0])) > 40 and any(index[i].corrections for i in ids)
 
 
 def test_the_index_keeps_milestones_in_the_view_s_order() -> None:
