@@ -40,7 +40,11 @@ class WriterTurns:
         """Hold this process's turn to write for the duration of the block (or give up waiting after
         `timeout` seconds and go on without it)."""
         fd = self._open()
-        held = fd is not None and _acquire(fd, timeout)
+        try:
+            held = fd is not None and _acquire(fd, timeout)
+        except BaseException:  # a signal's exception while waiting (Ctrl-C): the file went with the wait
+            self._fd = None
+            raise
         if fd is not None and not held:
             self._fd = None  # the abandoned waiter closes it; the next turn opens the file again
         try:
@@ -70,7 +74,14 @@ def _acquire(fd: int, timeout: float) -> bool:
     except BlockingIOError:
         pass
     waiter = _Waiter(fd)
-    return waiter.done.wait(timeout) or not waiter.abandon()
+    try:
+        return waiter.done.wait(timeout) or not waiter.abandon()
+    except BaseException:
+        # Interrupted while waiting: the turn must not stay taken by a waiter nobody will release it for.
+        if not waiter.abandon():  # it came meanwhile: give it back
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        raise
 
 
 class _Waiter:

@@ -86,3 +86,44 @@ def test_many_processes_appending_at_once_all_commit_every_event(tmp_path: Path)
         assert len(journal.events(f"run-{n}")) == 30
         assert journal.verify(f"run-{n}").ok
     journal.close()
+
+
+def test_a_writer_interrupted_while_waiting_leaves_the_turn_free(tmp_path: Path) -> None:
+    """Ctrl-C while waiting for the turn: once the holder lets go, the turn is free for everyone else, not
+    kept by the interrupted wait (which would delay every other process by the whole timeout)."""
+    import signal
+
+    path = tmp_path / "journal.db"
+    turns = WriterTurns(path)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with turn_held_elsewhere(path):
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            try:
+                with turns.turn(timeout=30):
+                    raise AssertionError("the turn was held elsewhere")
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    other = os.open(turns.path, os.O_RDWR)
+
+    def free() -> bool:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    try:
+        wait_for(free, "the turn, free again after the interrupted wait", timeout=5)
+    finally:
+        os.close(other)
+    with turns.turn(timeout=5):  # and the interrupted process can take turns again
+        pass
+    turns.close()
