@@ -71,7 +71,7 @@ def metrics(
     finally:
         journal.close()
     chosen = m.select((m.facts_of_row(row) for row in rows_read), selection)
-    total = m.summarize(chosen)
+    total = m.summarize(chosen, selection.service)
     rows = m.by_period(chosen, m.Period(period), selection) if period else None
     if fmt == "json":
         _echo_json(_report_json(selection, total, rows))

@@ -289,8 +289,9 @@ class Summary:
     anomalies: tuple[Anomaly, ...]
 
 
-def summarize(facts: Sequence[Facts]) -> Summary:
-    """The report over `facts` (already selected)."""
+def summarize(facts: Sequence[Facts], service: str | None = None) -> Summary:
+    """The report over `facts` (already selected); `service`: the one service whose MTBF is asked for (the
+    incidents of one service name others too, whose MTBF over those incidents alone would mislead)."""
     intervals = list(Interval)
     values: list[list[float]] = [[] for _ in intervals]
     anomalies: list[Anomaly] = []
@@ -309,7 +310,7 @@ def summarize(facts: Sequence[Facts]) -> Summary:
         open=sum(1 for f in facts if not f.resolved),
         severities=severities,
         intervals={which: stats(v) for which, v in zip(intervals, values, strict=True)},
-        mtbf={service: stats(gaps) for service, gaps in sorted(uptimes(facts).items())},
+        mtbf={name: stats(gaps) for name, gaps in sorted(uptimes(facts).items()) if service in (None, name)},
         corrections=tuple(c for f in facts for c in f.corrections),
         anomalies=tuple(anomalies),
     )
@@ -408,7 +409,9 @@ def by_period(facts: Sequence[Facts], period: Period, selection: Selection) -> l
     start = period_start(first, period)
     while start <= last:
         end = next_period(start, period)
-        rows.append(PeriodRow(period_label(start, period), start, end, summarize(buckets.get(start, []))))
+        rows.append(
+            PeriodRow(period_label(start, period), start, end, summarize(buckets.get(start, []), selection.service))
+        )
         start = end
     return rows
 

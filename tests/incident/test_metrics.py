@@ -197,6 +197,9 @@ def test_mtbf_per_service_from_resolution_to_next_start(cli: Any, journal: Journ
     assert report["mtbf"]["checkout"] == {"count": 1, "mean": 2 * day - 3600, "median": 2 * day - 3600,
                                           "p90": 2 * day - 3600}  # fmt: skip
     assert report["mtbf"]["db"]["mean"] == 3 * day - 3600
+    # Asked about one service: its MTBF alone (the incidents of db name checkout too, and miss the others).
+    assert metrics(cli, "--service", "db")["mtbf"] == {"db": report["mtbf"]["db"]}
+    assert metrics(cli, "--service", "db", "--period", "month")["periods"][0]["mtbf"] == {"db": report["mtbf"]["db"]}
     assert "MTBF per service" in _ok(cli("incident", "metrics")).out
 
 
