@@ -1,10 +1,11 @@
 """The incident index: one row per incident holding the few facts that `incident list --open` and `incident
 metrics` need, so that neither reads every event of every incident ever declared.
 
-The store keeps it in the same transaction as the events it comes from (`changes`, applied by each backend's
-`insert`), and it can always be built again from the events alone (`rebuild`: the migration that adds it
-does exactly that). Its rules are those of the incident view (runner.incident.view.fold), which a test holds
-them to, written here on the stored data because the journal is the bottom layer:
+The store keeps it in the same transaction as the events it comes from (`changes`, applied by each
+backend's `insert`), and it can always be built again from the events alone (`Journal.rebuild_incident_index`;
+the migration that adds it does exactly that, from `SOURCE`). Its rules are those of the incident view
+(runner.incident.view.fold), which a test holds them to, written here on the stored data because the journal
+is the bottom layer:
 
 - the first `incident.declared` of a stream creates the row: severity, type and systems as declared, status
   investigating; an event of the stream before it changes nothing;
@@ -52,7 +53,7 @@ DDL = [
     + ")",
     f"CREATE INDEX IF NOT EXISTS incident_index_open ON incident_index (declared_seq) WHERE {OPEN}",
 ]
-# The events the index is made of, in the order they were written (for `rebuild`).
+# The events the index is made of, in the order they were written (to build it again).
 SOURCE = (
     "SELECT run_id, ts_wall, ts_mono, type, step_id, actor, data, boot FROM journal_events "
     f"WHERE type IN ({', '.join(repr(t) for t in TYPES)}) ORDER BY seq"
