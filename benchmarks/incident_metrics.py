@@ -141,6 +141,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--store", help="an empty postgresql:// database (default: SQLite files in a temp dir)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     print(f"incident_metrics: {args.small} then {args.incidents} incidents, {args.open} open, "
           f"median of {args.repeat}")  # fmt: skip
@@ -194,6 +195,13 @@ def main() -> int:
         [f"list --open at {args.incidents} within {FLAT_TARGET}x of {args.small} (whole process)",
          f"{flat:.2f}x", _peer.verdict(flat_ok)],
     ], ["target", "figure", "result"])  # fmt: skip
+    _peer.write_results(args.json, "incident_metrics", [
+        _peer.Result(f"incident metrics over {args.incidents} incidents, whole process", big["process"]["metrics"],
+                     "s", f"< {METRICS_TARGET_S} s", metrics_ok),
+        _peer.Result(f"incident list --open at {args.incidents} vs at {args.small}", big["process"]["list-open"],
+                     "s", f"<= {FLAT_TARGET}x at {args.small}", flat_ok, peer=small["process"]["list-open"],
+                     ratio=flat, note=f"peer column: at {args.small} incidents"),
+    ])  # fmt: skip
     return 1 if args.strict and not (metrics_ok and flat_ok) else 0
 
 
