@@ -21,6 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _peer
+
 from runner.actions.base import ActionContext
 from runner.actions.flags import Get, Set
 from runner.testing import StaticConnections as Connections
@@ -43,7 +45,12 @@ def toggle_times(settings: Mapping[str, Mapping[str, Any]], flag: str, rounds: i
     return round_trips, sets
 
 
+RESULTS: list[_peer.Result] = []  # for --json
+
+
 def _report(label: str, round_trips: list[float], sets: list[float]) -> None:
+    RESULTS.append(_peer.Result(f"{label}: flag set + read back, median", statistics.median(round_trips), "s",
+                                "(shown)", None))  # fmt: skip
     def ms(values: list[float], q: float) -> float:
         return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else values[0] * 1000
 
@@ -114,10 +121,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--no-unleash", action="store_true")
+    _peer.add_json_option(parser)
     args = parser.parse_args()
     bench_flagd(args.rounds)
     if not args.no_unleash:
         bench_unleash(args.rounds)
+    _peer.write_results(args.json, "flag_toggle", RESULTS)
     return 0
 
 
