@@ -8,11 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.errors import FirelineError, UsageError
-from runner.identity import sshsig
 from runner.identity.statement import BadStatement, Statement, parse, parse_time
 from runner.policy import current_policy
+
+if TYPE_CHECKING:
+    from runner.identity import sshsig
+
+# sshsig (ssh-keygen through subprocess and temporary files) is loaded when a signature is made or checked,
+# not by every run that merely could check one.
 
 ENV_SIGNERS = "FIRELINE_ALLOWED_SIGNERS"
 ENV_KEY = "FIRELINE_SIGNING_KEY"
@@ -42,6 +48,8 @@ class Trust:
 
     def identify(self, signature: str, data: bytes, at: datetime | None = None) -> sshsig.Verified | str:
         """The principal (of the file) whose key made `signature` over `data`, or why there is none."""
+        from runner.identity import sshsig
+
         principals = sshsig.find_principals(self.allowed_signers, signature, at)
         if not principals:
             return f"the key that signed is not in the allowed signers file {self.allowed_signers}"
@@ -49,6 +57,8 @@ class Trust:
 
     def sign(self, key: Path, statement: Statement) -> Signed:
         """`statement` signed with `key`, refused unless the signature verifies to a principal of the file."""
+        from runner.identity import sshsig
+
         text = statement.text()
         signature = sshsig.sign(key, text.encode("utf-8"))
         who = self.identify(signature, text.encode("utf-8"))
@@ -66,6 +76,8 @@ class Trust:
             statement = parse(signed_text)
         except BadStatement as exc:
             return Checked(None, None, str(exc))
+        from runner.identity import sshsig
+
         at = parse_time(statement.signed_at) if at_signing else None
         verified = sshsig.verify(self.allowed_signers, principal, signed_text.encode("utf-8"), signature, at)
         if isinstance(verified, str):
