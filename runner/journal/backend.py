@@ -8,7 +8,6 @@ once, in `runner.journal.store.Journal`. Nothing here imports a database driver.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -216,4 +215,6 @@ def boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
+        import socket  # only here: the socket module costs every start a few milliseconds
+
         return f"{socket.gethostname()}-{int(time.time() - time.monotonic())}"

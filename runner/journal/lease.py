@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -158,7 +157,7 @@ def _mine(run_id: str, actor: str) -> LeaseRecord:
         run_id=run_id,
         token=secrets.token_hex(8),
         actor=actor,
-        host=socket.gethostname(),
+        host=_hostname(),
         pid=os.getpid(),
         machine=_MACHINE,
         proc_start=stat[1] if stat else "",
@@ -242,3 +241,12 @@ def _wait_for(
             time.sleep(WAIT_POLL)
     except KeyboardInterrupt:
         raise StoppedWaiting(f"stopped waiting for {what} {run_id}; nothing was done") from None
+
+
+def _hostname() -> str:
+    """What socket.gethostname() says (glibc reads it from uname), without loading the socket module."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
