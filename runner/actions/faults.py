@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -107,12 +108,34 @@ def _pg_settings(params: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, 
     return ctx.connection(params["connection"], "postgres")
 
 
-def _terminate_by_app(params: Mapping[str, Any], ctx: ActionContext, application_name: str) -> int:
+# A revert that has just closed the held connections connects once more to clean up. The server frees a
+# closed connection's slot a moment after the client hung up, so that connection may be refused as "too
+# many clients" for a short while: it is tried again for this long before the revert counts as failed.
+_SLOTS_FREED_WITHIN = 10.0
+
+
+def _revert_connection(dsn: str) -> Any:
     import psycopg
 
-    with psycopg.connect(
-        _pg_settings(params, ctx)["dsn"], autocommit=True, connect_timeout=5, application_name="fireline-revert"
-    ) as conn:
+    deadline, pause = time.monotonic() + _SLOTS_FREED_WITHIN, 0.05
+    while True:
+        try:
+            return psycopg.connect(dsn, autocommit=True, connect_timeout=5, application_name="fireline-revert")
+        except psycopg.OperationalError as exc:
+            if not _out_of_slots(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def _out_of_slots(exc: Exception) -> bool:
+    # libpq reports a refusal at connect time as text; the SQLSTATE (53300) is not always set then.
+    text = str(exc)
+    return getattr(exc, "sqlstate", None) == "53300" or "too many clients" in text or "slots are reserved" in text
+
+
+def _terminate_by_app(params: Mapping[str, Any], ctx: ActionContext, application_name: str) -> int:
+    with _revert_connection(_pg_settings(params, ctx)["dsn"]) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = %s AND pid <> pg_backend_pid()",

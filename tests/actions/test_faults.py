@@ -118,3 +118,48 @@ def _health(lab: Lab) -> int:
 
     return health(lab.service_url)
 
+
+
+def test_hold_connections_revert_waits_for_the_slots_the_server_has_not_freed_yet(lab: Lab) -> None:
+    """The revert connects once more right after closing the held connections; the server frees their slots a
+    moment later, so that connection may be refused as "too many clients" at first. It is tried again."""
+    import threading
+
+    settings = {"db": {"type": "postgres", "dsn": lab.primary_dsn}}
+    fault = Fault("leak", "postgres.hold_connections", {"connection": "db"}, None, None)
+    state, revert = _inject_and_revert(fault, settings)
+    assert state["held"] > 0 and state["refused"], "the fault fills every slot the server offers"
+    # Other clients hold the slots that free up when the fault lets go, and let go of them a moment later.
+    others: list[psycopg.Connection[Any]] = []
+    freed = threading.Event()
+
+    def take_freed_slots_then_leave() -> None:
+        deadline = time.monotonic() + 20
+        while not freed.is_set() and time.monotonic() < deadline:
+            with contextlib.suppress(psycopg.OperationalError):
+                others.append(psycopg.connect(lab.primary_dsn, autocommit=True, connect_timeout=2))
+        time.sleep(0.5)
+        for conn in others:
+            conn.close()
+
+    from runner.actions import faults
+
+    closing = faults._release
+
+    def release_and_let_others_in(key: str) -> int:
+        closed = closing(key)
+        wait_for(lambda: len(others) >= closed, "other clients to take the freed slots", timeout=20)
+        freed.set()
+        return closed
+
+    taker = threading.Thread(target=take_freed_slots_then_leave)
+    taker.start()
+    try:
+        faults._release = release_and_let_others_in  # type: ignore[assignment]
+        message = revert()
+    finally:
+        faults._release = closing  # type: ignore[assignment]
+        freed.set()
+        taker.join()
+    assert message.startswith("closed ")
+    assert backends(lab.primary_dsn, "fireline-fault-leak") == 0
