@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.actions.registry import family_connection_types, has_action, traits
+from runner.document import templatecache
 from runner.document.actionnames import suggest_action
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.graph import check_graph, set_outputs
@@ -53,6 +54,7 @@ def check_runbook(doc: Document) -> list[Diagnostic]:
     problems += check_inputs(doc, data.get("inputs"))
     problems += _check_steps(doc, data)
     problems += check_graph(doc, data)
+    templatecache.save(doc.file, doc.digest)
     # One problem can surface twice (schema + semantic); show it once.
     return sorted(set(problems))
 
@@ -330,16 +332,10 @@ def check_template_sites(
 ) -> list[Diagnostic]:
     out = []
     for path, text, with_result in sites:
-        try:
-            refs = references(text)
-        except Exception as exc:
-            # Only a template Jinja parsed can fail here, so Jinja is loaded by now.
-            from jinja2 import TemplateSyntaxError
-
-            if not isinstance(exc, TemplateSyntaxError):
-                raise
-            message, hint = f"template syntax error: {exc.message}", "templates look like {{ inputs.name }}"
-            out.append(doc.diagnostic(path, message, hint, needle="", line=exc.lineno))
+        refs = _references(doc, text)
+        if isinstance(refs, templatecache.SyntaxProblem):
+            message, hint = f"template syntax error: {refs.message}", "templates look like {{ inputs.name }}"
+            out.append(doc.diagnostic(path, message, hint, needle="", line=refs.lineno))
             continue
         for ref in refs:
             if ref.root in extra_roots:
@@ -349,6 +345,25 @@ def check_template_sites(
                 needle = _offending_name(problem[0], ref.root, ref.chain)
                 out.append(doc.diagnostic(path, problem[0], problem[1], needle=needle, line=ref.lineno))
     return out
+
+
+def _references(doc: Document, text: str) -> templatecache.Entry:
+    """What `text` names (or its syntax error), from the document's template cache when it is known there."""
+    known = templatecache.lookup(doc.file, doc.digest, text)
+    if known is not None:
+        return known
+    entry: templatecache.Entry
+    try:
+        entry = references(text)
+    except Exception as exc:
+        # Only a template Jinja parsed can fail here, so Jinja is loaded by now.
+        from jinja2 import TemplateSyntaxError
+
+        if not isinstance(exc, TemplateSyntaxError):
+            raise
+        entry = templatecache.SyntaxProblem(str(exc.message), exc.lineno)
+    templatecache.remember(doc.file, doc.digest, text, entry)
+    return entry
 
 
 def _offending_name(message: str, root: str, chain: tuple[str | int, ...]) -> str:

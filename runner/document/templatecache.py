@@ -1,0 +1,154 @@
+"""What each template of a document names, kept in the user's cache directory per document content, so that
+validating a file that did not change does not load Jinja (~20 ms at every start) to parse the same templates
+again. The checks of those names against the runbook (inputs, steps, outputs) still run every time.
+
+There is one cache file per document path (so editing a file does not pile up files); it holds the hash of
+the document's bytes, of the analysing code (runner/templating.py) and of the installed Jinja it was made
+from, and is used only when all three match. A missing, unreadable, damaged or outdated file is the same as
+none (the templates are parsed, and the file written again); one that cannot be written only costs time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from runner.templating import Reference
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """Jinja's syntax error for a template: its message and line."""
+
+    message: str
+    lineno: int
+
+
+Entry = tuple[Reference, ...] | SyntaxProblem
+
+
+@dataclass
+class _Known:
+    path: Path | None
+    stamp: str  # what the entries were made from: the document's bytes, the code, Jinja
+    entries: dict[str, Entry]
+    dirty: bool = False
+
+
+_DOCUMENTS: dict[tuple[str, str], _Known] = {}
+
+
+def lookup(name: str, digest: str, text: str) -> Entry | None:
+    """What `text` in the document `name` (whose bytes hash to `digest`) names, when known."""
+    return _known(name, digest).entries.get(text)
+
+
+def remember(name: str, digest: str, text: str, entry: Entry) -> None:
+    known = _known(name, digest)
+    known.entries[text] = entry
+    known.dirty = True
+
+
+def save(name: str, digest: str) -> None:
+    """Write what was learnt about the document's templates (atomically), when anything was."""
+    known = _DOCUMENTS.get((name, digest))
+    if known is None or not known.dirty or known.path is None:
+        return
+    known.dirty = False
+    entries = {text: _encode(entry) for text, entry in known.entries.items()}
+    tmp = known.path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        known.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"format": FORMAT, "stamp": known.stamp, "entries": entries}), encoding="utf-8")
+        os.replace(tmp, known.path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _known(name: str, digest: str) -> _Known:
+    known = _DOCUMENTS.get((name, digest))
+    if known is None:
+        salt = _salt()
+        path = _path(name) if salt is not None else None
+        stamp = f"{FORMAT}:{salt}:{digest}"
+        known = _DOCUMENTS[(name, digest)] = _Known(path, stamp, _read(path, stamp) if path is not None else {})
+    return known
+
+
+def _path(name: str) -> Path:
+    key = hashlib.sha256(os.path.abspath(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fireline" / "templates" / f"{key}.json"
+
+
+@cache
+def _salt() -> str | None:
+    """The analysing code and the installed Jinja, without importing Jinja; None (no cache) when unknown."""
+    try:
+        import runner.templating as templating
+
+        code = hashlib.sha256(Path(templating.__file__).read_bytes()).hexdigest()
+        spec = importlib.util.find_spec("jinja2")
+        if spec is None or spec.origin is None:
+            return None
+        jinja = Path(spec.origin).parent
+        stamps = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(jinja.glob("*.py"))]
+    except (OSError, ImportError, ValueError):
+        return None
+    return hashlib.sha256(f"{code}:{jinja}:{','.join(stamps)}".encode()).hexdigest()
+
+
+def _read(path: Path, stamp: str) -> dict[str, Entry]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("stamp") != stamp or not isinstance(data.get("entries"), dict):
+        return {}  # another version of the file, of fireline or of Jinja; or damaged
+    entries: dict[str, Entry] = {}
+    for text, raw in data["entries"].items():
+        entry = _decode(raw)
+        if entry is None:
+            return {}  # damaged: trust none of it
+        entries[text] = entry
+    return entries
+
+
+def _encode(entry: Entry) -> dict[str, Any]:
+    if isinstance(entry, SyntaxProblem):
+        return {"syntax": [entry.message, entry.lineno]}
+    return {"refs": [[ref.root, list(ref.chain), ref.lineno] for ref in entry]}
+
+
+def _decode(raw: Any) -> Entry | None:
+    if not isinstance(raw, dict):
+        return None
+    if "syntax" in raw:
+        value = raw["syntax"]
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and _is_int(value[1]):
+            return SyntaxProblem(value[0], value[1])
+        return None
+    refs = raw.get("refs")
+    if not isinstance(refs, list):
+        return None
+    out = []
+    for ref in refs:
+        if not (isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str) and isinstance(ref[1], list)
+                and all(isinstance(k, str) or _is_int(k) for k in ref[1]) and _is_int(ref[2])):
+            return None
+        out.append(Reference(ref[0], tuple(ref[1]), ref[2]))
+    return tuple(out)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
