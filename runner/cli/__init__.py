@@ -6,6 +6,7 @@ psycopg or fabric.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -84,6 +85,24 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (testable without a subprocess)."""
+    if OWN_PROCESS.is_set():  # the process ends with the command, and its journals with it
+        return _main(argv)
+    opened_before = _open_journals()
+    try:
+        return _main(argv)
+    finally:
+        for journal in _open_journals() - opened_before:
+            with contextlib.suppress(Exception):
+                journal.close()
+
+
+def _open_journals() -> frozenset[Any]:
+    """The journals open in this process (none when the journal was never imported: --help stays light)."""
+    store = sys.modules.get("runner.journal.store")
+    return store.open_journals() if store is not None else frozenset()
+
+
+def _main(argv: list[str] | None) -> int:
     cli.resolved = None
     try:
         result = cli.main(args=argv, prog_name="fireline", standalone_mode=False)

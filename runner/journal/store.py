@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,15 @@ __all__ = ["FLUSH_AFTER", "FLUSH_EVERY", "Journal", "LeaseRecord", "boot_id", "f
 FLUSH_EVERY = 256
 FLUSH_AFTER = 0.25
 _BOOT = boot_id()
+
+
+# Every journal this process has open, so that a command run inside a longer-lived process (a test, an
+# embedding tool) can close what it opened: on PostgreSQL each open journal is a server connection.
+_OPEN: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+def open_journals() -> frozenset[Journal]:
+    return frozenset(_OPEN)
 
 
 def open_journal() -> Journal:
@@ -68,6 +78,7 @@ class Journal:
         self._pending_since = 0.0
         self._fences: dict[str, str] = {}  # run id → the token of the lease this process holds for it
         atexit.register(self.flush)  # queued events of a short-lived command reach the store
+        _OPEN.add(self)
 
     @property
     def location(self) -> str:
@@ -81,6 +92,7 @@ class Journal:
     def close(self) -> None:
         self.flush()
         atexit.unregister(self.flush)
+        _OPEN.discard(self)
         self._backend.close()
 
     # -- writing -----------------------------------------------------------------------------------------------

@@ -27,3 +27,25 @@ def test_starting_the_cli_imports_no_heavy_client() -> None:
 
 def test_unknown_command_is_a_usage_error(cli) -> None:
     assert cli("frobnicate").code == 2
+
+
+def test_commands_run_in_process_close_the_journals_they_opened(cli, pg_db: str, monkeypatch) -> None:
+    """An embedding process (a test, a tool that calls runner.cli.main) keeps no server connection per call."""
+    import psycopg
+
+    monkeypatch.setenv("FIRELINE_STORE", pg_db)
+
+    def fireline_connections() -> int:
+        with psycopg.connect(pg_db, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    cli("runs", "list")
+    before = fireline_connections()
+    for _ in range(5):
+        assert cli("runs", "list").code == 0
+        assert cli("incident", "list").code == 0
+    assert fireline_connections() == before
