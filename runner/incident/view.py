@@ -5,24 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
 from runner.incident import events as ev
 from runner.incident.model import FINISHED, IncidentType, LinkKind, Milestone, Role, Severity, Status
 from runner.journal.events import Event
-
-
-def parse_utc(text: str) -> datetime | None:
-    """A stored incident time (ISO 8601), or None when it is missing or unreadable."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from runner.journal.incidents import parse_utc as parse_utc  # one reading of incident times, shared with the index
 
 
 @dataclass(frozen=True)

@@ -146,17 +146,22 @@ def _change(run_id: str, type_: str, data: str) -> Change | None:
     return "UPDATE incident_index SET severity = ? WHERE id = ?", (_text(payload.get("new")), run_id)
 
 
-def utc_text(text: str) -> str | None:
-    """An incident time (ISO 8601) in the index's one shape, or None when it is missing or unreadable (read as
-    runner.incident.view.parse_utc reads it: no zone means UTC)."""
+def parse_utc(text: str) -> datetime | None:
+    """A stored incident time (ISO 8601), or None when it is missing or unreadable; no zone means UTC. The
+    index and the incident view (runner.incident.view) read times through this one function."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def utc_text(text: str) -> str | None:
+    """An incident time (ISO 8601) in the index's one shape, or None when it is missing or unreadable."""
+    moment = parse_utc(text)
+    return None if moment is None else moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _text(value: object) -> str:
