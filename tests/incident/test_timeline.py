@@ -238,7 +238,6 @@ def test_a_game_days_drill_shows_the_game_day_and_its_response_run(tmp_path: Pat
     order = [
         f"game day {game_day.run_id} · game day",  # started
         "injected (flags.set)",
-        "incident · declared SEV",
         "steady state violated",
         "response run",
         "succeeded",  # the response run's steps
@@ -248,6 +247,9 @@ def test_a_game_days_drill_shows_the_game_day_and_its_response_run(tmp_path: Pat
     ]
     positions = [next(i for i, line in enumerate(lines) if part in line) for part in order]
     assert positions == sorted(positions), shown.out
+    # The drill is declared right after the injection; a fast probe may detect the fault before that is written.
+    declared_at = next(i for i, line in enumerate(lines) if "incident · declared SEV" in line)
+    assert positions[1] < declared_at < positions[-1], shown.out
     # The drill's milestones are written a moment after the game day's events they mark: each is placed at
     # its time, so the times shown never go backwards.
     stamps = [line[2:22] for line in lines if line.startswith("- ")]
