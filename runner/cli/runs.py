@@ -106,6 +106,8 @@ def show(run_id: str, as_json: bool, policy: str | None) -> int:
     if isinstance(started, ev.RunStarted):  # a plan.started too
         click.echo(f"run {full_id}: {started.title or started.name} ({started.runbook})")
         click.echo(f"started by {first.actor} at {first.ts_wall}; inputs: {json.dumps(started.inputs)}")
+        if started.incident:
+            click.echo(f"responds to incident {started.incident} (fireline incident timeline {started.incident})")
     else:  # a journal whose first event of this run is not its start (a damaged or hand-made one)
         click.echo(f"run {full_id}: {first.type}")
     t0 = first.ts_mono

@@ -78,6 +78,8 @@ def test_a_linked_run_is_on_the_timeline_in_order_and_mitigates_once(
     assert (link.kind, link.name) == ("runbook", "restart-checkout")
     [started] = journal.events(link.run_id, (ev.RUN_STARTED,))
     assert ev.RunStarted.of(started).incident == incident_id  # the run names its incident itself
+    shown_run = cli("runs", "show", link.run_id)
+    assert f"responds to incident {incident_id}" in shown_run.out
     # The first production change (not the read, not the status update) set it, at the step's end.
     [mitigated] = _mitigated(incident_id)
     assert mitigated.source == f"run {link.run_id} step restart"
