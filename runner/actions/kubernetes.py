@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
+from runner import kubevalues
 from runner.actions.base import ActionContext, BaseAction, Outcome, Params, Plan, Verdict
 from runner.actions.k8s import fields, rollout, usage
 from runner.actions.k8s.cluster import Cluster, Conflict, NotFound, Obj, Ref, cluster_for, not_found_message
@@ -734,7 +735,7 @@ def _pods_selector(cluster: Cluster, ctx: ActionContext, namespace: str, params:
     """The label selector of the pods a step is about: a deployment's own selector, or the one given."""
     if "deployment" in params:
         dep = _get_deployment(cluster, ctx, namespace, str(params["deployment"]))
-        return usage.selector_text((dep.get("spec") or {}).get("selector"))
+        return kubevalues.label_selector_text((dep.get("spec") or {}).get("selector"))
     return str(params["selector"])
 
 

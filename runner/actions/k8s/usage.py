@@ -21,9 +21,6 @@ def quantity(text: Any) -> float:
     return value
 
 
-selector_text = kubevalues.label_selector_text
-
-
 def pod_rows(items: Iterable[Obj]) -> list[Obj]:
     """One row per pod of a PodMetricsList: CPU in millicores, memory in bytes, summed over its containers."""
     rows = []

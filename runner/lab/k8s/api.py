@@ -12,6 +12,8 @@ import copy
 import json
 from typing import Any
 
+from runner.kubevalues import label_selector_text
+
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found, unsupported_media_type
 from .objects import (
     Obj,
@@ -25,7 +27,7 @@ from .objects import (
 )
 from .patch import json_patch, merge_patch, strategic_merge_patch
 from .resources import NAMESPACES, RESOURCES, ResourceInfo
-from .selectors import label_selector_string, parse_field_selector, parse_label_selector
+from .selectors import parse_field_selector, parse_label_selector
 from .store import Store
 
 JSON_PATCH = "application/json-patch+json"
@@ -350,7 +352,7 @@ def to_scale(obj: Obj) -> Obj:
     m = obj["metadata"]
     scale_meta = {k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in m}
     status: Obj = {"replicas": int(obj.get("status", {}).get("replicas", 0))}
-    selector = label_selector_string(obj.get("spec", {}).get("selector"))
+    selector = label_selector_text(obj.get("spec", {}).get("selector"))
     if selector:
         status["selector"] = selector
     return {

@@ -6,8 +6,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner import kubevalues
-
 from .errors import bad_request
 
 Predicate = Callable[[Mapping[str, str]], bool]
@@ -99,9 +97,6 @@ def selector_from_label_selector(sel: Mapping[str, Any] | None) -> Predicate:
         return True
 
     return pred
-
-
-label_selector_string = kubevalues.label_selector_text
 
 
 def _field_value(obj: Mapping[str, Any], path: str) -> str:

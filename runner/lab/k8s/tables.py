@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.kubevalues import label_selector_text
+
 from .objects import Obj, parse_iso
 from .resources import ResourceInfo
-from .selectors import label_selector_string
 
 Column = tuple[str, str, str, int]  # name, type, format, priority
 
@@ -143,7 +144,7 @@ def _cells(resource: str, obj: Obj) -> list[Any]:
     age = _age(m.get("creationTimestamp"))
     if resource in ("deployments", "replicasets"):
         names, images = _containers(spec.get("template", {}).get("spec", {}))
-        selector = label_selector_string(spec.get("selector"))
+        selector = label_selector_text(spec.get("selector"))
         desired = int(spec.get("replicas", 0))
         if resource == "deployments":
             return [
@@ -200,7 +201,7 @@ def _cells(resource: str, obj: Obj) -> list[Any]:
             age,
             names,
             images,
-            label_selector_string(job_spec.get("selector")) or "<none>",
+            label_selector_text(job_spec.get("selector")) or "<none>",
         ]
     if resource == "events":
         inv = obj.get("involvedObject", {})
