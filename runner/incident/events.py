@@ -13,18 +13,19 @@ from dataclasses import field
 from typing import Any, ClassVar
 
 from runner.incident.model import IncidentType, Severity
+from runner.journal.incidents import CLOSED as CLOSED
+from runner.journal.incidents import CORRECTED as CORRECTED
+from runner.journal.incidents import DECLARED as DECLARED
+from runner.journal.incidents import MILESTONE as MILESTONE
+from runner.journal.incidents import SEVERITY_CHANGED as SEVERITY_CHANGED
+from runner.journal.incidents import STATUS_CHANGED as STATUS_CHANGED
 from runner.journal.payloads import Payload, event_payload
 
-DECLARED = "incident.declared"
-MILESTONE = "incident.milestone"
-CORRECTED = "incident.corrected"
-STATUS_CHANGED = "incident.status_changed"
-SEVERITY_CHANGED = "incident.severity_changed"
+# The types the journal's incident index reads are named there (the layer below); the others here.
 ROLE_ASSIGNED = "incident.role_assigned"
 NOTE = "incident.note"
 UPDATE = "incident.update"
 LINKED = "incident.linked"
-CLOSED = "incident.closed"
 
 TYPES = (DECLARED, MILESTONE, CORRECTED, STATUS_CHANGED, SEVERITY_CHANGED, ROLE_ASSIGNED, NOTE, UPDATE, LINKED,
          CLOSED)  # fmt: skip
