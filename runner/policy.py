@@ -23,6 +23,7 @@ from runner.document.schemas import validate_structure
 from runner.document.yamlsource import Document, load_document
 from runner.durations import parse_duration
 from runner.errors import FirelineError, UsageError
+from runner.secrets import SecretRef
 
 FILE_NAME = "incident-policy.yaml"
 ENV = "FIRELINE_POLICY"
@@ -57,6 +58,9 @@ class Policy:
     allowed_signers: Path | None = None  # resolved against the policy file's directory
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     severities: Mapping[str, SeverityLevel] = field(default_factory=dict)  # every level, SEV1 first
+    # The validated document as read. Sections with a module of their own (channels, intake, verification,
+    # connections) are parsed there, from this, so that each stays next to the code that uses it.
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -105,6 +109,7 @@ def load_policy(path: Path) -> Policy:
         allowed_signers=(path.parent / signers) if isinstance(signers, str) else None,
         groups={str(name): tuple(str(p) for p in members) for name, members in groups.items()},
         severities={**default_severities(), **_severities(data)},
+        data=data,
     )
 
 
@@ -140,6 +145,15 @@ def _severities(data: Mapping[str, Any]) -> dict[str, SeverityLevel]:
             criteria=tuple(Criterion(str(c["why"]), dict(c["when"])) for c in entry["criteria"]),
         )
     return levels
+
+
+def secret_refs(policy: Policy) -> dict[str, SecretRef]:
+    """The policy's `secrets:` section: references, never values (runner.secrets resolves and redacts them)."""
+    refs = policy.data.get("secrets") or {}
+    return {
+        str(name): SecretRef(str(name), ref["from"], ref.get("name") or ref.get("path"), bool(ref.get("optional")))
+        for name, ref in refs.items()
+    }
 
 
 def approver_count(names: list[str] | tuple[str, ...]) -> int:
