@@ -1,0 +1,1 @@
+"""Post-mortems: drafted from an incident's journal, reviewed by people, checked for blame, rendered."""
