@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from runner import __version__
 from runner.errors import JournalError
 from runner.journal.events import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from runner.journal.incidents import AlertGroup
 
 # The columns every store has, in the order rows are read.
 EVENT_COLUMNS = "seq, run_id, ts_wall, ts_mono, type, step_id, actor, data, boot"
@@ -62,6 +65,11 @@ class LeaseLost(Exception):
     def __init__(self, run_id: str) -> None:
         super().__init__(run_id)
         self.run_id = run_id
+
+
+class Refused(Exception):
+    """Events a uniqueness rule of the store refuses (an alert group already held by an open incident, see
+    runner.journal.incidents): the transaction was rolled back, nothing of it was written."""
 
 
 class Leases(Protocol):
@@ -130,6 +138,14 @@ class JournalBackend(Protocol):
     def next_number(self, counter: str) -> int:
         """The next number of the named counter (1 the first time), taken in one transaction: two processes
         asking at once never get the same number (incident ids, runner.incident.ids)."""
+
+    def insert_numbered(self, counter: str, rows: Callable[[int], Sequence[Row]]) -> int:
+        """Take the counter's next number, and insert durably the rows `rows` makes for it, in ONE transaction:
+        both happen or neither. Raises Refused when the rows break a uniqueness rule of the store: then the
+        number is not taken either (no incident id is skipped because two processes raced)."""
+
+    def alert_group(self, digest: str) -> AlertGroup | None:
+        """The newest incident declared for the alert group of that digest (runner.journal.incidents)."""
 
     def incident_rows(self) -> list[StoredRow]:
         """Every row of the incident index (runner.journal.incidents: its `ALL` columns), by declaration."""

@@ -20,7 +20,7 @@ from runner.journal.payloads import (
 
 __all__ = ["Event", "Payload", "RunStatus", "StepStatus", "Unknown", "decode", "on_one_clock"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 RUN_STARTED = "run.started"
 RUN_PAUSED = "run.paused"

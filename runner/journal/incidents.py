@@ -13,7 +13,13 @@ is the bottom layer:
 - `incident.corrected`: the last readable correction of a milestone overrides it (kept apart, so the
   metrics can say which times are corrected ones);
 - `incident.status_changed` to a known status sets it, `incident.closed` sets closed;
-- `incident.severity_changed` sets the severity.
+- `incident.severity_changed` sets the severity;
+- the first `incident.alert` of a stream names the alert group the incident was declared for (`alert_group`),
+  and the incident holds that group (`alert_claim`) until it is resolved or closed. A unique index on
+  `alert_claim` is the store's rule that at most one open incident answers for an alert group: two intake
+  processes declaring for the same group at once cannot both commit (runner.incident.intake). A reopened
+  incident does not take its group back (a newer incident may hold it by then). Both columns hold a digest
+  of the group key: keys can be longer than an index entry may be.
 
 Severities and types are kept as stored; the reader interprets them as the view does. Times are kept as UTC
 ISO 8601 text of one shape (microseconds, `Z`), so they sort as text.
@@ -22,6 +28,7 @@ ISO 8601 text of one shape (microseconds, `Z`), so they sort as text.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -35,7 +42,8 @@ CORRECTED = "incident.corrected"
 STATUS_CHANGED = "incident.status_changed"
 SEVERITY_CHANGED = "incident.severity_changed"
 CLOSED = "incident.closed"
-TYPES = (DECLARED, MILESTONE, CORRECTED, STATUS_CHANGED, SEVERITY_CHANGED, CLOSED)
+ALERT = "incident.alert"  # its payload is runner.incident.intake.IncidentAlert
+TYPES = (DECLARED, MILESTONE, CORRECTED, STATUS_CHANGED, SEVERITY_CHANGED, CLOSED, ALERT)
 _INDEXED = frozenset(TYPES)
 
 MILESTONES = ("started", "detected", "acknowledged", "mitigated", "resolved")
@@ -50,9 +58,24 @@ DDL = [
     "CREATE TABLE IF NOT EXISTS incident_index (id TEXT PRIMARY KEY, declared_seq BIGINT NOT NULL, "
     "severity TEXT NOT NULL, type TEXT NOT NULL, systems TEXT NOT NULL, status TEXT NOT NULL, "
     + ", ".join(f"{m} TEXT, {m}_fixed TEXT" for m in MILESTONES)
-    + ")",
+    + ", alert_group TEXT, alert_claim TEXT)",
     f"CREATE INDEX IF NOT EXISTS incident_index_open ON incident_index (declared_seq) WHERE {OPEN}",
 ]
+# The alert-group rule (schema 8): created once the columns exist (a store migrated from schema 7 gets them
+# first). The second index finds a group's newest incident without reading the others.
+ALERT_COLUMNS = ("alert_group", "alert_claim")
+ALERT_DDL = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS incident_index_alert_claim ON incident_index (alert_claim) "
+    "WHERE alert_claim IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS incident_index_alert_group ON incident_index (alert_group, declared_seq) "
+    "WHERE alert_group IS NOT NULL",
+]
+ALERT_CLAIM_INDEX = "incident_index_alert_claim"  # the constraint a second open incident of a group breaks
+# The newest incident declared for an alert group (by the group key's digest): id, status, whether it holds it.
+GROUP_NEWEST = (
+    "SELECT id, status, alert_claim IS NOT NULL FROM incident_index WHERE alert_group = ? "
+    "ORDER BY declared_seq DESC LIMIT 1"
+)
 # The events the index is made of, in the order they were written (to build it again).
 SOURCE = (
     "SELECT run_id, ts_wall, ts_mono, type, step_id, actor, data, boot FROM journal_events "
@@ -140,10 +163,38 @@ def _change(run_id: str, type_: str, data: str) -> Change | None:
         return f"UPDATE incident_index SET {name}_fixed = ? WHERE id = ?", (new, run_id)
     if type_ == STATUS_CHANGED:
         status = _text(payload.get("new"))
-        return ("UPDATE incident_index SET status = ? WHERE id = ?", (status, run_id)) if status in STATUSES else None
+        if status not in STATUSES:
+            return None
+        # An incident that is over lets its alert group go (a new alert of the group opens a new incident).
+        if status in ("resolved", "closed"):
+            return "UPDATE incident_index SET status = ?, alert_claim = NULL WHERE id = ?", (status, run_id)
+        return "UPDATE incident_index SET status = ? WHERE id = ?", (status, run_id)
     if type_ == CLOSED:
-        return "UPDATE incident_index SET status = 'closed' WHERE id = ?", (run_id,)
+        return "UPDATE incident_index SET status = 'closed', alert_claim = NULL WHERE id = ?", (run_id,)
+    if type_ == ALERT:
+        group = _text(payload.get("group_key"))
+        if not group:
+            return None
+        digest = group_digest(group)
+        return (
+            "UPDATE incident_index SET alert_group = ?, "
+            f"alert_claim = CASE WHEN {OPEN} THEN ? ELSE NULL END WHERE id = ? AND alert_group IS NULL",
+            (digest, digest, run_id),
+        )
     return "UPDATE incident_index SET severity = ? WHERE id = ?", (_text(payload.get("new")), run_id)
+
+
+def group_digest(group_key: str) -> str:
+    """How the index keys an alert group (runner.incident.intake): the SHA-256 of its key, in hex."""
+    return hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class AlertGroup(NamedTuple):
+    """The newest incident declared for an alert group, and whether it still holds the group."""
+
+    incident_id: str
+    status: str
+    holds: bool
 
 
 def parse_utc(text: str) -> datetime | None:

@@ -9,7 +9,7 @@ are on the server's clock, the one clock every machine sharing the store agrees 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -23,10 +23,12 @@ from runner.journal.backend import (
     LEASE_COLUMNS,
     LeaseRecord,
     Migration,
+    Refused,
     Row,
     StoredRow,
 )
 from runner.journal.events import SCHEMA_VERSION
+from runner.journal.incidents import AlertGroup
 
 INSERT = (
     "INSERT INTO journal_events (run_id, ts_wall, ts_mono, type, step_id, actor, data, boot) "
@@ -103,6 +105,7 @@ SCHEMA = [
     LEASES_DDL,
     COUNTERS_DDL,
     *incidents.DDL,
+    *incidents.ALERT_DDL,
     # For people and tools reading the store with psql: one row per event, in the documented shape.
     "CREATE OR REPLACE VIEW events AS "
     "SELECT run_id, seq, ts_wall, ts_mono, type, step_id, actor, data FROM journal_events",
@@ -137,6 +140,15 @@ def _to_v7(db: psycopg.Connection) -> None:
     _index_incidents(db)
 
 
+def _to_v8(db: psycopg.Connection) -> None:
+    """The alert group each incident was declared for, and the rule that one open incident holds a group."""
+    columns = ", ".join(f"ADD COLUMN IF NOT EXISTS {column} TEXT" for column in incidents.ALERT_COLUMNS)
+    db.execute(f"ALTER TABLE incident_index {columns}")
+    _index_incidents(db)  # before the unique index: the groups as the events say
+    for statement in incidents.ALERT_DDL:
+        db.execute(statement)
+
+
 def _index_incidents(db: psycopg.Connection) -> None:
     """Build the incident index again from the events (inside a transaction). No event is inserted meanwhile
     (SHARE mode lets readers in, not writers): a change made between reading the events and committing the
@@ -159,6 +171,7 @@ MIGRATIONS: list[Migration[psycopg.Connection]] = [
     Migration(5, "the hash chain of each run's events, and who inserted them", _to_v5),
     Migration(6, "named counters (incident ids)", _to_v6),
     Migration(7, "the incident index", _to_v7),
+    Migration(8, "alert groups of incidents (one open incident per group)", _to_v8),
 ]
 
 
@@ -287,9 +300,33 @@ class PostgresBackend:
             raise JournalError(f"the journal at {self.location} returned no number for {counter}")
         return int(row[0])
 
+    def insert_numbered(self, counter: str, rows: Callable[[int], Sequence[Row]]) -> int:
+        try:
+            with self._db.transaction(), self._db.cursor() as cur:
+                # The counter's row stays locked until the commit: a second process declaring for the same alert
+                # group waits here, then takes the next number and breaks the group's rule (rolled back, number
+                # and all) instead of committing a second open incident.
+                found = cur.execute(NEXT_NUMBER, (counter,)).fetchone()
+                number = int(found[0]) if found else 0
+                made = rows(number)
+                if len({row[0] for row in made}) > 1:
+                    cur.execute(LOCK_RUNS, (sorted({row[0] for row in made}),))
+                cur.executemany(INSERT, made)
+                for sql, params in incidents.changes(made):
+                    cur.execute(_placeholders(sql), params)
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == incidents.ALERT_CLAIM_INDEX:
+                raise Refused(str(exc).strip()) from None
+            raise
+        return number
+
     # -- the incident index ----------------------------------------------------------------------------------------
     def incident_rows(self) -> list[StoredRow]:
         return self._db.execute(incidents.ALL).fetchall()
+
+    def alert_group(self, digest: str) -> AlertGroup | None:
+        row = self._db.execute(_placeholders(incidents.GROUP_NEWEST), (digest,)).fetchone()
+        return AlertGroup(str(row[0]), str(row[1]), bool(row[2])) if row else None
 
     def open_incidents(self, limit: int) -> list[str]:
         return [str(r[0]) for r in self._db.execute(_placeholders(incidents.OPEN_IDS), (limit,))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runner.errors import JournalError
@@ -22,12 +22,14 @@ from runner.journal.backend import (
     LEASE_COLUMNS,
     LeaseRecord,
     Migration,
+    Refused,
     Row,
     StoredRow,
     fireline_home,
 )
 from runner.journal.chain import event_hash, run_origin
 from runner.journal.events import SCHEMA_VERSION
+from runner.journal.incidents import AlertGroup
 from runner.journal.writers import WriterTurns
 
 INSERT = (
@@ -70,6 +72,7 @@ SCHEMA = [
     VIEW_DDL,
     COUNTERS_DDL,
     *incidents.DDL,
+    *incidents.ALERT_DDL,
 ]
 
 
@@ -131,6 +134,17 @@ def _to_v7(db: sqlite3.Connection) -> None:
     _index_incidents(db)
 
 
+def _to_v8(db: sqlite3.Connection) -> None:
+    """The alert group each incident was declared for, and the rule that one open incident holds a group."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(incident_index)")}
+    for column in incidents.ALERT_COLUMNS:
+        if column not in columns:
+            db.execute(f"ALTER TABLE incident_index ADD COLUMN {column} TEXT")
+    _index_incidents(db)  # before the unique index: the groups as the events say
+    for statement in incidents.ALERT_DDL:
+        db.execute(statement)
+
+
 def _index_incidents(db: sqlite3.Connection) -> None:
     """Build the incident index again from the events (inside a write transaction)."""
     db.execute("DELETE FROM incident_index")
@@ -145,6 +159,7 @@ MIGRATIONS: list[Migration[sqlite3.Connection]] = [
     Migration(5, "the hash chain of each run's events", _to_v5),
     Migration(6, "named counters (incident ids)", _to_v6),
     Migration(7, "the incident index", _to_v7),
+    Migration(8, "alert groups of incidents (one open incident per group)", _to_v8),
 ]
 
 
@@ -315,6 +330,25 @@ class SqliteBackend:
             row = self._db.execute(NEXT_NUMBER, (counter,)).fetchone()
         return int(row[0])
 
+    def insert_numbered(self, counter: str, rows: Callable[[int], Sequence[Row]]) -> int:
+        db = self._db
+        db.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._turns.turn(), _transaction(db):
+                number = int(db.execute(NEXT_NUMBER, (counter,)).fetchone()[0])
+                made = rows(number)
+                db.executemany(INSERT, self._chained(made))
+                for sql, params in incidents.changes(made):
+                    db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            # Raised inside the transaction, which rolled back: the number was not taken either.
+            if incidents.ALERT_CLAIM_INDEX in str(exc) or "incident_index.alert_claim" in str(exc):
+                raise Refused(str(exc)) from None
+            raise
+        finally:
+            db.execute("PRAGMA synchronous=NORMAL")
+        return number
+
     # -- the incident index ----------------------------------------------------------------------------------------
     def incident_rows(self) -> list[StoredRow]:
         return self._db.execute(incidents.ALL).fetchall()
@@ -325,6 +359,10 @@ class SqliteBackend:
     def rebuild_incidents(self) -> None:
         with _transaction(self._db):
             _index_incidents(self._db)
+
+    def alert_group(self, digest: str) -> AlertGroup | None:
+        row = self._db.execute(incidents.GROUP_NEWEST, (digest,)).fetchone()
+        return AlertGroup(str(row[0]), str(row[1]), bool(row[2])) if row else None
 
     # -- leases ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager

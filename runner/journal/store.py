@@ -24,19 +24,31 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from runner.errors import JournalError
-from runner.journal.backend import JournalBackend, LeaseLost, LeaseRecord, Row, StoredRow, boot_id, fireline_home
+from runner.journal.backend import (
+    JournalBackend,
+    LeaseLost,
+    LeaseRecord,
+    Refused,
+    Row,
+    StoredRow,
+    boot_id,
+    fireline_home,
+)
 from runner.journal.chain import ChainedRow, ChainReport, require_intact, rows_of, verify
 from runner.journal.events import Event
-from runner.journal.incidents import IncidentRow, row_of
+from runner.journal.incidents import AlertGroup, IncidentRow, group_digest, row_of
 from runner.journal.sqlite import SqliteBackend
 
 __all__ = ["FLUSH_AFTER", "FLUSH_EVERY", "Journal", "LeaseRecord", "boot_id", "fireline_home", "open_journal"]
+
+# (run id, type, actor, data): one event as `append_numbered` is given it.
+Pending = tuple[str, str, str | None, Mapping[str, Any]]
 
 FLUSH_EVERY = 256
 FLUSH_AFTER = 0.25
@@ -212,7 +224,39 @@ class Journal:
             except self._backend.errors as exc:
                 raise self._backend.failure("take a number in", exc) from None
 
+    def append_numbered(self, counter: str, events: Callable[[int], Sequence[Pending]]) -> int | None:
+        """Take the counter's next number and write, durably, the events `events` makes for it, in one
+        transaction: both happen or neither. None (no number taken, nothing written) when the events break a
+        uniqueness rule of the store: an alert group already held by an open incident (see
+        runner.journal.incidents); the caller then reads who holds it."""
+        mono = time.monotonic()
+        wall = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+        def rows(number: int) -> list[Row]:
+            return [
+                (run_id, wall, mono, type_, None, actor, json.dumps(data, default=str), _BOOT)
+                for run_id, type_, actor, data in events(number)
+            ]
+
+        with self._lock:
+            self.flush()
+            try:
+                return self._backend.insert_numbered(counter, rows)
+            except Refused:
+                return None
+            except self._backend.errors as exc:
+                raise self._backend.failure("write to", exc) from None
+
     # -- the incident index (runner.journal.incidents) ------------------------------------------------------------
+    def alert_group(self, group_key: str) -> AlertGroup | None:
+        """The newest incident declared for an alert group, and whether it holds the group (is not over)."""
+        with self._lock:
+            self.flush()
+            try:
+                return self._backend.alert_group(group_digest(group_key))
+            except self._backend.errors as exc:
+                raise self._backend.failure("read", exc) from None
+
     def incidents(self) -> list[IncidentRow]:
         """Every incident as the store's index holds it, by declaration: what metrics need, without reading
         every event of every incident."""
