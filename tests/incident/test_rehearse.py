@@ -1,0 +1,212 @@
+"""`fireline incident rehearse ID`: the demo's drill incident becomes a scenario that validates and passes on the
+lab (and opens its own drill); a real incident's mitigation picks the fault that reproduces it, from the step
+that mitigated or from the words people wrote, and a mitigation nothing matches gets a fault that says TODO and
+refuses to run; alerts that fired become probes and detection signals; hostile titles stay text."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runner.journal.store import open_journal
+from tests.command import FIRELINE
+from tests.conftest import write
+from tests.gameday.conftest import CliRunner, Lab, fireline, lab, lab_endpoints
+
+__all__ = ["lab", "lab_endpoints"]  # the game days' lab, shared with this module
+REPO = Path(__file__).resolve().parents[2]
+
+
+def declare(cli: CliRunner, title: str, *extra: str) -> str:
+    result = cli("incident", "declare", "--title", title, "--sev", "SEV2", "--format", "json", *extra)
+    assert result.code == 0, result.err
+    incident_id = json.loads(result.out)["id"]
+    assert isinstance(incident_id, str)
+    return incident_id
+
+
+def rehearse(cli: CliRunner, incident_id: str, out: Path, *extra: str) -> dict[str, Any]:
+    result = cli("incident", "rehearse", incident_id, "-o", str(out), *extra)
+    assert result.code == 0, result.out + result.err
+    assert re.match(f"(wrote|replaced) {re.escape(str(out))}:", result.out), result.out
+    valid = cli("validate", str(out))
+    assert valid.code == 0, valid.out + valid.err
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+# -- the demo's incident, rehearsed on the lab ----------------------------------------------------------------------
+def test_the_demos_incident_rehearsed_passes_on_the_lab_and_opens_its_own_drill(lab: Lab, tmp_path: Path) -> None:
+    demo = subprocess.run([*FIRELINE, "demo"], cwd=tmp_path, env=lab.env, capture_output=True, text=True,
+                          timeout=300, check=False, stdin=subprocess.DEVNULL)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    found = re.search(r"incident: +(INC-\d{4}-\d{3,}) \(drill\)", demo.stdout)
+    assert found, demo.stdout
+    drill = found.group(1)
+
+    out = tmp_path / "scenarios" / "rehearsal.yaml"
+    drafted = fireline(lab, "incident", "rehearse", drill, "-o", str(out))
+    assert drafted.returncode == 0, drafted.stdout + drafted.stderr
+    assert "TODO" not in drafted.stdout
+    valid = fireline(lab, "validate", str(out))
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert data["metadata"]["name"] == f"rehearse-{drill.lower()}"
+    assert data["faults"][0]["action"] == "postgres.hold_connections"
+    assert (out.parent / data["response"]["runbook"]).resolve() == REPO / "runbooks" / "db-connection-exhaustion.yaml"
+    assert set(data["objectives"]) == {"time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover"}
+
+    ran = fireline(lab, "gameday", "run", str(out), "-i", f"service_url={lab.service_url}", "--report", "none",
+                   timeout=180)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "PASSED" in ran.stdout
+    opened = re.search(r"drill incident: (INC-\d{4}-\d{3,})", ran.stdout)
+    assert opened and opened.group(1) != drill, ran.stdout
+    shown = fireline(lab, "incident", "show", opened.group(1))
+    assert shown.returncode == 0, shown.stderr
+    assert "Rehearsal of " + drill in shown.stdout
+    assert "drill of game day" in shown.stdout
+
+
+# -- real incidents ----------------------------------------------------------------------------------------------------
+FLAG_RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata:
+  name: new-login-off
+  mitigates: true
+inputs:
+  flags_file: {type: string, required: true}
+  flag: {type: string, default: some-flag}
+connections:
+  flags: {type: flagd, path: "{{ inputs.flags_file }}"}
+steps:
+  - id: before
+    action: flags.get
+    with: {connection: flags, flag: "{{ inputs.flag }}"}
+  - id: disable
+    action: flags.set
+    with: {connection: flags, flag: "{{ inputs.flag }}", enabled: false}
+    approval: {required: true}
+"""
+
+
+def test_a_disabled_flag_becomes_a_flag_fault_with_the_run_s_connection_and_inputs(cli: CliRunner,
+                                                                                  tmp_path: Path) -> None:
+    flags = write(tmp_path / "flags.json", json.dumps({"flags": {"new-login": {
+        "state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}}}))
+    runbook = write(tmp_path / "runbooks" / "new-login-off.yaml", FLAG_RUNBOOK)
+    incident = declare(cli, "Logins fail after the new login page")
+    run = cli("run", str(runbook), "--incident", incident, "-i", f"flags_file={flags}", "-i", "flag=new-login",
+              "--approve-all", "--reason", "test")
+    assert run.code == 0, run.out + run.err
+
+    out = tmp_path / "scenarios" / "rehearse.yaml"
+    data = rehearse(cli, incident, out)
+    assert data["faults"] == [{"id": "flags-set", "action": "flags.set", "duration": "10m",
+                               "with": {"connection": "flags", "flag": "new-login", "enabled": True}}]
+    assert data["connections"] == {"flags": {"type": "flagd", "path": "{{ inputs.flags_file }}"}}
+    assert data["inputs"]["flags_file"]["default"] == str(flags)
+    assert data["response"] == {"mode": "runbook", "runbook": "../runbooks/new-login-off.yaml",
+                                "inputs": {"flags_file": str(flags), "flag": "new-login"}}
+    # flags.get says nothing about health: no probe came from the runbook, and the draft says so.
+    assert [p["id"] for p in data["steady_state"]["probes"]] == ["todo-probe"]
+    assert "TODO: no check that can fail was found" in data["metadata"]["description"]
+    # Objectives come from the measured times (declared now: each interval is a few seconds at most).
+    assert data["objectives"]["time_to_mitigate"] == "10s"
+
+
+def test_a_mitigation_nothing_matches_gets_a_fault_that_says_todo_and_refuses_to_run(cli: CliRunner,
+                                                                                   tmp_path: Path) -> None:
+    incident = declare(cli, "Search is slow")
+    assert cli("incident", "note", incident, "Restarted the search cache nodes one by one").code == 0
+    assert cli("incident", "mitigated", incident).code == 0
+    out = tmp_path / "rehearse.yaml"
+    result = cli("incident", "rehearse", incident, "-o", str(out))
+    assert result.code == 0, result.err
+    assert "TODO: no fault action matches the mitigation" in result.out
+    data = rehearse(cli, incident, out, "--force")
+    fault = data["faults"][0]
+    assert fault["id"] == "todo-fault" and "TODO" in " ".join(fault["with"]["argv"])
+    assert "todo" in data["metadata"]["tags"]
+    assert "TODO: no fault action matches the mitigation" in data["metadata"]["description"]
+    assert data["response"] == {"mode": "manual"}
+    assert out.read_text(encoding="utf-8").splitlines()[1].startswith("# TODO")
+    # Run as it is, it stops before any fault: its placeholder probe fails and says why.
+    ran = cli("gameday", "run", str(out), "--report", "none")
+    assert ran.code == 1, ran.out + ran.err
+    assert "TODO: replace this probe with a check" in ran.out + ran.err
+    assert "NOT-STARTED" in ran.out and "no fault was injected" in ran.out
+    # With a probe that holds, the placeholder fault itself refuses at its injection, saying TODO.
+    data["steady_state"]["probes"] = [{"id": "fine", "probe": "shell.run", "with": {"argv": ["true"]}}]
+    out.write_text(yaml.safe_dump(data), encoding="utf-8")
+    ran = cli("gameday", "run", str(out), "--report", "none")
+    assert ran.code == 1, ran.out + ran.err
+    assert "TODO: no fault reproduces this incident's mitigation yet" in ran.out
+    assert "reverted" in ran.out
+
+
+def test_a_rollback_told_in_words_picks_the_bad_rollout_fault_with_placeholders(cli: CliRunner,
+                                                                               tmp_path: Path) -> None:
+    incident = declare(cli, "Checkout 500s after release 41")
+    assert cli("incident", "note", incident, "We rolled back checkout to release 40", "--kind", "decision").code == 0
+    data = rehearse(cli, incident, tmp_path / "rehearse.yaml")
+    fault = data["faults"][0]
+    assert fault["action"] == "kubernetes.bad_rollout"
+    assert fault["with"] == {"deployment": "todo-deployment", "connection": "todo_kubernetes"}
+    assert data["connections"]["todo_kubernetes"] == {"type": "kubernetes"}
+    assert "rolled back" in data["metadata"]["description"]
+
+
+def test_alerts_that_fired_become_prometheus_probes_and_detection_signals(cli: CliRunner, tmp_path: Path) -> None:
+    incident = declare(cli, "Database full")
+    alert = {"alertname": 'Disk"Full\\', "labels": {"alertname": 'Disk"Full\\', "severity": "critical"},
+             "annotations": {"summary": "disk"}, "starts_at": "2026-12-04T09:00:00Z", "ends_at": "",
+             "fingerprint": "abc", "generator_url": "http://prometheus.internal:9090/graph?g0.expr=up"}
+    open_journal().append(incident, "incident.alert", actor="alertmanager", data={
+        "group_key": "{}:{alertname=\"DiskFull\"}", "status": "firing", "receiver": "fireline",
+        "alerts": [alert], "external_url": "http://alertmanager.internal:9093"}, durable=True)
+    data = rehearse(cli, incident, tmp_path / "rehearse.yaml")
+    probe = next(p for p in data["steady_state"]["probes"] if p["probe"] == "prometheus.query")
+    assert probe["with"]["query"] == 'count(ALERTS{alertname="Disk\\"Full\\\\",alertstate="firing"})'
+    assert probe["with"]["expect"] == {"op": "==", "value": 0} and probe["with"]["empty"] == "zero"
+    assert data["connections"]["prometheus"] == {"type": "prometheus", "url": "http://prometheus.internal:9090"}
+    assert data["connections"]["alertmanager"] == {"type": "alertmanager", "url": "http://alertmanager.internal:9093"}
+    assert {"alert": {"connection": "alertmanager", "name": 'Disk"Full\\'}} in data["detection"]
+
+
+HOSTILE = [
+    'key: value\n- item: [1, 2}\n# comment',
+    "--- !!python/object:os.system\n...",
+    "&anchor *alias {{ inputs.x }} {% raw %}",
+    "'\"\\ tabs\tand ünïcödé ✓",
+]
+
+
+def test_hostile_titles_stay_text(cli: CliRunner, tmp_path: Path) -> None:
+    for i, title in enumerate(HOSTILE):
+        incident = declare(cli, title)
+        data = rehearse(cli, incident, tmp_path / f"r{i}.yaml")
+        assert data["metadata"]["title"] == f"Rehearsal of {incident}: {title}"
+        assert data["metadata"]["name"] == f"rehearse-{incident.lower()}"
+
+
+def test_an_existing_file_is_kept_without_force_and_unknown_incidents_are_usage_errors(cli: CliRunner,
+                                                                                      tmp_path: Path) -> None:
+    incident = declare(cli, "Anything")
+    out = write(tmp_path / "mine.yaml", "people wrote this\n")
+    refused = cli("incident", "rehearse", incident, "-o", str(out))
+    assert refused.code == 2 and "exists" in refused.err
+    assert out.read_text(encoding="utf-8") == "people wrote this\n"
+    assert cli("incident", "rehearse", incident, "-o", str(out), "--force").code == 0
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["kind"] == "GameDay"
+    unknown = cli("incident", "rehearse", "INC-2026-999", "-o", str(tmp_path / "x.yaml"))
+    assert unknown.code == 2 and "Traceback" not in unknown.err
+    assert not (tmp_path / "x.yaml").exists()
