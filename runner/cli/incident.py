@@ -14,6 +14,7 @@ import click
 
 from runner.cli.identity import key_option, policy_option
 from runner.cli.incident_metrics import metrics
+from runner.cli.incident_report import report
 from runner.cli.incident_rehearse import rehearse
 from runner.cli.incident_views import brief, timeline
 from runner.errors import UsageError
@@ -39,6 +40,7 @@ def incident() -> None:
 incident.add_command(metrics)
 incident.add_command(timeline)  # runner/cli/incident_views.py: read-only views
 incident.add_command(brief)
+incident.add_command(report)  # runner/cli/incident_report.py: the incident response analysis
 incident.add_command(rehearse)  # runner/cli/incident_rehearse.py: a game day drafted from the incident
 
 

@@ -1,0 +1,244 @@
+"""What the incident report reads besides the incident's own events: the deliveries of its status updates,
+its tracked action items and its post-mortem file — each as a small record of the report's own, so the
+renderers never see another module's types or a payload read by key.
+
+Events of types this version may not know are read tolerantly (runner.journal.payloads' field readers): a
+missing or mistyped value becomes its default, never an error in a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from runner.incident.view import parse_utc
+from runner.journal.events import Event
+from runner.journal.payloads import flag, opt_text, text
+
+DELIVERY = "incident.delivery"
+ACTION_ITEM = "incident.action_item"
+POSTMORTEM = "incident.postmortem"
+TYPES = (DELIVERY, ACTION_ITEM, POSTMORTEM)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The latest attempt to deliver one status update to one channel."""
+
+    update_seq: int
+    channel: str
+    kind: str  # slack | webhook | statuspage | email (as the channel's type was when it was delivered)
+    ok: bool
+    attempts: int
+    detail: str  # redacted when it was recorded
+    at: datetime | None  # when the outcome was recorded
+
+
+@dataclass(frozen=True)
+class Item:
+    """A tracked action item, as its events leave it."""
+
+    id: str
+    title: str
+    owner: str
+    due: date | None
+    priority: str
+    type: str
+    status: str
+
+    @property
+    def open(self) -> bool:
+        return self.status not in ("done", "wont-do")
+
+    def overdue(self, today: date) -> bool:
+        return self.open and self.due is not None and self.due < today
+
+
+@dataclass(frozen=True)
+class Why:
+    why: str
+    because: str
+
+
+@dataclass(frozen=True)
+class PostMortem:
+    """What the report takes from the post-mortem file (None fields: the file does not say)."""
+
+    path: str
+    status: str
+    root_cause: str
+    contributing_factors: tuple[str, ...]
+    five_whys: tuple[Why, ...]
+    went_well: tuple[str, ...]
+    went_wrong: tuple[str, ...]
+    lessons: tuple[str, ...]
+    users_affected: str | None
+    revenue: str | None
+    tickets: str | None
+    user_impact: str
+    resolution: str
+    problem: str = ""  # why the file could not be read (then every other field is empty)
+
+
+# -- deliveries -------------------------------------------------------------------------------------------------
+
+
+def deliveries(events: Sequence[Event]) -> list[Delivery]:
+    """The latest outcome per (update, channel), in the order first attempted."""
+    latest: dict[tuple[int, str], Delivery] = {}
+    for event in events:
+        if event.type != DELIVERY:
+            continue
+        data = event.data
+        seq, channel = _int(data.get("update_seq")), text(data, "channel")
+        if seq is None or not channel:
+            continue
+        latest[(seq, channel)] = Delivery(
+            update_seq=seq,
+            channel=channel,
+            kind=text(data, "kind"),
+            ok=flag(data, "ok"),
+            attempts=_int(data.get("attempts")) or 1,
+            detail=text(data, "detail"),
+            at=parse_utc(event.ts_wall),
+        )
+    return list(latest.values())
+
+
+# -- action items -----------------------------------------------------------------------------------------------
+
+
+def action_items(events: Sequence[Event]) -> list[Item]:
+    """Each item as its `added` event and later `updated` events leave it, in the order added."""
+    fields: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.type != ACTION_ITEM:
+            continue
+        item_id = text(event.data, "item_id")
+        given = event.data.get("fields")
+        if not item_id or (item_id not in fields and text(event.data, "change") != "added"):
+            continue  # an update of an item this stream never added: nothing to show it against
+        merged = fields.setdefault(item_id, {})
+        if isinstance(given, Mapping):
+            merged.update({k: v for k, v in given.items() if isinstance(k, str)})
+    return [_item(item_id, data) for item_id, data in fields.items()]
+
+
+def _item(item_id: str, data: Mapping[str, Any]) -> Item:
+    return Item(
+        id=item_id,
+        title=text(data, "title", "?"),
+        owner=text(data, "owner"),
+        due=_date(data.get("due")),
+        priority=text(data, "priority", "medium"),
+        type=text(data, "type", "corrective"),
+        status=text(data, "status", "not-started"),
+    )
+
+
+# -- the post-mortem file ---------------------------------------------------------------------------------------
+
+
+def postmortem_path(incident_id: str, events: Sequence[Event], cwd: Path) -> Path:
+    """The YAML post-mortem the journal last recorded for the incident, else its default place."""
+    recorded = [
+        opt_text(e.data, "path")
+        for e in events
+        if e.type == POSTMORTEM and text(e.data, "format", "yaml") == "yaml" and opt_text(e.data, "path")
+    ]
+    if recorded and recorded[-1]:
+        path = Path(recorded[-1])
+        return path if path.is_absolute() else cwd / path
+    from runner.postmortem.document import default_path
+
+    return cwd / default_path(incident_id)
+
+
+def read_postmortem(path: Path) -> PostMortem | None:
+    """The post-mortem at `path`, validated as `fireline postmortem validate` does; None when there is none.
+    A file that does not validate is reported by the report (its `problem`), not raised: the rest of the
+    report is still worth having."""
+    from runner.document.diagnostics import DocumentInvalid
+    from runner.postmortem.document import load
+
+    if not path.exists():
+        return None
+    try:
+        found = load(path)
+    except DocumentInvalid as invalid:
+        first = invalid.diagnostics[0].render() if invalid.diagnostics else str(invalid)
+        more = len(invalid.diagnostics) - 1
+        return _unreadable(path, first + (f" (and {more} more)" if more > 0 else ""))
+    return _postmortem(path, found.data)
+
+
+def _postmortem(path: Path, doc: Mapping[str, Any]) -> PostMortem:
+    summary = _mapping(doc.get("summary"))
+    impact = _mapping(doc.get("impact"))
+    return PostMortem(
+        path=str(path),
+        status=text(doc, "status", "draft"),
+        root_cause=text(doc, "root_cause").strip(),
+        contributing_factors=_texts(doc.get("contributing_factors")),
+        five_whys=tuple(
+            Why(text(pair, "why").strip(), text(pair, "because").strip())
+            for pair in _list(doc.get("five_whys"))
+            if isinstance(pair, Mapping) and (text(pair, "why").strip() or text(pair, "because").strip())
+        ),
+        went_well=_texts(doc.get("went_well")),
+        went_wrong=_texts(doc.get("went_wrong")),
+        lessons=_texts(doc.get("lessons")),
+        users_affected=opt_text(impact, "users_affected"),
+        revenue=opt_text(impact, "revenue"),
+        tickets=opt_text(impact, "tickets"),
+        user_impact=text(impact, "user_impact").strip(),
+        resolution=text(summary, "resolution").strip(),
+    )
+
+
+def _unreadable(path: Path, problem: str) -> PostMortem:
+    return PostMortem(str(path), "", "", (), (), (), (), (), None, None, None, "", "", problem=problem)
+
+
+# -- tolerant readers ---------------------------------------------------------------------------------------------
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    """A list of strings as people write it: blank entries left out, anything else shown as its text."""
+    found = []
+    for entry in _list(value):
+        if isinstance(entry, str | int | float) and not isinstance(entry, bool) and str(entry).strip():
+            found.append(str(entry).strip())
+        elif isinstance(entry, Mapping):  # e.g. {text: ...} written by hand
+            shown = text(entry, "text").strip()
+            if shown:
+                found.append(shown)
+    return tuple(found)

@@ -1,0 +1,304 @@
+"""`fireline incident report ID`: the incident response analysis in text, Markdown, HTML, JSON and PDF, from
+a real journal — an incident declared, acknowledged, worked with a linked runbook run, noted, updated and
+resolved. Each format shows the times the journal recorded and every section (an empty one says so in one
+line); values people typed are escaped or wrapped; an unknown id is a usage error; an open incident is
+reported as ongoing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.incident import store
+from runner.incident.lifecycle import Declaration, declare, resolve
+from runner.incident.model import Milestone, Severity
+from runner.incident.report_json import KEYS
+from runner.incident.report_text import columns
+from runner.journal.store import open_journal
+from tests.conftest import write
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata: {{name: restart-checkout, title: Restart checkout, mitigates: true}}
+steps:
+  - id: look
+    action: shell.run
+    read_only: true
+    with: {{argv: [echo, looking]}}
+  - id: restart
+    action: shell.run
+    with: {{argv: [touch, "{marker}"]}}
+"""
+SECTIONS = ("INCIDENT:", "INCIDENT SUMMARY:", "SEVERITY CLASSIFICATION:", "TIMELINE RECONSTRUCTION:",
+            "TECHNICAL INVESTIGATION:", "IMPACT ASSESSMENT:", "COMMUNICATION LOG:", "REMEDIATION ACTIONS:",
+            "POST-MORTEM ANALYSIS:", "ACTION ITEMS:", "INCIDENT METRICS:")  # fmt: skip
+HOSTILE = "Checkout <script>alert(1)</script> \x1b[31mred\x1b[0m a|b " + "x" * 150
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@pytest.fixture
+def worked(tmp_path: Path, fireline_home: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An incident run end to end through the CLI: declared (assessed) with its impact start 10 minutes ago,
+    acknowledged, a root cause and an action noted, an update, a linked run that mitigates, resolved."""
+    monkeypatch.chdir(tmp_path)
+    started = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    declared = cli("incident", "declare", "--title", "Checkout returns 503", "--assess", "users_affected=200",
+                   "workaround=no", "--systems", "checkout", "--impact", "Orders fail", "--started-at", started,
+                   "--commander", "lead")  # fmt: skip
+    assert declared.code == 0, declared.err
+    incident_id: str = declared.out.strip()
+    for args in (("ack", incident_id),
+                 ("note", incident_id, "pool exhausted by a leak in the retry loop", "--kind", "root-cause"),
+                 ("note", incident_id, "alert on pool saturation", "--kind", "action"),
+                 ("update", incident_id, "--status", "identified", "--summary", "pool exhausted",
+                  "--impact", "half of the checkouts fail")):  # fmt: skip
+        done = cli("incident", *args)
+        assert done.code == 0, done.err
+    runbook = write(tmp_path / "restart.yaml", RUNBOOK.format(marker=tmp_path / "restarted"))
+    ran = cli("run", str(runbook), "--incident", incident_id, "--approve-all", "--reason", "restart it",
+              "--output", "plain")  # fmt: skip
+    assert ran.code == 0, ran.err
+    done = cli("incident", "update", incident_id, "--status", "resolved", "--summary", "restarted; pool healthy")
+    assert done.code == 0, done.err
+    return incident_id
+
+
+def _milestones(incident_id: str) -> dict[Milestone, datetime]:
+    incident = store.load(open_journal(), incident_id)
+    return {name: reached.at for name, reached in incident.milestones.items()}
+
+
+def test_text_shows_every_section_with_the_recorded_times(worked: str, cli: Any) -> None:
+    shown = cli("incident", "report", worked)
+    assert shown.code == 0, shown.err
+    out = shown.out
+    positions = [out.index(heading) for heading in SECTIONS]
+    assert positions == sorted(positions)
+    times = _milestones(worked)
+    assert re.search(rf"Start time: +{_z(times[Milestone.STARTED])}", out)
+    assert re.search(rf"Resolution time: +{_z(times[Milestone.RESOLVED])}", out)
+    assert re.search(r"Duration: +10m0\ds", out)
+    assert "SEV2 (high)" in out and "multiple customers are affected and there is no workaround" in out
+    assert "Root cause:" in out and "pool exhausted by a leak in the retry loop" in out
+    assert "Resolution:       restarted; pool healthy" in out
+    assert "restart: succeeded" in out  # the linked run's steps are on the timeline
+    assert re.search(r"1\. restart \[shell\.run\] in run \S+ \(restart-checkout\):\s+succeeded", out)
+    assert "look [shell.run]" not in out  # a read is not a remediation
+    assert "status-page · recorded only" in out  # no channel is configured: the updates were recorded only
+    assert "half of the checkouts fail" in out
+    assert "alert on pool saturation" in out  # noted, not tracked
+    assert "No post-mortem yet" in out and f"fireline postmortem draft {worked}" in out
+    assert "No action items are tracked" in out
+    assert re.search(r"TTR \(time to resolve\): +10m0\ds", out)
+    assert "Severity distribution: SEV1: 0, SEV2: 1, SEV3: 0, SEV4: 0" in out
+    assert "MTBF checkout:" in out
+    assert "ONGOING" not in out
+    assert max(columns(line) for line in out.splitlines()) <= 80
+
+
+def test_markdown_json_html_and_pdf_agree_with_the_journal(worked: str, cli: Any, tmp_path: Path) -> None:
+    times = _milestones(worked)
+    md = cli("incident", "report", worked, "--format", "md").out
+    for heading in ("## Incident summary", "## Timeline reconstruction", "## Communication log",
+                    "## Remediation actions", "## Incident metrics"):  # fmt: skip
+        assert heading in md
+    assert f"- **Start time:** {_z(times[Milestone.STARTED])}" in md
+    assert "| At (UTC) | Source | What happened |" in md
+
+    doc = json.loads(cli("incident", "report", worked, "--format", "json").out)
+    assert tuple(doc) == KEYS
+    assert doc["started_at"] == store.iso(times[Milestone.STARTED])
+    assert doc["resolved_at"] == store.iso(times[Milestone.RESOLVED])
+    assert doc["ongoing"] is False
+    assert [s["step_id"] for s in doc["remediation"]["immediate"]] == ["restart"]
+    assert doc["remediation"]["immediate"][0]["approved_by"] == ["responder"]
+    [first, last] = doc["communications"]
+    assert (first["shape"], last["shape"]) == ("initial", "resolution")
+    assert {c["channel"]: c["recorded_only"] for c in first["channels"]} == {"incidents": True, "status-page": True}
+    assert 595 <= doc["metrics"]["incident"]["ttr"]["seconds"] <= 700
+    assert doc["metrics"]["window"]["count"] == 1
+    assert doc["severity"]["criteria"] == {"users_affected": "200", "workaround": "no"}
+
+    page = tmp_path / "report.html"
+    written = cli("incident", "report", worked, "--format", "html", "-o", str(page))
+    assert written.code == 0 and f"written to {page}" in written.out
+    html = page.read_text(encoding="utf-8")
+    svg = html[html.index('<svg id="timeline"') : html.index("</svg>")]
+    assert svg.count('class="marker milestone') == 5  # started, detected, acknowledged, mitigated, resolved
+    assert svg.count('class="marker step') == 2 and svg.count('class="marker step change') == 1
+    assert svg.count('class="marker update"') == 2
+    for key in ("summary", "severity", "timeline", "communication", "remediation", "postmortem", "metrics"):
+        assert f'<section id="{key}">' in html
+
+    pdf = tmp_path / "report.pdf"
+    assert cli("incident", "report", worked, "--format", "pdf", "-o", str(pdf)).code == 0
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    _pdf_page_one(pdf, tmp_path)
+
+
+def _pdf_page_one(pdf: Path, tmp_path: Path) -> None:
+    """Page 1 rendered by poppler: an image with ink on it, and the title in its text."""
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) not installed")
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+                   check=True, timeout=60)  # fmt: skip
+    [png] = tmp_path.glob("page*.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    if shutil.which("pdftotext") is not None:
+        text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
+                              check=True, timeout=60).stdout  # fmt: skip
+        assert "Incident Response Analysis" in text
+
+
+def test_an_unknown_incident_is_a_usage_error_with_a_hint(fireline_home: Path, cli: Any) -> None:
+    shown = cli("incident", "report", "INC-2099-999")
+    assert shown.code == 2
+    assert "no incident 'INC-2099-999'" in shown.err and "fireline incident list" in shown.err
+    assert "Traceback" not in shown.err
+
+
+def test_an_open_incident_is_reported_as_ongoing(fireline_home: Path, cli: Any, tmp_path: Path) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=7)
+    journal = open_journal()
+    incident_id = declare(journal, Declaration("Search is slow", Severity.SEV3, systems=("search",),
+                                               started_at=started), "lead")  # fmt: skip
+    text = cli("incident", "report", incident_id).out
+    assert "ONGOING" in text
+    assert re.search(r"Duration: +7m\d\ds so far \(ongoing\)", text)
+    assert "Resolution time: not resolved (ongoing; investigating)" in text
+    assert re.search(r"TTR \(time to resolve\): +not reached \(7m\d\ds so far, ongoing\)", text)
+    assert re.search(r"TTA \(time to acknowledge\): +not reached", text)
+    doc = json.loads(cli("incident", "report", incident_id, "--format", "json").out)
+    assert doc["ongoing"] is True and doc["resolved_at"] is None
+    assert doc["duration_s"] >= 420
+    assert doc["metrics"]["incident"]["ttr"] == {"seconds": None, "so_far_s": pytest.approx(doc["duration_s"])}
+    html = cli("incident", "report", incident_id, "--format", "html").out
+    assert '<p class="banner" id="ongoing">ONGOING' in html
+
+    resolve(journal, store.load(journal, incident_id), "lead")
+    text = cli("incident", "report", incident_id).out
+    assert "ONGOING" not in text and "so far" not in text
+
+
+def _hostile_incident(tmp_path: Path) -> str:
+    """Values no CLI would let in, as another writer (an alert, an import) could record them."""
+    journal = open_journal()
+    incident_id = declare(journal, Declaration(HOSTILE, Severity.SEV1, systems=("pay|ments",),
+                                               impact="<img src=x onerror=alert(2)> | * _ [x](y)"), "lead")  # fmt: skip
+    from runner.incident.lifecycle import add_note
+    from runner.incident.model import NoteKind
+
+    add_note(journal, store.load(journal, incident_id), HOSTILE, NoteKind.ROOT_CAUSE, "bob")
+    return incident_id
+
+
+def test_hostile_values_are_escaped_and_wrapped(fireline_home: Path, cli: Any, tmp_path: Path) -> None:
+    incident_id = _hostile_incident(tmp_path)
+    text = cli("incident", "report", incident_id).out
+    assert "\x1b" not in text
+    assert max(columns(line) for line in text.splitlines()) <= 80
+    assert "x" * 60 in text  # the long word is broken, not dropped
+
+    md = cli("incident", "report", incident_id, "--format", "md").out
+    assert "<script>" not in md and "<img" not in md and "\x1b" not in md
+    for row in (line for line in md.splitlines() if line.startswith("| ")):
+        cells = re.split(r"(?<!\\)\|", row)[1:-1]  # a pipe that is not escaped ends a cell
+        assert len(cells) in (3, 4, 6), row
+    assert "a\\|b" in md and "\\[x\\](y)" in md
+
+    html = cli("incident", "report", incident_id, "--format", "html").out
+    assert "<script>" not in html and "<img" not in html and "\x1b" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+    doc = json.loads(cli("incident", "report", incident_id, "--format", "json").out)
+    assert doc["title"] == HOSTILE  # JSON keeps the value as recorded; json escapes it
+
+
+def test_a_wide_script_title_still_fits_80_columns(fireline_home: Path, cli: Any) -> None:
+    incident_id = declare(open_journal(), Declaration("決済が失敗する" * 30, Severity.SEV2), "lead")
+    text = cli("incident", "report", incident_id).out
+    assert max(columns(line) for line in text.splitlines()) <= 80
+    assert "決済が失敗する" in text
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed")
+def test_headless_chromium_renders_the_report(worked: str, cli: Any, tmp_path: Path) -> None:
+    page = tmp_path / "incident-report.html"
+    assert cli("incident", "report", worked, "--format", "html", "-o", str(page)).code == 0
+    artifacts = REPO / ".artifacts"
+    artifacts.mkdir(exist_ok=True)
+    png = artifacts / "incident-report.png"
+    png.unlink(missing_ok=True)
+    flags = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync")  # fmt: skip
+
+    def chromium(*args: str) -> subprocess.CompletedProcess[str]:
+        profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+        profile.mkdir()
+        return subprocess.run([str(CHROMIUM), *flags, f"--user-data-dir={profile}", *args], capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+
+    shot = chromium(f"--screenshot={png}", "--window-size=1200,1600", page.as_uri())
+    assert png.exists(), shot.stderr[-2000:]
+    assert png.stat().st_size > 10_000
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<svg id="timeline"' in dom.stdout
+    svg = dom.stdout[dom.stdout.index('<svg id="timeline"') : dom.stdout.index("</svg>")]
+    assert svg.count('class="marker milestone') == 5
+    assert "<script" not in dom.stdout
+
+
+def test_a_hostile_report_has_no_script_in_chromium(fireline_home: Path, cli: Any, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("chromium not installed")
+    page = tmp_path / "hostile.html"
+    assert cli("incident", "report", _hostile_incident(tmp_path), "--format", "html", "-o", str(page)).code == 0
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    dom = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<script" not in dom.stdout and "<img" not in dom.stdout
+    assert "alert(1)" in dom.stdout  # shown as text
+
+
+def test_output_to_a_directory_is_refused(worked: str, cli: Any, tmp_path: Path) -> None:
+    shown = cli("incident", "report", worked, "-o", str(tmp_path))
+    assert shown.code == 2 and "Traceback" not in shown.err
+
+
+def test_dates_are_judged_against_the_report_day() -> None:
+    from runner.incident.report_sources import Item
+
+    late = Item("INC-2026-001-A1", "t", "o", date(2026, 12, 1), "high", "corrective", "in-progress")
+    assert late.overdue(date(2026, 12, 2)) and not late.overdue(date(2026, 12, 1))
+    assert not Item("X", "t", "o", date(2026, 12, 1), "high", "corrective", "done").overdue(date(2027, 1, 1))
