@@ -14,8 +14,8 @@ import click
 
 from runner.cli.identity import key_option, policy_option
 from runner.cli.incident_metrics import metrics
-from runner.cli.incident_report import report
 from runner.cli.incident_rehearse import rehearse
+from runner.cli.incident_report import report
 from runner.cli.incident_views import brief, timeline
 from runner.errors import UsageError
 
