@@ -91,8 +91,11 @@ def correct(
     return payload
 
 
-def change_status(journal: Journal, incident: Incident, new: Status, actor: str | None) -> bool:
-    """Move the incident to `new`; False when it is there already. Refuses a change its life does not allow."""
+def change_status(
+    journal: Journal, incident: Incident, new: Status, actor: str | None, *, closing: bool = False
+) -> bool:
+    """Move the incident to `new`; False when it is there already. Refuses a change its life does not allow.
+    Only `runner.incident.closing.close` (`closing`) closes: it checks the post-mortem and action items first."""
     if incident.status is new:
         return False
     if new not in TRANSITIONS[incident.status]:
@@ -100,6 +103,11 @@ def change_status(journal: Journal, incident: Incident, new: Status, actor: str 
         raise TransitionRefused(
             f"{incident.id} is {incident.status}: it cannot become {new}; from {incident.status} it can become "
             f"{allowed}"
+        )
+    if new is Status.CLOSED and not closing:
+        raise TransitionRefused(
+            f"{incident.id}: closing checks the post-mortem and the action items first",
+            hint=f"fireline incident close {incident.id}",
         )
     append(journal, incident.id, ev.IncidentStatusChanged(str(incident.status), str(new)), actor)
     return True

@@ -143,7 +143,13 @@ def test_hostile_input_is_a_clear_error_never_a_traceback(cli: Any, store: str) 
 def test_closed_is_final_but_still_takes_notes_and_corrections(cli: Any, store: str) -> None:
     incident_id = _declare(cli)
     assert cli("incident", "resolve", incident_id).code == 0
-    assert cli("incident", "status", incident_id, "closed").code == 0
+    refused = cli("incident", "status", incident_id, "closed")  # closing has its own gate: `incident close`
+    assert refused.code == 1 and f"fireline incident close {incident_id}" in refused.err
+    rendered = {"action": "rendered", "path": "pm.md", "format": "md", "digest": "sha256:0"}
+    journal = open_journal()
+    journal.append(incident_id, "incident.postmortem", data=rendered, durable=True)
+    journal.close()
+    assert cli("incident", "close", incident_id).code == 0
     refused = cli("incident", "status", incident_id, "investigating")
     assert refused.code == 1 and "nothing (closed is final)" in refused.err
     assert cli("incident", "ack", incident_id, "--as", "bob").code == 1
