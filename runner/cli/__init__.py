@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("runner.cli.lab", "lab", "The local practice lab: an emulated Kubernetes cluster."),
     "demo": ("runner.cli.demo", "demo", "Run the demo on a throwaway lab and PostgreSQL."),
     "import": ("runner.cli.importing", "importing", "Turn Chaos Toolkit experiments into game-day scenarios."),
+    "runbook": ("runner.cli.runbook", "runbook", "Start a new runbook from a skeleton for a kind of incident."),
 }
 
 # Set by the console-script entry point: this process exists only for one fireline command.
