@@ -214,7 +214,7 @@ def _axis(scale: Scale, y: float, r: IncidentReport) -> list[str]:
         moment = datetime.fromtimestamp(tick, UTC)
         parts.append(f'<line class="tick" x1="{x:.1f}" y1="{y:.1f}" x2="{x:.1f}" y2="{y + 6:.1f}" '
                      f'stroke="{COLOURS["axis"]}"/>')  # fmt: skip
-        parts.append(_text(x, y + 20, moment.strftime("%H:%M:%S" if step < 60 else "%H:%M"), anchor="middle",
+        parts.append(_text(x, y + 20, _clock(moment, step), anchor="middle",
                            size=11, cls="tick-label"))  # fmt: skip
         tick += step
     start, end = datetime.fromtimestamp(scale.start, UTC), datetime.fromtimestamp(scale.end, UTC)
@@ -223,6 +223,15 @@ def _axis(scale: Scale, y: float, r: IncidentReport) -> list[str]:
     parts.append(_text(LEFT + PLOT, y + 40, until, anchor="end", size=11, fill="#616161"))
     parts.append(_text(LEFT - 10, y + 20, "UTC", anchor="end", size=11, fill="#616161"))
     return parts
+
+
+def _clock(moment: datetime, step: float) -> str:
+    """A tick's time of day, as precise as the ticks are apart."""
+    if step >= 60:
+        return moment.strftime("%H:%M")
+    if step >= 1:
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
 def timeline_svg(r: IncidentReport) -> str:

@@ -302,3 +302,90 @@ def test_dates_are_judged_against_the_report_day() -> None:
     late = Item("INC-2026-001-A1", "t", "o", date(2026, 12, 1), "high", "corrective", "in-progress")
     assert late.overdue(date(2026, 12, 2)) and not late.overdue(date(2026, 12, 1))
     assert not Item("X", "t", "o", date(2026, 12, 1), "high", "corrective", "done").overdue(date(2027, 1, 1))
+
+
+def test_postmortem_action_items_and_deliveries_fill_their_sections(worked: str, cli: Any, tmp_path: Path) -> None:
+    from runner.postmortem.document import write as write_postmortem
+
+    journal = open_journal()
+    first, _ = journal.events(worked, ("incident.update",))
+    for channel, kind, ok, attempts, detail in (("incidents", "slack", True, 1, "HTTP 200"),
+                                                ("status-page", "statuspage", False, 3, "HTTP 500: invalid_payload")):  # fmt: skip
+        journal.append(worked, "incident.delivery", actor="responder", durable=True, data={
+            "update_seq": first.seq, "channel": channel, "kind": kind, "ok": ok, "attempts": attempts,
+            "detail": detail, "external_id": None})  # fmt: skip
+    today = datetime.now(UTC).date()
+    for item_id, change, fields in (
+        (f"{worked}-A1", "added", {"title": "Alert on pool saturation", "owner": "db-team",
+                                   "due": (today - timedelta(days=1)).isoformat(), "priority": "high",
+                                   "type": "detective", "status": "in-progress"}),
+        (f"{worked}-A2", "added", {"title": "Fix the retry loop's leak", "owner": "payments",
+                                   "due": (today + timedelta(days=30)).isoformat(), "priority": "medium",
+                                   "type": "corrective", "status": "not-started"}),
+        (f"{worked}-A3", "added", {"title": "Pool size review", "owner": "", "due": None, "priority": "low",
+                                   "type": "preventive", "status": "not-started"}),
+        (f"{worked}-A2", "updated", {"status": "done"}),
+    ):  # fmt: skip
+        journal.append(worked, "incident.action_item", actor="lead", durable=True,
+                       data={"item_id": item_id, "change": change, "fields": fields, "note": "", "source": "command"})  # fmt: skip
+    write_postmortem(tmp_path / "postmortems" / f"{worked}.yaml", {
+        "apiVersion": "fireline/v1", "kind": "PostMortem", "incident": worked, "title": "Checkout returns 503",
+        "status": "in-review", "root_cause": "The retry loop leaked pool connections",
+        "contributing_factors": ["No alert on pool saturation", "Retries without backoff"],
+        "five_whys": [{"why": "Why did checkout fail?", "because": "The pool was exhausted"},
+                      {"why": "Why was the pool exhausted", "because": "Retries leaked connections"}],
+        "went_well": ["Fast detection: 0s, target 5m"], "went_wrong": ["Status page delivery failed"],
+        "lessons": ["Retries need backoff and a budget"],
+        "impact": {"users_affected": 1200, "tickets": 34, "revenue": None},
+    })  # fmt: skip
+
+    text = cli("incident", "report", worked).out
+    assert max(columns(line) for line in text.splitlines()) <= 80
+    assert "Primary cause: The retry loop leaked pool connections" in text
+    assert "1. No alert on pool saturation" in text
+    assert "1. Why did checkout fail? The pool was exhausted" in text
+    assert "2. Why was the pool exhausted? Retries leaked connections" in text
+    assert "pool exhausted by a leak in the retry loop" in text  # the note stays, under root-cause notes
+    assert "Users affected:   1200" in text and "Support tickets:  34" in text
+    assert "What went well:\n• Fast detection: 0s, target 5m" in text
+    assert "What could be improved:\n• Status page delivery failed" in text
+    assert "Lessons learned:\n1. Retries need backoff and a budget" in text
+    sent = _z(datetime.fromisoformat(first.ts_wall.replace("Z", "+00:00")))
+    flat = " ".join(text.split())  # as read, whatever the wrapping
+    assert f"{sent} · initial, identified: pool exhausted (by responder) · incidents · delivered" in flat
+    assert "status-page · FAILED" in flat and "3 attempts): HTTP 500: invalid_payload" in flat
+    assert "No delivery to a channel was recorded" not in text
+
+    doc = json.loads(cli("incident", "report", worked, "--format", "json").out)
+    channels = {c["channel"]: c for c in doc["communications"][0]["channels"]}
+    assert channels["incidents"]["delivered"] is True and channels["incidents"]["detail"] == "HTTP 200"
+    assert channels["status-page"]["delivered"] is False and channels["status-page"]["attempts"] == 3
+    assert all(c["recorded_only"] for c in doc["communications"][1]["channels"])  # nothing recorded for it
+    items = {i["id"]: i for i in doc["action_items"]}
+    assert items[f"{worked}-A1"]["overdue"] is True and items[f"{worked}-A2"]["status"] == "done"
+    assert [i["id"] for i in doc["remediation"]["short_term"]] == [f"{worked}-A1"]
+    assert [i["id"] for i in doc["remediation"]["long_term"]] == [f"{worked}-A2", f"{worked}-A3"]
+    assert doc["postmortem"]["status"] == "in-review" and doc["investigation"]["five_whys"][0]["because"]
+
+    md = cli("incident", "report", worked, "--format", "md").out
+    assert "| INC-" in md and "HIGH" in md and "in-progress, OVERDUE" in md
+
+
+def test_the_postmortem_the_journal_recorded_is_read_and_a_broken_one_is_named(
+    worked: str, cli: Any, tmp_path: Path
+) -> None:
+    elsewhere = write(tmp_path / "docs" / "pm.yaml", f"apiVersion: fireline/v1\nkind: PostMortem\nincident: {worked}\n"
+                      "title: Checkout\nlessons: [Budget the retries]\n")  # fmt: skip
+    open_journal().append(worked, "incident.postmortem", actor="lead", durable=True,
+                          data={"action": "drafted", "path": "docs/pm.yaml", "format": "yaml", "digest": "sha256:0"})  # fmt: skip
+    text = " ".join(cli("incident", "report", worked).out.split())
+    assert "Lessons learned: 1. Budget the retries" in text
+    doc = json.loads(cli("incident", "report", worked, "--format", "json").out)
+    assert (doc["postmortem"]["path"], doc["postmortem"]["status"]) == (str(elsewhere), "draft")
+
+    elsewhere.write_text(f"apiVersion: fireline/v1\nkind: PostMortem\nincident: {worked}\ntitle: Checkout\n"
+                         "five_whys: nope\n", encoding="utf-8")  # fmt: skip
+    shown = cli("incident", "report", worked, "--format", "md")
+    assert shown.code == 0  # the rest of the report is still worth having
+    assert "could not be used:" in shown.out and "pm.yaml:5:" in shown.out.replace("\\", "")
+    assert "## Incident metrics" in shown.out
