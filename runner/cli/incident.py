@@ -23,6 +23,7 @@ from runner.errors import UsageError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from runner.incident.delivery import Delivery
     from runner.incident.view import Incident
     from runner.journal.store import Journal
     from runner.policy import Policy
@@ -180,25 +181,22 @@ def declare(
 
 @incident.command("list")
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not resolved or closed.")
-@policy_option
 @format_option
-def list_(open_only: bool, policy: str | None, fmt: str) -> int:
-    """Incidents, newest first: how long each impact has lasted (+: still open) and, for open incidents, when
-    the next status update is due or how long it is overdue."""
-    from runner.incident.render import list_line, list_row
+def list_(open_only: bool, fmt: str) -> int:
+    """Incidents, newest first."""
+    from runner.incident.render import summary_row
     from runner.incident.store import list_incidents
 
     journal = _journal()
     found = list_incidents(journal, open_only)
-    levels = _policy(policy).severities
-    rows = [list_row(i, levels.get(str(i.severity))) for i in found]
     if fmt == "json":
-        _echo_json(rows)
+        _echo_json([summary_row(i) for i in found])
         return 0
     if not found:
         click.echo(f"no {'open ' if open_only else ''}incidents in {journal.location}")
-    for row in rows:
-        click.echo(list_line(row))
+    for row in map(summary_row, found):
+        declared = row["declared_at"][:19].replace("T", " ") if row["declared_at"] else "?"
+        click.echo(f"{row['id']}  {row['severity']}  {row['status']:<13} {declared} UTC  {row['title']}")
     return 0
 
 
@@ -352,26 +350,38 @@ def status(incident_id: str, status: str, actor: str | None) -> int:
 
 @incident.command()
 @click.argument("incident_id")
-@click.option("--status", "status_", required=True, help="The status this update announces (and sets).")
-@click.option("--summary", required=True, help="What is known and being done.")
+@click.option("--status", "status_", help="The status this update announces (and sets).")
+@click.option("--summary", help="What is known and being done.")
 @click.option("--impact", default="", help="What users experience now.")
 @click.option("--actions", multiple=True, metavar="ACTION", help="An action taken or under way (repeatable).")
 @click.option("--eta", default=None, help="When a fix is expected, in words or as a time.")
 @click.option("--next-update", metavar="DURATION", help="When the next update is due (e.g. 30m); default: the "
               "severity's cadence.")
+@click.option("--redeliver", is_flag=True, help="Post nothing new: deliver again, in order, this incident's "
+              "updates whose latest delivery to a channel failed.")
 @as_option
 @policy_option
 @format_option
 def update(
-    incident_id: str, status_: str, summary: str, impact: str, actions: tuple[str, ...], eta: str | None,
-    next_update: str | None, actor: str | None, policy: str | None, fmt: str,
+    incident_id: str, status_: str | None, summary: str | None, impact: str, actions: tuple[str, ...],
+    eta: str | None, next_update: str | None, redeliver: bool, actor: str | None, policy: str | None, fmt: str,
 ) -> int:  # fmt: skip
-    """Post a status update: recorded from the initial / progress / resolution template, printed, and handed
-    to the severity's channels. It sets the status too."""
+    """Post a status update: recorded from the initial / progress / resolution template, printed, and
+    delivered to the severity's channels (Slack, webhook, status page, e-mail, as the policy defines them).
+    It sets the status too. The update is recorded before any delivery: exit 0 even when a channel fails
+    (said on stderr; `--redeliver` tries again, and exits 1 while a delivery still fails)."""
     from runner.incident.model import Status, parse_enum
     from runner.incident.times import parse_after
     from runner.incident.updates import UpdateRequest, post_update
 
+    if redeliver:
+        given = [name for name, value in (("--status", status_), ("--summary", summary), ("--impact", impact),
+                 ("--actions", actions), ("--eta", eta), ("--next-update", next_update)) if value]  # fmt: skip
+        if given:
+            raise UsageError(f"--redeliver posts nothing new: drop {', '.join(given)}")
+        return _redeliver(incident_id, actor, policy, fmt)
+    if status_ is None or summary is None:
+        raise UsageError("an update needs --status and --summary", hint="or --redeliver to retry failed deliveries")
     request = UpdateRequest(
         status=parse_enum(Status, status_, "status"),
         summary=_text(summary, "--summary"),
@@ -382,95 +392,68 @@ def update(
     )
     journal = _journal()
     found = _load(journal, incident_id)
-    level = _policy(policy).severities[str(found.severity)]
-    recorded, changed, deliveries = post_update(journal, found, request, level, _actor(actor))
+    in_force = _policy(policy)
+    level = in_force.severities[str(found.severity)]
+    recorded, changed, deliveries = post_update(journal, found, request, level, _actor(actor), policy=in_force)
     if fmt == "json":
         _echo_json({
             "id": found.id, "shape": recorded.shape, "status": recorded.status, "message": recorded.message,
             "next_update_at": recorded.next_update_at, "changed": changed,
-            "channels": [{"channel": d.channel, "delivered": d.delivered, "detail": d.detail} for d in deliveries],
+            "channels": [d.data() for d in deliveries],
         })  # fmt: skip
+        _warn_failed(found.id, deliveries)
         return 0
     click.echo(recorded.message)
     click.echo("")
     for line in changed:
         click.echo(f"{found.id}: {line}")
     for delivery in deliveries:
-        click.echo(f"channel {delivery.channel}: {delivery.detail}")
+        click.echo(f"channel {delivery.channel}: {delivery.line()}")
     click.echo(f"recorded in {found.id} ({recorded.shape} update)")
+    _warn_failed(found.id, deliveries)
     return 0
+
+
+def _redeliver(incident_id: str, actor: str | None, policy: str | None, fmt: str) -> int:
+    from runner.incident.delivery import redeliver
+    from runner.incident.lifecycle import require_open
+
+    journal = _journal()
+    found = _load(journal, incident_id)
+    require_open(found, "deliver its updates again")
+    done = redeliver(journal, found, _policy(policy), _actor(actor))
+    still = [d for d in done if d.failed]
+    if fmt == "json":
+        _echo_json({"id": found.id, "redelivered": [d.data() for d in done]})
+    elif not done:
+        click.echo(f"{found.id}: nothing to redeliver: no delivery of its updates failed")
+    for delivery in done if fmt != "json" else ():
+        click.echo(f"update #{delivery.update_seq} channel {delivery.channel}: {delivery.line()}")
+    if still:
+        click.echo(f"{found.id}: {len(still)} deliver{'y' if len(still) == 1 else 'ies'} still failed; the updates "
+                   "stay recorded", err=True)  # fmt: skip
+    return 1 if still else 0
+
+
+def _warn_failed(incident_id: str, deliveries: list[Delivery]) -> None:
+    """Loudly, on stderr: the update is recorded, but someone outside did not get it."""
+    failed = [d.channel for d in deliveries if d.failed]
+    if failed:
+        click.echo(f"WARNING: {incident_id}: the update is recorded but did NOT reach {', '.join(failed)}; "
+                   f"retry with `fireline incident update {incident_id} --redeliver`", err=True)  # fmt: skip
 
 
 @incident.command()
 @click.argument("incident_id")
-@click.option("--hold", metavar="DURATION", help="How long the probe checks must keep passing (default: the "
-              "policy's hold for the severity; built-in SEV1 30m, SEV2 15m, SEV3 5m, SEV4 0s).")
-@click.option("--interval", metavar="DURATION", help="How often the probe checks run during the hold (default: "
-              "the policy's interval, else 30s).")
-@click.option("--confirm", "confirmed", multiple=True, metavar="ITEM", help="A manual item of the checklist you "
-              "confirm, by name (repeatable).")
-@click.option("--force", is_flag=True, help="Resolve without running the checks (needs --reason; the override "
-              "is on the timeline).")
-@click.option("--reason", help="Why the checks are skipped (with --force).")
 @as_option
-@policy_option
-def resolve(
-    incident_id: str, hold: str | None, interval: str | None, confirmed: tuple[str, ...], force: bool,
-    reason: str | None, actor: str | None, policy: str | None,
-) -> int:  # fmt: skip
-    """Resolve the incident through the resolution gate: the policy's checklist for its severity. Manual items
-    must be confirmed (--confirm); probe checks must pass and keep passing for the hold. The `resolved`
-    milestone is the moment the gate passed. Exit 1 when it refuses, 130 when interrupted (nothing resolved)."""
-    from runner.incident.gate import GateRequest, force_past, pass_gate
-    from runner.incident.model import Status
+def resolve(incident_id: str, actor: str | None) -> int:
+    """Resolve the incident (the `resolved` milestone and status)."""
+    from runner.incident.lifecycle import resolve as resolve_incident
 
-    if force != (reason is not None):
-        raise UsageError("--force and --reason go together", hint="--force --reason 'why the checks are skipped'")
-    request = GateRequest(
-        confirmed=tuple(dict.fromkeys(_name(c, "--confirm") for c in confirmed)),
-        hold_s=_duration(hold, "--hold", zero=True),
-        interval_s=_duration(interval, "--interval", zero=False),
-    )
     journal = _journal()
     found = _load(journal, incident_id)
-    if found.status is Status.RESOLVED:
-        click.echo(f"{found.id} was resolved already: nothing recorded")
-        return 0
-    who = _actor(actor)
-    if force:
-        _said(found, force_past(journal, found, _text(reason or "", "--reason"), who), "was resolved already")
-        click.echo(f"{found.id}: resolved WITHOUT its checks (--force), recorded on the timeline with the reason")
-        return 0
-    try:
-        passed = pass_gate(journal, found, _policy(policy), request, who, click.echo)
-    except KeyboardInterrupt:
-        from runner.cli import Interrupted
-
-        click.echo(f"interrupted: {found.id} is not resolved; the attempt is on its timeline", err=True)
-        raise Interrupted() from None
-    for result in passed.results:
-        click.echo(f"  ok  {result.kind} {result.name}: {result.detail}")
-    _said(found, passed.changed, "was resolved already")
-    if not passed.verified:
-        click.echo(f"{found.id}: nothing was verified: the {found.severity} checklist has no probe checks"
-                   + (" (only confirmed items)" if passed.results else ""))  # fmt: skip
-    click.echo(f"{found.id}: resolved at {_utc(passed.resolved_at)}")
+    _said(found, resolve_incident(journal, found, _actor(actor)), "was resolved already")
     return 0
-
-
-def _duration(value: str | None, what: str, *, zero: bool) -> float | None:
-    from runner.durations import parse_duration
-
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {exc}") from None
-    if seconds < 0 or (seconds == 0 and not zero) or seconds > 7 * 86400:
-        raise UsageError(f"{what}: {value.strip()[:40]!r} is out of range", hint=f"e.g. {what} 30s"
-                         + ("" if zero else " (more than zero)") + "; at most 7 days")  # fmt: skip
-    return seconds
 
 
 @incident.command()
