@@ -84,9 +84,7 @@ def find_policy(explicit: str | None = None) -> Path | None:
 
 
 def check_policy(doc: Document) -> list[Diagnostic]:
-    from runner.incident.channels.config import secret_problems  # {secret: NAME} names a secrets: entry
-
-    return validate_structure(doc, SCHEMA) + secret_problems(doc)
+    return validate_structure(doc, SCHEMA)
 
 
 def is_policy(path: Path, kind: object) -> bool:

@@ -65,11 +65,13 @@ class SyncReport:
     journal_updates: list[str] = field(default_factory=list)  # "ID: field a → b"
     file_updates: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)  # file items without an id found in the journal by title
     file_written: bool = False
 
     def lines(self) -> list[str]:
         out = [f"{i}: added to the journal (from {self.path}; id written into the file)" for i in self.added_to_journal]
         out += [f"{i}: added to {self.path}" for i in self.added_to_file]
+        out += [f"{i}: the file's item of this title had no id: id written into the file" for i in self.matched]
         out += [f"journal: {line}" for line in self.journal_updates]
         out += [f"{self.path}: {line}" for line in self.file_updates]
         out += [
@@ -77,7 +79,8 @@ class SyncReport:
             f"{_shown(c.journal_value)} (both changed since the last sync): kept the journal's"
             for c in self.conflicts
         ]
-        changed = self.added_to_journal or self.added_to_file or self.journal_updates or self.file_updates
+        changed = (self.added_to_journal or self.added_to_file or self.journal_updates or self.file_updates
+                   or self.matched)  # fmt: skip
         out.append(
             f"{self.incident_id}: {self.path} and the journal agree"
             + ("" if changed or self.conflicts else " already: nothing changed")
@@ -175,10 +178,10 @@ def sync(journal: Journal, path: Path, actor: str | None, refuse_conflicts: bool
     incident_id = incident_events(journal, pm.incident.strip().upper())[0].run_id
     source = f"postmortem {path}"
     where = str(path)
-    file_items = [_file_item(i, raw, where) for i, raw in enumerate(pm.action_items)]
     journal_items = {item.id: item for item in ai.items_of(journal, incident_id)}
-    base = base_of(journal, incident_id)
     report = SyncReport(path, incident_id)
+    file_items = _matched([_file_item(i, raw, where) for i, raw in enumerate(pm.action_items)], journal_items, report)
+    base = base_of(journal, incident_id)
     plan = _plan(file_items, journal_items, base, incident_id, where, report)
     if refuse_conflicts and report.conflicts:
         listed = "; ".join(f"{c.item_id} {c.name}" for c in report.conflicts)
@@ -194,7 +197,14 @@ def sync(journal: Journal, path: Path, actor: str | None, refuse_conflicts: bool
     data = dict(pm.data)
     if data.get("action_items") != entries:
         data["action_items"] = entries
-        digest = document.write(path, data)
+        try:
+            digest = document.write(path, data)
+        except OSError as exc:
+            raise SyncRefused(
+                f"{where}: cannot write it ({exc.strerror or exc}); the journal has the changes: "
+                + "; ".join(report.lines()[:-1] or ["none"]),
+                hint="make the file writable and sync again: items it lacks the ids of are matched by title",
+            ) from None
         report.file_written = True
     else:
         digest = _digest(path)
@@ -202,6 +212,28 @@ def sync(journal: Journal, path: Path, actor: str | None, refuse_conflicts: bool
     if base != synced.items:
         append(journal, incident_id, synced, actor)
     return report
+
+
+def _matched(
+    file_items: Sequence[FileItem], journal_items: Mapping[str, ai.ActionItem], report: SyncReport
+) -> list[FileItem]:
+    """File items without an id that are a journal item the file does not name, recognised by the same title:
+    one written into the file by hand, or added by a sync whose file could not be written. Adding it again
+    would make a duplicate; it gets the journal item's id instead."""
+    named = {item.id for item in file_items if item.id}
+    unnamed = {_key(j.title): j.id for j in reversed(list(journal_items.values())) if j.id not in named}
+    found = []
+    for item in file_items:
+        same = unnamed.pop(_key(str(item.fields["title"])), None) if item.id is None else None
+        if same is not None:
+            report.matched.append(same)
+            item = FileItem(item.index, same, item.fields, item.note)
+        found.append(item)
+    return found
+
+
+def _key(title: str) -> str:
+    return " ".join(title.split()).casefold()
 
 
 def _plan(
@@ -245,12 +277,15 @@ def _merge(
         mine, journal_value = item.fields[name], theirs[name]
         if mine == journal_value:
             continue
-        was = base.get(name) if base is not None else None
-        if base is not None and mine == was:
+        if base is not None:
+            file_changed, journal_changed = mine != base.get(name), journal_value != base.get(name)
+        else:  # never synced: a side that says nothing (no owner yet) has nothing to say against the other
+            file_changed, journal_changed = mine is not None, journal_value is not None
+        if not file_changed:
             report.file_updates.append(
                 f"{current.id}: {name.replace('_', ' ')} {_shown(mine)} → {_shown(journal_value)}"
             )
-        elif base is not None and journal_value == was:
+        elif not journal_changed:
             to_journal[name] = mine
             report.journal_updates.append(
                 f"{current.id}: {name.replace('_', ' ')} {_shown(journal_value)} → {_shown(mine)}"

@@ -21,6 +21,7 @@ from runner.incident import events as iev
 from runner.incident import metrics as m
 from runner.incident import report_sources as src
 from runner.incident import store
+from runner.incident.action_items import ActionItem
 from runner.incident.model import IncidentType, LinkKind, Milestone, NoteKind, Severity, Status
 from runner.incident.timeline import INCIDENT, Stream, Timeline, build, zone
 from runner.incident.view import Incident, fold, parse_utc
@@ -156,8 +157,8 @@ class StepSpan:
 @dataclass(frozen=True)
 class Remediation:
     immediate: tuple[StepSpan, ...]  # the production changes the runbooks made during the incident
-    short_term: tuple[src.Item, ...]  # action items due within SHORT_TERM of the incident's end
-    long_term: tuple[src.Item, ...]  # later, or with no due date
+    short_term: tuple[ActionItem, ...]  # action items due within SHORT_TERM of the incident's end
+    long_term: tuple[ActionItem, ...]  # later, or with no due date
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ class IncidentReport:
     remediation: Remediation
     postmortem: src.PostMortem | None
     postmortem_path: str
-    action_items: tuple[src.Item, ...]
+    action_items: tuple[ActionItem, ...]
     noted_actions: tuple[Note, ...]
     notes: tuple[Note, ...]
     metrics: Metrics
@@ -474,7 +475,7 @@ def _ended(span: StepSpan, event: Event) -> StepSpan:
                     _ENDS[event.type], summary, span.change, span.approved_by)  # fmt: skip
 
 
-def _remediation(steps: Sequence[StepSpan], items: Sequence[src.Item], clock: Clock) -> Remediation:
+def _remediation(steps: Sequence[StepSpan], items: Sequence[ActionItem], clock: Clock) -> Remediation:
     end = clock.as_of if clock.ongoing or clock.resolved is None else clock.resolved
     horizon = (end + SHORT_TERM).date()
     short = tuple(i for i in items if i.due is not None and i.due <= horizon)

@@ -10,6 +10,7 @@ from typing import Any
 
 from runner.incident import metrics as m
 from runner.incident import report_sources as src
+from runner.incident.action_items import ActionItem
 from runner.incident.report import WINDOW, Communication, IncidentReport, Note, StepSpan, today
 from runner.incident.store import iso
 
@@ -143,15 +144,15 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _item(i: src.Item, r: IncidentReport) -> dict[str, Any]:
+def _item(i: ActionItem, r: IncidentReport) -> dict[str, Any]:
     return {
         "id": i.id,
         "title": i.title,
         "owner": i.owner,
         "due": _day(i.due),
-        "priority": i.priority,
-        "type": i.type,
-        "status": i.status,
+        "priority": str(i.priority),
+        "type": str(i.type),
+        "status": str(i.status),
         "overdue": i.overdue(today(r)),
     }
 

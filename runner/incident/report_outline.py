@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from runner import __version__
 from runner.incident import metrics as m
 from runner.incident import report_sources as src
+from runner.incident.action_items import ActionItem
 from runner.incident.report import (
     ChannelOutcome,
     Communication,
@@ -315,14 +316,18 @@ def _change(s: StepSpan) -> str:
     return f"{plain(s.step_id)} [{plain(s.action)}] in run {s.run_id}{runbook}: {s.outcome} {when}{summary}{approved}"
 
 
-def _items_list(items: Sequence[src.Item], r: IncidentReport) -> Block:
+def _items_list(items: Sequence[ActionItem], r: IncidentReport) -> Block:
     if not items:
         return Paragraph("None.", quiet=True)
-    return Items(tuple(f"{plain(i.title)} ({_status(i, r)}; owner {plain(i.owner) or 'none'}; "
+    return Items(tuple(f"{plain(i.title)} ({_status(i, r)}; owner {_owner(i)}; "
                        f"due {i.due.isoformat() if i.due else 'not set'})" for i in items), numbered=True)  # fmt: skip
 
 
-def _status(item: src.Item, r: IncidentReport) -> str:
+def _owner(item: ActionItem) -> str:
+    return plain(item.owner or "") or "none"
+
+
+def _status(item: ActionItem, r: IncidentReport) -> str:
     return plain(item.status) + (", OVERDUE" if item.overdue(today(r)) else "")
 
 
@@ -346,7 +351,7 @@ def _postmortem(r: IncidentReport) -> Section:
 def _action_items(r: IncidentReport) -> Section:
     blocks: list[Block] = []
     if r.action_items:
-        rows = tuple((i.id, plain(i.priority).upper(), plain(i.title), plain(i.owner) or "none",
+        rows = tuple((i.id, plain(i.priority).upper(), plain(i.title), _owner(i),
                       i.due.isoformat() if i.due else "not set", _status(i, r)) for i in r.action_items)  # fmt: skip
         blocks.append(Table(("ID", "Priority", "Action", "Owner", "Due", "Status"), rows,
                             (1.5, 0.9, 3.0, 1.1, 1.0, 1.1)))  # fmt: skip

@@ -1,6 +1,5 @@
 """What the incident report reads besides the incident's own events: the deliveries of its status updates,
-its tracked action items and its post-mortem file — each as a small record of the report's own, so the
-renderers never see another module's types or a payload read by key.
+its tracked action items (runner.incident.action_items) and its post-mortem file.
 
 Events of types this version may not know are read tolerantly (runner.journal.payloads' field readers): a
 missing or mistyped value becomes its default, never an error in a report.
@@ -10,18 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runner.incident.action_items import ActionItem, fold
 from runner.incident.view import parse_utc
 from runner.journal.events import Event
 from runner.journal.payloads import flag, opt_text, text
 
 DELIVERY = "incident.delivery"
-ACTION_ITEM = "incident.action_item"
 POSTMORTEM = "incident.postmortem"
-TYPES = (DELIVERY, ACTION_ITEM, POSTMORTEM)
 
 
 @dataclass(frozen=True)
@@ -35,26 +33,6 @@ class Delivery:
     attempts: int
     detail: str  # redacted when it was recorded
     at: datetime | None  # when the outcome was recorded
-
-
-@dataclass(frozen=True)
-class Item:
-    """A tracked action item, as its events leave it."""
-
-    id: str
-    title: str
-    owner: str
-    due: date | None
-    priority: str
-    type: str
-    status: str
-
-    @property
-    def open(self) -> bool:
-        return self.status not in ("done", "wont-do")
-
-    def overdue(self, today: date) -> bool:
-        return self.open and self.due is not None and self.due < today
 
 
 @dataclass(frozen=True)
@@ -111,32 +89,9 @@ def deliveries(events: Sequence[Event]) -> list[Delivery]:
 # -- action items -----------------------------------------------------------------------------------------------
 
 
-def action_items(events: Sequence[Event]) -> list[Item]:
-    """Each item as its `added` event and later `updated` events leave it, in the order added."""
-    fields: dict[str, dict[str, Any]] = {}
-    for event in events:
-        if event.type != ACTION_ITEM:
-            continue
-        item_id = text(event.data, "item_id")
-        given = event.data.get("fields")
-        if not item_id or (item_id not in fields and text(event.data, "change") != "added"):
-            continue  # an update of an item this stream never added: nothing to show it against
-        merged = fields.setdefault(item_id, {})
-        if isinstance(given, Mapping):
-            merged.update({k: v for k, v in given.items() if isinstance(k, str)})
-    return [_item(item_id, data) for item_id, data in fields.items()]
-
-
-def _item(item_id: str, data: Mapping[str, Any]) -> Item:
-    return Item(
-        id=item_id,
-        title=text(data, "title", "?"),
-        owner=text(data, "owner"),
-        due=_date(data.get("due")),
-        priority=text(data, "priority", "medium"),
-        type=text(data, "type", "corrective"),
-        status=text(data, "status", "not-started"),
-    )
+def action_items(events: Sequence[Event]) -> list[ActionItem]:
+    """The incident's tracked items (runner.incident.action_items), in id order."""
+    return fold(events)
 
 
 # -- the post-mortem file ---------------------------------------------------------------------------------------
@@ -208,19 +163,6 @@ def _unreadable(path: Path, problem: str) -> PostMortem:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _date(value: object) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

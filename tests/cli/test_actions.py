@@ -111,7 +111,11 @@ def test_hostile_input_is_a_clear_error_and_writes_nothing(cli: Any, args: tuple
     assert len(_item_events(incident_id)) == before
 
 
-def test_concurrent_adds_get_distinct_ids(cli: Any, fireline_home: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_concurrent_adds_get_distinct_ids(cli: Any, store: str, request: pytest.FixtureRequest,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    if store == "postgres":
+        monkeypatch.setenv("FIRELINE_STORE", request.getfixturevalue("pg_db"))
     incident_id = _declare(cli)
     count = 6
     argv = [*FIRELINE, "actions", "add", incident_id, "--owner", "bob", "--due", "2099-01-01", "--priority", "high"]
@@ -123,7 +127,9 @@ def test_concurrent_adds_get_distinct_ids(cli: Any, fireline_home: Path) -> None
     assert [p.returncode for p in procs] == [0] * count, outputs
     printed = sorted(out.strip() for out, _ in outputs)
     assert printed == sorted(f"{incident_id}-A{n}" for n in range(1, count + 1))
-    items = items_of(open_journal(), incident_id)
+    journal = open_journal()
+    items = items_of(journal, incident_id)
+    journal.close()
     assert sorted(i.title for i in items) == sorted(f"item {n}" for n in range(count))
     assert sorted(i.id for i in items) == printed
 
@@ -298,3 +304,22 @@ def test_the_timeline_shows_a_sync(cli: Any, tmp_path: Path) -> None:
     timeline = cli("incident", "timeline", incident_id).out
     assert f"action item A1 added by responder: 'Cap the pool' (low, corrective) (from postmortem {pm})" in timeline
     assert f"action items synced with {pm} by responder (1 item agree)" in timeline
+
+
+def test_an_item_the_file_has_without_its_id_is_matched_by_title_not_added_twice(cli: Any, tmp_path: Path) -> None:
+    """What a sync whose file could not be written leaves behind (the journal has the item, the file has no
+    id for it), and what people do by hand: the same item, not a new one."""
+    incident_id = _declare(cli)
+    item = _add(cli, incident_id, "Alert on pool saturation")
+    pm = _postmortem(tmp_path, incident_id, [{"title": "alert on  pool saturation", "priority": "high"},
+                                             {"title": "Something new", "priority": "low"}])  # fmt: skip
+    done = cli("actions", "sync", str(pm))
+    assert done.code == 0, done.err
+    assert f"{item}: the file's item of this title had no id: id written into the file" in done.out
+    assert [i.id for i in items_of(open_journal(), incident_id)] == [item, f"{incident_id}-A2"]
+    assert [i["id"] for i in _file_items(pm)] == [item, f"{incident_id}-A2"]
+    assert _file_items(pm)[0]["title"] == "Alert on pool saturation"  # the title differed: the journal's is kept
+    assert f"conflict: {item} title: the file says 'alert on pool saturation'" in done.out
+    assert f"{pm}: {item}: owner nothing → 'bob'" in done.out  # the file said nothing: not a conflict
+    assert f"conflict: {item} owner" not in done.out
+    assert "nothing changed" in cli("actions", "sync", str(pm)).out
