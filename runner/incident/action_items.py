@@ -187,7 +187,15 @@ def fold(events: Iterable[Event]) -> list[ActionItem]:
             items[key] = _created(event, payload)
         elif current is not None:
             items[key] = _changed(current, event, payload)
-    return sorted(items.values(), key=lambda i: (i.incident_id, i.number, i.id))
+    return sorted(items.values(), key=lambda i: (_incident_order(i.incident_id), i.number, i.id))
+
+
+def _incident_order(incident_id: str) -> tuple[int, int, str]:
+    """INC-2026-999 before INC-2026-1000: by year and number, not as text."""
+    parts = incident_id.split("-")
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return int(parts[1]), int(parts[2]), incident_id
+    return 0, 0, incident_id
 
 
 def _created(event: Event, payload: ActionItemRecorded) -> ActionItem:

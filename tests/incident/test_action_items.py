@@ -270,3 +270,13 @@ def test_a_refusal_is_a_fireline_error_never_a_bug(journal: Journal) -> None:
         ai.add_item(journal, incident_id, _item(verify_gameday="x", status=ai.ItemStatus.DONE), "alice")
     assert journal.events(incident_id, (ai.ACTION_ITEM,)) == []
     assert (datetime.now(UTC) - timedelta(days=1)).date() < ai.today_utc()
+
+
+def test_items_are_listed_by_incident_number_not_text() -> None:
+    def event(incident_id: str, seq: int) -> Event:
+        data = {"item_id": f"{incident_id}-A1", "change": "added", "fields": {"title": incident_id}}
+        return Event(incident_id, seq, "2026-12-04T10:00:00Z", 0.0, ai.ACTION_ITEM, data=data)
+
+    ids = ["INC-2027-001", "INC-2026-1000", "INC-2026-999"]
+    assert [i.incident_id for i in ai.fold(event(i, n) for n, i in enumerate(ids))] == [
+        "INC-2026-999", "INC-2026-1000", "INC-2027-001"]  # fmt: skip
