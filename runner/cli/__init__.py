@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("runner.cli.audit", "audit", "Verify that the journal is as it was written; list approvals."),
     "gameday": ("runner.cli.gameday", "gameday", "Chaos game days: inject, measure the response, revert."),
     "incident": ("runner.cli.incident", "incident", "Incidents: declare, acknowledge, update, resolve."),
+    "postmortem": ("runner.cli.postmortem", "postmortem", "Post-mortems: draft from the journal, check, render."),
     "actions": ("runner.cli.actions", "actions", "Action items from incidents: add, list, update, sync."),
     "lab": ("runner.cli.lab", "lab", "The local practice lab: an emulated Kubernetes cluster."),
     "demo": ("runner.cli.demo", "demo", "Run the demo on a throwaway lab and PostgreSQL."),

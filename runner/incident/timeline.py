@@ -28,6 +28,7 @@ from runner.incident.view import Incident, fold, parse_utc
 from runner.journal import events as ev
 from runner.journal.events import Event
 from runner.journal.store import Journal
+from runner.postmortem import record as postmortem_record
 
 TEXT_LIMIT = 240  # characters of one value (an output, an input) on a line; the journal keeps it whole
 LATE_AFTER = timedelta(minutes=1)  # a milestone recorded this much after it happened says when it was recorded
@@ -290,6 +291,7 @@ _INCIDENT: Mapping[str, Describe] = {
     iev.UPDATE: _update,
     iev.LINKED: _linked,
     iev.CLOSED: _closed,
+    postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     action_items.ACTION_ITEM: lambda event, tz: Said(action_items.describe(event)),
     action_sync.SYNCED: lambda event, tz: Said(action_sync.describe(event)),
 }

@@ -1,0 +1,265 @@
+"""The post-mortem as one self-contained HTML file: the template's sections and the incident's timeline as an
+inline SVG picture, drawn with the game-day report's drawing parts (runner.report.svg) — lanes for alerts,
+status updates, runbook steps, approvals and notes, and dashed lines at the milestones. No scripts, no
+fetches; every value is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.postmortem.document import PostMortem
+from runner.report import fmt
+from runner.report.html import _CSS
+from runner.report.svg import (
+    COLOURS,
+    FONT,
+    LABEL_ROW,
+    LANE,
+    LEFT,
+    NICE_STEPS,
+    PLOT,
+    WIDTH,
+    Scale,
+    _Canvas,
+    _diamond,
+    _lane_frame,
+    _place_labels,
+    css_token,
+    esc,
+)
+
+MILESTONES = (("started", "Impact started", "fault"), ("detected", "Detected", "detect"),
+              ("acknowledged", "Acknowledged", "ack"), ("mitigated", "Mitigated", "mitigate"),
+              ("resolved", "Resolved", "recover"))  # fmt: skip
+# Lanes of the picture, top to bottom: (name, the timeline kinds drawn in it, colour).
+LANES = (("Alerts", ("alert",), COLOURS["alert"]), ("Updates", ("update", "delivery"), COLOURS["ack"]),
+         ("Runbooks", ("step",), COLOURS["mitigate"]), ("Approvals", ("approval",), COLOURS["detect"]),
+         ("Notes", ("note", "decision", "verification", "other"), COLOURS["note"]))  # fmt: skip
+_EXTRA_CSS = """
+ul.checklist { list-style: none; padding-left: .4rem; } ul.checklist li { margin: .2rem 0; }
+ul.checklist .box { font-family: ui-monospace, monospace; margin-right: .4rem; }
+.well li::marker { content: "✅ "; } .wrong li::marker { content: "❌ "; }
+p.todo { color: #9e9e9e; font-style: italic; }
+.prose { white-space: pre-wrap; }
+"""
+
+
+@dataclass(frozen=True)
+class Point:
+    at: datetime
+    kind: str
+    text: str
+
+
+def parse_at(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _points(pm: PostMortem) -> list[Point]:
+    found = []
+    for row in pm.data.get("timeline") or []:
+        at = parse_at(row.get("at"))
+        kind = str(row.get("kind") or "other")
+        if at is not None and kind != "milestone":  # milestones are the dashed lines
+            found.append(Point(at, kind, str(row.get("text") or "")))
+    return found
+
+
+def _milestones(pm: PostMortem) -> list[tuple[datetime, str, str]]:
+    summary: Mapping[str, Any] = pm.data.get("summary") or {}
+    out = []
+    for key, word, kind in MILESTONES:
+        at = parse_at(summary.get(key))
+        if at is not None:
+            out.append((at, word, kind))
+    return out
+
+
+def timeline_svg(pm: PostMortem) -> str:
+    """The incident's timeline as an inline SVG: T+0 is the impact start (else the first event)."""
+    points, milestones = _points(pm), _milestones(pm)
+    moments = [p.at for p in points] + [m[0] for m in milestones]
+    if not moments:
+        return '<p class="todo">No timeline to draw.</p>'
+    origin = next((at for at, word, _ in milestones if word == "Impact started"), min(moments))
+    start, end = min(moments).timestamp(), max(moments).timestamp()
+    scale = Scale(start, max(end, start + 1.0))
+    t0 = origin.timestamp()
+    labels = _place_labels([(scale.x(at.timestamp()), f"{word} {fmt.offset(at.timestamp() - t0)}")
+                            for at, word, _ in milestones])  # fmt: skip
+    label_rows = max((lab.row for lab in labels), default=-1) + 1
+    top = 16 + label_rows * LABEL_ROW + 6
+    bottom = top + len(LANES) * (LANE + 4) - 4
+    height = bottom + 60
+    c = _Canvas()
+    c.add(f'<svg id="timeline" viewBox="0 0 {WIDTH} {height:.0f}" width="100%" role="img" '
+          f'aria-labelledby="timeline-title" {FONT}>')  # fmt: skip
+    c.add(f'<title id="timeline-title">Timeline of incident {esc(pm.incident)}: {esc(pm.title)}</title>')
+    c.add(f'<rect x="0" y="0" width="{WIDTH}" height="{height:.0f}" fill="#ffffff"/>')
+    ticks = _ticks(scale, t0)
+    for t in ticks:
+        x = scale.x(t0 + t)
+        c.add(f'<line class="grid" x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" '
+              f'stroke="{COLOURS["grid"]}"/>')  # fmt: skip
+    for index, (name, kinds, colour) in enumerate(LANES):
+        lane_top = top + index * (LANE + 4)
+        _lane_frame(c, name, lane_top, LANE)
+        for p in points:
+            if p.kind in kinds or (index == len(LANES) - 1 and not any(p.kind in k for _, k, _ in LANES)):
+                _point(c, p, scale, lane_top, colour, t0)
+    for (at, word, kind), lab in zip(milestones, labels, strict=True):
+        x, colour = scale.x(at.timestamp()), COLOURS[kind]
+        label_y = 16 + lab.row * LABEL_ROW
+        title = f"{word}: {_stamp(at)} ({fmt.offset(at.timestamp() - t0)})"
+        c.add(f'<g class="marker milestone {kind}"><title>{esc(title)}</title>'
+              f'<line x1="{x:.1f}" y1="{label_y + 4:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="{colour}" '
+              f'stroke-width="1.5" stroke-dasharray="4 3"/>')  # fmt: skip
+        c.text(lab.x, label_y, f"{word} {fmt.offset(at.timestamp() - t0)}", anchor=lab.anchor, size=12, fill=colour,
+               weight="600")  # fmt: skip
+        _diamond(c, f"{kind}-point", x, top - 2, title, colour)
+        c.add("</g>")
+    _axis(c, scale, t0, ticks, bottom + 8, min(moments), max(moments))
+    c.add("</svg>")
+    return "\n".join(c.parts)
+
+
+def _point(c: _Canvas, p: Point, scale: Scale, lane_top: float, colour: str, t0: float) -> None:
+    x, mid = scale.x(p.at.timestamp()), lane_top + LANE / 2
+    tip = f"{_stamp(p.at)} ({fmt.offset(p.at.timestamp() - t0)}) {p.text}"
+    failed = "FAILED" in p.text or "failed" in p.text.lower()
+    fill = COLOURS["violated"] if failed else colour
+    c.add(f'<circle class="marker {css_token(p.kind)}" cx="{x:.1f}" cy="{mid:.1f}" r="5" fill="{fill}" '
+          f'stroke="#ffffff" stroke-width="1"><title>{esc(tip)}</title></circle>')  # fmt: skip
+
+
+def _ticks(scale: Scale, t0: float) -> list[float]:
+    span = max(scale.end - scale.start, 1e-3)
+    step = next((s for s in NICE_STEPS if span / s <= 8), NICE_STEPS[-1])
+    first, last = int((scale.start - t0) // step), int((scale.end - t0) // step) + 1
+    return [k * step for k in range(first, last + 1) if scale.start - 1e-9 <= t0 + k * step <= scale.end + 1e-9]
+
+
+def _axis(c: _Canvas, scale: Scale, t0: float, ticks: Sequence[float], y: float, first: datetime,
+          last: datetime) -> None:  # fmt: skip
+    c.add(f'<line class="axis" x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + PLOT}" y2="{y:.1f}" stroke="{COLOURS["axis"]}" '
+          'stroke-width="1.5"/>')  # fmt: skip
+    for t in ticks:
+        x = scale.x(t0 + t)
+        c.add(f'<line class="tick" x1="{x:.1f}" y1="{y:.1f}" x2="{x:.1f}" y2="{y + 6:.1f}" '
+              f'stroke="{COLOURS["axis"]}"/>')  # fmt: skip
+        c.text(x, y + 20, fmt.offset(t), anchor="middle", size=11, cls="tick-label")
+    c.text(LEFT, y + 40, f"first {_stamp(first)}", size=11, fill="#616161")
+    c.text(LEFT + PLOT, y + 40, f"last {_stamp(last)}", anchor="end", size=11, fill="#616161")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+# -- the page ------------------------------------------------------------------------------------------------------
+
+
+def _prose(value: object, todo: str = "To be written.") -> str:
+    text = str(value or "").strip()
+    return f'<p class="prose">{esc(text)}</p>' if text else f'<p class="todo">{esc(todo)}</p>'
+
+
+def _list(items: Sequence[Any], klass: str = "", ordered: bool = False) -> str:
+    if not items:
+        return '<p class="todo">None recorded.</p>'
+    tag = "ol" if ordered else "ul"
+    body = "".join(f"<li>{esc(item)}</li>" for item in items)
+    return f'<{tag} class="{klass}">{body}</{tag}>' if klass else f"<{tag}>{body}</{tag}>"
+
+
+def _facts(pairs: Sequence[tuple[str, object]]) -> str:
+    rows = "\n".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v) if v not in (None, '') else '—'}</dd></div>"
+                     for k, v in pairs)  # fmt: skip
+    return f'<dl class="facts">\n{rows}\n</dl>'
+
+
+def _summary(pm: PostMortem) -> str:
+    s: Mapping[str, Any] = pm.data.get("summary") or {}
+    pairs = [("Severity", s.get("severity")), ("Started", s.get("started")), ("Detected", s.get("detected")),
+             ("Acknowledged", s.get("acknowledged")), ("Mitigated", s.get("mitigated")),
+             ("Resolved", s.get("resolved")), ("Duration", s.get("duration")), ("Impact", s.get("impact")),
+             ("Resolution", s.get("resolution"))]  # fmt: skip
+    return f'<section><h2>Summary</h2>{_prose(s.get("what"))}{_facts(pairs)}</section>'
+
+
+def _timeline_table(pm: PostMortem) -> str:
+    rows = "\n".join(
+        f'<tr class="{css_token(str(r.get("kind") or "other"))}"><td class="num">{esc(str(r.get("at") or ""))}</td>'
+        f'<td>{esc(r.get("kind") or "")}</td><td>{esc(r.get("text") or "")}</td></tr>'
+        for r in pm.data.get("timeline") or []
+    )
+    return ('<section><h2>Timeline (UTC)</h2>\n<figure>' + timeline_svg(pm) + "<figcaption>T+0 is the impact "
+            "start. Dashed lines mark the milestones; each dot is one timeline entry (hover for its text); red dots "
+            "are failures.</figcaption></figure>\n<table id=\"events\"><thead><tr><th>Time (UTC)</th><th>Kind</th>"
+            f"<th>Event</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table></section>")  # fmt: skip
+
+
+def _impact(pm: PostMortem) -> str:
+    i: Mapping[str, Any] = pm.data.get("impact") or {}
+    pairs = [("Duration", i.get("duration")), ("Systems", ", ".join(str(s) for s in i.get("systems") or [])),
+             ("User impact", i.get("user_impact")), ("Users affected", i.get("users_affected")),
+             ("Revenue impact", i.get("revenue")), ("Support tickets", i.get("tickets"))]  # fmt: skip
+    return f"<section><h2>Impact</h2>{_facts(pairs)}</section>"
+
+
+def _action_items(pm: PostMortem) -> str:
+    items = []
+    for item in pm.action_items:
+        done = item.get("status") in ("done", "wont-do")
+        box = "☑" if done else "☐"
+        who = item.get("owner") or "owner to be named"
+        due = item.get("due") or "no due date"
+        extra = ", ".join(str(item[k]) for k in ("priority", "status", "id") if item.get(k))
+        items.append(f'<li class="item {css_token(str(item.get("status") or "not-started"))}"><span class="box">'
+                     f"{box}</span>{esc(item.get('title'))} — <strong>{esc(who)}</strong>, due {esc(due)}"
+                     f"{f' <small>({esc(extra)})</small>' if extra else ''}</li>")  # fmt: skip
+    body = f'<ul class="checklist">{"".join(items)}</ul>' if items else '<p class="todo">None recorded.</p>'
+    return f'<section><h2>Action Items</h2>{body}</section>'
+
+
+def _whys(pm: PostMortem) -> str:
+    rows = []
+    for pair in pm.data.get("five_whys") or []:
+        rows.append(f"<li>Why? {esc(pair.get('why') or '…')} — Because {esc(pair.get('because') or '…')}</li>")
+    return f"<section><h2>Five Whys</h2><ol>{''.join(rows)}</ol></section>" if rows else ""
+
+
+def render_html(pm: PostMortem) -> str:
+    d = pm.data
+    authors = f" · authors: {esc(', '.join(pm.authors))}" if pm.authors else ""
+    header = (f"<header><h1>Post-Mortem: {esc(pm.title)}</h1>\n<p class=\"sub\">{esc(pm.incident)} · status "
+              f"{esc(pm.status)}{authors}</p></header>")  # fmt: skip
+    sections = [
+        header,
+        _summary(pm),
+        _timeline_table(pm),
+        f"<section><h2>Root Cause</h2>{_prose(d.get('root_cause'))}</section>",
+        _impact(pm),
+        f'<section><h2>What Went Well</h2>{_list(d.get("went_well") or [], "well")}</section>',
+        f'<section><h2>What Went Wrong</h2>{_list(d.get("went_wrong") or [], "wrong")}</section>',
+        _action_items(pm),
+        f'<section><h2>Lessons Learned</h2>{_list(d.get("lessons") or [], ordered=True)}</section>',
+        f'<section><h2>Contributing Factors</h2>{_list(d.get("contributing_factors") or [])}</section>',
+        _whys(pm),
+    ]
+    generated = d.get("generated") or {}
+    footer = (f"Drafted by {esc(generated.get('by') or 'fireline')} from the journal of {esc(pm.incident)} at "
+              f"{esc(generated.get('at') or '—')}; reviewed by people. Times are UTC.")  # fmt: skip
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>Post-mortem: {esc(pm.title)} ({esc(pm.incident)})</title>\n<style>{_CSS}{_EXTRA_CSS}</style>"
+            f"</head>\n<body>\n{chr(10).join(s for s in sections if s)}\n<footer>{footer}</footer>\n</body></html>\n")
