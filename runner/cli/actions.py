@@ -129,8 +129,11 @@ def update(
     verified_by: str | None, actor: str | None,
 ) -> int:  # fmt: skip
     """Change an action item's status, owner, due date or priority, or add a note."""
+    from runner.errors import UsageError
     from runner.incident import action_items as ai
 
+    if all(v is None for v in (status, owner, due, priority, verified_by)) and not note.strip():
+        raise UsageError("nothing to update", hint="give --status, --owner, --due, --priority or --note")
     change = ai.ItemChange(
         status=ai.parse_choice(ai.ItemStatus, status, "status") if status is not None else None,
         owner=ai.clean_owner(owner) if owner is not None else None,

@@ -173,7 +173,8 @@ def sync(journal: Journal, path: Path, actor: str | None, refuse_conflicts: bool
     from runner.postmortem import document
 
     if not path.is_file():
-        raise UsageError(f"{path}: no such post-mortem file", hint="write one with `fireline postmortem draft ID`")
+        what = "not a file" if path.exists() else "no such post-mortem file"
+        raise UsageError(f"{path}: {what}", hint="write one with `fireline postmortem draft ID`")
     pm = document.load(path)
     incident_id = incident_events(journal, pm.incident.strip().upper())[0].run_id
     source = f"postmortem {path}"

@@ -95,6 +95,8 @@ def test_add_list_and_update_as_a_responder_sees_them(cli: Any) -> None:
         (("update", "{inc}-A1", "--status", "wont-do"), 2, "says why"),
         (("update", "{inc}-A1", "--status", "done", "--note", "x" * 5000), 2, "at most 4000"),
         (("update", "{inc}-A1", "--verified-by", "gd-1"), 2, "give --status done too"),
+        (("update", "{inc}-A1"), 2, "nothing to update"),
+        (("sync", "/dev/null"), 2, "/dev/null: not a file"),
         (("update", "{inc}-A1", "--status", "done", "--verified-by", "gd-nope"), 1, "is not a game day"),
         (("list", "--incident", "INC-1999-999"), 2, "no incident"),
         (("list", "--format", "xml"), 2, "Invalid value for '--format'"),
