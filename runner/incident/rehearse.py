@@ -445,7 +445,7 @@ class _Builder:
                 rule = next((r for r in rules().faults if step.changed and step.action in r.mitigations), None)
                 if rule is None:
                     continue
-                params = {k: v for k, v in step.params.items() if k in rule.keep}
+                params = {k: v for k, v in step.params.items() if k in rule.keep and _given(v)}
                 connection = self._connection_of(run, params.get("connection"))
                 if connection is None:
                     continue
@@ -605,7 +605,7 @@ class _Builder:
             if not isinstance(spec, dict):
                 return False
             copied = {k: v for k, v in spec.items() if k != "required"}
-            if name in run.inputs and _plain(run.inputs[name]):
+            if name in run.inputs and _plain(run.inputs[name]) and not _holds_mask(run.inputs[name]):
                 copied["default"] = run.inputs[name]
             if "default" not in copied:
                 return False
@@ -698,7 +698,7 @@ def _changed_inputs(run: RunUsed) -> dict[str, Any]:
         spec = declared.get(name)
         if isinstance(spec, dict) and spec.get("default") == value:
             continue
-        if isinstance(spec, dict) and _plain(value):
+        if isinstance(spec, dict) and _plain(value) and not _holds_mask(value):
             found[name] = value
     return found
 
@@ -733,11 +733,16 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def _holds_mask(params: Mapping[str, Any]) -> bool:
-    """A parameter the journal recorded redacted: the probe would send *** instead of the secret."""
+def _holds_mask(value: Any) -> bool:
+    """A value the journal recorded redacted: copied, it would send *** instead of the secret."""
     from runner.secrets import MASK
 
-    return any(MASK in s for s in _strings(params))
+    return any(MASK in s for s in _strings(value))
+
+
+def _given(value: Any) -> bool:
+    """A parameter the step set (an optional one rendered to nothing is left to the fault's default)."""
+    return value is not None and value != ""
 
 
 def _mutating(action: str, params: Mapping[str, Any]) -> bool:

@@ -11,11 +11,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 import yaml
 
 from runner.journal.store import open_journal
 from tests.command import FIRELINE
-from tests.conftest import write
+from tests.conftest import HttpServer, write
 from tests.gameday.conftest import CliRunner, Lab, fireline, lab, lab_endpoints
 
 __all__ = ["lab", "lab_endpoints"]  # the game days' lab, shared with this module
@@ -85,9 +87,13 @@ metadata:
 inputs:
   flags_file: {type: string, required: true}
   flag: {type: string, default: some-flag}
+  service_url: {type: string, default: "http://127.0.0.1:9/"}
 connections:
   flags: {type: flagd, path: "{{ inputs.flags_file }}"}
 steps:
+  - id: login-page
+    action: http.check
+    with: {url: "{{ inputs.service_url }}/login", expect: {status: 200}}
   - id: before
     action: flags.get
     with: {connection: flags, flag: "{{ inputs.flag }}"}
@@ -98,14 +104,16 @@ steps:
 """
 
 
-def test_a_disabled_flag_becomes_a_flag_fault_with_the_run_s_connection_and_inputs(cli: CliRunner,
-                                                                                  tmp_path: Path) -> None:
+def test_a_disabled_flag_becomes_a_flag_fault_with_the_run_s_connection_and_inputs(
+    cli: CliRunner, tmp_path: Path, http_server: HttpServer
+) -> None:
+    http_server.routes["/login"] = (200, "ok")
     flags = write(tmp_path / "flags.json", json.dumps({"flags": {"new-login": {
         "state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}}}))
     runbook = write(tmp_path / "runbooks" / "new-login-off.yaml", FLAG_RUNBOOK)
     incident = declare(cli, "Logins fail after the new login page")
     run = cli("run", str(runbook), "--incident", incident, "-i", f"flags_file={flags}", "-i", "flag=new-login",
-              "--approve-all", "--reason", "test")
+              "-i", f"service_url={http_server.url}", "--approve-all", "--reason", "test")
     assert run.code == 0, run.out + run.err
 
     out = tmp_path / "scenarios" / "rehearse.yaml"
@@ -115,12 +123,62 @@ def test_a_disabled_flag_becomes_a_flag_fault_with_the_run_s_connection_and_inpu
     assert data["connections"] == {"flags": {"type": "flagd", "path": "{{ inputs.flags_file }}"}}
     assert data["inputs"]["flags_file"]["default"] == str(flags)
     assert data["response"] == {"mode": "runbook", "runbook": "../runbooks/new-login-off.yaml",
-                                "inputs": {"flags_file": str(flags), "flag": "new-login"}}
-    # flags.get says nothing about health: no probe came from the runbook, and the draft says so.
-    assert [p["id"] for p in data["steady_state"]["probes"]] == ["todo-probe"]
-    assert "TODO: no check that can fail was found" in data["metadata"]["description"]
+                                "inputs": {"flags_file": str(flags), "flag": "new-login",
+                                           "service_url": http_server.url}}
+    # The HTTP check the run made is the probe, as it ran; flags.get says nothing about health and is left out.
+    assert data["steady_state"]["probes"] == [{"id": "login-page", "probe": "http.get", "timeout": "5s",
+                                               "with": {"url": f"{http_server.url}/login", "expect": {"status": 200}}}]
+    assert "todo" not in data["metadata"]["tags"] and "TODO" not in data["metadata"]["description"]
     # Objectives come from the measured times (declared now: each interval is a few seconds at most).
     assert data["objectives"]["time_to_mitigate"] == "10s"
+
+
+DB_RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata:
+  name: end-idle-sessions
+  mitigates: true
+inputs:
+  app: {type: string, default: ""}
+secrets:
+  PRIMARY_DSN: {from: env, name: PRIMARY_DSN}
+connections:
+  db: {type: postgres, dsn: "{{ secrets.PRIMARY_DSN }}"}
+steps:
+  - id: sessions
+    action: postgres.query
+    with: {connection: db, sql: "SELECT pid FROM pg_stat_activity WHERE application_name = 'none-such'",
+           expect: {rows: 0}}
+  - id: listing
+    action: postgres.query
+    with: {connection: db, sql: "SELECT count(*) FROM pg_stat_activity"}
+  - id: end-idle
+    action: postgres.terminate_backends
+    approval: {required: true}
+    with: {connection: db, state: idle, application_name: "{{ inputs.app }}"}
+"""
+
+
+def test_terminated_idle_sessions_become_a_held_connections_fault_on_the_runbook_s_database(
+    cli: CliRunner, tmp_path: Path, pg_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRIMARY_DSN", pg_db)
+    runbook = write(tmp_path / "end-idle-sessions.yaml", DB_RUNBOOK)
+    incident = declare(cli, "Checkout cannot get a database connection")
+    with psycopg.connect(pg_db, application_name="leaky-pool", autocommit=True):  # the leak, idle
+        run = cli("run", str(runbook), "--incident", incident, "-i", "app=leaky-pool", "--approve-all",
+                  "--reason", "t")
+    assert run.code == 0, run.out + run.err
+    assert "terminated 1" in run.out, run.out
+    data = rehearse(cli, incident, tmp_path / "rehearse.yaml")
+    assert data["faults"] == [{"id": "postgres-hold-connections", "action": "postgres.hold_connections",
+                               "duration": "10m", "with": {"connection": "db", "application_name": "leaky-pool"}}]
+    assert data["secrets"] == {"PRIMARY_DSN": {"from": "env", "name": "PRIMARY_DSN"}}
+    assert data["connections"] == {"db": {"type": "postgres", "dsn": "{{ secrets.PRIMARY_DSN }}"}}
+    # The query that states what healthy is becomes a probe; the one that only lists does not.
+    assert [p["id"] for p in data["steady_state"]["probes"]] == ["sessions"]
+    assert pg_db not in (tmp_path / "rehearse.yaml").read_text(encoding="utf-8")
 
 
 def test_a_mitigation_nothing_matches_gets_a_fault_that_says_todo_and_refuses_to_run(cli: CliRunner,
