@@ -14,8 +14,7 @@ from runner.incident.model import Status
 from runner.incident.store import append
 from runner.incident.view import Incident
 from runner.journal.store import Journal
-
-POSTMORTEM = "incident.postmortem"  # recorded by runner.postmortem.record (drafted | rendered)
+from runner.postmortem.record import Action, records
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def _item_problems(item: ActionItem) -> list[Missing]:
 
 def _rendered(journal: Journal, incident_id: str) -> bool:
     """A post-mortem of the incident was rendered (md, html or pdf) at least once."""
-    return any(e.data.get("action") == "rendered" for e in journal.events(incident_id, (POSTMORTEM,)))
+    return any(r.action == Action.RENDERED for r in records(journal, incident_id))
 
 
 def close(journal: Journal, incident: Incident, reason: str, actor: str | None) -> bool:

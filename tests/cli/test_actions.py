@@ -325,3 +325,29 @@ def test_an_item_the_file_has_without_its_id_is_matched_by_title_not_added_twice
     assert f"{pm}: {item}: owner nothing → 'bob'" in done.out  # the file said nothing: not a conflict
     assert f"conflict: {item} owner" not in done.out
     assert "nothing changed" in cli("actions", "sync", str(pm)).out
+
+
+def test_from_a_note_to_a_closed_incident_with_the_real_post_mortem(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole flow as a team runs it: an action note and a tracked item, the drafted post-mortem synced,
+    an owner and date given, the post-mortem rendered, the incident closed."""
+    monkeypatch.chdir(tmp_path)
+    incident_id = _declare(cli)
+    assert cli("incident", "note", incident_id, "alert on pool saturation", "--kind", "action").code == 0
+    tracked = _add(cli, incident_id, "Cap the pool", "--verify-gameday", "checkout-db-exhaustion")
+    assert cli("incident", "resolve", incident_id).code == 0
+    assert cli("postmortem", "draft", incident_id).code == 0
+    pm = Path("postmortems") / f"{incident_id}.yaml"
+    synced = cli("actions", "sync", str(pm))
+    assert synced.code == 0, synced.err
+    from_note = f"{incident_id}-A2"
+    assert f"{from_note}: added to the journal" in synced.out
+    assert [i["id"] for i in _file_items(pm)] == [tracked, from_note]
+    assert "nothing changed" in cli("actions", "sync", str(pm)).out
+
+    not_rendered = cli("incident", "close", incident_id)
+    assert not_rendered.code == 1 and "its post-mortem has not been rendered" in not_rendered.err
+    assert cli("postmortem", "render", str(pm), "--format", "md", "-o", "pm.md").code == 0
+    assert cli("incident", "close", incident_id).code == 0  # A2 is medium: no owner needed to close
+    assert cli("incident", "show", incident_id, "--format", "json").json()["status"] == "closed"
