@@ -180,22 +180,25 @@ def declare(
 
 @incident.command("list")
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not resolved or closed.")
+@policy_option
 @format_option
-def list_(open_only: bool, fmt: str) -> int:
-    """Incidents, newest first."""
-    from runner.incident.render import summary_row
+def list_(open_only: bool, policy: str | None, fmt: str) -> int:
+    """Incidents, newest first: how long each impact has lasted (+: still open) and, for open incidents, when
+    the next status update is due or how long it is overdue."""
+    from runner.incident.render import list_line, list_row
     from runner.incident.store import list_incidents
 
     journal = _journal()
     found = list_incidents(journal, open_only)
+    levels = _policy(policy).severities
+    rows = [list_row(i, levels.get(str(i.severity))) for i in found]
     if fmt == "json":
-        _echo_json([summary_row(i) for i in found])
+        _echo_json(rows)
         return 0
     if not found:
         click.echo(f"no {'open ' if open_only else ''}incidents in {journal.location}")
-    for row in map(summary_row, found):
-        declared = row["declared_at"][:19].replace("T", " ") if row["declared_at"] else "?"
-        click.echo(f"{row['id']}  {row['severity']}  {row['status']:<13} {declared} UTC  {row['title']}")
+    for row in rows:
+        click.echo(list_line(row))
     return 0
 
 
@@ -400,15 +403,74 @@ def update(
 
 @incident.command()
 @click.argument("incident_id")
+@click.option("--hold", metavar="DURATION", help="How long the probe checks must keep passing (default: the "
+              "policy's hold for the severity; built-in SEV1 30m, SEV2 15m, SEV3 5m, SEV4 0s).")
+@click.option("--interval", metavar="DURATION", help="How often the probe checks run during the hold (default: "
+              "the policy's interval, else 30s).")
+@click.option("--confirm", "confirmed", multiple=True, metavar="ITEM", help="A manual item of the checklist you "
+              "confirm, by name (repeatable).")
+@click.option("--force", is_flag=True, help="Resolve without running the checks (needs --reason; the override "
+              "is on the timeline).")
+@click.option("--reason", help="Why the checks are skipped (with --force).")
 @as_option
-def resolve(incident_id: str, actor: str | None) -> int:
-    """Resolve the incident (the `resolved` milestone and status)."""
-    from runner.incident.lifecycle import resolve as resolve_incident
+@policy_option
+def resolve(
+    incident_id: str, hold: str | None, interval: str | None, confirmed: tuple[str, ...], force: bool,
+    reason: str | None, actor: str | None, policy: str | None,
+) -> int:  # fmt: skip
+    """Resolve the incident through the resolution gate: the policy's checklist for its severity. Manual items
+    must be confirmed (--confirm); probe checks must pass and keep passing for the hold. The `resolved`
+    milestone is the moment the gate passed. Exit 1 when it refuses, 130 when interrupted (nothing resolved)."""
+    from runner.incident.gate import GateRequest, force_past, pass_gate
+    from runner.incident.model import Status
 
+    if force != (reason is not None):
+        raise UsageError("--force and --reason go together", hint="--force --reason 'why the checks are skipped'")
+    request = GateRequest(
+        confirmed=tuple(dict.fromkeys(_name(c, "--confirm") for c in confirmed)),
+        hold_s=_duration(hold, "--hold", zero=True),
+        interval_s=_duration(interval, "--interval", zero=False),
+    )
     journal = _journal()
     found = _load(journal, incident_id)
-    _said(found, resolve_incident(journal, found, _actor(actor)), "was resolved already")
+    if found.status is Status.RESOLVED:
+        click.echo(f"{found.id} was resolved already: nothing recorded")
+        return 0
+    who = _actor(actor)
+    if force:
+        _said(found, force_past(journal, found, _text(reason or "", "--reason"), who), "was resolved already")
+        click.echo(f"{found.id}: resolved WITHOUT its checks (--force), recorded on the timeline with the reason")
+        return 0
+    try:
+        passed = pass_gate(journal, found, _policy(policy), request, who, click.echo)
+    except KeyboardInterrupt:
+        from runner.cli import Interrupted
+
+        click.echo(f"interrupted: {found.id} is not resolved; the attempt is on its timeline", err=True)
+        raise Interrupted() from None
+    for result in passed.results:
+        click.echo(f"  ok  {result.kind} {result.name}: {result.detail}")
+    _said(found, passed.changed, "was resolved already")
+    if not passed.verified:
+        click.echo(f"{found.id}: nothing was verified: the {found.severity} checklist has no probe checks"
+                   + (" (only confirmed items)" if passed.results else ""))  # fmt: skip
+    click.echo(f"{found.id}: resolved at {_utc(passed.resolved_at)}")
     return 0
+
+
+def _duration(value: str | None, what: str, *, zero: bool) -> float | None:
+    from runner.durations import parse_duration
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    if seconds < 0 or (seconds == 0 and not zero) or seconds > 7 * 86400:
+        raise UsageError(f"{what}: {value.strip()[:40]!r} is out of range", hint=f"e.g. {what} 30s"
+                         + ("" if zero else " (more than zero)") + "; at most 7 days")  # fmt: skip
+    return seconds
 
 
 @incident.command()

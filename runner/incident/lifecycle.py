@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import FirelineError
 from runner.incident import events as ev
 from runner.incident import ids
+from runner.incident.checklist import checklist
 from runner.incident.model import (
     TRANSITIONS,
     IncidentType,
@@ -24,6 +25,9 @@ from runner.incident.model import (
 from runner.incident.store import append, iso, load
 from runner.incident.view import Incident
 from runner.journal.store import Journal
+
+if TYPE_CHECKING:
+    from runner.policy import Policy
 
 
 class TransitionRefused(FirelineError):
@@ -191,32 +195,55 @@ def mitigate(journal: Journal, incident: Incident, actor: str | None, source: st
     return changed
 
 
-def resolution_problems(incident: Incident) -> list[str]:
-    """Why the incident may not be called resolved yet. The place for the resolution gate (checks that must
-    pass, e.g. the steady state of the affected systems): today nothing is checked."""
-    return []
+def resolution_problems(incident: Incident, policy: Policy | None = None) -> list[str]:
+    """Why the incident may not be called resolved without passing the resolution gate: the verification
+    checklist of its severity (in `policy`, else the policy in force) has items that apply to it. With nothing
+    to check, a status change or an update may resolve it; otherwise only `fireline incident resolve` can
+    (runner.incident.gate), which runs the checks and holds them."""
+    from runner.policy import policy_in_force  # read only when the gate is asked
+
+    found = checklist(policy or policy_in_force(), incident)
+    if not found.checks:
+        return []
+    names = ", ".join(repr(c.name) for c in found.checks)
+    return [f"its {found.severity} verification checklist has {len(found.checks)} item(s) to pass first ({names})"]
 
 
 class ResolutionRefused(FirelineError):
     """The resolution gate found a reason the incident is not resolved."""
 
 
-def resolve(journal: Journal, incident: Incident, actor: str | None, now: datetime | None = None) -> list[str]:
-    """The `resolved` milestone and status, once the gate passes. An incident resolved without a recorded
-    mitigation was mitigated by the resolution: the milestone is recorded at the same moment, so that time to
-    mitigate is never missing for a resolved incident. Returns what changed."""
+def resolve(
+    journal: Journal,
+    incident: Incident,
+    actor: str | None,
+    now: datetime | None = None,
+    *,
+    verified: bool = False,
+    source: str = "command",
+    policy: Policy | None = None,
+) -> list[str]:
+    """The `resolved` milestone and status at `now`. `verified`: the resolution gate passed (or was forced)
+    at that moment; otherwise the gate must have nothing to check (`resolution_problems`). An incident
+    resolved without a recorded mitigation was mitigated by the resolution: the milestone is recorded at the
+    same moment, so that time to mitigate is never missing for a resolved incident. Returns what changed."""
     require_open(incident, "resolve it")
     if incident.status is not Status.RESOLVED and Status.RESOLVED not in TRANSITIONS[incident.status]:
         change_status(journal, incident, Status.RESOLVED, actor)  # raises with what is allowed
-    problems = resolution_problems(incident)
+    # Already resolved: nothing new is claimed (an update repeating it, a milestone recorded late).
+    problems = [] if verified or incident.status is Status.RESOLVED else resolution_problems(incident, policy)
     if problems:
-        raise ResolutionRefused(f"{incident.id} is not resolved: " + "; ".join(problems))
+        raise ResolutionRefused(
+            f"{incident.id} is not resolved: " + "; ".join(problems),
+            hint=f"run `fireline incident resolve {incident.id}`: it runs the checks and resolves the incident "
+            "once they hold",
+        )
     moment = now or datetime.now(UTC)
     changed = []
     if Milestone.MITIGATED not in incident.milestones:
         reach(journal, incident.id, Milestone.MITIGATED, moment, "resolution (no earlier mitigation recorded)", actor)
         changed.append("mitigated")
-    if reach(journal, incident.id, Milestone.RESOLVED, moment, "command", actor):
+    if reach(journal, incident.id, Milestone.RESOLVED, moment, source, actor):
         changed.append("resolved")
     if change_status(journal, incident, Status.RESOLVED, actor):
         changed.append(f"status {incident.status} → {Status.RESOLVED}")

@@ -1,5 +1,9 @@
 """What `incident list` and `incident show` print: one summary row per incident, and one incident in full
-(as text and as JSON). Dates are full and in UTC; a duration is never shown growing past the resolution."""
+(as text and as JSON). Dates are full and in UTC; a duration is never shown growing past the resolution.
+
+Both say when the next status update is due, or how long it is overdue (the cadence): from what the last
+update promised, else from the declaration plus the severity's cadence. Nothing is due for a resolved or
+closed incident, nor for a severity without a cadence when no update promised one."""
 
 from __future__ import annotations
 
@@ -37,6 +41,68 @@ def update_due(incident: Incident, level: SeverityLevel, now: datetime) -> dict[
             "in_s": round(-late, 3) if late <= 0 else 0.0}  # fmt: skip
 
 
+def cadence_line(incident: Incident, level: SeverityLevel, now: datetime) -> str | None:
+    """`next update due in 12m, by 2026-12-04 10:30 UTC` or `update overdue by 7m (was due by …)`; None when
+    no update is due."""
+    due = incident.next_update_due(level.update_cadence_s)
+    if due is None:
+        return None
+    late = (now - due).total_seconds()
+    if late > 0:
+        return f"update overdue by {_approx(late)} (was due by {_minute(due)})"
+    return f"next update due in {_approx(-late)}, by {_minute(due)}"
+
+
+def impact_duration(incident: Incident, now: datetime) -> tuple[float, bool] | None:
+    """Seconds from `started` to `resolved` — or to `now` while the incident is open (reopened included) — and
+    whether it is still growing. None when an end is not known (resolved or closed without the milestone)."""
+    started = incident.at(Milestone.STARTED)
+    if started is None:
+        return None
+    if incident.finished:
+        resolved = incident.at(Milestone.RESOLVED)
+        return None if resolved is None else (max(0.0, (resolved - started).total_seconds()), False)
+    return max(0.0, (now - started).total_seconds()), True
+
+
+def list_row(incident: Incident, level: SeverityLevel | None, now: datetime | None = None) -> dict[str, Any]:
+    """`incident list`'s row: the summary, how long the impact has lasted, and the next update due."""
+    moment = now or datetime.now(UTC)
+    lasted = impact_duration(incident, moment)
+    return {
+        **summary_row(incident),
+        "duration_s": round(lasted[0], 3) if lasted else None,
+        "ongoing": lasted[1] if lasted else False,
+        "next_update": update_due(incident, level, moment) if level is not None else None,
+        "cadence": cadence_line(incident, level, moment) if level is not None else None,
+    }
+
+
+def list_line(row: dict[str, Any]) -> str:
+    declared = row["declared_at"][:19].replace("T", " ") if row["declared_at"] else "?"
+    lasted = "-" if row["duration_s"] is None else span(row["duration_s"]) + ("+" if row["ongoing"] else "")
+    line = f"{row['id']}  {row['severity']}  {row['status']:<13} {declared} UTC  {lasted:>7}  {row['title']}"
+    return line + (f"  [{row['cadence']}]" if row["cadence"] else "")
+
+
+def _approx(seconds: float) -> str:
+    """A duration to the minute (to the second under one): how long until an update is due, or since."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 1440:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    return f"{minutes // 1440}d{minutes % 1440 // 60:02d}h"
+
+
+def _minute(moment: datetime) -> str:
+    """To the minute, rounded down: "by 10:30" is never later than the moment it stands for."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def missing_roles(incident: Incident, level: SeverityLevel) -> list[str]:
     return [role for role in level.roles if Role(role) not in incident.roles]
 
@@ -53,6 +119,9 @@ def show_data(incident: Incident, level: SeverityLevel, now: datetime | None = N
         "participants": list(incident.participants),
         "milestones": {str(m): _milestone_data(incident.milestones.get(m)) for m in Milestone},
         "next_update": update_due(incident, level, moment),
+        "cadence": cadence_line(incident, level, moment),
+        "duration_s": _seconds(impact_duration(incident, moment)),
+        "ongoing": bool((impact_duration(incident, moment) or (0.0, False))[1]),
         "last_update": _last_update(incident),
         "updates": incident.updates,
         "notes": incident.notes,
@@ -60,6 +129,10 @@ def show_data(incident: Incident, level: SeverityLevel, now: datetime | None = N
         "assessment": incident.assessment,
         "drill_of": incident.drill_of,
     }
+
+
+def _seconds(lasted: tuple[float, bool] | None) -> float | None:
+    return round(lasted[0], 3) if lasted else None
 
 
 def _link_data(link: Link) -> dict[str, Any]:
@@ -110,7 +183,13 @@ def show_text(incident: Incident, level: SeverityLevel, now: datetime | None = N
         lines.append(f"  participants {', '.join(incident.participants)}")
     lines.append("milestones:")
     lines.extend(_milestone_lines(incident))
-    lines.append(_due_line(incident, level, moment))
+    lasted = impact_duration(incident, moment)
+    if lasted is not None:
+        lines.append(f"impact: {span(lasted[0])} so far (still open)" if lasted[1]
+                     else f"impact: lasted {span(lasted[0])} (started → resolved)")  # fmt: skip
+    cadence = cadence_line(incident, level, moment)
+    if cadence is not None:
+        lines.append(cadence)
     if incident.last_update is not None:
         last = incident.last_update
         when = utc(last.at) if last.at else "?"
@@ -140,15 +219,3 @@ def _milestone_lines(incident: Incident) -> list[str]:
             line += f"; corrected by {fix.by or '?'} from {fix.old or 'not recorded'}: {fix.reason}"
         out.append(line)
     return out
-
-
-def _due_line(incident: Incident, level: SeverityLevel, now: datetime) -> str:
-    if incident.finished:
-        return "next update: none due (the incident is " + str(incident.status) + ")"
-    due = update_due(incident, level, now)
-    if due is None:
-        return f"next update: none scheduled ({incident.severity} has no update cadence)"
-    at = datetime.fromisoformat(due["due_at"].replace("Z", "+00:00"))
-    if due["overdue"]:
-        return f"next update: OVERDUE by {span(due['overdue_s'])} (was due {utc(at)})"
-    return f"next update: due {utc(at)} (in {span(due['in_s'])})"

@@ -22,7 +22,7 @@ from typing import Any
 from runner.durations import format_duration
 from runner.errors import UsageError
 from runner.gameday import events as gev
-from runner.incident import action_items, action_sync, store
+from runner.incident import action_items, action_sync, gate, store
 from runner.incident import events as iev
 from runner.incident.view import Incident, fold, parse_utc
 from runner.journal import events as ev
@@ -294,6 +294,7 @@ _INCIDENT: Mapping[str, Describe] = {
     postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     action_items.ACTION_ITEM: lambda event, tz: Said(action_items.describe(event)),
     action_sync.SYNCED: lambda event, tz: Said(action_sync.describe(event)),
+    gate.VERIFICATION: lambda event, tz: _verification(event, tz),
 }
 
 
@@ -536,3 +537,25 @@ def as_json(timeline: Timeline) -> dict[str, Any]:
             for entry in timeline.entries
         ],
     }
+
+
+def _verification(event: Event, tz: Zone) -> Said:
+    """An attempt to pass the resolution gate (runner.incident.gate): each check's result on a line of its own."""
+    p = gate.IncidentVerification.of(event)
+    by = f" by {event.actor}" if event.actor else ""
+    if p.forced:
+        return Said(f"resolution gate overridden (--force){by}: {_short(p.reason)}")
+    outcome = "passed" if p.passed else "refused"
+    hold = f" (hold {gate.held(p.hold_s)})" if p.hold_s else ""
+    lines = [
+        f"{'ok  ' if c.get('ok') else 'FAIL'} {c.get('kind', '?')} {_short(str(c.get('name', '?')))}: "
+        + _short(str(c.get("detail", "")))
+        + (f" (confirmed by {c['confirmed_by']})" if c.get("confirmed_by") else "")
+        for c in p.checks
+    ]
+    summary = f"resolution gate {outcome}{hold}{by}"
+    if not p.checks:
+        summary += ": no checks to run, nothing was verified" if p.passed else ""
+    elif p.reason:
+        summary += f": {_short(p.reason)}"
+    return Said(summary, detail="\n".join(lines))

@@ -1,4 +1,4 @@
-"""`incident show`: the next update due or OVERDUE by how long, never for a resolved or closed incident."""
+"""`incident show`: the next update due or overdue by how long, never for a resolved or closed incident."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ def test_overdue_says_by_how_long_and_when_it_was_due() -> None:
     level = policy_in_force().severities["SEV1"]
     incident = _incident()
     late = datetime(2026, 12, 4, 10, 40, tzinfo=UTC)  # SEV1: due 10:15, 25 minutes late
-    assert "next update: OVERDUE by 25m00s (was due 2026-12-04 10:15:00 UTC)" in show_text(incident, level, late)
+    assert "update overdue by 25m (was due by 2026-12-04 10:15 UTC)" in show_text(incident, level, late)
     data = show_data(incident, level, late)["next_update"]
     assert data == {"due_at": "2026-12-04T10:15:00.000000Z", "overdue": True, "overdue_s": 1500.0, "in_s": 0.0}
     early = datetime(2026, 12, 4, 10, 5, tzinfo=UTC)
-    assert "next update: due 2026-12-04 10:15:00 UTC (in 10m00s)" in show_text(incident, level, early)
+    assert "next update due in 10m, by 2026-12-04 10:15 UTC" in show_text(incident, level, early)
 
 
 def test_nothing_is_due_once_resolved_or_closed_however_late_it_is() -> None:
@@ -36,7 +36,7 @@ def test_nothing_is_due_once_resolved_or_closed_however_late_it_is() -> None:
     years_later = datetime(2029, 1, 1, tzinfo=UTC)
     for status in ("resolved", "closed"):
         incident = _incident((iev.STATUS_CHANGED, {"old": "investigating", "new": status}))
-        assert "OVERDUE" not in show_text(incident, level, years_later)
+        assert "overdue" not in show_text(incident, level, years_later)
         assert show_data(incident, level, years_later)["next_update"] is None
 
 
