@@ -15,10 +15,12 @@ import psycopg
 import pytest
 import yaml
 
+from runner.incident.rehearse import objective, round_text
 from runner.journal.store import open_journal
 from tests.command import FIRELINE
 from tests.conftest import HttpServer, write
 from tests.gameday.conftest import CliRunner, Lab, fireline, lab, lab_endpoints
+from tests.gameday.flagfile import flags_text, scenario_text, with_response
 
 __all__ = ["lab", "lab_endpoints"]  # the game days' lab, shared with this module
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +77,25 @@ def test_the_demos_incident_rehearsed_passes_on_the_lab_and_opens_its_own_drill(
     assert shown.returncode == 0, shown.stderr
     assert "Rehearsal of " + drill in shown.stdout
     assert "drill of game day" in shown.stdout
+
+
+def test_a_drill_whose_scenario_is_gone_is_drafted_from_its_runs_and_says_todo(cli: CliRunner,
+                                                                             tmp_path: Path) -> None:
+    flags = write(tmp_path / "flags.json", flags_text())
+    marker = tmp_path / "responded"
+    scenario = write(tmp_path / "scenario.yaml", scenario_text(response=with_response(tmp_path, marker)))
+    ran = cli("gameday", "run", str(scenario), "-i", f"flag_file={flags}", "--report", "none")
+    assert ran.code == 0, ran.out + ran.err
+    drill = re.search(r"drill incident: (INC-\d{4}-\d{3,})", ran.out)
+    assert drill, ran.out
+    scenario.unlink()
+
+    data = rehearse(cli, drill.group(1), tmp_path / "rehearse.yaml")
+    # The response ran a shell command: nothing to reproduce, and no check that can fail.
+    assert [f["id"] for f in data["faults"]] == ["todo-fault"]
+    assert [p["id"] for p in data["steady_state"]["probes"]] == ["todo-probe"]
+    assert data["response"] == {"mode": "runbook", "runbook": "respond.yaml", "inputs": {"marker": str(marker)}}
+    assert data["metadata"]["severity"] == "SEV3" and "todo" in data["metadata"]["tags"]
 
 
 # -- real incidents ----------------------------------------------------------------------------------------------------
@@ -268,3 +289,16 @@ def test_an_existing_file_is_kept_without_force_and_unknown_incidents_are_usage_
     unknown = cli("incident", "rehearse", "INC-2026-999", "-o", str(tmp_path / "x.yaml"))
     assert unknown.code == 2 and "Traceback" not in unknown.err
     assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize(("measured", "interval", "expected"), [
+    (0.199, 0.25, "5s"),   # the demo's detection: ten intervals (2.5s) is the least a game day can tell apart
+    (4.0, 0.1, "5s"),
+    (7 * 60 + 5, 1.0, "10m"),
+    (61 * 60, 1.0, "90m"),
+    (25 * 3600 + 1, 1.0, "26h"),
+])
+def test_an_objective_is_the_measured_time_rounded_up_and_never_below_ten_intervals(
+    measured: float, interval: float, expected: str
+) -> None:
+    assert round_text(objective(measured, interval)) == expected
