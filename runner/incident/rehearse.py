@@ -307,7 +307,11 @@ class Draft:
 
 class _Dumper(yaml.SafeDumper):
     """Safe YAML; text of several lines as a block (the emitter quotes it instead when a block cannot hold
-    it exactly)."""
+    it exactly); a part used twice (a scenario's alias, a rule's values) written out twice, never as an
+    anchor people would have to follow."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _text_block(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
