@@ -446,3 +446,26 @@ def test_a_url_read_from_a_secret_must_be_http_and_is_not_shown_when_it_is_not(
     said = "channel incidents: failed before sending: the URL in secret SLACK_URL is not an http:// or https:// URL"
     assert said in posted.out
     assert "passwd" not in posted.out + posted.err and world.rx.received("slack") == []
+
+
+def test_redeliver_exits_1_while_a_delivery_still_fails(cli: Any, world: World) -> None:
+    incident_id = _declare(cli)
+    world.rx.script("slack", Scripted(502, "bad gateway"), times=6)
+    assert _update(cli, incident_id).code == 0
+    again = cli("incident", "update", incident_id, "--redeliver")
+    assert again.code == 1 and "channel incidents: failed after 3 attempts: HTTP 502: bad gateway" in again.out
+    assert "1 delivery still failed; the updates stay recorded" in again.err
+    assert cli("incident", "update", incident_id, "--redeliver").code == 0
+
+
+def test_a_receiver_that_never_answers_is_bounded_by_the_channels_timeout(cli: Any, world: World) -> None:
+    release = threading.Event()
+    world.rx.script("webhook", Scripted(200, "{}", hold=release), times=5)
+    text = world.policy.read_text(encoding="utf-8").replace("retries: 1, backoff: 10ms}", "retries: 0, timeout: 1s}")
+    world.policy.write_text(text, encoding="utf-8")
+    try:
+        posted = _update(cli, _declare(cli))
+    finally:
+        release.set()
+    assert "channel audit: failed after 1 attempt: no answer: TimeoutError: timed out" in posted.out
+    assert "channel incidents: delivered" in posted.out
