@@ -22,13 +22,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runner.errors import FirelineError, UsageError
 from runner.incident import action_items as ai
 from runner.incident.store import append, incident_events
+from runner.journal.lease import hold
 from runner.journal.payloads import Payload, event_payload
 from runner.journal.store import Journal
+
+if TYPE_CHECKING:
+    from runner.postmortem.document import PostMortem
 
 SYNCED = "incident.action_items_synced"
 FIELDS = ("title", "owner", "due", "priority", "type", "status", "verify_gameday", "verified_by")
@@ -170,13 +174,22 @@ class _Plan:
 
 
 def sync(journal: Journal, path: Path, actor: str | None, refuse_conflicts: bool = False) -> SyncReport:
+    """Sync the file with the journal. One sync of an incident's items at a time (a lease on the store): two
+    run at once would both add the file's new items; the second waits, then reads what the first wrote."""
     from runner.postmortem import document
 
     if not path.is_file():
         what = "not a file" if path.exists() else "no such post-mortem file"
         raise UsageError(f"{path}: {what}", hint="write one with `fireline postmortem draft ID`")
-    pm = document.load(path)
-    incident_id = incident_events(journal, pm.incident.strip().upper())[0].run_id
+    incident_id = incident_events(journal, document.load(path).incident.strip().upper())[0].run_id
+    with hold(journal, f"{incident_id}/action-items-sync", actor or "?", what="action item sync of", wait=True):
+        return _sync(journal, document.load(path), incident_id, actor, refuse_conflicts)
+
+
+def _sync(journal: Journal, pm: PostMortem, incident_id: str, actor: str | None, refuse_conflicts: bool) -> SyncReport:
+    from runner.postmortem import document
+
+    path = pm.path
     source = f"postmortem {path}"
     where = str(path)
     journal_items = {item.id: item for item in ai.items_of(journal, incident_id)}

@@ -351,3 +351,18 @@ def test_from_a_note_to_a_closed_incident_with_the_real_post_mortem(
     assert cli("postmortem", "render", str(pm), "--format", "md", "-o", "pm.md").code == 0
     assert cli("incident", "close", incident_id).code == 0  # A2 is medium: no owner needed to close
     assert cli("incident", "show", incident_id, "--format", "json").json()["status"] == "closed"
+
+
+def test_syncs_at_once_add_each_new_item_once(cli: Any, tmp_path: Path) -> None:
+    incident_id = _declare(cli)
+    titles = [f"new item {n:02d}" for n in range(20)]
+    pm = _postmortem(tmp_path, incident_id, [{"title": t, "priority": "low"} for t in titles])
+    procs = [subprocess.Popen([*FIRELINE, "actions", "sync", str(pm)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]  # fmt: skip
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, outputs
+    journal = open_journal()
+    items = items_of(journal, incident_id)
+    journal.close()
+    assert sorted(i.title for i in items) == titles
+    assert sorted(i["id"] for i in _file_items(pm)) == sorted(i.id for i in items)
