@@ -84,7 +84,9 @@ def find_policy(explicit: str | None = None) -> Path | None:
 
 
 def check_policy(doc: Document) -> list[Diagnostic]:
-    return validate_structure(doc, SCHEMA)
+    from runner.incident.channels.config import secret_problems  # {secret: NAME} names a secrets: entry
+
+    return validate_structure(doc, SCHEMA) + secret_problems(doc)
 
 
 def is_policy(path: Path, kind: object) -> bool:

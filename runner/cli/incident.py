@@ -23,6 +23,7 @@ from runner.errors import UsageError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from runner.incident.delivery import Delivery
     from runner.incident.view import Incident
     from runner.journal.store import Journal
     from runner.policy import Policy
@@ -352,26 +353,38 @@ def status(incident_id: str, status: str, actor: str | None) -> int:
 
 @incident.command()
 @click.argument("incident_id")
-@click.option("--status", "status_", required=True, help="The status this update announces (and sets).")
-@click.option("--summary", required=True, help="What is known and being done.")
+@click.option("--status", "status_", help="The status this update announces (and sets).")
+@click.option("--summary", help="What is known and being done.")
 @click.option("--impact", default="", help="What users experience now.")
 @click.option("--actions", multiple=True, metavar="ACTION", help="An action taken or under way (repeatable).")
 @click.option("--eta", default=None, help="When a fix is expected, in words or as a time.")
 @click.option("--next-update", metavar="DURATION", help="When the next update is due (e.g. 30m); default: the "
               "severity's cadence.")
+@click.option("--redeliver", is_flag=True, help="Post nothing new: deliver again, in order, this incident's "
+              "updates whose latest delivery to a channel failed.")
 @as_option
 @policy_option
 @format_option
 def update(
-    incident_id: str, status_: str, summary: str, impact: str, actions: tuple[str, ...], eta: str | None,
-    next_update: str | None, actor: str | None, policy: str | None, fmt: str,
+    incident_id: str, status_: str | None, summary: str | None, impact: str, actions: tuple[str, ...],
+    eta: str | None, next_update: str | None, redeliver: bool, actor: str | None, policy: str | None, fmt: str,
 ) -> int:  # fmt: skip
-    """Post a status update: recorded from the initial / progress / resolution template, printed, and handed
-    to the severity's channels. It sets the status too."""
+    """Post a status update: recorded from the initial / progress / resolution template, printed, and
+    delivered to the severity's channels (Slack, webhook, status page, e-mail, as the policy defines them).
+    It sets the status too. The update is recorded before any delivery: exit 0 even when a channel fails
+    (said on stderr; `--redeliver` tries again, and exits 1 while a delivery still fails)."""
     from runner.incident.model import Status, parse_enum
     from runner.incident.times import parse_after
     from runner.incident.updates import UpdateRequest, post_update
 
+    if redeliver:
+        given = [name for name, value in (("--status", status_), ("--summary", summary), ("--impact", impact),
+                 ("--actions", actions), ("--eta", eta), ("--next-update", next_update)) if value]  # fmt: skip
+        if given:
+            raise UsageError(f"--redeliver posts nothing new: drop {', '.join(given)}")
+        return _redeliver(incident_id, actor, policy, fmt)
+    if status_ is None or summary is None:
+        raise UsageError("an update needs --status and --summary", hint="or --redeliver to retry failed deliveries")
     request = UpdateRequest(
         status=parse_enum(Status, status_, "status"),
         summary=_text(summary, "--summary"),
@@ -382,23 +395,55 @@ def update(
     )
     journal = _journal()
     found = _load(journal, incident_id)
-    level = _policy(policy).severities[str(found.severity)]
-    recorded, changed, deliveries = post_update(journal, found, request, level, _actor(actor))
+    in_force = _policy(policy)
+    level = in_force.severities[str(found.severity)]
+    recorded, changed, deliveries = post_update(journal, found, request, level, _actor(actor), policy=in_force)
     if fmt == "json":
         _echo_json({
             "id": found.id, "shape": recorded.shape, "status": recorded.status, "message": recorded.message,
             "next_update_at": recorded.next_update_at, "changed": changed,
-            "channels": [{"channel": d.channel, "delivered": d.delivered, "detail": d.detail} for d in deliveries],
+            "channels": [d.data() for d in deliveries],
         })  # fmt: skip
+        _warn_failed(found.id, deliveries)
         return 0
     click.echo(recorded.message)
     click.echo("")
     for line in changed:
         click.echo(f"{found.id}: {line}")
     for delivery in deliveries:
-        click.echo(f"channel {delivery.channel}: {delivery.detail}")
+        click.echo(f"channel {delivery.channel}: {delivery.line()}")
     click.echo(f"recorded in {found.id} ({recorded.shape} update)")
+    _warn_failed(found.id, deliveries)
     return 0
+
+
+def _redeliver(incident_id: str, actor: str | None, policy: str | None, fmt: str) -> int:
+    from runner.incident.delivery import redeliver
+    from runner.incident.lifecycle import require_open
+
+    journal = _journal()
+    found = _load(journal, incident_id)
+    require_open(found, "deliver its updates again")
+    done = redeliver(journal, found, _policy(policy), _actor(actor))
+    still = [d for d in done if d.failed]
+    if fmt == "json":
+        _echo_json({"id": found.id, "redelivered": [d.data() for d in done]})
+    elif not done:
+        click.echo(f"{found.id}: nothing to redeliver: no delivery of its updates failed")
+    for delivery in done if fmt != "json" else ():
+        click.echo(f"update #{delivery.update_seq} channel {delivery.channel}: {delivery.line()}")
+    if still:
+        click.echo(f"{found.id}: {len(still)} deliver{'y' if len(still) == 1 else 'ies'} still failed; the updates "
+                   "stay recorded", err=True)  # fmt: skip
+    return 1 if still else 0
+
+
+def _warn_failed(incident_id: str, deliveries: list[Delivery]) -> None:
+    """Loudly, on stderr: the update is recorded, but someone outside did not get it."""
+    failed = [d.channel for d in deliveries if d.failed]
+    if failed:
+        click.echo(f"WARNING: {incident_id}: the update is recorded but did NOT reach {', '.join(failed)}; "
+                   f"retry with `fireline incident update {incident_id} --redeliver`", err=True)  # fmt: skip
 
 
 @incident.command()

@@ -22,7 +22,7 @@ from typing import Any
 from runner.durations import format_duration
 from runner.errors import UsageError
 from runner.gameday import events as gev
-from runner.incident import action_items, action_sync, gate, store
+from runner.incident import action_items, action_sync, delivery, gate, store
 from runner.incident import events as iev
 from runner.incident.view import Incident, fold, parse_utc
 from runner.journal import events as ev
@@ -292,6 +292,7 @@ _INCIDENT: Mapping[str, Describe] = {
     iev.LINKED: _linked,
     iev.CLOSED: _closed,
     postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
+    delivery.DELIVERY: lambda event, tz: Said(delivery.describe(event)),
     action_items.ACTION_ITEM: lambda event, tz: Said(action_items.describe(event)),
     action_sync.SYNCED: lambda event, tz: Said(action_sync.describe(event)),
     gate.VERIFICATION: lambda event, tz: _verification(event, tz),

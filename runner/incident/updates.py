@@ -6,19 +6,22 @@ The templates are plain text with full UTC dates (readers are in other zones and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from runner.incident import events as ev
+from runner.incident.delivery import Delivery, Outcome
+from runner.incident.delivery import deliver as deliver_to_channels
 from runner.incident.lifecycle import TransitionRefused, change_status, require_open, resolve
 from runner.incident.model import FINISHED, TRANSITIONS, Milestone, Status, allowed_next
 from runner.incident.store import append, iso
 from runner.incident.times import span, utc
-from runner.incident.view import Incident
+from runner.incident.view import Incident, parse_utc
+from runner.journal.events import Event
 from runner.journal.store import Journal
-from runner.policy import SeverityLevel
+from runner.policy import Policy, SeverityLevel
 
 
 class Shape(StrEnum):
@@ -35,13 +38,6 @@ class UpdateRequest:
     actions: tuple[str, ...] = ()
     eta: str | None = None
     next_update_s: float | None = None  # None: the severity's cadence
-
-
-@dataclass(frozen=True)
-class Delivery:
-    channel: str
-    delivered: bool
-    detail: str
 
 
 def shape_of(incident: Incident, status: Status) -> Shape:
@@ -85,9 +81,10 @@ def post_update(
     level: SeverityLevel,
     actor: str | None,
     now: datetime | None = None,
+    policy: Policy | None = None,
 ) -> tuple[ev.IncidentUpdate, list[str], list[Delivery]]:
-    """Change the status (resolving goes through `resolve` and its gate), record the update, deliver it.
-    Every check is made before anything is written."""
+    """Change the status (resolving goes through `resolve` and its gate), record the update, deliver it to
+    the policy's channels. Every check is made before anything is written."""
     require_open(incident, "post an update")
     if request.status is not incident.status and request.status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(allowed_next(incident.status)) or "nothing"
@@ -117,11 +114,24 @@ def post_update(
         channels=level.channels,
     )
     append(journal, incident.id, payload, actor)
-    return payload, changed, deliver(incident, payload, level.channels)
+    return payload, changed, deliver(journal, incident, payload, policy, actor)
 
 
-def deliver(incident: Incident, update: ev.IncidentUpdate, channels: Sequence[str]) -> list[Delivery]:
-    """Where delivery to the policy's channels plugs in (Slack, webhook, status page, e-mail). The journal is
-    the source of truth: an update is recorded before delivery is tried, and a channel that fails does not
-    undo it. Today no channel delivers: each is reported as recorded only."""
-    return [Delivery(channel, False, "recorded only: delivery is not configured") for channel in channels]
+def deliver(
+    journal: Journal, incident: Incident, update: ev.IncidentUpdate, policy: Policy | None, actor: str | None
+) -> list[Delivery]:
+    """Deliver a recorded update to its channels (runner.incident.delivery). The journal is the source of
+    truth: the update is recorded before delivery is tried, and a channel that fails does not undo it.
+    Without a policy file no channel is defined: each is reported as recorded only."""
+    if policy is None or not policy.data.get("channels"):
+        return [Delivery(name, Outcome.NOT_SENT, "recorded only: the policy defines no channel of that name")
+                for name in update.channels]  # fmt: skip
+    recorded = _recorded(journal, incident.id, update)
+    return deliver_to_channels(journal, incident, update, recorded.seq, policy, actor, parse_utc(recorded.ts_wall))
+
+
+def _recorded(journal: Journal, incident_id: str, update: ev.IncidentUpdate) -> Event:
+    """The event just appended for `update` (its seq names it in the deliveries): the last of that content."""
+    stored = json.loads(json.dumps(update.to_data(), default=str))
+    found = [e for e in journal.events(incident_id, (ev.UPDATE,)) if dict(e.data) == stored]
+    return found[-1]
