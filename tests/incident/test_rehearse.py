@@ -1,7 +1,8 @@
 """`fireline incident rehearse ID`: the demo's drill incident becomes a scenario that validates and passes on the
-lab (and opens its own drill); a real incident's mitigation picks the fault that reproduces it, from the step
-that mitigated or from the words people wrote, and a mitigation nothing matches gets a fault that says TODO and
-refuses to run; alerts that fired become probes and detection signals; hostile titles stay text."""
+lab (opening its own drill, and verifying an action item that waited for a game day of it); a real incident's
+mitigation picks the fault that reproduces it, from the step that mitigated or from the words people wrote, and a
+mitigation nothing matches gets a fault that says TODO and refuses to run; alerts that fired become probes and
+detection signals; hostile titles stay text."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def rehearse(cli: CliRunner, incident_id: str, out: Path, *extra: str) -> dict[s
 
 
 # -- the demo's incident, rehearsed on the lab ----------------------------------------------------------------------
-def test_the_demos_incident_rehearsed_passes_on_the_lab_and_opens_its_own_drill(lab: Lab, tmp_path: Path) -> None:
+def test_the_demos_incident_rehearsed_passes_on_the_lab_opens_a_drill_and_verifies_an_item(lab: Lab,
+                                                                                          tmp_path: Path) -> None:
     demo = subprocess.run([*FIRELINE, "demo"], cwd=tmp_path, env=lab.env, capture_output=True, text=True,
                           timeout=300, check=False, stdin=subprocess.DEVNULL)
     assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -67,10 +69,20 @@ def test_the_demos_incident_rehearsed_passes_on_the_lab_and_opens_its_own_drill(
     assert (out.parent / data["response"]["runbook"]).resolve() == REPO / "runbooks" / "db-connection-exhaustion.yaml"
     assert set(data["objectives"]) == {"time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_recover"}
 
+    # The loop with action items: one that a game day of this scenario must verify.
+    added = fireline(lab, "actions", "add", drill, "Keep the pool from leaking", "--owner", "sre", "--due",
+                     "2099-01-01", "--priority", "high", "--verify-gameday", data["metadata"]["name"])
+    assert added.returncode == 0, added.stdout + added.stderr
+    listed = fireline(lab, "actions", "list", "--incident", drill, "--format", "json")
+    item = json.loads(listed.stdout)[0]["id"]
+
     ran = fireline(lab, "gameday", "run", str(out), "-i", f"service_url={lab.service_url}", "--report", "none",
                    timeout=180)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "PASSED" in ran.stdout
+    passed = re.search(r"game day (gd-\S+): PASSED", ran.stdout)
+    assert passed, ran.stdout
+    done = fireline(lab, "actions", "update", item, "--status", "done", "--verified-by", passed.group(1))
+    assert done.returncode == 0, done.stdout + done.stderr
     opened = re.search(r"drill incident: (INC-\d{4}-\d{3,})", ran.stdout)
     assert opened and opened.group(1) != drill, ran.stdout
     shown = fireline(lab, "incident", "show", opened.group(1))
