@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-KINDS = ("availability", "performance", "security", "database", "deploy")
+from runner.scaffold.new import Kind  # light: the kinds are the templates' names
 
 
 @click.group()
@@ -16,7 +16,7 @@ def runbook() -> None:
 
 @runbook.command()
 @click.argument("name")
-@click.option("--type", "kind", type=click.Choice(KINDS), required=True,
+@click.option("--type", "kind", type=click.Choice([k.value for k in Kind]), required=True,
               help="The kind of incident the runbook answers.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
               help="Where to write it (default runbooks/NAME.yaml).")
@@ -25,7 +25,7 @@ def new(name: str, kind: str, output: Path | None, force: bool) -> int:
     """Write a runbook skeleton NAME for a kind of incident: symptoms, investigation steps that only read,
     quick fixes behind approvals, status updates and prevention notes. It validates and plans as it is; make
     it yours, then `fireline validate` and `fireline plan` it."""
-    from runner.scaffold.new import Kind, check_name, default_path, write
+    from runner.scaffold.new import check_name, default_path, write
 
     path = output or default_path(check_name(name))
     replaced = write(Kind(kind), name, path, force)
