@@ -51,7 +51,7 @@ def report(incident_id: str, fmt: str, output: Path | None, policy: str | None) 
     systems, duration_s, ongoing, criteria, users_affected, revenue, tickets,
     reported}, communications [{at, by, shape, status, summary, channels
     [{channel, delivered (null: recorded only), recorded_only, kind, attempts,
-    detail, at}]}], remediation {immediate, short_term, long_term},
+    tries, detail, at}]}], remediation {immediate, short_term, long_term},
     postmortem (null: none) {path, status, problem, went_well,
     could_be_improved, lessons}, action_items [{id, title, owner, due,
     priority, type, status, overdue}], noted_actions, metrics {incident {ttd,

@@ -22,6 +22,7 @@ from runner.incident import metrics as m
 from runner.incident import report_sources as src
 from runner.incident import store
 from runner.incident.action_items import ActionItem
+from runner.incident.delivery import DeliveryRecord
 from runner.incident.model import IncidentType, LinkKind, Milestone, NoteKind, Severity, Status
 from runner.incident.timeline import INCIDENT, Stream, Timeline, build, zone
 from runner.incident.view import Incident, fold, parse_utc
@@ -125,7 +126,7 @@ class Impact:
 @dataclass(frozen=True)
 class ChannelOutcome:
     channel: str
-    delivery: src.Delivery | None  # None: recorded only (no delivery was attempted or recorded)
+    delivery: DeliveryRecord | None  # None: recorded only (no delivery was attempted or recorded)
 
 
 @dataclass(frozen=True)
@@ -396,7 +397,7 @@ def _impact(
 
 
 def _communications(stream: Sequence[Event]) -> tuple[Communication, ...]:
-    delivered: dict[int, list[src.Delivery]] = {}
+    delivered: dict[int, list[DeliveryRecord]] = {}
     for d in src.deliveries(stream):
         delivered.setdefault(d.update_seq, []).append(d)
     found = []

@@ -9,8 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from runner.incident import metrics as m
-from runner.incident import report_sources as src
 from runner.incident.action_items import ActionItem
+from runner.incident.delivery import DeliveryRecord
 from runner.incident.report import WINDOW, Communication, IncidentReport, Note, StepSpan, today
 from runner.incident.store import iso
 
@@ -118,12 +118,12 @@ def _communication(c: Communication) -> dict[str, Any]:
     }
 
 
-def _delivery(channel: str, d: src.Delivery | None) -> dict[str, Any]:
+def _delivery(channel: str, d: DeliveryRecord | None) -> dict[str, Any]:
     if d is None:
         return {"channel": channel, "delivered": None, "recorded_only": True, "kind": None, "attempts": 0,
-                "detail": "", "at": None}  # fmt: skip
+                "tries": 0, "detail": "", "at": None}  # fmt: skip
     return {"channel": channel, "delivered": d.ok, "recorded_only": False, "kind": d.kind, "attempts": d.attempts,
-            "detail": d.detail, "at": _time(d.at)}  # fmt: skip
+            "tries": len(d.history), "detail": d.detail, "at": _time(d.at)}  # fmt: skip
 
 
 def _step(s: StepSpan) -> dict[str, Any]:

@@ -291,7 +291,8 @@ def _outcome(outcome: ChannelOutcome, c: Communication) -> str:
     tries = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
     detail = f": {plain(d.detail)}" if d.detail else ""
     word = "delivered" if d.ok else "FAILED"
-    return f"{word} {stamp(d.at)} ({d.kind or '?'}, {tries}){detail}"
+    again = f", delivery {len(d.history)} (redelivered)" if len(d.history) > 1 else ""
+    return f"{word} {stamp(d.at)} ({d.kind or '?'}, {tries}{again}){detail}"
 
 
 def _remediation(r: IncidentReport) -> Section:

@@ -1,5 +1,5 @@
-"""What the incident report reads besides the incident's own events: the deliveries of its status updates,
-its tracked action items (runner.incident.action_items) and its post-mortem file.
+"""What the incident report reads besides the incident's own events: the deliveries of its status updates
+(runner.incident.delivery), its tracked action items (runner.incident.action_items) and its post-mortem file.
 
 Events of types this version may not know are read tolerantly (runner.journal.payloads' field readers): a
 missing or mistyped value becomes its default, never an error in a report.
@@ -9,30 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from runner.incident.action_items import ActionItem, fold
-from runner.incident.view import parse_utc
+from runner.incident.delivery import DeliveryRecord, records
 from runner.journal.events import Event
-from runner.journal.payloads import flag, opt_text, text
+from runner.journal.payloads import opt_text, text
 
-DELIVERY = "incident.delivery"
 POSTMORTEM = "incident.postmortem"
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """The latest attempt to deliver one status update to one channel."""
-
-    update_seq: int
-    channel: str
-    kind: str  # slack | webhook | statuspage | email (as the channel's type was when it was delivered)
-    ok: bool
-    attempts: int
-    detail: str  # redacted when it was recorded
-    at: datetime | None  # when the outcome was recorded
 
 
 @dataclass(frozen=True)
@@ -64,26 +49,9 @@ class PostMortem:
 # -- deliveries -------------------------------------------------------------------------------------------------
 
 
-def deliveries(events: Sequence[Event]) -> list[Delivery]:
-    """The latest outcome per (update, channel), in the order first attempted."""
-    latest: dict[tuple[int, str], Delivery] = {}
-    for event in events:
-        if event.type != DELIVERY:
-            continue
-        data = event.data
-        seq, channel = _int(data.get("update_seq")), text(data, "channel")
-        if seq is None or not channel:
-            continue
-        latest[(seq, channel)] = Delivery(
-            update_seq=seq,
-            channel=channel,
-            kind=text(data, "kind"),
-            ok=flag(data, "ok"),
-            attempts=_int(data.get("attempts")) or 1,
-            detail=text(data, "detail"),
-            at=parse_utc(event.ts_wall),
-        )
-    return list(latest.values())
+def deliveries(events: Sequence[Event]) -> list[DeliveryRecord]:
+    """The latest outcome per (update, channel), with the tries before it (runner.incident.delivery)."""
+    return records(events)
 
 
 # -- action items -----------------------------------------------------------------------------------------------
@@ -159,10 +127,6 @@ def _unreadable(path: Path, problem: str) -> PostMortem:
 
 
 # -- tolerant readers ---------------------------------------------------------------------------------------------
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -378,3 +378,53 @@ def test_the_postmortem_the_journal_recorded_is_read_and_a_broken_one_is_named(
     assert shown.code == 0  # the rest of the report is still worth having
     assert "could not be used:" in shown.out and "pm.yaml:5:" in shown.out.replace("\\", "")
     assert "## Incident metrics" in shown.out
+
+
+SLACK_TOKEN = "hooktokenQ3vN8kT2"
+CHANNELS = """\
+apiVersion: fireline/v1
+kind: IncidentPolicy
+secrets:
+  SLACK_URL: {{from: env, name: TEST_SLACK_URL}}
+channels:
+  incidents: {{type: slack, url: {{secret: SLACK_URL}}, retries: 1, backoff: 10ms}}
+  audit: {{type: webhook, url: "{hook}", retries: 1, backoff: 10ms}}
+severities:
+  SEV2:
+    title: high
+    definition: Partial degradation.
+    response_target: 15m
+    update_cadence: 30m
+    roles: [commander]
+    channels: [incidents, audit]
+    criteria: []
+"""
+
+
+def test_deliveries_to_real_channels_are_the_communication_log(
+    fireline_home: Path, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.servers.channel_receiver import ChannelReceiver, Scripted
+
+    with ChannelReceiver(SLACK_TOKEN, "unused-key") as rx:
+        policy = write(tmp_path / "incident-policy.yaml", CHANNELS.format(hook=rx.webhook_url))
+        monkeypatch.setenv("FIRELINE_POLICY", str(policy))
+        monkeypatch.setenv("TEST_SLACK_URL", rx.slack_url)
+        rx.script("webhook", Scripted(500, "down"), times=2)  # both attempts (retries: 1) fail
+        declared = cli("incident", "declare", "--title", "Checkout errors", "--sev", "SEV2")
+        incident_id = declared.out.strip()
+        posted = cli("incident", "update", incident_id, "--status", "investigating", "--summary", "looking")
+        assert posted.code == 0, posted.err
+        assert len(rx.received("slack")) == 1 and len(rx.received("webhook")) == 2
+
+    text = cli("incident", "report", incident_id).out
+    flat = " ".join(text.split())
+    assert re.search(r"investigating: looking \(by responder\) · incidents · delivered \S+ \S+Z \(slack, 1 attempt\)",
+                     flat), flat  # fmt: skip
+    assert re.search(r"audit · FAILED \S+ \S+Z \(webhook, 2 attempts\): HTTP 500", flat), flat
+    assert SLACK_TOKEN not in text
+    doc = json.loads(cli("incident", "report", incident_id, "--format", "json").out)
+    [update] = doc["communications"]
+    assert [(c["channel"], c["delivered"], c["attempts"]) for c in update["channels"]] == [
+        ("incidents", True, 1), ("audit", False, 2)]  # fmt: skip
+    assert SLACK_TOKEN not in json.dumps(doc)
