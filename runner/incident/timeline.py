@@ -22,7 +22,7 @@ from typing import Any
 from runner.durations import format_duration
 from runner.errors import UsageError
 from runner.gameday import events as gev
-from runner.incident import action_items, action_sync, delivery, gate, store
+from runner.incident import action_items, action_sync, delivery, gate, intake, store
 from runner.incident import events as iev
 from runner.incident.view import Incident, fold, parse_utc
 from runner.journal import events as ev
@@ -291,6 +291,7 @@ _INCIDENT: Mapping[str, Describe] = {
     iev.UPDATE: _update,
     iev.LINKED: _linked,
     iev.CLOSED: _closed,
+    intake.ALERT: lambda event, tz: Said(*intake.describe(event)),
     postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     delivery.DELIVERY: lambda event, tz: Said(delivery.describe(event)),
     action_items.ACTION_ITEM: lambda event, tz: Said(action_items.describe(event)),
@@ -376,7 +377,9 @@ def _finished(event: Event, tz: Zone) -> Said:
 
 def _plan_step(event: Event, tz: Zone) -> Said:
     p = ev.PlanStep.of(event)
-    return Said(f"{event.step_id}: {p.verdict}" + (f": {_short(p.summary)}" if p.summary else ""))
+    # A read ran for real: its outputs (`name = value`) are what a responder looks at.
+    outputs = "\n".join(_short(_clean(d).strip()) for d in p.details) if p.verdict == "read" else ""
+    return Said(f"{event.step_id}: {p.verdict}" + (f": {_short(p.summary)}" if p.summary else ""), detail=outputs)
 
 
 def _plan_finished(event: Event, tz: Zone) -> Said:

@@ -13,6 +13,7 @@ import pytest
 from runner.gameday import events as gev
 from runner.identity import events as iev
 from runner.incident import events as incev
+from runner.incident import intake
 from runner.journal import events as ev
 from runner.journal.events import Event, RunStatus, StepStatus
 from runner.journal.payloads import Payload, Unknown, decode, known_types, payload_class
@@ -92,6 +93,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
                    "shape": "progress", "message": "…", "channels": ["#inc"]},
     incev.LINKED: {"run_id": "run-1", "kind": "runbook", "name": "db-connection-exhaustion"},
     incev.CLOSED: {"reason": "post-mortem done"},
+    intake.ALERT: {"group_key": "{}:{alertname=\"X\"}", "status": "firing", "receiver": "fireline",
+                   "alerts": [{"alertname": "X", "status": "firing", "labels": {"alertname": "X"}, "annotations": {},
+                               "starts_at": "2026-12-04T10:00:00.000000Z", "ends_at": None, "fingerprint": "f",
+                               "generator_url": ""}],
+                   "external_url": "http://am:9093", "truncated_alerts": 0, "digest": "sha256:0", "declared": True},
 }
 
 # The other shapes writers use for the same type (fewer keys, in a different order).
@@ -125,6 +131,7 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
 def test_every_event_type_has_a_payload_class_and_a_sample() -> None:
     types = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and "." in v} | set(gev.ALL)
     types |= {iev.RUN_SIGNED, iev.STEP_GATE} | set(incev.TYPES)
+    types |= {intake.ALERT}
     assert types == set(SAMPLES)
     assert set(known_types()) == types
     assert all(payload_class(t) is not Unknown for t in types)

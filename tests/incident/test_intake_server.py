@@ -1,0 +1,173 @@
+"""`fireline incident intake` as responders run it: a process on a port. Hostile requests get a 4xx with a
+short reason and write nothing; a bearer token, when the policy asks for one, is required and never logged;
+one log line per request; SIGTERM and SIGINT stop it with exit 0; with `run_reads`, the best runbook's
+read-only steps run at once as a plan linked to the incident, after Alertmanager has its answer."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.incident.timeline import collect, markdown, zone
+from runner.journal.store import open_journal
+from tests.conftest import wait_for, write
+from tests.incident.intake_process import Intake
+from tests.incident.test_intake import alert, notification
+
+
+def _nothing_written() -> bool:
+    journal = open_journal()
+    try:
+        return journal.all_runs() == []
+    finally:
+        journal.close()
+
+
+def _chunked(url: str, size: int) -> int:
+    """POST `size` bytes with chunked transfer encoding (no Content-Length to refuse it by)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    chunk = b"[" * 65536
+
+    def body() -> Any:
+        for _ in range(size // len(chunk)):
+            yield chunk
+
+    try:
+        connection.request("POST", parts.path, body=body(), headers={"Content-Type": "application/json"},
+                           encode_chunked=True)  # fmt: skip
+        return connection.getresponse().status
+    except (BrokenPipeError, ConnectionResetError):  # the server answered and closed while we still sent
+        return 413
+    finally:
+        connection.close()
+
+
+def test_hostile_requests_get_a_4xx_and_change_nothing(tmp_path: Path) -> None:
+    with Intake(tmp_path) as server:
+        too_many = notification(*[alert(instance=f"db-{n}") for n in range(501)])
+        deep = b'{"version": "4", "alerts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        tried = [
+            server.post(notification(), headers={"Content-Type": "text/plain"}),
+            server.post(b"alertname=Foo"),
+            server.post(b"\x00\xff"),
+            server.post(deep),
+            server.post(b" " * (1024 * 1024 + 1)),
+            server.post({**notification(), "alerts": "all of them"}),
+            server.post({**notification(), "version": "3"}),
+            server.post(too_many),
+            server.post([notification()]),  # type: ignore[arg-type]
+        ]
+        assert [status for status, _ in tried] == [415, 400, 400, 400, 413, 400, 400, 413, 400]
+        assert tried[3][1] == {"error": "the JSON is nested too deeply"}
+        assert all(len(answer["error"]) < 120 for _, answer in tried)
+        assert _chunked(server.url, 2 * 1024 * 1024) == 413
+        status, _ = server.post(notification(), url=server.url.replace("/alerts", "/elsewhere"))
+        assert status == 404
+        assert _nothing_written()
+        assert server.post(notification()) == (200, {"outcome": "declared", "incident": _first_id()})
+        assert server.stop() == 0
+    requests = [line for line in server.log().splitlines() if " POST /" in line]
+    assert len(requests) == 12  # one line per request
+    assert "Traceback" not in server.log()
+
+
+def _first_id() -> str:
+    from datetime import UTC, datetime
+
+    return f"INC-{datetime.now(UTC).year}-001"
+
+
+POLICY = """\
+secrets:
+  INTAKE_TOKEN: {from: env, name: TEST_INTAKE_TOKEN}
+intake:
+  token: {secret: INTAKE_TOKEN}
+"""
+TOKEN = "s3cret-intake-token-value"
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_configured_token_is_required_and_never_logged(tmp_path: Path, stop_with: signal.Signals) -> None:
+    write(tmp_path / "incident-policy.yaml", POLICY)
+    with Intake(tmp_path, env={"TEST_INTAKE_TOKEN": TOKEN}) as server:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
+                        {"Authorization": f"Bearer {TOKEN}x"}):  # fmt: skip
+            status, answer = server.post(notification(), headers=headers)
+            assert status == 401 and "bearer token" in answer["error"]
+        assert _nothing_written()
+        status, answer = server.post(notification(), headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (status, answer["outcome"]) == (200, "declared")
+        server.process.send_signal(stop_with)
+        assert server.process.wait(timeout=30) == 0
+    assert TOKEN not in server.log() and "401" in server.log()
+
+
+def test_a_token_naming_no_secret_is_a_usage_error(tmp_path: Path, cli: Any) -> None:
+    write(tmp_path / "p.yaml", "intake:\n  token: {secret: NOWHERE}\n")
+    result = cli("incident", "intake", "--listen", "127.0.0.1:0", "--policy", str(tmp_path / "p.yaml"))
+    assert result.code == 2 and "NOWHERE" in result.err
+
+
+def test_a_missing_token_value_stops_the_start(tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_INTAKE_TOKEN", raising=False)
+    write(tmp_path / "p.yaml", POLICY)
+    result = cli("incident", "intake", "--listen", "127.0.0.1:0", "--policy", str(tmp_path / "p.yaml"))
+    assert result.code == 2 and "TEST_INTAKE_TOKEN" in result.err
+
+
+def test_listen_must_be_host_and_port(cli: Any) -> None:
+    result = cli("incident", "intake", "--listen", "nowhere")
+    assert result.code == 2 and "HOST:PORT" in result.err
+
+
+RUNBOOK = """\
+apiVersion: fireline/v1
+kind: Runbook
+metadata:
+  name: db-connection-exhaustion
+  title: Database connection exhaustion
+  alerts: [PostgresTooManyConnections]
+inputs:
+  instance: {type: string, required: true}
+steps:
+  - id: count-connections
+    name: Count connections
+    action: shell.run
+    read_only: true
+    with: {argv: [echo, "connections on {{ inputs.instance }}: 95"]}
+    outputs: {said: "{{ result.stdout | trim }}"}
+  - id: restart
+    action: shell.run
+    with: {argv: ["false"]}
+"""
+
+
+def test_run_reads_plans_the_best_runbook_at_once(tmp_path: Path) -> None:
+    write(tmp_path / "runbooks" / "db.yaml", RUNBOOK)
+    write(tmp_path / "incident-policy.yaml", "intake:\n  runbooks: [runbooks]\n  run_reads: true\n")
+    with Intake(tmp_path) as server:
+        status, answer = server.post(notification())
+        assert (status, answer["outcome"]) == (200, "declared")
+        incident_id = answer["incident"]
+
+        def planned() -> str:
+            journal = open_journal()
+            try:
+                text = markdown(collect(journal, incident_id, zone(None)))
+            finally:
+                journal.close()
+            return text if "plan done" in text else ""
+
+        text = wait_for(planned, "the plan of the suggested runbook on the timeline", timeout=60)
+        assert server.stop() == 0
+    assert "suggested runbook db-connection-exhaustion" in text
+    assert "linked plan" in text and "count-connections: read: ran (read-only): exit 0" in text
+    assert "said = connections on db-1: 95" in text  # the read's output, on the incident's timeline
+    assert "restart: would-change" in text and "plan done: 1 read, 1 would-change" in text  # only planned
+    assert "planned runbook db-connection-exhaustion" in server.log()
