@@ -291,6 +291,7 @@ _INCIDENT: Mapping[str, Describe] = {
     iev.UPDATE: _update,
     iev.LINKED: _linked,
     iev.CLOSED: _closed,
+    postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     intake.ALERT: lambda event, tz: Said(*intake.describe(event)),
     postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     delivery.DELIVERY: lambda event, tz: Said(delivery.describe(event)),

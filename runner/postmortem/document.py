@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -94,8 +94,29 @@ def check(doc: Document) -> list[Diagnostic]:
     """Every problem of a parsed post-mortem: the schema's, then what a schema cannot say."""
     problems = validate_structure(doc, SCHEMA)
     if problems:
-        return problems
+        return [_plainer(d) for d in problems]
     return _dates(doc) + _duplicate_ids(doc)
+
+
+# The schema's patterns for times and days, as the person reading the error would say them.
+_FORMS = {
+    "(Z|[+-][0-9]{2}:[0-9]{2})$": ("is not a date and time with its zone", "write e.g. 2026-12-04T09:01:02Z (UTC)"),
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": ("is not a day", "write it as YYYY-MM-DD, e.g. 2026-12-11"),
+    "^sha256:": ("is not a digest", "fireline writes it; remove the `generated` section rather than edit it"),
+    "-A[0-9]+$": ("is not an action item id", "ids look like INC-2026-001-A1; leave it out for a new item"),
+    "^INC-": ("is not an incident id", "ids look like INC-2026-001"),
+}
+
+
+def _plainer(found: Diagnostic) -> Diagnostic:
+    """A pattern mismatch said in words instead of the regular expression."""
+    if "does not match the expected form" not in found.message:
+        return found
+    value = found.message.split(" does not match", 1)[0]
+    for tail, (said, hint) in _FORMS.items():
+        if tail in found.message:
+            return replace(found, message=f"{value} {said}", hint=hint)
+    return found
 
 
 def _dates(doc: Document) -> list[Diagnostic]:
