@@ -85,8 +85,9 @@ def find_policy(explicit: str | None = None) -> Path | None:
 
 def check_policy(doc: Document) -> list[Diagnostic]:
     from runner.incident.channels.config import secret_problems  # {secret: NAME} names a secrets: entry
+    from runner.incident.checklist import check_verification  # probes' parameters and connections
 
-    return validate_structure(doc, SCHEMA) + secret_problems(doc)
+    return validate_structure(doc, SCHEMA) + secret_problems(doc) + check_verification(doc)
 
 
 def is_policy(path: Path, kind: object) -> bool:

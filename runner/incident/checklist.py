@@ -107,13 +107,15 @@ def _probe_action(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
     params = dict(item.get("with") or {})
     if isinstance(item.get("expect"), Mapping):
-        params["expect"] = {**(params.get("expect") or {}), **item["expect"]}
+        inner = params.get("expect")
+        params["expect"] = {**(inner if isinstance(inner, Mapping) else {}), **item["expect"]}
     return probe_action(str(item["probe"]), params)
 
 
 def check_verification(doc: Document) -> list[Diagnostic]:
     """What the schema cannot say about `verification:`: a probe's parameters are those of its action, the
     connection it names is declared (of a type the action can use), and item names are unique per severity."""
+    from runner.actions.probes import PROBE_ACTIONS
     from runner.document.schemas import validate_params
 
     data = doc.data if isinstance(doc.data, dict) else {}
@@ -121,7 +123,7 @@ def check_verification(doc: Document) -> list[Diagnostic]:
     declared = data.get("connections")
     connections: dict[str, Any] = declared if isinstance(declared, dict) else {}
     out: list[Diagnostic] = []
-    for severity, entry in (sections.items() if isinstance(sections, dict) else ()):
+    for severity, entry in sections.items() if isinstance(sections, dict) else ():
         items = entry.get("checks") if isinstance(entry, dict) else None
         seen: set[str] = set()
         for i, item in enumerate(items if isinstance(items, list) else ()):
@@ -131,11 +133,16 @@ def check_verification(doc: Document) -> list[Diagnostic]:
             name = item.get("name")
             if isinstance(name, str):
                 if name in seen:
-                    out.append(doc.diagnostic((*at, "name"), f"duplicate item {name!r}", "names are how "
-                                              "`--confirm` and the timeline refer to an item: make each unique"))
+                    out.append(
+                        doc.diagnostic(
+                            (*at, "name"),
+                            f"duplicate item {name!r}",
+                            "names are how `--confirm` and the timeline refer to an item: make each unique",
+                        )
+                    )
                 seen.add(name)
-            if not isinstance(item.get("probe"), str) or not isinstance(item.get("with", {}), dict):
-                continue
+            if item.get("probe") not in PROBE_ACTIONS or not isinstance(item.get("with", {}), dict):
+                continue  # the schema says what is wrong with it
             action, params = _probe_action(item)
             out += validate_params(doc, action, params, (*at, "with"))
             out += _check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)

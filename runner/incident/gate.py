@@ -144,8 +144,14 @@ def pass_gate(
         return Passed(tuple(manual), changed, moment, verified=False, hold_s=0.0)
     with _Prober(policy, incident) as prober:
         results, moment = _hold(journal, incident, found.probes, prober, hold, interval, manual, actor, say, clock)
-    changed = resolve(journal, incident, actor, moment, verified=True,
-                      source=f"resolution gate ({_items(len(found.probes), 'check')} held {held(hold)})")
+    changed = resolve(
+        journal,
+        incident,
+        actor,
+        moment,
+        verified=True,
+        source=f"resolution gate ({_items(len(found.probes), 'check')} held {held(hold)})",
+    )
     return Passed((*manual, *results), changed, moment, verified=True, hold_s=hold)  # fmt: skip
 
 
@@ -210,8 +216,7 @@ def _hold(
                 _record(journal, incident, False, reason, hold, started, [*manual, *results], actor)
                 raise GateRefused(
                     f"{incident.id} is not resolved: {reason}",
-                    hint=f"once it is fixed, run `fireline incident resolve {incident.id}` again: the hold starts "
-                    "over",
+                    hint=f"once it is fixed, run `fireline incident resolve {incident.id}` again: the hold starts over",
                 )
             if round_start >= hold:
                 _record(journal, incident, True, "", hold, started, [*manual, *results], actor)

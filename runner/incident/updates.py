@@ -97,7 +97,7 @@ def post_update(
     cadence = request.next_update_s if request.next_update_s is not None else level.update_cadence_s
     next_at = None if request.status in FINISHED or cadence is None else moment + timedelta(seconds=cadence)
     if request.status is Status.RESOLVED:
-        changed = resolve(journal, incident, actor, moment)
+        changed = resolve(journal, incident, actor, moment, policy=policy)  # the gate of the policy given
     elif change_status(journal, incident, request.status, actor):
         changed = [f"status {incident.status} → {request.status}"]
     else:

@@ -102,7 +102,9 @@ def test_update_without_next_update_uses_the_policys_cadence_and_list_and_show_s
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = policy_in_force().severities["SEV2"]
-    write(tmp_path / "incident-policy.yaml", f"""\
+    write(
+        tmp_path / "incident-policy.yaml",
+        f"""\
 apiVersion: fireline/v1
 kind: IncidentPolicy
 severities:
@@ -114,7 +116,8 @@ severities:
     roles: []
     channels: []
     criteria: []
-""")
+""",
+    )
     monkeypatch.setenv("FIRELINE_POLICY", str(tmp_path / "incident-policy.yaml"))
     incident_id = cli("incident", "declare", "--title", "Checkout errors", "--sev", "SEV2").out.strip()
     before = datetime.now(UTC)

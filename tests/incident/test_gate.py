@@ -53,7 +53,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         status = self.health.answer(self.headers.get("Authorization") == f"Bearer {TOKEN}")
         body = b"ok" if status == 200 else b"unhealthy"
         self.send_response(status)
@@ -83,7 +83,9 @@ def service() -> Iterator[Service]:
 
 def _policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: Service, extra_checks: str = "") -> Path:
     monkeypatch.setenv("GATE_TOKEN", TOKEN)
-    path = write(tmp_path / "incident-policy.yaml", f"""\
+    path = write(
+        tmp_path / "incident-policy.yaml",
+        f"""\
 apiVersion: fireline/v1
 kind: IncidentPolicy
 secrets:
@@ -96,7 +98,8 @@ verification:
     interval: 1m
     checks:
       - {{name: checkout answers, probe: http.get, with: {{connection: web, url: /health}}, expect: {{status: 200}}}}
-{extra_checks}""")
+{extra_checks}""",
+    )
     monkeypatch.setenv("FIRELINE_POLICY", str(path))
     return path
 
@@ -271,7 +274,9 @@ def test_a_postgres_probe_checks_the_real_database_with_a_secret_dsn(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_db: str, postgres: Any
 ) -> None:
     monkeypatch.setenv("GATE_DSN", pg_db)
-    write(tmp_path / "incident-policy.yaml", """\
+    write(
+        tmp_path / "incident-policy.yaml",
+        """\
 apiVersion: fireline/v1
 kind: IncidentPolicy
 secrets:
@@ -285,7 +290,8 @@ verification:
         probe: postgres.query
         with: {connection: db, sql: "SELECT 1 FROM gate_state WHERE healthy"}
         expect: {rows: 1}
-""")
+""",
+    )
     monkeypatch.setenv("FIRELINE_POLICY", str(tmp_path / "incident-policy.yaml"))
     import psycopg
 
@@ -350,3 +356,46 @@ def test_bad_durations_are_usage_errors(cli: Any) -> None:
         assert done.code == 2 and done.err.startswith(f"error: {option}"), (option, value, done.err)
     assert _attempts(incident_id) == [] and load(open_journal(), incident_id).status == "investigating"
 
+
+def test_an_update_resolving_is_judged_by_the_policy_it_was_given(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: Service
+) -> None:
+    path = _policy(tmp_path, monkeypatch, service)
+    monkeypatch.delenv("FIRELINE_POLICY")
+    monkeypatch.chdir(tmp_path / "..")  # no ./incident-policy.yaml: only --policy names it
+    incident_id = _declare(cli)
+    refused = cli("incident", "update", incident_id, "--status", "resolved", "--summary", "fixed", "--policy",
+                  str(path))  # fmt: skip
+    assert refused.code == 1 and "verification checklist has 1 item(s)" in refused.err
+    assert load(open_journal(), incident_id).status == "investigating"
+
+
+def test_validate_reports_checklist_mistakes_with_their_position(cli: Any, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "incident-policy.yaml",
+        """\
+apiVersion: fireline/v1
+kind: IncidentPolicy
+connections:
+  db: {type: postgres, dsn: "postgresql://localhost/app"}
+verification:
+  SEV2:
+    hold: soon
+    checks:
+      - {name: a, probe: http.got, with: {url: "http://x"}}
+      - {name: b, probe: http.get, with: {url: "http://x"}, manual: "both at once"}
+      - {name: c, probe: postgres.query, with: {connection: dbs, sql: "SELECT 1"}}
+      - {name: d, probe: http.get, with: {url: "http://x", bogus: 1}}
+      - {name: d, manual: "a second d"}
+""",
+    )
+    done = cli("validate", str(path))
+    assert done.code == 1
+    where = f"{path}:"
+    for expected in ("7:11: verification.SEV2.hold: expected a duration",
+                     "9:26: verification.SEV2.checks[0].probe: 'http.got' is not one of",
+                     "10:9: verification.SEV2.checks[1]: needs exactly one of: probe, manual",
+                     "11:61: verification.SEV2.checks[2].with.connection: unknown connection 'dbs'",
+                     "12:60: verification.SEV2.checks[3].with.bogus: unknown field 'bogus'",
+                     "13:16: verification.SEV2.checks[4].name: duplicate item 'd'"):  # fmt: skip
+        assert where + expected in done.out + done.err, expected
