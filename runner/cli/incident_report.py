@@ -46,18 +46,19 @@ def report(incident_id: str, fmt: str, output: Path | None, policy: str | None) 
     criteria, changes}, started_at, resolved_at (null while ongoing),
     duration_s (up to generated_at while ongoing), roles, participants,
     summary {title, impact, systems, root_cause, resolution}, timeline [{at,
-    source, text, detail}], investigation {primary_cause, contributing_factors,
-    five_whys [{why, because}], root_cause_notes}, impact {user_impact,
-    systems, duration_s, ongoing, criteria, users_affected, revenue, tickets,
-    reported}, communications [{at, by, shape, status, summary, channels
-    [{channel, delivered (null: recorded only), recorded_only, kind, attempts,
-    tries, detail, at}]}], remediation {immediate, short_term, long_term},
-    postmortem (null: none) {path, status, problem, went_well,
-    could_be_improved, lessons}, action_items [{id, title, owner, due,
-    priority, type, status, overdue}], noted_actions, metrics {incident {ttd,
-    tta, ttm, ttr: {seconds, so_far_s}}, window {since, until, days,
-    drills_excluded, systems, count, open, severity, ttd, tta, ttm, ttr: {count,
-    mean, median, p90}, mtbf, corrections, not_counted}, definitions}.
+    source, text, detail}], investigation {primary_cause,
+    contributing_factors, five_whys [{why, because}], root_cause_notes},
+    impact {user_impact, systems, duration_s, ongoing, criteria,
+    users_affected, revenue, tickets, reported}, communications [{at, by,
+    shape, status, summary, channels [{channel, delivered (null: recorded
+    only), recorded_only, kind, attempts, tries, detail, at}]}], remediation
+    {immediate, short_term, long_term}, postmortem (null: none) {path,
+    status, problem, went_well, could_be_improved, lessons, renderings},
+    action_items [{id, title, owner, due, priority, type, status, overdue}],
+    noted_actions, metrics {incident {ttd, tta, ttm, ttr: {seconds,
+    so_far_s}}, window {since, until, days, drills_excluded, systems, count,
+    open, severity, ttd, tta, ttm, ttr: {count, mean, median, p90}, mtbf,
+    corrections, not_counted}, definitions}.
     Times are UTC ISO 8601 with Z; durations are seconds.
 
     \b

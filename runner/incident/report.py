@@ -212,6 +212,7 @@ class IncidentReport:
     remediation: Remediation
     postmortem: src.PostMortem | None
     postmortem_path: str
+    renderings: tuple[src.Rendering, ...]  # of the post-mortem (md, html, pdf), as the journal recorded them
     action_items: tuple[ActionItem, ...]
     noted_actions: tuple[Note, ...]
     notes: tuple[Note, ...]
@@ -294,6 +295,7 @@ def assemble(
         remediation=_remediation(steps, items, clock),
         postmortem=postmortem,
         postmortem_path=str(path),
+        renderings=tuple(src.renderings(stream)),
         action_items=items,
         noted_actions=tuple(n for n in notes if n.kind == NoteKind.ACTION),
         notes=notes,

@@ -168,6 +168,7 @@ def _postmortem(r: IncidentReport) -> dict[str, Any] | None:
         "went_well": list(pm.went_well),
         "could_be_improved": list(pm.went_wrong),
         "lessons": list(pm.lessons),
+        "renderings": [{"format": x.format, "path": x.path, "at": _time(x.at)} for x in r.renderings],
     }
 
 

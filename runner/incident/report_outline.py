@@ -342,11 +342,17 @@ def _postmortem(r: IncidentReport) -> Section:
     if pm.problem:
         return Section("postmortem", title, (Paragraph(
             f"The post-mortem at {plain(pm.path)} could not be used: {plain(pm.problem)}", quiet=True),))  # fmt: skip
-    blocks: list[Block] = [Facts((("Post-mortem", f"{plain(pm.path)} ({plain(pm.status)})"),))]
+    blocks: list[Block] = [Facts((("Post-mortem", f"{plain(pm.path)} ({plain(pm.status)})"), *_renderings(r)))]
     for heading, entries in (("What went well", pm.went_well), ("What could be improved", pm.went_wrong),
                              ("Lessons learned", pm.lessons)):  # fmt: skip
         blocks += [Subheading(heading), _list(entries, numbered=heading == "Lessons learned")]
     return Section("postmortem", title, tuple(blocks))
+
+
+def _renderings(r: IncidentReport) -> tuple[tuple[str, str], ...]:
+    if not r.renderings:
+        return (("Rendered", "not yet (fireline postmortem render)"),)
+    return (("Rendered", "; ".join(f"{plain(x.format)} {plain(x.path)} at {stamp(x.at)}" for x in r.renderings)),)
 
 
 def _action_items(r: IncidentReport) -> Section:

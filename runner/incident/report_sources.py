@@ -1,23 +1,33 @@
 """What the incident report reads besides the incident's own events: the deliveries of its status updates
 (runner.incident.delivery), its tracked action items (runner.incident.action_items) and its post-mortem file.
 
-Events of types this version may not know are read tolerantly (runner.journal.payloads' field readers): a
-missing or mistyped value becomes its default, never an error in a report.
+Each kind of event is read by its owner's module (tolerantly: a value a newer version wrote is skipped, not
+misread); the post-mortem file is validated as `fireline postmortem validate` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runner.document.diagnostics import DocumentInvalid
 from runner.incident.action_items import ActionItem, fold
 from runner.incident.delivery import DeliveryRecord, records
+from runner.incident.view import parse_utc
 from runner.journal.events import Event
 from runner.journal.payloads import opt_text, text
+from runner.postmortem.document import default_path, load
+from runner.postmortem.record import POSTMORTEM, Action, PostMortemRecorded
 
-POSTMORTEM = "incident.postmortem"
+
+@dataclass(frozen=True)
+class Rendering:
+    format: str
+    path: str
+    at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -67,26 +77,30 @@ def action_items(events: Sequence[Event]) -> list[ActionItem]:
 
 def postmortem_path(incident_id: str, events: Sequence[Event], cwd: Path) -> Path:
     """The YAML post-mortem the journal last recorded for the incident, else its default place."""
-    recorded = [
-        opt_text(e.data, "path")
-        for e in events
-        if e.type == POSTMORTEM and text(e.data, "format", "yaml") == "yaml" and opt_text(e.data, "path")
-    ]
-    if recorded and recorded[-1]:
-        path = Path(recorded[-1])
+    drafts = [p.path for p in _recorded(events) if p.format == "yaml" and p.path]
+    if drafts:
+        path = Path(drafts[-1])
         return path if path.is_absolute() else cwd / path
-    from runner.postmortem.document import default_path
-
     return cwd / default_path(incident_id)
+
+
+def renderings(events: Sequence[Event]) -> list[Rendering]:
+    """The post-mortem's renderings the journal recorded (md, html, pdf), oldest first."""
+    return [
+        Rendering(p.format, p.path, parse_utc(e.ts_wall))
+        for e, p in zip((e for e in events if e.type == POSTMORTEM), _recorded(events), strict=True)
+        if p.action == Action.RENDERED
+    ]
+
+
+def _recorded(events: Sequence[Event]) -> list[PostMortemRecorded]:
+    return [PostMortemRecorded.of(e) for e in events if e.type == POSTMORTEM]
 
 
 def read_postmortem(path: Path) -> PostMortem | None:
     """The post-mortem at `path`, validated as `fireline postmortem validate` does; None when there is none.
     A file that does not validate is reported by the report (its `problem`), not raised: the rest of the
     report is still worth having."""
-    from runner.document.diagnostics import DocumentInvalid
-    from runner.postmortem.document import load
-
     if not path.exists():
         return None
     try:

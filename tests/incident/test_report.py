@@ -328,8 +328,12 @@ def test_postmortem_action_items_and_deliveries_fill_their_sections(worked: str,
         "impact": {"users_affected": 1200, "tickets": 34, "revenue": None},
     })  # fmt: skip
 
+    rendered = cli("postmortem", "render", f"postmortems/{worked}.yaml", "--format", "md")
+    assert rendered.code == 0, rendered.err
+
     text = cli("incident", "report", worked).out
     assert max(columns(line) for line in text.splitlines()) <= 80
+    assert re.search(rf"Rendered: +md postmortems/{worked}\.md at 20", text)
     assert "Primary cause: The retry loop leaked pool connections" in text
     assert "1. No alert on pool saturation" in text
     assert "1. Why did checkout fail? The pool was exhausted" in text
@@ -355,6 +359,7 @@ def test_postmortem_action_items_and_deliveries_fill_their_sections(worked: str,
     assert [i["id"] for i in doc["remediation"]["short_term"]] == [f"{worked}-A1"]
     assert [i["id"] for i in doc["remediation"]["long_term"]] == [f"{worked}-A2", f"{worked}-A3"]
     assert doc["postmortem"]["status"] == "in-review" and doc["investigation"]["five_whys"][0]["because"]
+    assert [(x["format"], x["path"]) for x in doc["postmortem"]["renderings"]] == [("md", f"postmortems/{worked}.md")]
 
     md = cli("incident", "report", worked, "--format", "md").out
     assert f"| {worked}-A1 | HIGH | Alert on pool saturation | db-team |" in md and "not-started, OVERDUE |" in md
