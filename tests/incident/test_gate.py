@@ -142,7 +142,7 @@ def test_resolve_refuses_while_the_probe_fails_and_resolves_once_it_held_for_the
     # Resolved when the gate passed — after the last check of the hold — not when the command was typed.
     assert resolved.at >= typed + timedelta(seconds=2) and resolved.at >= service.health.seen[-1]
     assert resolved.source == "resolution gate (1 check held 2.0s)" and resolved.actor == "alice"
-    assert len(service.health.seen) >= 1 + 4  # the first check, then every 0.5 s until 2 s had passed
+    assert len(service.health.seen) >= 2  # the first check, and one once the hold had passed (more in between)
     first, last = _attempts(incident_id)
     assert (first.passed, last.passed, last.forced, last.hold_s) == (False, True, False, 2.0)
     assert [(c["name"], c["kind"], c["ok"]) for c in last.checks] == [("checkout answers", "probe", True)]
