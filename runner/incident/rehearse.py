@@ -465,12 +465,28 @@ class _Builder:
             word = next((w for w in rule.words if w in said), None)
             if word is None:
                 continue
-            connection = self._placeholder_connection(rule.connection)
-            params = {**rule.placeholders, "connection": connection, **rule.set}
+            connection = self._runbook_connection(rule.connection) or self._placeholder_connection(rule.connection)
+            params = {**rule.placeholders, **self._inputs_named(rule.keep), "connection": connection, **rule.set}
             self.todos.append(f"the fault {rule.fault} was chosen from the words {word!r} in the incident's "
                               "notes or updates: check its parameters")
             return _fault(rule, params)
         return None
+
+    def _runbook_connection(self, kind: str) -> str | None:
+        """The response runbook's connection of type `kind`, copied (None: it has none, or it cannot be)."""
+        run = self.evidence.response
+        if run is None:
+            return None
+        for name, spec in _as_map((run.runbook_data or {}).get("connections")).items():
+            if isinstance(spec, dict) and spec.get("type") == kind:
+                return self._connection_of(run, name)
+        return None
+
+    def _inputs_named(self, names: Iterable[str]) -> dict[str, Any]:
+        """The response run's inputs named like a fault's parameters (deployment, namespace, flag), as it ran."""
+        run = self.evidence.response
+        found = {n: run.inputs[n] for n in names if run is not None and n in run.inputs and n != "connection"}
+        return {n: v for n, v in found.items() if isinstance(v, str) and _given(v) and not _holds_mask(v)}
 
     def _placeholder_connection(self, kind: str) -> str:
         for name, spec in self.connections.items():

@@ -256,6 +256,31 @@ def test_a_rollback_told_in_words_picks_the_bad_rollout_fault_with_placeholders(
     assert "rolled back" in data["metadata"]["description"]
 
 
+def test_a_rollback_told_in_words_takes_the_response_run_s_cluster_and_deployment(cli: CliRunner, lab: Lab,
+                                                                                  tmp_path: Path) -> None:
+    incident = declare(cli, "Checkout 500s after release 41")
+    # The rollback runbook finds the rollout healthy (the lab's is) and changes nothing; people rolled back by hand.
+    run = cli("run", str(REPO / "runbooks" / "rollback-bad-deploy.yaml"), "--incident", incident,
+              "-i", "deployment=checkout", "-i", "namespace=demo", "-i", "detect_timeout=5s")
+    assert run.code == 0, run.out + run.err
+    assert cli("incident", "note", incident, "Rolled back checkout by hand to release 40").code == 0
+
+    data = rehearse(cli, incident, tmp_path / "scenarios" / "rehearse.yaml")
+    assert data["faults"][0]["action"] == "kubernetes.bad_rollout"
+    assert data["faults"][0]["with"] == {"deployment": "checkout", "namespace": "demo", "connection": "cluster"}
+    # The rollout check the runbook made is the probe, on the runbook's own connection and its inputs.
+    assert data["steady_state"]["probes"] == [{"id": "detect", "probe": "kubernetes", "timeout": "5s", "with": {
+        "connection": "cluster", "deployment": "checkout", "condition": "rolled_out"}}]
+    assert data["connections"]["cluster"]["namespace"] == "{{ inputs.namespace }}"
+    assert data["inputs"]["namespace"]["default"] == "demo"
+    response = dict(data["response"])
+    used = tmp_path / "scenarios" / response.pop("runbook")
+    assert used.resolve() == REPO / "runbooks" / "rollback-bad-deploy.yaml"
+    assert response == {"mode": "runbook",
+                        "inputs": {"deployment": "checkout", "namespace": "demo", "detect_timeout": "5s"}}
+    assert "TODO: the fault kubernetes.bad_rollout was chosen from the words" in data["metadata"]["description"]
+
+
 def test_alerts_that_fired_become_prometheus_probes_and_detection_signals(cli: CliRunner, tmp_path: Path) -> None:
     incident = declare(cli, "Database full")
     alert = {"alertname": 'Disk"Full\\', "labels": {"alertname": 'Disk"Full\\', "severity": "critical"},
