@@ -110,3 +110,23 @@ def test_a_real_alertmanager_alert_opens_one_incident_and_the_group_attaches(tmp
     timeline = _timeline(incident.id, tmp_path)
     assert "alert resolved (received: Alertmanager receiver test): PostgresTooManyConnections (2 resolved)" in timeline
     assert "POST /alerts 200 firing declared" in intake.log()
+
+
+def test_alertmanager_sends_the_token_the_policy_requires(tmp_path: Path) -> None:
+    """The README's Alertmanager configuration: `http_config.authorization` carries the intake's bearer token."""
+    import yaml
+
+    token = "alertmanager-to-fireline-token"
+    write(tmp_path / "incident-policy.yaml", "secrets:\n  TOKEN: {from: env, name: TEST_INTAKE_TOKEN}\n"
+          "intake:\n  token: {secret: TOKEN}\n")  # fmt: skip
+    with Intake(tmp_path, env={"TEST_INTAKE_TOKEN": token}) as intake, start_alertmanager(tmp_path) as am:
+        config = yaml.safe_load(am.config_path.read_text())
+        webhook = {"url": intake.url, "send_resolved": True, "http_config": {"authorization": {"credentials": token}}}
+        config["receivers"] = [{"name": "test", "webhook_configs": [webhook]}]
+        am.config_path.write_text(yaml.safe_dump(config))
+        request_json("POST", f"{am.url}/-/reload")
+        _push(am.url, ["db-1"], ends_in=timedelta(minutes=10))
+        found = wait_for(_incidents, "an incident declared through the token", timeout=60)
+        assert len(found) == 1
+        assert intake.stop() == 0
+    assert token not in intake.log() and "POST /alerts 200 firing declared" in intake.log()

@@ -171,3 +171,40 @@ def test_run_reads_plans_the_best_runbook_at_once(tmp_path: Path) -> None:
     assert "said = connections on db-1: 95" in text  # the read's output, on the incident's timeline
     assert "restart: would-change" in text and "plan done: 1 read, 1 would-change" in text  # only planned
     assert "planned runbook db-connection-exhaustion" in server.log()
+
+
+def test_an_internal_error_is_a_500_without_details_and_logged_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real part fails this way on purpose: the decision is replaced by one that raises an error of fireline's
+    own (a bug), whose message holds a secret."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from runner.incident import intake_server
+    from runner.incident.intake import IntakeSettings
+    from runner.secrets import Redactor
+
+    redactor = Redactor()
+    redactor.add("s3cret-in-the-error")
+    lines: list[str] = []
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the store said s3cret-in-the-error")
+
+    monkeypatch.setattr(intake_server.intake, "receive", broken)
+    config = intake_server.Config(intake_server.Listen("127.0.0.1", 0), IntakeSettings(), redactor=redactor)
+
+    async def post() -> tuple[int, str]:
+        receiver = intake_server.Receiver(config, open_journal(), lines.append)
+        async with TestClient(TestServer(intake_server.application(receiver))) as client:
+            answer = await client.post("/alerts", json=notification())
+            status, body = answer.status, await answer.text()
+        await receiver.stop()
+        return status, body
+
+    status, body = asyncio.run(post())
+    assert (status, body) == (500, '{"error": "internal error"}')
+    log = "\n".join(lines)
+    assert "RuntimeError: the store said ***" in log and "s3cret-in-the-error" not in log
+    assert " POST /alerts 500 internal error" in log
+    assert _nothing_written()
