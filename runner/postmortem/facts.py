@@ -99,6 +99,11 @@ def _intervals(e: Evidence) -> Judged:
             if which is not Interval.TTR and e.facts.resolved and which is not Interval.TTD:
                 wrong.append(f"No {word} was recorded: the {which.long_name} is unknown")
             continue
+        if which is Interval.TTD and seconds == 0:
+            # Declared without --started-at: the impact start is the declaration itself, detection not measured.
+            wrong.append("The impact start was recorded as the moment of the declaration: the time to detect was "
+                         "not measured (give --started-at when declaring, or `fireline incident correct`)")
+            continue
         if seconds < 0:
             wrong.append(f"The {which.long_name} is negative ({spoken(-seconds)} before the impact started): "
                          "the milestone times need a correction")  # fmt: skip

@@ -58,6 +58,9 @@ def test_missing_and_negative_intervals_are_said_not_hidden() -> None:
     _, wrong = judge(_evidence({Milestone.STARTED: 0, Milestone.DETECTED: -4, Milestone.RESOLVED: 30}))
     assert any(w.startswith("The time to detect is negative (4 minutes before") for w in wrong)
     assert "No acknowledgement was recorded: the time to acknowledge is unknown" in wrong
+    well, wrong = judge(_evidence({Milestone.STARTED: 0, Milestone.DETECTED: 0}))
+    assert not any("detection" in w for w in well)  # declared without an impact start: nothing to praise
+    assert any(w.startswith("The impact start was recorded as the moment of the declaration") for w in wrong)
 
 
 def test_status_updates_on_and_off_cadence() -> None:
