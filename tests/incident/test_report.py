@@ -145,10 +145,10 @@ def test_markdown_json_html_and_pdf_agree_with_the_journal(worked: str, cli: Any
     pdf = tmp_path / "report.pdf"
     assert cli("incident", "report", worked, "--format", "pdf", "-o", str(pdf)).code == 0
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    _pdf_page_one(pdf, tmp_path)
+    _pdf_page_one(pdf, tmp_path, _z(times[Milestone.STARTED]))
 
 
-def _pdf_page_one(pdf: Path, tmp_path: Path) -> None:
+def _pdf_page_one(pdf: Path, tmp_path: Path, started: str) -> None:
     """Page 1 rendered by poppler: an image with ink on it, and the title in its text."""
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) not installed")
@@ -160,6 +160,7 @@ def _pdf_page_one(pdf: Path, tmp_path: Path) -> None:
         text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
                               check=True, timeout=60).stdout  # fmt: skip
         assert "Incident Response Analysis" in text
+        assert started in text  # the recorded start, on the first page
 
 
 def test_an_unknown_incident_is_a_usage_error_with_a_hint(fireline_home: Path, cli: Any) -> None:
@@ -433,3 +434,19 @@ def test_deliveries_to_real_channels_are_the_communication_log(
     assert [(c["channel"], c["delivered"], c["attempts"]) for c in update["channels"]] == [
         ("incidents", True, 1), ("audit", False, 2)]  # fmt: skip
     assert SLACK_TOKEN not in json.dumps(doc)
+
+
+def test_a_drill_is_reported_and_left_out_of_the_windows_numbers(fireline_home: Path, cli: Any) -> None:
+    from runner.incident.model import IncidentType
+
+    journal = open_journal()
+    real = declare(journal, Declaration("Checkout down", Severity.SEV2, systems=("checkout",)), "lead")
+    drill = declare(journal, Declaration("Drill: checkout down", Severity.SEV2, IncidentType.DRILL,
+                                         drill_of="gd-20261204-101500-ab12"), "lead")  # fmt: skip
+    text = " ".join(cli("incident", "report", drill).out.split())
+    assert "Type: drill (a drill of game day gd-20261204-101500-ab12)" in text
+    assert "Drills (game days) are left out, this one included." in text
+    doc = json.loads(cli("incident", "report", drill, "--format", "json").out)
+    assert doc["metrics"]["window"]["count"] == 1  # the real incident only
+    assert doc["metrics"]["window"]["severity"]["SEV2"] == 1
+    assert json.loads(cli("incident", "report", real, "--format", "json").out)["drill_of"] is None
