@@ -309,9 +309,9 @@ def test_postmortem_action_items_and_deliveries_fill_their_sections(worked: str,
             "update_seq": first.seq, "channel": channel, "kind": kind, "ok": ok, "attempts": attempts,
             "detail": detail, "external_id": None})  # fmt: skip
     today = datetime.now(UTC).date()
-    items = (("Alert on pool saturation", "db-team", today - timedelta(days=1), "high"),
-             ("Fix the retry loop's leak", "payments", today + timedelta(days=30), "medium"))  # fmt: skip
-    for title, owner, due, priority in items:
+    planned = (("Alert on pool saturation", "db-team", today - timedelta(days=1), "high"),
+               ("Fix the retry loop's leak", "payments", today + timedelta(days=30), "medium"))  # fmt: skip
+    for title, owner, due, priority in planned:
         added = cli("actions", "add", worked, title, "--owner", owner, "--due", due.isoformat(), "--priority", priority)
         assert added.code == 0, added.err
     later = (today + timedelta(days=60)).isoformat()
