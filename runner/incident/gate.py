@@ -27,10 +27,10 @@ from runner.incident.store import append, iso
 from runner.incident.times import utc
 from runner.incident.view import Incident
 from runner.journal.payloads import Payload, event_payload, flag, number, text
-from runner.policy import Policy, secret_refs
 
 if TYPE_CHECKING:
     from runner.journal.store import Journal
+    from runner.policy import Policy
 
 VERIFICATION = "incident.verification"
 _SECRET_NAME = re.compile(r"secrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]\s*\])")
@@ -268,6 +268,7 @@ class _Prober:
 
     def __init__(self, policy: Policy, incident: Incident) -> None:
         from runner.engine.context import Connections, RunScope
+        from runner.policy import secret_refs
         from runner.secrets import Redactor, resolve_secrets
 
         declared = dict(policy.data.get("connections") or {})
