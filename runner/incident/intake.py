@@ -379,6 +379,13 @@ def receive(
                 return Decision(Outcome.IGNORED, group.incident_id if group else None,
                                 why="resolved alerts of a group with no open incident")  # fmt: skip
             return _attach(journal, group.incident_id, notification, actor)
+        if (
+            group is not None
+            and group.status == Status.RESOLVED
+            and _still_firing(journal, group.incident_id, notification)
+        ):
+            # The alerts it resolved with kept firing (Alertmanager repeats them): the same firing, not a new one.
+            return _attach(journal, group.incident_id, notification, actor)
         previous = group.incident_id if group else None
         incident_id = _declare(journal, notification, settings, actor, previous, now or datetime.now(UTC))
         if incident_id is not None:
@@ -396,6 +403,20 @@ def _attach(journal: Journal, incident_id: str, notification: Notification, acto
         return Decision(Outcome.IGNORED, incident_id, why=f"{incident_id} is closed")
     append(journal, incident_id, alert_payload(notification), actor)
     return Decision(Outcome.ATTACHED, incident_id)
+
+
+def _still_firing(journal: Journal, incident_id: str, notification: Notification) -> bool:
+    """Whether every firing alert of `notification` was recorded on the incident already (the same alert, the
+    same start): nothing started firing since."""
+    seen = {
+        (str(alert.get("fingerprint") or ""), str(alert.get("starts_at") or ""))
+        for event in journal.events(incident_id, (ALERT,))
+        for alert in IncidentAlert.of(event).alerts
+    }
+    firing = [a for a in notification.alerts if a.status is AlertStatus.FIRING]
+    return bool(firing) and all(
+        bool(a.fingerprint) and (a.fingerprint, iso(a.starts_at) if a.starts_at else "") in seen for a in firing
+    )
 
 
 def _declare(

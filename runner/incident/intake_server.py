@@ -273,10 +273,10 @@ def application(receiver: Receiver) -> web.Application:
 
 async def _serve(config: Config, journal: Journal, ready: Callable[[str], None]) -> None:
     receiver = Receiver(config, journal, lambda line: print(line, file=sys.stderr, flush=True))
-    runner = web.AppRunner(application(receiver), access_log=None, handle_signals=False)
+    runner = web.AppRunner(application(receiver), access_log=None, handle_signals=False, shutdown_timeout=10.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.listen.host, config.listen.port, shutdown_timeout=10.0)
+        site = web.TCPSite(runner, config.listen.host, config.listen.port)
         try:
             await site.start()
         except OSError as exc:

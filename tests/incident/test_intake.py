@@ -237,6 +237,25 @@ def test_a_group_firing_after_its_incident_is_over_opens_a_new_one_naming_it(jou
     assert notes == ["alert group fired again after INC-2026-001 was over: this is a new incident (see INC-2026-001)"]
 
 
+def test_alerts_still_firing_after_the_resolution_do_not_open_a_new_incident(journal: Journal) -> None:
+    """Resolved by the gate while Alertmanager still has the alert firing: its repeats (and the group's other
+    changes) are the same firing, noted on the resolved incident, until an alert starts firing anew."""
+    from runner.incident.lifecycle import resolve
+
+    intake.receive(journal, parsed(notification()), IntakeSettings(), now=NOW)
+    resolve(journal, load(journal, "INC-2026-001"), "responder")
+    repeat = intake.receive(journal, parsed(notification()), IntakeSettings(), now=NOW)
+    assert (repeat.outcome, repeat.incident_id) == (Outcome.REPEATED, "INC-2026-001")
+    changed = intake.receive(
+        journal, parsed(notification(alert(), alert("resolved", instance="db-9"))), IntakeSettings()
+    )
+    assert (changed.outcome, changed.incident_id) == (Outcome.ATTACHED, "INC-2026-001")
+    assert [row.id for row in journal.incidents()] == ["INC-2026-001"]
+    assert load(journal, "INC-2026-001").status is Status.RESOLVED
+    anew = intake.receive(journal, parsed(notification(alert(), alert(instance="db-2"))), IntakeSettings(), now=NOW)
+    assert (anew.outcome, anew.incident_id) == (Outcome.DECLARED, "INC-2026-002")
+
+
 def test_resolved_alerts_without_an_incident_write_nothing(journal: Journal) -> None:
     decision = intake.receive(journal, parsed(notification(alert("resolved"), status="resolved")), IntakeSettings())
     assert decision.outcome is Outcome.IGNORED and decision.incident_id is None

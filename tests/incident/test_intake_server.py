@@ -208,3 +208,15 @@ def test_an_internal_error_is_a_500_without_details_and_logged_redacted(monkeypa
     assert "RuntimeError: the store said ***" in log and "s3cret-in-the-error" not in log
     assert " POST /alerts 500 internal error" in log
     assert _nothing_written()
+
+
+def test_a_port_in_use_is_said_plainly(cli: Any) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("incident", "intake", "--listen", f"127.0.0.1:{port}")
+    assert result.code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.err
+    assert "Traceback" not in result.err
