@@ -10,7 +10,7 @@ from runner.document.runbook import check_runbook
 from runner.document.schemas import did_you_mean
 from runner.document.yamlsource import load_document
 
-KINDS = ("Runbook", "GameDay", "IncidentPolicy")
+KINDS = ("Runbook", "GameDay", "IncidentPolicy", "PostMortem")
 
 
 def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
@@ -23,6 +23,10 @@ def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
 
     if is_policy(path, kind):
         problems, kind = check_policy(doc), "IncidentPolicy"
+    elif kind == "PostMortem":
+        from runner.postmortem.document import check_parsed  # post-mortems validate here too
+
+        problems = check_parsed(doc)
     elif kind == "GameDay":
         from runner.document.gameday import check_gameday
 

@@ -90,6 +90,12 @@ def read(path: Path, display_name: str | None = None) -> Document:
     return doc
 
 
+def check_parsed(doc: Document) -> list[Diagnostic]:
+    """`check` for a document loaded by the generic loader (`fireline validate`): dates turned to text first."""
+    doc.data = plain(doc.data)
+    return check(doc)
+
+
 def check(doc: Document) -> list[Diagnostic]:
     """Every problem of a parsed post-mortem: the schema's, then what a schema cannot say."""
     problems = validate_structure(doc, SCHEMA)

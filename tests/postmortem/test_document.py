@@ -134,3 +134,12 @@ def test_what_is_written_loads_back_the_same_and_keeps_the_mode(tmp_path: Path) 
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert [p.name for p in out.parent.iterdir()] == ["out.yaml"]  # no temporary file left behind
     assert document.default_path(" inc-2026-001 ") == Path("postmortems/INC-2026-001.yaml")
+
+
+def test_fireline_validate_checks_post_mortems_like_runbooks(tmp_path: Path, cli: Any) -> None:
+    good = write(tmp_path / "good.yaml", VALID)
+    bad = write(tmp_path / "bad.yaml", VALID.replace("priority: high", "priority: urgent"))
+    checked = cli("validate", str(good), str(bad))
+    assert checked.code == 1
+    assert f"{bad}:10:75: action_items[0].priority: 'urgent' is not one of: high, medium, low" in checked.out
+    assert str(good) not in checked.out and "2 file(s) checked: 1 invalid, 1 error(s)" in checked.out
