@@ -493,7 +493,7 @@ def resolve(
     except KeyboardInterrupt:
         from runner.cli import Interrupted
 
-        click.echo(f"interrupted: {found.id} is not resolved; the attempt is on its timeline", err=True)
+        click.echo(f"interrupted: {found.id} is not resolved (an interrupted hold is on its timeline)", err=True)
         raise Interrupted() from None
     for result in passed.results:
         click.echo(f"  ok  {result.kind} {result.name}: {result.detail}")

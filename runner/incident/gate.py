@@ -23,7 +23,7 @@ from runner.durations import format_duration
 from runner.errors import FirelineError, UsageError
 from runner.incident.checklist import Check, CheckKind, Checklist, checklist
 from runner.incident.lifecycle import require_open, resolve
-from runner.incident.store import append, iso
+from runner.incident.store import append, iso, load
 from runner.incident.times import utc
 from runner.incident.view import Incident
 from runner.journal.payloads import Payload, event_payload, flag, number, text
@@ -146,7 +146,7 @@ def pass_gate(
         results, moment = _hold(journal, incident, found.probes, prober, hold, interval, manual, actor, say, clock)
     changed = resolve(
         journal,
-        incident,
+        load(journal, incident.id),  # as it stands after the hold (others may have acted meanwhile)
         actor,
         moment,
         verified=True,
