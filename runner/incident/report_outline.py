@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from runner import __version__
+from runner.durations import parse_duration
 from runner.incident import metrics as m
 from runner.incident import report_sources as src
 from runner.incident.action_items import ActionItem
@@ -185,7 +186,7 @@ def _severity(r: IncidentReport) -> Section:
         blocks.append(Paragraph("Set directly when declared (--sev), not assessed from criteria.", quiet=True))
     targets = []
     if s.response_target:
-        targets.append(("Response target", plain(s.response_target)))
+        targets.append(("Response target", plain(s.response_target) + _response_kept(r)))
     if s.update_cadence:
         targets.append(("Status updates", "none due" if s.update_cadence == "none" else f"every {s.update_cadence}"))
     if targets:
@@ -197,6 +198,19 @@ def _severity(r: IncidentReport) -> Section:
             + (f": {plain(c.reason)}" if c.reason else "") for c in s.changes
         )))  # fmt: skip
     return Section("severity", "Severity classification", tuple(blocks))
+
+
+def _response_kept(r: IncidentReport) -> str:
+    """Whether the acknowledgement came within the severity's response target (when the target is a
+    duration: "immediately" and "next business day" are not measured)."""
+    tta = next((v.seconds for v in r.metrics.intervals if v.which is m.Interval.TTA), None)
+    try:
+        target = parse_duration(r.severity.response_target)
+    except ValueError:
+        return ""
+    if tta is None:
+        return " (no acknowledgement recorded)"
+    return f" (acknowledged after {span(tta)}: {'met' if tta <= target else 'MISSED'})"
 
 
 def _timeline(r: IncidentReport) -> Section:

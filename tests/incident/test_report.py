@@ -91,6 +91,7 @@ def test_text_shows_every_section_with_the_recorded_times(worked: str, cli: Any)
     assert re.search(rf"Resolution time: +{_z(times[Milestone.RESOLVED])}", out)
     assert re.search(r"Duration: +10m0\ds", out)
     assert "SEV2 (high)" in out and "multiple customers are affected and there is no workaround" in out
+    assert re.search(r"Response target: +15m \(acknowledged after 10m0\ds: met\)", out)
     assert "Root cause:" in out and "pool exhausted by a leak in the retry loop" in out
     assert "Resolution:       restarted; pool healthy" in out
     assert "restart: succeeded" in out  # the linked run's steps are on the timeline
