@@ -399,3 +399,27 @@ verification:
                      "12:60: verification.SEV2.checks[3].with.bogus: unknown field 'bogus'",
                      "13:16: verification.SEV2.checks[4].name: duplicate item 'd'"):  # fmt: skip
         assert where + expected in done.out + done.err, expected
+
+
+def test_a_resolution_made_by_someone_else_during_the_hold_is_not_recorded_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: Service, cli: Any
+) -> None:
+    from runner.incident import events as iev
+    from runner.incident.gate import force_past
+
+    policy = load_policy(_policy(tmp_path, monkeypatch, service))
+    incident_id = _declare(cli)
+    journal = open_journal()
+    elapsed = [0.0]
+
+    def sleep(seconds: float) -> None:  # while the gate waits, someone forces the resolution
+        if elapsed[0] == 0.0:
+            force_past(journal, load(journal, incident_id), "rollback finished", "bob")
+        elapsed[0] += seconds
+
+    clock = Clock(now=lambda: datetime(2026, 12, 4, 10, 0, tzinfo=UTC) + timedelta(seconds=elapsed[0]),
+                  monotonic=lambda: elapsed[0], sleep=sleep)  # fmt: skip
+    passed = pass_gate(journal, load(journal, incident_id), policy, GateRequest(hold_s=60), "alice", print, clock)
+    assert passed.changed == []
+    changes = [e for e in journal.events(incident_id) if e.type == iev.STATUS_CHANGED]
+    assert [(e.data["new"], e.actor) for e in changes] == [("resolved", "bob")]
