@@ -108,10 +108,10 @@ def test_a_configured_token_is_required_and_never_logged(tmp_path: Path, stop_wi
     assert TOKEN not in server.log() and "401" in server.log()
 
 
-def test_a_token_naming_no_secret_is_a_usage_error(tmp_path: Path, cli: Any) -> None:
+def test_a_token_naming_no_secret_is_refused_where_it_is_written(tmp_path: Path, cli: Any) -> None:
     write(tmp_path / "p.yaml", "intake:\n  token: {secret: NOWHERE}\n")
     result = cli("incident", "intake", "--listen", "127.0.0.1:0", "--policy", str(tmp_path / "p.yaml"))
-    assert result.code == 2 and "NOWHERE" in result.err
+    assert result.code == 1 and "p.yaml:2:19: intake.token.secret: secret 'NOWHERE' is not defined" in result.err
 
 
 def test_a_missing_token_value_stops_the_start(tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:

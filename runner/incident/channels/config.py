@@ -81,13 +81,14 @@ def _seconds(value: Any, default: float) -> float:
 
 
 def secret_problems(doc: Document) -> list[Diagnostic]:
-    """Every `{secret: NAME}` under `channels:` whose NAME `secrets:` does not define (reported with the
+    """Every `{secret: NAME}` under `channels:` or `intake:` whose NAME `secrets:` does not define (reported with the
     schema's problems, so the document may be malformed anywhere)."""
     data = doc.data if isinstance(doc.data, Mapping) else {}
     secrets = data.get("secrets")
     defined = {str(k) for k in secrets} if isinstance(secrets, Mapping) else set()
     problems = []
-    for path, name in _secret_names(data.get("channels"), ("channels",)):
+    found = [found for section in ("channels", "intake") for found in _secret_names(data.get(section), (section,))]
+    for path, name in found:  # intake: its bearer token (runner.incident.intake)
         if name not in defined:
             hint = f"define it under secrets: ({', '.join(sorted(defined))})" if defined else "define it under secrets:"
             problems.append(doc.diagnostic((*path, "secret"), f"secret {name!r} is not defined under secrets:", hint))
