@@ -320,3 +320,15 @@ def test_matching_runbooks_are_suggested_on_the_timeline(journal: Journal, tmp_p
     said = "suggested runbook db-connection-exhaustion (alert PostgresTooManyConnections; meant for SEV1): fireline run"
     assert said in text
     assert "--incident INC-2026-001 -i service=checkout -i instance=db-1 -i namespace=…" in text
+
+
+def test_validate_reports_intake_mistakes_where_they_are(tmp_path: Path, cli: Any) -> None:
+    policy = write(
+        tmp_path / "incident-policy.yaml",
+        "intake:\n  severities: {critical: SEV9}\n  default_severity: high\n  run_reads: sometimes\n  extra: 1\n",
+    )
+    result = cli("validate", str(policy))
+    assert result.code == 1
+    for where in ("2:26: intake.severities.critical", "3:21: intake.default_severity", "4:14: intake.run_reads",
+                  "5:3: intake.extra"):  # fmt: skip
+        assert f"incident-policy.yaml:{where}" in result.out + result.err
