@@ -205,7 +205,6 @@ def _hold(
         f"{held(interval)} until they have held for {held(hold)}" +
         (f" (at {utc(_after(started, hold))} at the earliest)" if hold > 0 else ""))  # fmt: skip
     results: list[CheckResult] = []
-    rounds = 0
     try:
         while True:
             round_start = clock.monotonic() - begin
@@ -223,10 +222,11 @@ def _hold(
                 moment = clock.now()  # the gate passed; its record comes first on the timeline
                 say(f"  {_clock(moment)}  {_all_pass(len(results))}; held {held(round_start)}: the gate passed")
                 return results, moment
-            rounds += 1
             say(f"  {_clock(clock.now())}  {_all_pass(len(results))}; held {held(round_start)} of {held(hold)}, "
                 f"{held(hold - round_start)} to go")  # fmt: skip
-            _sleep_until(clock, begin + min(rounds * interval, hold))
+            # The next round an interval after this one began (a slow round is not followed by a burst of
+            # catching up), and the last one when the hold ends.
+            _sleep_until(clock, begin + min(round_start + interval, hold))
     except KeyboardInterrupt:
         so_far = held(clock.monotonic() - begin)
         _record(journal, incident, False, f"interrupted after {so_far} of the {held(hold)} hold", hold,
@@ -235,7 +235,7 @@ def _hold(
 
 
 def _sleep_until(clock: Clock, deadline: float) -> None:
-    """Sleep until the monotonic `deadline` (a late round is not followed by a burst of catching up)."""
+    """Sleep until the monotonic `deadline` (time.sleep may return a little early after a signal)."""
     while (left := deadline - clock.monotonic()) > 0:
         clock.sleep(left)
 

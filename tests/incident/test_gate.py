@@ -423,3 +423,26 @@ def test_a_resolution_made_by_someone_else_during_the_hold_is_not_recorded_twice
     assert passed.changed == []
     changes = [e for e in journal.events(incident_id) if e.type == iev.STATUS_CHANGED]
     assert [(e.data["new"], e.actor) for e in changes] == [("resolved", "bob")]
+
+
+def test_a_slow_check_is_not_followed_by_a_burst_of_checks_catching_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: Service, cli: Any
+) -> None:
+    policy = load_policy(_policy(tmp_path, monkeypatch, service))  # a 10-minute hold, checked every minute
+    incident_id = _declare(cli)
+    elapsed = [0.0]
+    clock = Clock(now=lambda: datetime(2026, 12, 4, 10, 0, tzinfo=UTC) + timedelta(seconds=elapsed[0]),
+                  monotonic=lambda: elapsed[0], sleep=lambda s: elapsed.__setitem__(0, elapsed[0] + s))  # fmt: skip
+    original = service.health.answer
+
+    def answer(authorized: bool) -> int:  # the first answer takes 2m30s; the others come at once
+        if not service.health.seen:
+            elapsed[0] += 150
+        return original(authorized)
+
+    monkeypatch.setattr(service.health, "answer", answer)
+    journal = open_journal()
+    said: list[str] = []
+    pass_gate(journal, load(journal, incident_id), policy, GateRequest(), "alice", said.append, clock)
+    rounds = [line.split("held ")[1].split(" ")[0].rstrip(":,") for line in said if "held" in line and "UTC  " in line]
+    assert rounds == ["0s", "2m30s", "3m30s", "4m30s", "5m30s", "6m30s", "7m30s", "8m30s", "9m30s", "10m00s"]
