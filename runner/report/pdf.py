@@ -36,6 +36,8 @@ REGULAR, BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
 FAMILY = "DejaVu"
 # A table row taller than a page cannot be laid out: a cell's text is cut (with "…") past this many lines.
 CELL_LINES = 35
+SHORT_CELL = 100  # characters: fewer lines than CELL_LINES in any column (3+ glyphs wide), not measured
+MIN_COLUMN_MM = 10.0
 PARAGRAPH_LIMIT = 20_000
 
 
@@ -192,7 +194,7 @@ def _table(pdf: FPDF, block: Table) -> None:
     columns = max([len(block.headers), *(len(row) for row in block.rows)], default=0)
     if columns == 0:
         return
-    widths = _widths(block.widths, columns)
+    widths = _widths(block.widths, columns, pdf.epw)
     column_mm = [pdf.epw * w / sum(widths) - 2.4 for w in widths]  # less the cell's padding
     pdf.set_font(FAMILY, "", 8.5)
     pdf.set_text_color(33, 33, 33)
@@ -207,15 +209,20 @@ def _table(pdf: FPDF, block: Table) -> None:
                 cells.cell(fit(pdf, printable(clean(text, PARAGRAPH_LIMIT)), column_mm[index]))
 
 
-def _widths(given: Sequence[float] | None, columns: int) -> tuple[float, ...]:
+def _widths(given: Sequence[float] | None, columns: int, page_mm: float) -> tuple[float, ...]:
+    """Relative column widths, none narrower than MIN_COLUMN_MM (a column of one glyph breaks every word)."""
     if given is None or len(given) != columns or any(w <= 0 for w in given):
         return tuple(1.0 for _ in range(columns))
-    return tuple(float(w) for w in given)
+    total = float(sum(given))
+    least = total * min(MIN_COLUMN_MM / page_mm, 1.0 / columns)
+    return tuple(max(float(w), least) for w in given)
 
 
 def fit(pdf: FPDF, text: str, column_mm: float) -> str:
     """`text` cut (with "…") to the CELL_LINES lines it takes, wrapped in the current font, in a column
     `column_mm` wide."""
+    if len(text) <= SHORT_CELL and text.count("\n") < CELL_LINES:
+        return text  # fits whatever the column: not worth laying out twice
     lines = pdf.multi_cell(column_mm, 4.4, text, dry_run=True, output="LINES")
     if not isinstance(lines, list) or len(lines) <= CELL_LINES:
         return text

@@ -65,6 +65,7 @@ def test_hostile_text_never_breaks_the_layout(tmp_path: Path) -> None:
     document = Document(hostile, hostile, (
         Section(hostile, (Paragraph(hostile), Bullets((hostile,), numbered=True),
                           Table(("a", "b"), (("line\n" * 400, "W " * 4000),), (1, 12)),
+                          Table(("a", "b"), (("W" * 99, "x"),), (1, 1000)),  # a column too narrow is widened
                           Table((), ()))),
     ))  # fmt: skip
     pdf = to_pdf(document)
