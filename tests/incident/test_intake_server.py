@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import signal
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,12 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(tmp_path: Path) -> None:
         assert status == 404
         assert _nothing_written()
         assert server.post(notification()) == (200, {"outcome": "declared", "incident": _first_id()})
+        with urllib.request.urlopen(server.url.replace("/alerts", "/healthz"), timeout=30) as health:
+            assert health.status == 200  # for a load balancer's or Kubernetes' probe
         assert server.stop() == 0
     requests = [line for line in server.log().splitlines() if " POST /" in line]
     assert len(requests) == 12  # one line per request
+    assert sum(1 for line in server.log().splitlines() if " GET /healthz 200" in line) == 1
     assert "Traceback" not in server.log()
 
 
