@@ -7,6 +7,7 @@ reported as ongoing."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from runner.incident.model import Milestone, Severity
 from runner.incident.report_json import KEYS
 from runner.incident.report_text import columns
 from runner.journal.store import open_journal
+from tests.command import FIRELINE
 from tests.conftest import write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -451,3 +453,17 @@ def test_a_drill_is_reported_and_left_out_of_the_windows_numbers(fireline_home: 
     assert doc["metrics"]["window"]["count"] == 1  # the real incident only
     assert doc["metrics"]["window"]["severity"]["SEV2"] == 1
     assert json.loads(cli("incident", "report", real, "--format", "json").out)["drill_of"] is None
+
+
+def test_a_pdf_is_not_sent_to_a_terminal_but_goes_down_a_pipe(fireline_home: Path) -> None:
+    from tests.terminal import drain, plain_lines, terminal
+
+    incident_id = declare(open_journal(), Declaration("Checkout down", Severity.SEV2), "lead")
+    with terminal(["incident", "report", incident_id, "--format", "pdf"], fireline_home) as (proc, master):
+        screen = drain(master, proc)
+        assert proc.wait(timeout=60) == 2
+    assert "error: a PDF is not for a terminal" in plain_lines(screen)
+    assert "%PDF" not in screen
+    piped = subprocess.run([*FIRELINE, "incident", "report", incident_id, "--format", "pdf"], capture_output=True,
+                           timeout=120, env={**os.environ, "FIRELINE_HOME": str(fireline_home)})  # fmt: skip
+    assert piped.returncode == 0 and piped.stdout[:5] == b"%PDF-", piped.stderr
