@@ -21,6 +21,7 @@ import yaml
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.schemas import validate_structure
 from runner.document.yamlsource import Document, load_document
+from runner.errors import UsageError
 
 SCHEMA = "postmortem.schema.json"
 KIND = "PostMortem"
@@ -201,8 +202,21 @@ def write(path: Path, data: Mapping[str, Any] | PostMortem) -> str:
     return write_bytes(path, dump(data).encode("utf-8"))
 
 
+class CannotWrite(UsageError):
+    """The output file cannot be written where it was asked for."""
+
+
 def write_bytes(path: Path, content: bytes) -> str:
     """Any output file written atomically (renderings too); returns `sha256:HEX` of its bytes."""
+    try:
+        return _write_bytes(path, content)
+    except OSError as exc:
+        raise CannotWrite(f"cannot write {path}: {exc.strerror or exc}", hint="choose another file with -o") from None
+
+
+def _write_bytes(path: Path, content: bytes) -> str:
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

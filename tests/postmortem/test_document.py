@@ -143,3 +143,12 @@ def test_fireline_validate_checks_post_mortems_like_runbooks(tmp_path: Path, cli
     assert checked.code == 1
     assert f"{bad}:10:75: action_items[0].priority: 'urgent' is not one of: high, medium, low" in checked.out
     assert str(good) not in checked.out and "2 file(s) checked: 1 invalid, 1 error(s)" in checked.out
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path, cli: Any) -> None:
+    path = write(tmp_path / "pm.yaml", VALID)
+    blocker = write(tmp_path / "a-file", "x")
+    for target in (blocker / "out.md", tmp_path):
+        rendered = cli("postmortem", "render", str(path), "--format", "md", "-o", str(target))
+        assert rendered.code == 2 and f"cannot write {target}" in rendered.err, rendered.err
+        assert "Traceback" not in rendered.err
