@@ -259,7 +259,8 @@ def assemble(
     now: datetime,
     cwd: Path,
 ) -> IncidentReport:
-    """The report from what was read (a pure function of its arguments: tests give it any dates)."""
+    """The report from the events already read (the journal is not read again: tests give it events of any
+    date); only the post-mortem file is read here, from its recorded or default place under `cwd`."""
     clock = _clock(incident, now)
     notes = _notes(stream)
     path = src.postmortem_path(incident.id, stream, cwd)
