@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from runner.errors import FirelineError, UsageError
+from runner.errors import FirelineError, JournalError, UsageError
 from runner.incident import intake
 from runner.incident.intake import Decision, IntakeSettings, Outcome, PayloadRejected
 from runner.journal.store import Journal, open_journal
@@ -97,16 +97,29 @@ class Receiver:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._with_journal, work)
 
     def _with_journal(self, work: Callable[[Journal], T]) -> T:
-        if self._journal is None:  # the connection was lost: a new one for this request
-            self._journal = open_journal()
         try:
-            return work(self._journal)
-        except FirelineError:
-            # A store that failed (a PostgreSQL restart, a dropped connection) is opened again next time.
-            broken, self._journal = self._journal, None
+            return work(self._open())
+        except JournalError:
+            # The store's connection failed (a PostgreSQL restart, a dropped connection): a new one, and the work
+            # once more. Deciding again is safe: the store's alert-group rule and the recorded digests make a
+            # declaration or an alert that did get written count once.
+            self._drop()
+            try:
+                return work(self._open())
+            except JournalError:
+                self._drop()
+                raise
+
+    def _open(self) -> Journal:
+        if self._journal is None:
+            self._journal = open_journal()
+        return self._journal
+
+    def _drop(self) -> None:
+        broken, self._journal = self._journal, None
+        if broken is not None:
             with contextlib.suppress(Exception):
                 broken.close()
-            raise
 
     # -- requests --------------------------------------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:

@@ -224,3 +224,21 @@ def test_a_port_in_use_is_said_plainly(cli: Any) -> None:
         result = cli("incident", "intake", "--listen", f"127.0.0.1:{port}")
     assert result.code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_lost_store_connection_is_opened_again(tmp_path: Path, pg_db: str, postgres: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A PostgreSQL restart or a dropped connection costs Alertmanager nothing: the notification is decided again
+    on a new connection (and counts once)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    monkeypatch.setenv("FIRELINE_STORE", pg_db)
+    database = conninfo_to_dict(pg_db)["dbname"]
+    with Intake(tmp_path) as server:
+        assert server.post(notification())[1]["outcome"] == "declared"
+        wait_for(lambda: "runbooks suggested" in server.log(), "the follow-up of the declaration")
+        postgres.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' "
+                      "AND application_name = 'fireline'")  # fmt: skip
+        status, answer = server.post(notification(alert(), alert(instance="db-2")))
+        assert (status, answer["outcome"], answer["incident"]) == (200, "attached", _first_id())
+        assert server.stop() == 0
