@@ -514,9 +514,9 @@ def _duration(value: str | None, what: str, *, zero: bool) -> float | None:
         seconds = parse_duration(value)
     except ValueError as exc:
         raise UsageError(f"{what}: {exc}") from None
-    if seconds < 0 or (seconds == 0 and not zero) or seconds > 7 * 86400:
+    if seconds < 0 or (seconds < 0.1 and not zero) or seconds > 7 * 86400:
         raise UsageError(f"{what}: {value.strip()[:40]!r} is out of range", hint=f"e.g. {what} 30s"
-                         + ("" if zero else " (more than zero)") + "; at most 7 days")  # fmt: skip
+                         + ("" if zero else " (at least 100ms)") + "; at most 7 days")  # fmt: skip
     return seconds
 
 

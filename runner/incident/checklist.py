@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DEFAULTS = Path(__file__).parent / "default-policy.yaml"  # the built-in policy (runner.policy.DEFAULT_FILE)
 DEFAULT_INTERVAL_S = 30.0
+MIN_INTERVAL_S = 0.1  # a shorter one would run the probes without a pause, against a system just recovering
 DEFAULT_TIMEOUT_S = 10.0  # one probe's answer; a check that takes longer failed
 
 
@@ -86,7 +87,7 @@ def checklist(policy: Policy, incident: Incident) -> Checklist:
     return Checklist(
         severity=severity,
         hold_s=parse_duration(hold),
-        interval_s=parse_duration(interval) if interval is not None else DEFAULT_INTERVAL_S,
+        interval_s=max(MIN_INTERVAL_S, parse_duration(interval)) if interval is not None else DEFAULT_INTERVAL_S,
         checks=tuple(c for c in every if c.applies_to(incident.systems)),
         names=tuple(c.name for c in every),
     )
@@ -113,40 +114,60 @@ def _probe_action(item: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def check_verification(doc: Document) -> list[Diagnostic]:
-    """What the schema cannot say about `verification:`: a probe's parameters are those of its action, the
-    connection it names is declared (of a type the action can use), and item names are unique per severity."""
-    from runner.actions.probes import PROBE_ACTIONS
-    from runner.document.schemas import validate_params
-
+    """What the schema cannot say about `verification:`: an interval long enough to pause between checks, a
+    probe's parameters are those of its action, the connection it names is declared (of a type the action can
+    use), and item names are unique per severity."""
     data = doc.data if isinstance(doc.data, dict) else {}
     sections = data.get("verification")
     declared = data.get("connections")
     connections: dict[str, Any] = declared if isinstance(declared, dict) else {}
     out: list[Diagnostic] = []
     for severity, entry in sections.items() if isinstance(sections, dict) else ():
-        items = entry.get("checks") if isinstance(entry, dict) else None
-        seen: set[str] = set()
-        for i, item in enumerate(items if isinstance(items, list) else ()):
-            at = ("verification", severity, "checks", i)
-            if not isinstance(item, dict):
-                continue
-            name = item.get("name")
-            if isinstance(name, str):
-                if name in seen:
-                    out.append(
-                        doc.diagnostic(
-                            (*at, "name"),
-                            f"duplicate item {name!r}",
-                            "names are how `--confirm` and the timeline refer to an item: make each unique",
-                        )
-                    )
-                seen.add(name)
-            if item.get("probe") not in PROBE_ACTIONS or not isinstance(item.get("with", {}), dict):
-                continue  # the schema says what is wrong with it
-            action, params = _probe_action(item)
-            out += validate_params(doc, action, params, (*at, "with"))
-            out += _check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
+        if isinstance(entry, dict):
+            out += _check_interval(doc, entry.get("interval"), ("verification", severity, "interval"))
+            items = entry.get("checks")
+            for i, item in enumerate(items if isinstance(items, list) else ()):
+                if isinstance(item, dict):
+                    out += _check_probe(doc, item, ("verification", severity, "checks", i), connections)
+            out += _check_names(doc, items, ("verification", severity, "checks"))
     return out
+
+
+def _check_interval(doc: Document, value: Any, at: tuple[str | int, ...]) -> list[Diagnostic]:
+    try:
+        seconds = parse_duration(value) if isinstance(value, str) else MIN_INTERVAL_S
+    except ValueError:
+        return []  # the schema says so
+    if seconds >= MIN_INTERVAL_S:
+        return []
+    return [doc.diagnostic(at, f"interval {value} would run the probes without a pause", "at least 100ms, e.g. 30s")]
+
+
+def _check_names(doc: Document, items: Any, at: tuple[str | int, ...]) -> list[Diagnostic]:
+    seen: set[str] = set()
+    out = []
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            hint = "names are how `--confirm` and the timeline refer to an item: make each unique"
+            out.append(doc.diagnostic((*at, i, "name"), f"duplicate item {name!r}", hint))
+        seen.add(name)
+    return out
+
+
+def _check_probe(
+    doc: Document, item: Mapping[str, Any], at: tuple[str | int, ...], connections: Mapping[str, Any]
+) -> list[Diagnostic]:
+    from runner.actions.probes import PROBE_ACTIONS
+    from runner.document.schemas import validate_params
+
+    if item.get("probe") not in PROBE_ACTIONS or not isinstance(item.get("with", {}), dict):
+        return []  # the schema says what is wrong with it
+    action, params = _probe_action(item)
+    out = validate_params(doc, action, params, (*at, "with"))
+    return out + _check_connection(doc, action, params.get("connection"), (*at, "with", "connection"), connections)
 
 
 def _check_connection(

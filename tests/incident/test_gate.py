@@ -351,7 +351,8 @@ def test_a_closed_or_resolved_incident_is_not_resolved_again(
 
 def test_bad_durations_are_usage_errors(cli: Any) -> None:
     incident_id = _declare(cli)
-    for option, value in (("--hold", "soon"), ("--hold", "-1s"), ("--interval", "0s"), ("--hold", "30d")):
+    bad = (("--hold", "soon"), ("--hold", "-1s"), ("--interval", "0s"), ("--interval", "10ms"), ("--hold", "30d"))
+    for option, value in bad:
         done = cli("incident", "resolve", incident_id, option, value)
         assert done.code == 2 and done.err.startswith(f"error: {option}"), (option, value, done.err)
     assert _attempts(incident_id) == [] and load(open_journal(), incident_id).status == "investigating"
@@ -379,6 +380,7 @@ kind: IncidentPolicy
 connections:
   db: {type: postgres, dsn: "postgresql://localhost/app"}
 verification:
+  SEV1: {interval: 1ms}
   SEV2:
     hold: soon
     checks:
@@ -392,12 +394,13 @@ verification:
     done = cli("validate", str(path))
     assert done.code == 1
     where = f"{path}:"
-    for expected in ("7:11: verification.SEV2.hold: expected a duration",
-                     "9:26: verification.SEV2.checks[0].probe: 'http.got' is not one of",
-                     "10:9: verification.SEV2.checks[1]: needs exactly one of: probe, manual",
-                     "11:61: verification.SEV2.checks[2].with.connection: unknown connection 'dbs'",
-                     "12:60: verification.SEV2.checks[3].with.bogus: unknown field 'bogus'",
-                     "13:16: verification.SEV2.checks[4].name: duplicate item 'd'"):  # fmt: skip
+    for expected in ("6:20: verification.SEV1.interval: interval 1ms would run the probes without a pause",
+                     "8:11: verification.SEV2.hold: expected a duration",
+                     "10:26: verification.SEV2.checks[0].probe: 'http.got' is not one of",
+                     "11:9: verification.SEV2.checks[1]: needs exactly one of: probe, manual",
+                     "12:61: verification.SEV2.checks[2].with.connection: unknown connection 'dbs'",
+                     "13:60: verification.SEV2.checks[3].with.bogus: unknown field 'bogus'",
+                     "14:16: verification.SEV2.checks[4].name: duplicate item 'd'"):  # fmt: skip
         assert where + expected in done.out + done.err, expected
 
 
