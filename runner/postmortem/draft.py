@@ -38,6 +38,7 @@ from runner.postmortem.facts import (
     StepOutcome,
     Verification,
     judge,
+    spoken,
 )
 from runner.postmortem.targets import targets
 
@@ -126,7 +127,7 @@ def generate(journal: Journal, incident_id: str, policy: Policy | None, now: dat
 def _summary(incident: Incident, facts: Facts, entries: Sequence[Entry]) -> dict[str, Any]:
     times = {m.value: (stamp(incident.at(m)) if incident.at(m) else None) for m in Milestone}  # type: ignore[arg-type]
     return {
-        "what": incident.title,
+        "what": _what(incident, facts),
         "severity": str(incident.severity),
         "type": str(incident.type),
         **times,
@@ -134,6 +135,19 @@ def _summary(incident: Incident, facts: Facts, entries: Sequence[Entry]) -> dict
         "impact": incident.impact or _last_update_impact(entries),
         "resolution": _resolution(entries),
     }
+
+
+def _what(incident: Incident, facts: Facts) -> str:
+    """One sentence, as the template's summary opens: when, what was hit, for how long, how bad."""
+    systems = ", ".join(incident.systems) or "the service"
+    kind = f"{incident.severity} {incident.type} incident"
+    seconds = facts.seconds[3]
+    started = facts.started
+    if started is None:
+        return f"{systems}: {kind}: {incident.title}"
+    if seconds is not None and seconds >= 0:
+        return f"On {started:%d %b %Y}, {systems} had a {kind} lasting {spoken(seconds)}: {incident.title}"
+    return f"Since {started:%d %b %Y %H:%M} UTC, {systems} has had a {kind}, still ongoing: {incident.title}"
 
 
 def _duration(facts: Facts) -> str | None:
