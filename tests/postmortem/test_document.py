@@ -152,3 +152,23 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(tmp_path: Path, cli: 
         rendered = cli("postmortem", "render", str(path), "--format", "md", "-o", str(target))
         assert rendered.code == 2 and f"cannot write {target}" in rendered.err, rendered.err
         assert "Traceback" not in rendered.err
+
+
+def test_a_draft_never_replaces_a_file_it_cannot_read_or_of_another_incident(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.incident.lifecycle import Declaration, declare
+    from runner.incident.model import Severity
+    from runner.journal.store import open_journal
+
+    monkeypatch.chdir(tmp_path)
+    incident_id = declare(open_journal(), Declaration("Checkout down", Severity.SEV3), "lead")
+    broken = write(tmp_path / "broken.yaml", "title: [unclosed\n")
+    other = write(tmp_path / "other.yaml", VALID.replace("INC-2026-001", "INC-2025-042"))
+    for path, said in ((broken, "cannot be read as a post-mortem"), (other, "is the post-mortem of 'INC-2025-042'")):
+        before = path.read_bytes()
+        for force in ((), ("--force",)):
+            refused = cli("postmortem", "draft", incident_id, "-o", str(path), *force)
+            assert refused.code == 1 and said in refused.err, refused.err
+            assert path.read_bytes() == before
+    assert not any(e.type == "incident.postmortem" for e in open_journal().events(incident_id))
