@@ -269,3 +269,49 @@ def test_an_edited_draft_is_kept_and_force_keeps_peoples_fields(incident: str, c
     # Still people's work: a plain draft refuses again; the file validates.
     assert cli("postmortem", "draft", incident).code == 1
     assert cli("postmortem", "validate", str(path)).code == 0
+
+
+def test_a_delivery_that_failed_is_on_the_timeline_and_in_what_went_wrong(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real webhook receiver on loopback answers 500: the update is recorded, its failed delivery drafted."""
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"error": "invalid_payload"}'
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.chdir(tmp_path)
+        write(tmp_path / "incident-policy.yaml", f"""\
+apiVersion: fireline/v1
+kind: IncidentPolicy
+channels:
+  audit: {{type: webhook, url: "http://127.0.0.1:{server.server_address[1]}/hook", retries: 1, backoff: 10ms}}
+severities:
+  SEV3: {{title: medium, definition: Minor, response_target: 1h, update_cadence: 2h, roles: [], channels: [audit],
+         criteria: []}}
+""")  # fmt: skip
+        declared = cli("incident", "declare", "--title", "Search is slow", "--sev", "SEV3")
+        incident_id = declared.out.strip().splitlines()[-1]
+        cli("incident", "update", incident_id, "--status", "investigating", "--summary", "Looking at the index")
+        assert cli("postmortem", "draft", incident_id).code == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    data = _yaml(tmp_path / "postmortems" / f"{incident_id}.yaml")
+    deliveries = [row for row in data["timeline"] if row["kind"] == "delivery"]
+    assert deliveries and "audit" in deliveries[-1]["text"] and "500" in deliveries[-1]["text"]
+    assert any(w.startswith("Status update not delivered to audit: HTTP 500") and "(after 2 attempt(s))" in w
+               for w in data["went_wrong"]), data["went_wrong"]  # fmt: skip
