@@ -211,14 +211,20 @@ def list_(open_only: bool, policy: str | None, fmt: str) -> int:
 @format_option
 def show(incident_id: str, policy: str | None, fmt: str) -> int:
     """One incident: status, severity, roles, milestones, the next status update due (or OVERDUE), links."""
+    from runner.incident.checklist import checklist
+    from runner.incident.gate import attempts
     from runner.incident.render import show_data, show_text
 
-    found = _load(_journal(), incident_id)
-    level = _policy(policy).severities[str(found.severity)]
+    journal = _journal()
+    found = _load(journal, incident_id)
+    in_force = _policy(policy)
+    level = in_force.severities[str(found.severity)]
+    gate, tried = checklist(in_force, found), attempts(journal, found.id)
+    last = tried[-1] if tried else None
     if fmt == "json":
-        _echo_json(show_data(found, level))
+        _echo_json(show_data(found, level, gate=gate, attempt=last))
     else:
-        click.echo(show_text(found, level))
+        click.echo(show_text(found, level, gate=gate, attempt=last))
     return 0
 
 

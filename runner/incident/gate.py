@@ -25,7 +25,7 @@ from runner.incident.checklist import Check, CheckKind, Checklist, checklist
 from runner.incident.lifecycle import require_open, resolve
 from runner.incident.store import append, iso, load
 from runner.incident.times import utc
-from runner.incident.view import Incident
+from runner.incident.view import Incident, parse_utc
 from runner.journal.payloads import Payload, event_payload, flag, number, text
 
 if TYPE_CHECKING:
@@ -68,6 +68,21 @@ class IncidentVerification(Payload):
         found = tuple(c for c in checks if isinstance(c, Mapping)) if isinstance(checks, list | tuple) else ()
         return cls(flag(data, "passed"), flag(data, "forced"), text(data, "reason"), number(data, "hold_s") or 0.0,
                    text(data, "started_at"), found)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt to pass the gate as `incident show` reports it."""
+
+    at: datetime | None
+    by: str | None
+    verification: IncidentVerification
+
+
+def attempts(journal: Journal, incident_id: str) -> list[Attempt]:
+    """Every attempt to pass the incident's resolution gate, in order."""
+    events = journal.events(incident_id, (VERIFICATION,))
+    return [Attempt(parse_utc(e.ts_wall), e.actor, IncidentVerification.of(e)) for e in events]
 
 
 class GateRefused(FirelineError):

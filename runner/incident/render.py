@@ -8,13 +8,17 @@ closed incident, nor for a severity without a cadence when no update promised on
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from runner.incident.checklist import CheckKind, Checklist
 from runner.incident.model import Milestone, Role
 from runner.incident.store import iso
 from runner.incident.times import span, utc
 from runner.incident.view import Incident, Link, MilestoneTime
 from runner.policy import SeverityLevel
+
+if TYPE_CHECKING:
+    from runner.incident.gate import Attempt
 
 
 def summary_row(incident: Incident) -> dict[str, Any]:
@@ -107,7 +111,13 @@ def missing_roles(incident: Incident, level: SeverityLevel) -> list[str]:
     return [role for role in level.roles if Role(role) not in incident.roles]
 
 
-def show_data(incident: Incident, level: SeverityLevel, now: datetime | None = None) -> dict[str, Any]:
+def show_data(
+    incident: Incident,
+    level: SeverityLevel,
+    now: datetime | None = None,
+    gate: Checklist | None = None,
+    attempt: Attempt | None = None,
+) -> dict[str, Any]:
     moment = now or datetime.now(UTC)
     return {
         **summary_row(incident),
@@ -128,7 +138,42 @@ def show_data(incident: Incident, level: SeverityLevel, now: datetime | None = N
         "links": [_link_data(link) for link in incident.links],
         "assessment": incident.assessment,
         "drill_of": incident.drill_of,
+        "resolution_gate": _gate_data(gate) if gate is not None and not incident.finished else None,
+        "last_verification": _attempt_data(attempt) if attempt is not None else None,
     }
+
+
+def _gate_data(gate: Checklist) -> dict[str, Any]:
+    checks = [{"name": c.name, "kind": str(c.kind), "systems": list(c.systems)} for c in gate.checks]
+    return {"severity": gate.severity, "hold_s": gate.hold_s, "interval_s": gate.interval_s, "checks": checks}
+
+
+def _attempt_data(attempt: Attempt) -> dict[str, Any]:
+    v = attempt.verification
+    return {"at": iso(attempt.at) if attempt.at else None, "by": attempt.by, "passed": v.passed, "forced": v.forced,
+            "reason": v.reason, "checks": [dict(c) for c in v.checks]}  # fmt: skip
+
+
+def gate_line(gate: Checklist) -> str:
+    """What resolving takes: `to resolve: 1 probe check held 15m (checkout answers); confirm: support ok`."""
+    probes = [c.name for c in gate.checks if c.kind is CheckKind.PROBE]
+    manuals = [c.name for c in gate.checks if c.kind is CheckKind.MANUAL]
+    parts = []
+    if probes:
+        noun = "probe check" if len(probes) == 1 else "probe checks"
+        parts.append(f"{len(probes)} {noun} held {span(gate.hold_s)} ({', '.join(probes)})")
+    if manuals:
+        parts.append("confirm: " + ", ".join(manuals))
+    return "to resolve: " + (
+        "; ".join(parts) if parts else f"nothing to check (the {gate.severity} checklist is empty)"
+    )
+
+
+def attempt_line(attempt: Attempt) -> str:
+    v = attempt.verification
+    outcome = "forced (--force)" if v.forced else "passed" if v.passed else "refused"
+    when = f" {utc(attempt.at)}" if attempt.at else ""
+    return f"last resolution attempt: {outcome}{when} by {attempt.by or '?'}" + (f": {v.reason}" if v.reason else "")
 
 
 def _seconds(lasted: tuple[float, bool] | None) -> float | None:
@@ -163,7 +208,13 @@ def _last_update(incident: Incident) -> dict[str, Any] | None:
             "shape": last.shape}  # fmt: skip
 
 
-def show_text(incident: Incident, level: SeverityLevel, now: datetime | None = None) -> str:
+def show_text(
+    incident: Incident,
+    level: SeverityLevel,
+    now: datetime | None = None,
+    gate: Checklist | None = None,
+    attempt: Attempt | None = None,
+) -> str:
     moment = now or datetime.now(UTC)
     lines = [
         f"{incident.id}  {incident.severity} ({level.title})  {incident.status}  {incident.title}",
@@ -190,6 +241,10 @@ def show_text(incident: Incident, level: SeverityLevel, now: datetime | None = N
     cadence = cadence_line(incident, level, moment)
     if cadence is not None:
         lines.append(cadence)
+    if gate is not None and not incident.finished:
+        lines.append(gate_line(gate))
+    if attempt is not None:
+        lines.append(attempt_line(attempt))
     if incident.last_update is not None:
         last = incident.last_update
         when = utc(last.at) if last.at else "?"

@@ -130,6 +130,11 @@ def test_resolve_refuses_while_the_probe_fails_and_resolves_once_it_held_for_the
     assert "is not resolved: check 'checkout answers' failed at the first check" in refused.err
     assert "503" in refused.err and "the hold starts over" in refused.err
     assert load(open_journal(), incident_id).status == "investigating"
+    shown = cli("incident", "show", incident_id).out
+    assert "to resolve: 1 probe check held 10m00s (checkout answers)" in shown
+    assert "last resolution attempt: refused " in shown and "by responder: check 'checkout answers' failed" in shown
+    gate = cli("incident", "show", incident_id, "--format", "json").json()["resolution_gate"]
+    assert gate["hold_s"] == 600 and [c["name"] for c in gate["checks"]] == ["checkout answers"]
 
     service.health.status = 200
     typed = datetime.now(UTC)
@@ -205,6 +210,7 @@ def test_manual_items_are_confirmed_by_name(
     assert "1 manual item not confirmed: 'support confirms' (Support sees no new tickets)" in missing.err
     assert "--confirm 'support confirms'" in missing.err
     assert service.health.seen == []  # the cheap check refused before any probe ran
+    assert "; confirm: support confirms" in cli("incident", "show", incident_id).out
     done = cli("incident", "resolve", incident_id, "--hold", "0s", "--confirm", "support confirms", "--as", "bob")
     assert done.code == 0, done.err
     last = _attempts(incident_id)[-1]
