@@ -11,7 +11,8 @@ Alertmanager retries, and runs in pairs that both notify: the same notification 
 more than one intake process. The store decides who declares (runner.journal.incidents: at most one open
 incident holds an alert group, a unique index, checked in the transaction that takes the incident's number),
 so two processes receiving the same group at once open exactly one incident; the other attaches. A
-notification already recorded on the incident (the same alerts in the same state) is not recorded again.
+notification (the same alerts in the same state) is recorded once on the incident: its deliveries are counted
+in the store, in the transaction that records the first.
 
 Parsing is strict and typed: anything that is not the documented shape is refused (`PayloadRejected`, a 4xx
 for the server) before anything is written.
@@ -396,13 +397,21 @@ def receive(
 
 
 def _attach(journal: Journal, incident_id: str, notification: Notification, actor: str) -> Decision:
+    repeated = Decision(Outcome.REPEATED, incident_id, why="this notification is recorded already")
     recorded = journal.events(incident_id, (ALERT,))
     if any(IncidentAlert.of(e).digest == notification.digest for e in recorded[-20:]):
-        return Decision(Outcome.REPEATED, incident_id, why="this notification is recorded already")
+        return repeated  # e.g. the notification that declared the incident, delivered again
     if load(journal, incident_id).status is Status.CLOSED:
         return Decision(Outcome.IGNORED, incident_id, why=f"{incident_id} is closed")
-    append(journal, incident_id, alert_payload(notification), actor)
-    return Decision(Outcome.ATTACHED, incident_id)
+    data = alert_payload(notification).to_data()
+
+    def events(deliveries: int) -> list[tuple[str, str, str | None, Mapping[str, Any]]]:
+        # Counted in the same transaction as the event is written: of two processes receiving it at once (the
+        # two Alertmanagers of a pair), the first records it, the second only counts a delivery.
+        return [(incident_id, ALERT, actor, data)] if deliveries == 1 else []
+
+    deliveries = journal.append_numbered(f"alert-notification {incident_id} {notification.digest}", events)
+    return Decision(Outcome.ATTACHED, incident_id) if deliveries == 1 else repeated
 
 
 def _still_firing(journal: Journal, incident_id: str, notification: Notification) -> bool:

@@ -1,7 +1,8 @@
 """Alertmanager runs in pairs and retries: the same alert group reaches several intake processes at once. Two
 `fireline incident intake` processes sharing one store (PostgreSQL, the team store; and one SQLite file)
 receive the same group at the same moment: exactly one incident is declared, the other process attaches to
-it (or, for the very same notification, finds it recorded), and no incident id is skipped or given twice."""
+it (or, for the very same notification, finds it recorded: it is recorded once), and no incident id is skipped
+or given twice."""
 
 from __future__ import annotations
 
@@ -62,6 +63,10 @@ def test_two_intakes_receiving_one_group_at_once_open_one_incident(
             answers = _at_once(servers, bodies)
             assert sorted(a["outcome"] for a in answers) == ["attached", "attached"], answers
             assert {a["incident"] for a in answers} == {declared[-1]}
+            # Both Alertmanagers send the group's next notification to both at once: recorded once.
+            same = notification(*(alert(instance=f"db-{i}") for i in range(1, 5)), group=group)
+            answers = _at_once(servers, [same, same])
+            assert sorted(a["outcome"] for a in answers) == ["attached", "repeated"], answers
         assert first.stop() == 0 and second.stop() == 0
     # How often the store, not the first read, decided (timing decides; either way one incident per group).
     raced = sum(server.log().count("another intake declared it first") for server in (first, second))
@@ -71,7 +76,7 @@ def test_two_intakes_receiving_one_group_at_once_open_one_incident(
     try:
         assert [row.id for row in journal.incidents()] == declared
         for incident_id in declared:
-            assert len(journal.events(incident_id, (ALERT,))) == 3
+            assert len(journal.events(incident_id, (ALERT,))) == 4
             assert len(journal.events(incident_id, ("incident.declared",))) == 1
     finally:
         journal.close()
