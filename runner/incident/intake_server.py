@@ -178,6 +178,9 @@ class Receiver:
             return PayloadRejected(401, "a bearer token is required (Authorization: Bearer …)")
         if request.content_type != "application/json":
             return PayloadRejected(415, "the content type must be application/json")
+        if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+            # Alertmanager does not compress; a compressed body could inflate far past MAX_BODY before it is read.
+            return PayloadRejected(415, "compressed bodies are not taken")
         length = request.content_length
         if length is not None and length > MAX_BODY:
             return PayloadRejected(413, f"the body is larger than {MAX_BODY} bytes")

@@ -5,6 +5,7 @@ read-only steps run at once as a plan linked to the incident, after Alertmanager
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import signal
 import urllib.parse
@@ -63,8 +64,9 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(tmp_path: Path) -> None:
             server.post({**notification(), "version": "3"}),
             server.post(too_many),
             server.post([notification()]),  # type: ignore[arg-type]
+            server.post(gzip.compress(b" " * 64 * 1024 * 1024), headers={"Content-Encoding": "gzip"}),
         ]
-        assert [status for status, _ in tried] == [415, 400, 400, 400, 413, 400, 400, 413, 400]
+        assert [status for status, _ in tried] == [415, 400, 400, 400, 413, 400, 400, 413, 400, 415]
         assert tried[3][1] == {"error": "the JSON is nested too deeply"}
         assert all(len(answer["error"]) < 120 for _, answer in tried)
         assert _chunked(server.url, 2 * 1024 * 1024) == 413
@@ -76,7 +78,7 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(tmp_path: Path) -> None:
             assert health.status == 200  # for a load balancer's or Kubernetes' probe
         assert server.stop() == 0
     requests = [line for line in server.log().splitlines() if " POST /" in line]
-    assert len(requests) == 12  # one line per request
+    assert len(requests) == 13  # one line per request
     assert sum(1 for line in server.log().splitlines() if " GET /healthz 200" in line) == 1
     assert "Traceback" not in server.log()
 
