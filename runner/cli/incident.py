@@ -22,12 +22,13 @@ from runner.cli.incident_views import brief, timeline
 from runner.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from runner.incident.delivery import Delivery
     from runner.incident.view import Incident
     from runner.journal.store import Journal
-    from runner.policy import Policy
+    from runner.policy import Policy, SeverityLevel
 
 _MAX_TEXT = 4000  # a title, a summary or a note is read at 3 a.m.: long enough, never a file
 _NAME = re.compile(r"^[^\s,][^\n\r\t]{0,99}$")
@@ -193,7 +194,7 @@ def list_(open_only: bool, policy: str | None, fmt: str) -> int:
 
     journal = _journal()
     found = list_incidents(journal, open_only)
-    levels = _policy(policy).severities
+    levels = _cadences(policy)
     rows = [list_row(i, levels.get(str(i.severity))) for i in found]
     if fmt == "json":
         _echo_json(rows)
@@ -203,6 +204,23 @@ def list_(open_only: bool, policy: str | None, fmt: str) -> int:
     for row in rows:
         click.echo(list_line(row))
     return 0
+
+
+def _cadences(policy: str | None) -> Mapping[str, SeverityLevel]:
+    """The severity levels whose cadence `list` shows. A policy file found in the environment that cannot be
+    read does not stop the list (said on stderr; the built-in levels are used); one named with --policy does."""
+    from runner.errors import FirelineError
+    from runner.policy import default_severities
+
+    try:
+        return _policy(policy).severities
+    except FirelineError as exc:
+        if policy is not None:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        click.echo(f"warning: the policy file cannot be read ({first}); update cadences are the built-in ones",
+                   err=True)  # fmt: skip
+        return default_severities()
 
 
 @incident.command()

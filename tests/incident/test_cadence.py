@@ -133,3 +133,17 @@ severities:
     assert cli("incident", "resolve", incident_id).code == 0
     assert "next update" not in cli("incident", "show", incident_id).out
     assert "next update" not in cli("incident", "list").out
+
+
+def test_list_still_lists_when_the_policy_file_in_the_directory_cannot_be_read(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident_id = cli("incident", "declare", "--title", "Checkout errors", "--sev", "SEV2").out.strip()
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "incident-policy.yaml", "apiVersion: fireline/v1\nkind: IncidentPolicy\nseverities: [\n")
+    listed = cli("incident", "list")
+    assert listed.code == 0 and incident_id in listed.out
+    assert "next update due in " in listed.out  # from the built-in cadence
+    assert "warning: the policy file cannot be read" in listed.err
+    named = cli("incident", "list", "--policy", str(tmp_path / "incident-policy.yaml"))
+    assert named.code == 1 and "incident-policy.yaml:" in named.err  # named on purpose: its mistakes are the answer
