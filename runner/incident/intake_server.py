@@ -142,7 +142,9 @@ class Receiver:
             return web.json_response({"error": "internal error"}, status=500)
         finally:
             ms = (time.monotonic() - started) * 1000
-            self.log(f"{request.remote or '?'} {request.method} {request.path} {status} {said} ({ms:.0f} ms)")
+            # What the client sent is shown on one printable line: a newline in a path cannot forge a log line.
+            method, path = intake.one_line(request.method, 20), intake.one_line(request.path, 200)
+            self.log(f"{request.remote or '?'} {method} {path} {status} {said} ({ms:.0f} ms)")
 
     async def receive(self, request: web.Request) -> web.Response:
         response, request[_SAID] = await self._answer(request)
@@ -274,7 +276,7 @@ def _answer_of(decision: Decision) -> dict[str, Any]:
 
 
 def _said(decision: Decision, notification: intake.Notification) -> str:
-    group = notification.group_key if len(notification.group_key) <= 80 else notification.group_key[:79] + "…"
+    group = intake.one_line(notification.group_key, 80)
     raced = " (another intake declared it first)" if decision.raced else ""
     return f"{notification.status} {decision.outcome} {decision.incident_id or '-'}{raced} group {group}"
 

@@ -70,7 +70,7 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(tmp_path: Path) -> None:
         assert tried[3][1] == {"error": "the JSON is nested too deeply"}
         assert all(len(answer["error"]) < 120 for _, answer in tried)
         assert _chunked(server.url, 2 * 1024 * 1024) == 413
-        status, _ = server.post(notification(), url=server.url.replace("/alerts", "/elsewhere"))
+        status, _ = server.post(notification(), url=server.url.replace("/alerts", "/elsewhere%0A2026%20forged%20200"))
         assert status == 404
         assert _nothing_written()
         assert server.post(notification()) == (200, {"outcome": "declared", "incident": _first_id()})
@@ -81,6 +81,7 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(tmp_path: Path) -> None:
     assert len(requests) == 13  # one line per request
     assert sum(1 for line in server.log().splitlines() if " GET /healthz 200" in line) == 1
     assert "Traceback" not in server.log()
+    assert not any(line.startswith("2026 forged") for line in server.log().splitlines())  # one line, even so
 
 
 def _first_id() -> str:
