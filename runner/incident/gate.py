@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from runner.durations import format_duration
 from runner.errors import FirelineError, UsageError
+from runner.gameday.signals import deferred_signals
 from runner.incident.checklist import Check, CheckKind, Checklist, checklist
 from runner.incident.lifecycle import require_open, resolve
 from runner.incident.store import append, iso, load
@@ -153,20 +154,21 @@ def pass_gate(
             hint="confirm each with --confirm NAME once it is true, e.g. --confirm " + _shell_word(unconfirmed[0]),
         )
     if not found.probes:
-        moment = clock.now()
-        _record(journal, incident, True, "", 0.0, moment, manual, actor)
-        changed = resolve(journal, incident, actor, moment, verified=True, source="resolution gate (no probe checks)")
+        with deferred_signals():  # the attempt and the resolution it allows are recorded together
+            _record(journal, incident, True, "", 0.0, clock.now(), manual, actor)
+            moment = clock.now()
+            changed = resolve(journal, incident, actor, moment, verified=True, source="resolution gate (no probes)")
         return Passed(tuple(manual), changed, moment, verified=False, hold_s=0.0)
+
+    def settle(moment: datetime) -> list[str]:
+        source = f"resolution gate ({_items(len(found.probes), 'check')} held {held(hold)})"
+        # As the incident stands after the hold: others may have acted meanwhile.
+        return resolve(journal, load(journal, incident.id), actor, moment, verified=True, source=source)
+
     with _Prober(policy, incident) as prober:
-        results, moment = _hold(journal, incident, found.probes, prober, hold, interval, manual, actor, say, clock)
-    changed = resolve(
-        journal,
-        load(journal, incident.id),  # as it stands after the hold (others may have acted meanwhile)
-        actor,
-        moment,
-        verified=True,
-        source=f"resolution gate ({_items(len(found.probes), 'check')} held {held(hold)})",
-    )
+        results, moment, changed = _hold(
+            journal, incident, found.probes, prober, hold, interval, manual, actor, say, clock, settle
+        )
     return Passed((*manual, *results), changed, moment, verified=True, hold_s=hold)  # fmt: skip
 
 
@@ -176,10 +178,10 @@ def force_past(
     """Resolve without running the checks: the override, who and why, is on the timeline."""
     clock = clock or Clock()
     require_open(incident, "resolve it")
-    moment = clock.now()
-    payload = IncidentVerification(False, True, reason, 0.0, iso(moment), ())
-    append(journal, incident.id, payload, actor)
-    return resolve(journal, incident, actor, moment, verified=True, source="forced past the resolution gate")
+    with deferred_signals():  # the override and the resolution are recorded together
+        append(journal, incident.id, IncidentVerification(False, True, reason, 0.0, iso(clock.now()), ()), actor)
+        moment = clock.now()
+        return resolve(journal, incident, actor, moment, verified=True, source="forced past the resolution gate")
 
 
 def _manual_results(
@@ -212,9 +214,11 @@ def _hold(
     actor: str | None,
     say: Say,
     clock: Clock,
-) -> tuple[list[CheckResult], datetime]:
+    settle: Callable[[datetime], list[str]],
+) -> tuple[list[CheckResult], datetime, list[str]]:
     """Run the probes now, then every `interval` until `hold` has passed (the last round at the end of the
-    hold). Returns the last round's results and the moment the gate passed."""
+    hold), then `settle` (resolve) at the moment the gate passed. Returns the last round's results, that
+    moment, and what settling changed."""
     started, begin = clock.now(), clock.monotonic()
     say(f"{incident.id}: checking {_items(len(probes), 'probe')} ({', '.join(c.name for c in probes)}) every "
         f"{held(interval)} until they have held for {held(hold)}" +
@@ -233,10 +237,12 @@ def _hold(
                     hint=f"once it is fixed, run `fireline incident resolve {incident.id}` again: the hold starts over",
                 )
             if round_start >= hold:
-                _record(journal, incident, True, "", hold, started, [*manual, *results], actor)
-                moment = clock.now()  # the gate passed; its record comes first on the timeline
+                with deferred_signals():  # the attempt and the resolution it allows are recorded together
+                    _record(journal, incident, True, "", hold, started, [*manual, *results], actor)
+                    moment = clock.now()  # the gate passed; its record comes first on the timeline
+                    changed = settle(moment)
                 say(f"  {_clock(moment)}  {_all_pass(len(results))}; held {held(round_start)}: the gate passed")
-                return results, moment
+                return results, moment, changed
             say(f"  {_clock(clock.now())}  {_all_pass(len(results))}; held {held(round_start)} of {held(hold)}, "
                 f"{held(hold - round_start)} to go")  # fmt: skip
             # The next round an interval after this one began (a slow round is not followed by a burst of
@@ -270,8 +276,6 @@ def _record(
     results: Sequence[CheckResult],
     actor: str | None,
 ) -> None:
-    from runner.gameday.signals import deferred_signals
-
     payload = IncidentVerification(passed, False, reason, hold, iso(started), tuple(r.record() for r in results))
     with deferred_signals():  # a second Ctrl-C does not lose the record of the attempt
         append(journal, incident.id, payload, actor)
