@@ -45,9 +45,9 @@ incident.add_command(metrics)
 incident.add_command(timeline)  # runner/cli/incident_views.py: read-only views
 incident.add_command(brief)
 incident.add_command(intake)  # runner/cli/incident_intake.py: the Alertmanager receiver
+incident.add_command(rehearse)  # runner/cli/incident_rehearse.py: a game day drafted from the incident
 incident.add_command(close)  # runner/cli/actions.py: the gate is the post-mortem and the action items
 incident.add_command(report)  # runner/cli/incident_report.py: the incident response analysis
-incident.add_command(rehearse)  # runner/cli/incident_rehearse.py: a game day drafted from the incident
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------

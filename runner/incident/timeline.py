@@ -291,13 +291,12 @@ _INCIDENT: Mapping[str, Describe] = {
     iev.UPDATE: _update,
     iev.LINKED: _linked,
     iev.CLOSED: _closed,
-    postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     intake.ALERT: lambda event, tz: Said(*intake.describe(event)),
-    postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
     delivery.DELIVERY: lambda event, tz: Said(delivery.describe(event)),
+    postmortem_record.POSTMORTEM: lambda event, tz: Said(postmortem_record.describe(event)),
+    gate.VERIFICATION: lambda event, tz: _verification(event, tz),
     action_items.ACTION_ITEM: lambda event, tz: Said(action_items.describe(event)),
     action_sync.SYNCED: lambda event, tz: Said(action_sync.describe(event)),
-    gate.VERIFICATION: lambda event, tz: _verification(event, tz),
 }
 
 
