@@ -12,12 +12,13 @@ import pytest
 
 from runner.gameday import events as gev
 from runner.identity import events as iev
+from runner.incident import action_items, action_sync, delivery, gate, intake
 from runner.incident import events as incev
-from runner.incident import intake
 from runner.journal import events as ev
 from runner.journal.events import Event, RunStatus, StepStatus
 from runner.journal.payloads import Payload, Unknown, decode, known_types, payload_class
 from runner.journal.store import Journal
+from runner.postmortem import record as postmortem_record
 
 # One full payload per type, as this version writes it. The keys (and their order) are the stored format:
 # changing one here means a migration, not a refactoring.
@@ -98,6 +99,20 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                "starts_at": "2026-12-04T10:00:00.000000Z", "ends_at": None, "fingerprint": "f",
                                "generator_url": ""}],
                    "external_url": "http://am:9093", "truncated_alerts": 0, "digest": "sha256:0", "declared": True},
+    delivery.DELIVERY: {"update_seq": 7, "channel": "incidents", "kind": "slack", "ok": False, "attempts": 3,
+                        "detail": "HTTP 500: internal_error"},
+    gate.VERIFICATION: {"passed": False, "forced": False, "reason": "checkout answers failed", "hold_s": 1800.0,
+                        "started_at": "2026-12-04T10:40:00.000000Z",
+                        "checks": [{"name": "checkout answers", "kind": "probe", "ok": False, "detail": "HTTP 503",
+                                    "confirmed_by": None}]},
+    postmortem_record.POSTMORTEM: {"action": "rendered", "path": "postmortems/INC-2026-001.md", "format": "md",
+                                   "digest": "sha256:0"},
+    action_items.ACTION_ITEM: {"item_id": "INC-2026-001-A1", "change": "added",
+                               "fields": {"title": "Alert on pool use", "owner": "bob", "due": "2026-12-11",
+                                          "priority": "high", "type": "detective", "status": "not-started"},
+                               "note": "", "source": "command"},
+    action_sync.SYNCED: {"path": "postmortems/INC-2026-001.yaml", "digest": "sha256:0",
+                         "items": {"INC-2026-001-A1": {"title": "Alert on pool use"}}},
 }
 
 # The other shapes writers use for the same type (fewer keys, in a different order).
@@ -123,6 +138,8 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     (iev.STEP_GATE, {"params": "sha256:0", "expiry_s": None}),
     (incev.DECLARED, {"title": "Checkout down", "severity": "SEV4", "type": "drill", "systems": [], "impact": "",
                       "started_at": "2026-12-04T10:00:00.000000Z", "policy": ""}),
+    (delivery.DELIVERY, {"update_seq": 8, "channel": "status-page", "kind": "statuspage", "ok": True, "attempts": 1,
+                         "detail": "HTTP 201", "external_id": "p0q1r2"}),
     (incev.UPDATE, {"status": "resolved", "summary": "fixed", "impact": "", "actions": [], "shape": "resolution",
                     "message": "", "channels": []}),
 ]
@@ -131,7 +148,8 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
 def test_every_event_type_has_a_payload_class_and_a_sample() -> None:
     types = {v for k, v in vars(ev).items() if k.isupper() and isinstance(v, str) and "." in v} | set(gev.ALL)
     types |= {iev.RUN_SIGNED, iev.STEP_GATE} | set(incev.TYPES)
-    types |= {intake.ALERT}
+    types |= {intake.ALERT, delivery.DELIVERY, gate.VERIFICATION, postmortem_record.POSTMORTEM}
+    types |= {action_items.ACTION_ITEM, action_sync.SYNCED}
     assert types == set(SAMPLES)
     assert set(known_types()) == types
     assert all(payload_class(t) is not Unknown for t in types)
