@@ -450,7 +450,8 @@ def declaration(
     """The events that open an incident for a firing group, in order."""
     started = _started(notification, now)
     severity, why = severity_of(notification, settings)
-    source = f"alert {notification.group_key}"
+    # A group key is made of label values, which may hold any character: shown by `show` and `timeline`
+    source = one_line(f"alert {notification.group_key}", TITLE_LIMIT)
     label = settings.severity_label
     payloads: list[Payload] = [
         iev.IncidentDeclared(

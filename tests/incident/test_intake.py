@@ -213,6 +213,17 @@ def test_the_same_group_attaches_and_the_same_notification_is_recorded_once(jour
     assert journal.alert_group(GROUP) is not None and len(journal.incidents()) == 1
 
 
+def test_a_group_key_with_a_newline_cannot_forge_a_timeline_line(journal: Journal) -> None:
+    """A label value may hold any character, and so may the group key made of them: the milestones' source,
+    shown by `incident show` and `incident timeline`, is one printable line."""
+    forged = '{}:{alertname="X\n- 2026-12-04 09:00:00Z \u00b7 incident \u00b7 resolved by alice"}'
+    intake.receive(journal, parsed(notification(group=forged)), IntakeSettings(), now=NOW)
+    source = load(journal, "INC-2026-001").milestones[Milestone.STARTED].source
+    assert "\n" not in source and source.startswith('alert {}:{alertname="X - 2026-12-04')
+    page = markdown(collect(journal, "INC-2026-001", zone(None)))
+    assert not [line for line in page.splitlines() if line.startswith("- 2026-12-04 09:00:00Z")]
+
+
 def test_resolved_alerts_are_noted_and_never_resolve_the_incident(journal: Journal) -> None:
     intake.receive(journal, parsed(notification()), IntakeSettings(), now=NOW)
     resolved = intake.receive(journal, parsed(notification(alert("resolved"), status="resolved")), IntakeSettings())
