@@ -1,6 +1,6 @@
 """The post-mortem as one self-contained HTML file: the template's sections and the incident's timeline as an
-inline SVG picture, drawn with the game-day report's drawing parts (runner.report.svg) — lanes for alerts,
-status updates, runbook steps, approvals and notes, and dashed lines at the milestones. No scripts, no
+inline SVG picture (the incident timeline picture, runner.report.incident_svg) — lanes for alerts, status
+updates, runbook steps, approvals and notes, and dashed lines at the milestones. No scripts, no
 fetches; every value is escaped."""
 
 from __future__ import annotations
@@ -12,24 +12,9 @@ from typing import Any
 
 from runner.postmortem.document import PostMortem
 from runner.report import fmt
-from runner.report.html import _CSS
-from runner.report.svg import (
-    COLOURS,
-    FONT,
-    LABEL_ROW,
-    LANE,
-    LEFT,
-    NICE_STEPS,
-    PLOT,
-    WIDTH,
-    Scale,
-    _Canvas,
-    _diamond,
-    _lane_frame,
-    _place_labels,
-    css_token,
-    esc,
-)
+from runner.report import incident_svg as picture
+from runner.report.html import CSS
+from runner.report.svg import COLOURS, css_token, esc
 
 MILESTONES = (("started", "Impact started", "fault"), ("detected", "Detected", "detect"),
               ("acknowledged", "Acknowledged", "ack"), ("mitigated", "Mitigated", "mitigate"),
@@ -84,6 +69,18 @@ def _milestones(pm: PostMortem) -> list[tuple[datetime, str, str]]:
     return out
 
 
+def _lanes(pm: PostMortem, t0: float) -> list[picture.MomentLane]:
+    """The timeline's entries in their lanes; a kind no lane names goes to the last one."""
+    lanes: list[list[picture.Moment]] = [[] for _ in LANES]
+    for p in _points(pm):
+        index = next((i for i, (_, kinds, _) in enumerate(LANES) if p.kind in kinds), len(LANES) - 1)
+        tip = f"{_stamp(p.at)} ({fmt.offset(p.at.timestamp() - t0)}) {p.text}"
+        failed = "FAILED" in p.text or "failed" in p.text.lower()
+        lanes[index].append(picture.Moment(p.at, p.kind, tip, COLOURS["violated"] if failed else LANES[index][2]))
+    return [picture.MomentLane(name, found, picture.Shape.DOT)
+            for (name, _, _), found in zip(LANES, lanes, strict=True)]  # fmt: skip
+
+
 def timeline_svg(pm: PostMortem) -> str:
     """The incident's timeline as an inline SVG: T+0 is the impact start (else the first event)."""
     points, milestones = _points(pm), _milestones(pm)
@@ -91,74 +88,20 @@ def timeline_svg(pm: PostMortem) -> str:
     if not moments:
         return '<p class="todo">No timeline to draw.</p>'
     origin = next((at for at, word, _ in milestones if word == "Impact started"), min(moments))
-    start, end = min(moments).timestamp(), max(moments).timestamp()
-    scale = Scale(start, max(end, start + 1.0))
     t0 = origin.timestamp()
-    labels = _place_labels([(scale.x(at.timestamp()), f"{word} {fmt.offset(at.timestamp() - t0)}")
-                            for at, word, _ in milestones])  # fmt: skip
-    label_rows = max((lab.row for lab in labels), default=-1) + 1
-    top = 16 + label_rows * LABEL_ROW + 6
-    bottom = top + len(LANES) * (LANE + 4) - 4
-    height = bottom + 60
-    c = _Canvas()
-    c.add(f'<svg id="timeline" viewBox="0 0 {WIDTH} {height:.0f}" width="100%" role="img" '
-          f'aria-labelledby="timeline-title" {FONT}>')  # fmt: skip
-    c.add(f'<title id="timeline-title">Timeline of incident {esc(pm.incident)}: {esc(pm.title)}</title>')
-    c.add(f'<rect x="0" y="0" width="{WIDTH}" height="{height:.0f}" fill="#ffffff"/>')
-    ticks = _ticks(scale, t0)
-    for t in ticks:
-        x = scale.x(t0 + t)
-        c.add(f'<line class="grid" x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" '
-              f'stroke="{COLOURS["grid"]}"/>')  # fmt: skip
-    for index, (name, kinds, colour) in enumerate(LANES):
-        lane_top = top + index * (LANE + 4)
-        _lane_frame(c, name, lane_top, LANE)
-        for p in points:
-            if p.kind in kinds or (index == len(LANES) - 1 and not any(p.kind in k for _, k, _ in LANES)):
-                _point(c, p, scale, lane_top, colour, t0)
-    for (at, word, kind), lab in zip(milestones, labels, strict=True):
-        x, colour = scale.x(at.timestamp()), COLOURS[kind]
-        label_y = 16 + lab.row * LABEL_ROW
-        title = f"{word}: {_stamp(at)} ({fmt.offset(at.timestamp() - t0)})"
-        c.add(f'<g class="marker milestone {kind}"><title>{esc(title)}</title>'
-              f'<line x1="{x:.1f}" y1="{label_y + 4:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="{colour}" '
-              f'stroke-width="1.5" stroke-dasharray="4 3"/>')  # fmt: skip
-        c.text(lab.x, label_y, f"{word} {fmt.offset(at.timestamp() - t0)}", anchor=lab.anchor, size=12, fill=colour,
-               weight="600")  # fmt: skip
-        _diamond(c, f"{kind}-point", x, top - 2, title, colour)
-        c.add("</g>")
-    _axis(c, scale, t0, ticks, bottom + 8, min(moments), max(moments))
-    c.add("</svg>")
-    return "\n".join(c.parts)
-
-
-def _point(c: _Canvas, p: Point, scale: Scale, lane_top: float, colour: str, t0: float) -> None:
-    x, mid = scale.x(p.at.timestamp()), lane_top + LANE / 2
-    tip = f"{_stamp(p.at)} ({fmt.offset(p.at.timestamp() - t0)}) {p.text}"
-    failed = "FAILED" in p.text or "failed" in p.text.lower()
-    fill = COLOURS["violated"] if failed else colour
-    c.add(f'<circle class="marker {css_token(p.kind)}" cx="{x:.1f}" cy="{mid:.1f}" r="5" fill="{fill}" '
-          f'stroke="#ffffff" stroke-width="1"><title>{esc(tip)}</title></circle>')  # fmt: skip
-
-
-def _ticks(scale: Scale, t0: float) -> list[float]:
-    span = max(scale.end - scale.start, 1e-3)
-    step = next((s for s in NICE_STEPS if span / s <= 8), NICE_STEPS[-1])
-    first, last = int((scale.start - t0) // step), int((scale.end - t0) // step) + 1
-    return [k * step for k in range(first, last + 1) if scale.start - 1e-9 <= t0 + k * step <= scale.end + 1e-9]
-
-
-def _axis(c: _Canvas, scale: Scale, t0: float, ticks: Sequence[float], y: float, first: datetime,
-          last: datetime) -> None:  # fmt: skip
-    c.add(f'<line class="axis" x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + PLOT}" y2="{y:.1f}" stroke="{COLOURS["axis"]}" '
-          'stroke-width="1.5"/>')  # fmt: skip
-    for t in ticks:
-        x = scale.x(t0 + t)
-        c.add(f'<line class="tick" x1="{x:.1f}" y1="{y:.1f}" x2="{x:.1f}" y2="{y + 6:.1f}" '
-              f'stroke="{COLOURS["axis"]}"/>')  # fmt: skip
-        c.text(x, y + 20, fmt.offset(t), anchor="middle", size=11, cls="tick-label")
-    c.text(LEFT, y + 40, f"first {_stamp(first)}", size=11, fill="#616161")
-    c.text(LEFT + PLOT, y + 40, f"last {_stamp(last)}", anchor="end", size=11, fill="#616161")
+    marks = [picture.Mark(at, kind, f"{word} {fmt.offset(at.timestamp() - t0)}",
+                          f"{word}: {_stamp(at)} ({fmt.offset(at.timestamp() - t0)})")
+             for at, word, kind in milestones]  # fmt: skip
+    return picture.timeline_svg(picture.Picture(
+        title=f"Timeline of incident {pm.incident}: {pm.title}",
+        start=min(moments),
+        end=max(moments),
+        milestones=marks,
+        lanes=_lanes(pm, t0),
+        axis=picture.Axis(origin=origin, first=f"first {_stamp(min(moments))}", last=f"last {_stamp(max(moments))}",
+                          grid=True),
+        milestone_points=True,
+    ))  # fmt: skip
 
 
 def _stamp(moment: datetime) -> str:
@@ -261,5 +204,5 @@ def render_html(pm: PostMortem) -> str:
               f"{esc(generated.get('at') or '—')}; reviewed by people. Times are UTC.")  # fmt: skip
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>Post-mortem: {esc(pm.title)} ({esc(pm.incident)})</title>\n<style>{_CSS}{_EXTRA_CSS}</style>"
+            f"<title>Post-mortem: {esc(pm.title)} ({esc(pm.incident)})</title>\n<style>{CSS}{_EXTRA_CSS}</style>"
             f"</head>\n<body>\n{chr(10).join(s for s in sections if s)}\n<footer>{footer}</footer>\n</body></html>\n")

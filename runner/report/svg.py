@@ -111,8 +111,9 @@ def _milestones(r: GameDayReport) -> list[Milestone]:
     return sorted(found, key=lambda m: m.mono)
 
 
-def _place_labels(items: Sequence[tuple[float, str]]) -> list[PlacedLabel]:
-    """Labels beside their x, flipped left near the right edge, stacked into rows so none overlap."""
+def place_labels(items: Sequence[tuple[float, str]]) -> list[PlacedLabel]:
+    """Labels beside their x, flipped left near the right edge, stacked into rows so none overlap (the incident
+    timeline places its milestone labels with it too)."""
     rows: list[float] = []
     placed = []
     for x, text in items:
@@ -133,7 +134,7 @@ def _ticks(r: GameDayReport, scale: Scale) -> list[float]:
             if scale.start - 1e-9 <= r.origin_mono + k * step <= scale.end + 1e-9]
 
 
-class _Canvas:
+class Canvas:
     """Collects SVG fragments; every text goes through `esc`."""
 
     def __init__(self) -> None:
@@ -149,14 +150,15 @@ class _Canvas:
                  f'font-weight="{weight}" fill="{fill}">{esc(text)}</text>')
 
 
-def _lane_frame(c: _Canvas, name: str, top: float, height: float) -> None:
+def lane_frame(c: Canvas, name: str, top: float, height: float) -> None:
+    """A lane's light background across the plot, and its name to the left of it."""
     c.add(f'<rect class="lane" x="{LEFT}" y="{top:.1f}" width="{PLOT}" height="{height:.1f}" fill="#fafafa" '
           f'stroke="{COLOURS["grid"]}"/>')
     c.text(LEFT - 10, top + height / 2 + 4, name, anchor="end", weight="600")
 
 
-def _steady_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
-    _lane_frame(c, "Steady state", top, LANE)
+def _steady_lane(c: Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
+    lane_frame(c, "Steady state", top, LANE)
     c.add(f'<rect class="band ok" x="{LEFT}" y="{top + 8:.1f}" width="{PLOT}" height="{LANE - 16}" '
           f'fill="{COLOURS["ok"]}"><title>steady state holding</title></rect>')
     for span in r.violations:
@@ -174,8 +176,8 @@ def _steady_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None
         c.add("</g>")
 
 
-def _fault_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
-    _lane_frame(c, "Faults", top, LANE)
+def _fault_lane(c: Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
+    lane_frame(c, "Faults", top, LANE)
     for f in r.faults:
         if f.injected_t is None:
             continue
@@ -187,14 +189,15 @@ def _fault_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
               f'{esc(state)}</title></rect>')
 
 
-def _diamond(c: _Canvas, kind: str, x: float, y: float, title: str, colour: str, r: float = 7) -> None:
+def diamond(c: Canvas, kind: str, x: float, y: float, title: str, colour: str, r: float = 7) -> None:
+    """A diamond centred on (x, y), `class="marker <kind>"`, its title as the tooltip."""
     c.add(f'<path class="marker {kind}" d="M{x:.1f},{y - r:.1f} L{x + r:.1f},{y:.1f} L{x:.1f},{y + r:.1f} '
           f'L{x - r:.1f},{y:.1f} Z" fill="{colour}" stroke="#ffffff" stroke-width="1.5"><title>{esc(title)}</title>'
           "</path>")
 
 
-def _detection_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
-    _lane_frame(c, "Detection", top, LANE)
+def _detection_lane(c: Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
+    lane_frame(c, "Detection", top, LANE)
     mid = top + LANE / 2
     for e in r.timeline:
         if e.type == gev.PROBE_FAILED:
@@ -231,9 +234,9 @@ def _pack_steps(r: GameDayReport, scale: Scale) -> list[tuple[int, float, float,
     return packed
 
 
-def _response_lane(c: _Canvas, packed: list[tuple[int, float, float, str, str, str]], top: float,
+def _response_lane(c: Canvas, packed: list[tuple[int, float, float, str, str, str]], top: float,
                    height: float) -> None:
-    _lane_frame(c, "Response", top, height)
+    lane_frame(c, "Response", top, height)
     if not packed:
         c.text(LEFT + 8, top + height / 2 + 4, "no response runbook ran", size=11, fill="#757575")
     for row, x0, x1, step_id, status, tip in packed:
@@ -252,8 +255,8 @@ def _response_lane(c: _Canvas, packed: list[tuple[int, float, float, str, str, s
         c.add("</g>")
 
 
-def _notes_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
-    _lane_frame(c, "Notes", top, LANE)
+def _notes_lane(c: Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
+    lane_frame(c, "Notes", top, LANE)
     for n in r.notes:
         x = scale.x(r.origin_mono + n.t)
         c.add(f'<rect class="marker note" x="{x - 4:.1f}" y="{top + LANE / 2 - 5:.1f}" width="8" height="10" '
@@ -261,7 +264,7 @@ def _notes_lane(c: _Canvas, r: GameDayReport, scale: Scale, top: float) -> None:
               "</rect>")
 
 
-def _milestone_lines(c: _Canvas, milestones: Sequence[Milestone], labels: Sequence[PlacedLabel], scale: Scale,
+def _milestone_lines(c: Canvas, milestones: Sequence[Milestone], labels: Sequence[PlacedLabel], scale: Scale,
                      lanes_top: float, lanes_bottom: float, marker_y: dict[str, float]) -> None:
     for m, lab in zip(milestones, labels, strict=True):
         colour = COLOURS.get(m.kind, "#000000")
@@ -271,11 +274,11 @@ def _milestone_lines(c: _Canvas, milestones: Sequence[Milestone], labels: Sequen
               f'<line x1="{x:.1f}" y1="{label_y + 4:.1f}" x2="{x:.1f}" y2="{lanes_bottom:.1f}" stroke="{colour}" '
               f'stroke-width="1.5" stroke-dasharray="4 3"/>')
         c.text(lab.x, label_y, m.label, anchor=lab.anchor, size=12, fill=colour, weight="600")
-        _diamond(c, f"{m.kind}-point", x, marker_y.get(m.kind, lanes_top), m.title, colour)
+        diamond(c, f"{m.kind}-point", x, marker_y.get(m.kind, lanes_top), m.title, colour)
         c.add("</g>")
 
 
-def _axis(c: _Canvas, r: GameDayReport, scale: Scale, y: float) -> None:
+def _axis(c: Canvas, r: GameDayReport, scale: Scale, y: float) -> None:
     c.add(f'<line class="axis" x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + PLOT}" y2="{y:.1f}" stroke="{COLOURS["axis"]}" '
           'stroke-width="1.5"/>')
     for t in _ticks(r, scale):
@@ -289,7 +292,7 @@ def _axis(c: _Canvas, r: GameDayReport, scale: Scale, y: float) -> None:
     c.text(LEFT - 10, y + 20, "time", anchor="end", size=11, fill="#616161")
 
 
-def _legend(c: _Canvas, y: float) -> None:
+def _legend(c: Canvas, y: float) -> None:
     items: Iterable[tuple[str, str]] = (("fault", "fault injected"), ("detect", "detected"), ("ack", "acknowledged"),
                                         ("mitigate", "mitigated"), ("recover", "recovered"), ("revert", "reverted"),
                                         ("violated", "failure"), ("finding", "expected finding"))
@@ -304,7 +307,7 @@ def timeline_svg(r: GameDayReport, *, standalone: bool = False) -> str:
     """The drawing; `standalone` adds the XML namespace a separate .svg file needs (inline HTML does not)."""
     scale = Scale(r.start_mono, max(r.end_mono, r.start_mono + 1e-3))
     milestones = _milestones(r)
-    labels = _place_labels([(scale.x(m.mono), m.label) for m in milestones])
+    labels = place_labels([(scale.x(m.mono), m.label) for m in milestones])
     label_rows = max((lab.row for lab in labels), default=-1) + 1
     packed = _pack_steps(r, scale)
     step_rows = max((p[0] for p in packed), default=0) + 1
@@ -319,7 +322,7 @@ def timeline_svg(r: GameDayReport, *, standalone: bool = False) -> str:
     marker_y = {"fault": faults + LANE / 2, "revert": faults + LANE / 2, "revert-failed": faults + LANE / 2,
                 "detect": detection + LANE / 2, "ack": detection + LANE / 2, "mitigate": response + response_h / 2,
                 "recover": steady + LANE / 2}
-    c = _Canvas()
+    c = Canvas()
     xmlns = ' xmlns="http://www.w3.org/2000/svg"' if standalone else ""
     c.add(f'<svg id="timeline"{xmlns} viewBox="0 0 {WIDTH} {height:.0f}" width="100%" role="img" '
           f'aria-labelledby="timeline-title" {FONT}>')
