@@ -26,7 +26,7 @@ from runner.incident.report import (
     StepSpan,
     today,
 )
-from runner.incident.timeline import _clean
+from runner.incident.timeline import clean_text
 from runner.incident.times import span
 
 TITLE = "Incident Response Analysis"
@@ -91,7 +91,7 @@ class Outline:
 
 def plain(value: object) -> str:
     """A value from the journal or a file, printable on one line."""
-    return " ".join(_clean(str(value)).split())
+    return " ".join(clean_text(str(value)).split())
 
 
 def stamp(moment: datetime | None) -> str:

@@ -252,7 +252,7 @@ def _role(event: Event, tz: Zone) -> Said:
 
 def _note(event: Event, tz: Zone) -> Said:
     p = iev.IncidentNote.of(event)
-    first, _, rest = _clean(p.text).partition("\n")
+    first, _, rest = clean_text(p.text).partition("\n")
     return Said(f"note ({p.kind}){_by(event)}: {first}", detail=rest)
 
 
@@ -265,7 +265,7 @@ def _update(event: Event, tz: Zone) -> Said:
     nxt = parse_utc(p.next_update_at or "")
     if nxt is not None:
         parts.append("next update " + tz.stamp(nxt))
-    return Said("; ".join(parts), detail=_clean(p.message))
+    return Said("; ".join(parts), detail=clean_text(p.message))
 
 
 def _linked(event: Event, tz: Zone) -> Said:
@@ -378,7 +378,7 @@ def _finished(event: Event, tz: Zone) -> Said:
 def _plan_step(event: Event, tz: Zone) -> Said:
     p = ev.PlanStep.of(event)
     # A read ran for real: its outputs (`name = value`) are what a responder looks at.
-    outputs = "\n".join(_short(_clean(d).strip()) for d in p.details) if p.verdict == "read" else ""
+    outputs = "\n".join(_short(clean_text(d).strip()) for d in p.details) if p.verdict == "read" else ""
     return Said(f"{event.step_id}: {p.verdict}" + (f": {_short(p.summary)}" if p.summary else ""), detail=outputs)
 
 
@@ -452,15 +452,15 @@ def _by(event: Event) -> str:
     return f" by {event.actor}" if event.actor else ""
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Text people wrote, safe on a terminal: escape sequences and other control characters dropped, lines
-    kept."""
+    kept, the ends stripped. Every rendering of an incident's words (timeline, report) shows them through it."""
     text = _ESCAPES.sub("", text)
     return "".join(c for c in text if c == "\n" or unicodedata.category(c)[0] != "C").strip()
 
 
 def _short(text: str | None, limit: int = TEXT_LIMIT) -> str:
-    one = " ".join(_clean(text or "").split())
+    one = " ".join(clean_text(text or "").split())
     return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
