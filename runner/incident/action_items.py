@@ -433,7 +433,8 @@ def update_item(
     note = clean_note(note)
     fields = _differences(item, change)
     status = change.status or item.status
-    verify = None if change.clear_verify else (change.verify_gameday or item.verify_gameday)
+    # Dropping the game-day condition in the same change does not lift it: it is dropped once the item is open
+    verify = change.verify_gameday or item.verify_gameday
     if change.verified_by is not None:
         if status is not ItemStatus.DONE:
             raise ItemInvalid("--verified-by names the game day that proves an item done: give --status done too")

@@ -340,7 +340,7 @@ def _check(journal: Journal, plan: _Plan, where: str) -> None:
             plan.problems.append(f"{current.id}: an owner or a due date cannot be removed, only changed")
         change = _change(fields)
         status = change.status or current.status
-        verify = None if change.clear_verify else (change.verify_gameday or current.verify_gameday)
+        verify = change.verify_gameday or current.verify_gameday  # not lifted by dropping it in the same sync
         try:
             if change.verified_by is not None and status is ai.ItemStatus.DONE:
                 ai.check_verification(journal, current, change.verified_by, verify)

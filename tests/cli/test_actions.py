@@ -298,6 +298,24 @@ def test_sync_refuses_what_the_commands_refuse_and_writes_nothing(cli: Any, tmp_
     assert missing.code == 2 and "no such post-mortem file" in missing.err
 
 
+def test_dropping_the_game_day_condition_in_the_file_does_not_make_an_item_done_unproven(
+    cli: Any, tmp_path: Path
+) -> None:
+    incident_id = _declare(cli)
+    item = _add(cli, incident_id, "Alert on pool saturation", "--verify-gameday", "checkout-db-exhaustion")
+    pm = _postmortem(tmp_path, incident_id, [])
+    assert cli("actions", "sync", str(pm)).code == 0
+    items = _file_items(pm)
+    del items[0]["verify"]
+    items[0]["status"] = "done"
+    pm.write_text(yaml.safe_dump({**yaml.safe_load(pm.read_text()), "action_items": items}), encoding="utf-8")
+    refused = cli("actions", "sync", str(pm))
+    assert refused.code == 1, refused.out
+    assert f"{item} is done in the file but names no game day that verifies it" in refused.err
+    [kept] = items_of(open_journal(), incident_id)
+    assert kept.status == "not-started" and kept.verify_gameday == "checkout-db-exhaustion"
+
+
 def test_the_timeline_shows_a_sync(cli: Any, tmp_path: Path) -> None:
     incident_id = _declare(cli)
     pm = _postmortem(tmp_path, incident_id, [{"title": "Cap the pool", "priority": "low"}])
