@@ -33,7 +33,8 @@ def incident_events(journal: Journal, incident_id: str) -> list[Event]:
         raise UnknownIncident(
             f"no incident {incident_id[:40]!r}{'…' if len(incident_id) > 40 else ''} in the journal at "
             f"{journal.location}",
-            hint="see `fireline incident list`" + ("" if PATTERN.match(incident_id) else "; ids: INC-2026-001"),
+            hint="see `fireline incident list`"
+            + ("" if PATTERN.match(incident_id) else "; ids look like INC-2026-001 (INC-YEAR-NUMBER)"),
         )
     return found
 
