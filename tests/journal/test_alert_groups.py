@@ -5,27 +5,17 @@ declaration writes nothing and takes no number — on SQLite and PostgreSQL, and
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from runner.journal.events import SCHEMA_VERSION
 from runner.journal.incidents import AlertGroup
 from runner.journal.store import Journal, open_journal
+from tests.journal.conftest import assert_schema_current
 
 GROUP = '{}:{alertname="PostgresTooManyConnections"}'
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def journal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Journal]:
-    if request.param == "postgresql":
-        monkeypatch.setenv("FIRELINE_STORE", request.getfixturevalue("pg_db"))
-    store = open_journal()
-    yield store
-    store.close()
 
 
 def _declaring(group: str) -> Any:
@@ -87,9 +77,7 @@ def test_a_schema_7_sqlite_store_gets_the_rule(fireline_home: Path) -> None:
     assert migrated.alert_group(GROUP) == AlertGroup("INC-2026-001", "investigating", True)
     assert migrated.append_numbered("incident-2026", _declaring(GROUP)) is None
     migrated.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
-    db.close()
+    assert_schema_current(path)
 
 
 def test_a_schema_7_team_store_gets_the_rule(pg_db: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,9 @@ import pytest
 from runner.incident.metrics import facts_of, facts_of_row
 from runner.incident.model import Milestone
 from runner.incident.store import load
-from runner.journal.events import SCHEMA_VERSION
 from runner.journal.incidents import MILESTONES, OPEN_IDS, utc_text
 from runner.journal.store import Journal, open_journal
+from tests.journal.conftest import assert_schema_current
 
 T = "2026-11-20T09:{:02d}:00Z"
 DECLARED = {"title": "Checkout down", "severity": "SEV2", "type": "availability", "systems": ["checkout", "db"]}
@@ -57,15 +56,6 @@ STREAMS: list[tuple[str, str, dict[str, Any]]] = [
     ("INC-2026-004", "incident.closed", {"reason": "duplicate"}),
     ("run-1234", "incident.milestone", {"name": "started", "at": T.format(0)}),  # not an incident
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def journal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Journal]:
-    if request.param == "postgresql":
-        monkeypatch.setenv("FIRELINE_STORE", request.getfixturevalue("pg_db"))
-    store = open_journal()
-    yield store
-    store.close()
 
 
 def _write(journal: Journal, events: list[tuple[str, str, dict[str, Any]]], batch: bool) -> None:
@@ -181,9 +171,7 @@ def test_an_older_sqlite_store_gets_its_index_from_the_events(fireline_home: Pat
     assert migrated.incidents() == expected
     assert migrated.open_incidents(10) == ["INC-2026-003", "INC-2026-001"]
     migrated.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
-    db.close()
+    assert_schema_current(path)
 
 
 def test_an_older_team_store_gets_its_index_from_the_events(pg_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
