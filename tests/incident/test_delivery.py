@@ -33,6 +33,7 @@ from tests.command import FIRELINE
 from tests.conftest import wait_for
 from tests.incident.channels.conftest import notice as channel_notice
 from tests.incident.channels.conftest import receiver as receiver
+from tests.incident.documents import sev2
 from tests.servers.channel_receiver import ChannelReceiver, Scripted
 from tests.servers.ports import free_port
 from tests.servers.smtp import SmtpServer
@@ -41,16 +42,7 @@ SLACK_TOKEN = "hooktokenZ8xq3Lm5Np2Rv7Tw"
 STATUSPAGE_KEY = "spkey-7c2e9b41d06f8a35"
 SMTP_PASSWORD = "smtp-pw-Vb6Hq2Zr9"
 AUDIT_TOKEN = "audit-bearer-Kx4Pw8Ld1"
-SEV2 = """\
-  SEV2:
-    title: high
-    definition: Partial degradation.
-    response_target: 15m
-    update_cadence: 30m
-    roles: [commander]
-    channels: [incidents, status-page, leadership, audit]
-    criteria: []
-"""
+SEV2 = sev2(["incidents", "status-page", "leadership", "audit"])
 
 
 @dataclass

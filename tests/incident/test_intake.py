@@ -20,6 +20,7 @@ from runner.incident.timeline import collect, markdown, zone
 from runner.journal.store import Journal, open_journal
 from runner.policy import load_policy
 from tests.conftest import write
+from tests.incident.documents import db_runbook
 
 GROUP = '{}/{severity="critical"}:{alertname="PostgresTooManyConnections"}'
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
@@ -300,21 +301,17 @@ def test_a_declaration_that_loses_the_race_attaches_and_wastes_no_id(journal: Jo
 
 # -- suggestions ------------------------------------------------------------------------------------------------
 
-RUNBOOK = """\
-apiVersion: fireline/v1
-kind: Runbook
-metadata:
-  name: db-connection-exhaustion
-  title: Database connection exhaustion
-  severity: [SEV1]
-  alerts: [PostgresTooManyConnections]
+RUNBOOK = db_runbook(
+    "  severity: [SEV1]\n",
+    """\
 inputs:
   service: {type: string, required: true}
   instance: {type: string, required: true}
   namespace: {type: string, required: true}
 steps:
   - {id: look, action: shell.run, read_only: true, with: {argv: ["true"]}}
-"""
+""",
+)
 
 
 def test_matching_runbooks_are_suggested_on_the_timeline(journal: Journal, tmp_path: Path) -> None:

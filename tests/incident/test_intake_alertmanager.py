@@ -14,22 +14,18 @@ from runner.incident.store import list_incidents
 from runner.journal.store import open_journal
 from tests.command import FIRELINE
 from tests.conftest import wait_for, write
+from tests.incident.documents import db_runbook
 from tests.incident.intake_process import Intake
 from tests.servers._http import request_json
 from tests.servers.prometheus import start_alertmanager
 
-RUNBOOK = """\
-apiVersion: fireline/v1
-kind: Runbook
-metadata:
-  name: db-connection-exhaustion
-  title: Database connection exhaustion
-  severity: [SEV1, SEV2]
-  alerts: [PostgresTooManyConnections]
-  symptoms: [Too many connections]
+RUNBOOK = db_runbook(
+    "  severity: [SEV1, SEV2]\n  symptoms: [Too many connections]\n",
+    """\
 steps:
   - {id: count, action: shell.run, read_only: true, with: {argv: [echo, "95"]}}
-"""
+""",
+)
 
 
 def _push(am_url: str, instances: list[str], ends_in: timedelta) -> None:

@@ -18,6 +18,7 @@ import pytest
 from runner.incident.timeline import collect, markdown, zone
 from runner.journal.store import open_journal
 from tests.conftest import wait_for, write
+from tests.incident.documents import db_runbook
 from tests.incident.intake_process import Intake
 from tests.incident.test_intake import alert, notification
 
@@ -133,13 +134,8 @@ def test_listen_must_be_host_and_port(cli: Any) -> None:
     assert result.code == 2 and "HOST:PORT" in result.err
 
 
-RUNBOOK = """\
-apiVersion: fireline/v1
-kind: Runbook
-metadata:
-  name: db-connection-exhaustion
-  title: Database connection exhaustion
-  alerts: [PostgresTooManyConnections]
+RUNBOOK = db_runbook(
+    rest="""\
 inputs:
   instance: {type: string, required: true}
 steps:
@@ -152,7 +148,8 @@ steps:
   - id: restart
     action: shell.run
     with: {argv: ["false"]}
-"""
+""",
+)
 
 
 def test_run_reads_plans_the_best_runbook_at_once(tmp_path: Path) -> None:

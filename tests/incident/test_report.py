@@ -25,21 +25,9 @@ from runner.incident.report_text import columns
 from runner.journal.store import open_journal
 from tests.command import FIRELINE
 from tests.conftest import write
+from tests.incident.documents import restart_runbook, sev2
 
 REPO = Path(__file__).resolve().parents[2]
-RUNBOOK = """\
-apiVersion: fireline/v1
-kind: Runbook
-metadata: {{name: restart-checkout, title: Restart checkout, mitigates: true}}
-steps:
-  - id: look
-    action: shell.run
-    read_only: true
-    with: {{argv: [echo, looking]}}
-  - id: restart
-    action: shell.run
-    with: {{argv: [touch, "{marker}"]}}
-"""
 SECTIONS = ("INCIDENT:", "INCIDENT SUMMARY:", "SEVERITY CLASSIFICATION:", "TIMELINE RECONSTRUCTION:",
             "TECHNICAL INVESTIGATION:", "IMPACT ASSESSMENT:", "COMMUNICATION LOG:", "REMEDIATION ACTIONS:",
             "POST-MORTEM ANALYSIS:", "ACTION ITEMS:", "INCIDENT METRICS:")  # fmt: skip
@@ -68,7 +56,7 @@ def worked(tmp_path: Path, fireline_home: Path, cli: Any, monkeypatch: pytest.Mo
                   "--impact", "half of the checkouts fail")):  # fmt: skip
         done = cli("incident", *args)
         assert done.code == 0, done.err
-    runbook = write(tmp_path / "restart.yaml", RUNBOOK.format(marker=tmp_path / "restarted"))
+    runbook = write(tmp_path / "restart.yaml", restart_runbook(tmp_path / "restarted"))
     ran = cli("run", str(runbook), "--incident", incident_id, "--approve-all", "--reason", "restart it",
               "--output", "plain")  # fmt: skip
     assert ran.code == 0, ran.err
@@ -399,15 +387,7 @@ channels:
   incidents: {{type: slack, url: {{secret: SLACK_URL}}, retries: 1, backoff: 10ms}}
   audit: {{type: webhook, url: "{hook}", retries: 1, backoff: 10ms}}
 severities:
-  SEV2:
-    title: high
-    definition: Partial degradation.
-    response_target: 15m
-    update_cadence: 30m
-    roles: [commander]
-    channels: [incidents, audit]
-    criteria: []
-"""
+""" + sev2(["incidents", "audit"])
 
 
 def test_deliveries_to_real_channels_are_the_communication_log(

@@ -18,26 +18,16 @@ import yaml
 from runner.journal.store import open_journal
 from runner.postmortem import record
 from tests.conftest import write
+from tests.incident.documents import restart_runbook
 from tests.report.test_pdf import ink_of_page_one, pdf_text
 
-RUNBOOK = """\
-apiVersion: fireline/v1
-kind: Runbook
-metadata: {{name: restart-checkout, title: Restart checkout, mitigates: true}}
-steps:
-  - id: look
-    action: shell.run
-    read_only: true
-    with: {{argv: [echo, looking]}}
+FLAKY_PROBE = """\
   - id: flaky-probe
     action: shell.run
     read_only: true
-    retries: {{count: 1, delay: 10ms}}
+    retries: {count: 1, delay: 10ms}
     on_failure: continue
-    with: {{argv: ["false"]}}
-  - id: restart
-    action: shell.run
-    with: {{argv: [touch, "{marker}"]}}
+    with: {argv: ["false"]}
 """
 TITLE = "Checkout returns 503 <script>alert(1)</script> | pipe"
 
@@ -63,7 +53,7 @@ def _incident(tmp_path: Path, cli: Any) -> str:
     assert cli("incident", "note", incident_id, "Add connection pool monitoring", "--kind", "action").code == 0
     assert cli("incident", "note", incident_id, "Restart rather than roll back", "--kind", "decision").code == 0
 
-    runbook = write(tmp_path / "restart.yaml", RUNBOOK.format(marker=tmp_path / "restarted"))
+    runbook = write(tmp_path / "restart.yaml", restart_runbook(tmp_path / "restarted", FLAKY_PROBE))
     paused = cli("run", str(runbook), "--incident", incident_id, "--output", "plain")
     assert paused.code == 3, paused.out + paused.err  # waits for the approval of the restart
     run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{6}", paused.out + paused.err).group(0)  # type: ignore[union-attr]
