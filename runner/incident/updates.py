@@ -61,7 +61,9 @@ def render(incident: Incident, request: UpdateRequest, shape: Shape, now: dateti
     if started is not None:
         lines.append(f"Started: {utc(started)}")
     if shape is Shape.RESOLUTION and started is not None:
-        lines.append(f"Resolved: {utc(now)} (impact lasted {span((now - started).total_seconds())})")
+        # Resolved already (by `resolve` and its gate): the update tells that moment, not its own
+        ended = (incident.at(Milestone.RESOLVED) if incident.finished else None) or now
+        lines.append(f"Resolved: {utc(ended)} (impact lasted {span((ended - started).total_seconds())})")
     if request.actions:
         lines.append("Actions:")
         lines.extend(f"  - {action}" for action in request.actions)

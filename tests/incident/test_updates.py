@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.incident.lifecycle import Declaration, TransitionRefused, declare
+from runner.incident.lifecycle import Declaration, TransitionRefused, declare, resolve
 from runner.incident.model import Milestone, Severity, Status
 from runner.incident.store import load
 from runner.incident.updates import UpdateRequest, post_update
@@ -58,6 +58,16 @@ def test_the_shapes_initial_progress_resolution(journal: Journal) -> None:
     assert done.shape == "resolution" and done.next_update_at is None
     assert "Resolved: 2026-12-04 10:00:00 UTC (impact lasted 12h00m)" in done.message
     assert "resolved" in changed and load(journal, incident_id).at(Milestone.RESOLVED) == NOW
+
+
+def test_a_resolution_update_after_the_resolution_says_when_it_was_resolved(journal: Journal) -> None:
+    """`resolve` (its gate) first, the update for the status page later: the update tells the resolution's
+    time and the impact's length, which stopped growing then, not the moment the update was written."""
+    started = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    incident_id = declare(journal, Declaration("Checkout down", Severity.SEV2, started_at=started), "alice")
+    resolve(journal, load(journal, incident_id), "alice", NOW)
+    later, _, _ = _post(journal, incident_id, UpdateRequest(Status.RESOLVED, "fixed"), NOW + timedelta(hours=2))
+    assert "Resolved: 2026-12-04 10:00:00 UTC (impact lasted 1h00m)" in later.message
 
 
 def test_a_refused_status_writes_nothing(journal: Journal) -> None:
