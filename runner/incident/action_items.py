@@ -366,17 +366,20 @@ class NewItem:
     status: ItemStatus = ItemStatus.NOT_STARTED
     verify_gameday: str | None = None
 
-    def fields(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "owner": self.owner,
-            "due": self.due.isoformat() if self.due else None,
-            "priority": str(self.priority),
-            "type": str(self.type),
-            "status": str(self.status),
-            "verify_gameday": self.verify_gameday,
-            "verified_by": None,
-        }
+
+def fields_of(item: ActionItem | NewItem) -> dict[str, Any]:
+    """An item's fields as the journal records them (an item added, a sync's agreed snapshot); a new item is
+    verified by nobody yet."""
+    return {
+        "title": item.title,
+        "owner": item.owner,
+        "due": item.due.isoformat() if item.due else None,
+        "priority": str(item.priority),
+        "type": str(item.type),
+        "status": str(item.status),
+        "verify_gameday": item.verify_gameday,
+        "verified_by": item.verified_by if isinstance(item, ActionItem) else None,
+    }
 
 
 def item_id(incident_id: str, number: int) -> str:
@@ -399,7 +402,7 @@ def add_item(
     incident = found[0].run_id
     number = journal.next_number(f"action-items-{incident}")
     new_id = item_id(incident, number)
-    append(journal, incident, ActionItemRecorded(new_id, "added", new.fields(), note, source), actor)
+    append(journal, incident, ActionItemRecorded(new_id, "added", fields_of(new), note, source), actor)
     return new_id
 
 

@@ -99,19 +99,6 @@ def _shown(value: Any) -> str:
 # -- the two sides, as comparable values --------------------------------------------------------------------
 
 
-def journal_fields(item: ai.ActionItem) -> dict[str, Any]:
-    return {
-        "title": item.title,
-        "owner": item.owner,
-        "due": item.due.isoformat() if item.due else None,
-        "priority": str(item.priority),
-        "type": str(item.type),
-        "status": str(item.status),
-        "verify_gameday": item.verify_gameday,
-        "verified_by": item.verified_by,
-    }
-
-
 @dataclass(frozen=True)
 class FileItem:
     index: int
@@ -222,7 +209,7 @@ def _sync(journal: Journal, pm: PostMortem, incident_id: str, actor: str | None,
         report.file_written = True
     else:
         digest = _digest(path)
-    synced = ActionItemsSynced(where, digest, {i: journal_fields(item) for i, item in agreed.items()})
+    synced = ActionItemsSynced(where, digest, {i: ai.fields_of(item) for i, item in agreed.items()})
     if base != synced.items:
         append(journal, incident_id, synced, actor)
     return report
@@ -285,7 +272,7 @@ def _merge(
     item: FileItem, current: ai.ActionItem, base: Mapping[str, Any] | None, report: SyncReport
 ) -> dict[str, Any]:
     """The fields the journal takes from the file; fields the file takes from the journal are reported."""
-    theirs = journal_fields(current)
+    theirs = ai.fields_of(current)
     to_journal: dict[str, Any] = {}
     for name in FIELDS:
         mine, journal_value = item.fields[name], theirs[name]
@@ -379,7 +366,7 @@ def _entries(
     for item_id in order:
         item = agreed.get(item_id)
         if item is not None:
-            entries.append(file_entry(journal_fields(item), item.id, item.notes[-1] if item.notes else ""))
+            entries.append(file_entry(ai.fields_of(item), item.id, item.notes[-1] if item.notes else ""))
     return entries
 
 

@@ -22,6 +22,8 @@ from runner import __version__
 from runner.document.diagnostics import DocumentInvalid
 from runner.errors import FirelineError
 from runner.incident import events as iev
+from runner.incident.action_items import fields_of, items_of
+from runner.incident.action_sync import file_entry
 from runner.incident.metrics import Facts, facts_of
 from runner.incident.model import Milestone, NoteKind
 from runner.incident.timeline import INCIDENT, Entry, Timeline, collect, zone
@@ -204,27 +206,8 @@ def _action_items(journal: Journal, incident_id: str, notes: Sequence[tuple[str,
 
 
 def _tracked(journal: Journal, incident_id: str) -> list[dict[str, Any]]:
-    try:
-        items = importlib.import_module(_OWNERS[ACTION_ITEM])
-    except ImportError:
-        return []
-    out = []
-    for item in items.items_of(journal, incident_id):
-        entry: dict[str, Any] = {
-            "id": item.id,
-            "title": item.title,
-            "owner": item.owner,
-            "due": item.due.isoformat() if item.due else None,
-            "priority": str(item.priority),
-            "type": str(item.type),
-            "status": str(item.status),
-        }
-        if item.verify_gameday:
-            entry["verify"] = {"gameday": item.verify_gameday}
-        if item.verified_by:
-            entry["verified_by"] = item.verified_by
-        out.append(entry)
-    return out
+    """The incident's action items as the post-mortem file writes them."""
+    return [file_entry(fields_of(item), item.id, "") for item in items_of(journal, incident_id)]
 
 
 # -- the timeline ------------------------------------------------------------------------------------------------
