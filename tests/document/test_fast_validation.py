@@ -16,7 +16,7 @@ from tests.command import FIRELINE
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS = sorted((REPO / "runbooks").glob("*.yaml"))
-HEAVY = ("jsonschema", "rich", "kubernetes", "psycopg", "fabric", "paramiko")
+HEAVY = ("jsonschema", "rich", "kubernetes", "psycopg", "fabric", "paramiko", "aiohttp", "fpdf", "aiosmtpd")
 
 _PROBE = (
     "import sys\nfrom runner.cli import main\ncode = main(sys.argv[1:])\n"
@@ -44,6 +44,31 @@ def test_valid_shipped_runbooks_load_no_heavy_module(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert "all valid" in done.stdout
         assert "LOADED []" in done.stdout, (runbook.name, done.stdout)
+
+
+def test_a_policy_with_channels_and_intake_and_a_post_mortem_load_no_heavy_module(tmp_path: Path) -> None:
+    """Checking the files of incidents loads neither the intake's HTTP server, the SMTP library nor the PDF
+    writer (nor jsonschema, while they are valid)."""
+    policy = tmp_path / "incident-policy.yaml"
+    policy.write_text(
+        "apiVersion: fireline/v1\nkind: IncidentPolicy\n"
+        "secrets: {SLACK_URL: {from: env, name: SLACK_URL}, KEY: {from: env, name: SP_KEY}}\n"
+        "channels:\n"
+        "  incidents: {type: slack, url: {secret: SLACK_URL}}\n"
+        "  status-page: {type: statuspage, page: p1, api_key: {secret: KEY}, components: {checkout: c1}}\n"
+        "  leadership: {type: email, host: smtp.example.com, port: 587, from: a@example.com, to: [b@example.com]}\n"
+        "  audit: {type: webhook, url: 'https://audit.example.com/x'}\n"
+        "intake: {severity_label: severity, default_severity: SEV3}\n"
+        "verification:\n"
+        "  SEV1: {hold: 1m, checks: [{name: ok, manual: Support sees no new tickets}]}\n",
+        encoding="utf-8",
+    )
+    postmortem = tmp_path / "INC-2026-001.yaml"
+    postmortem.write_text("apiVersion: fireline/v1\nkind: PostMortem\nincident: INC-2026-001\ntitle: Checkout 503\n"
+                          "status: draft\n", encoding="utf-8")  # fmt: skip
+    done = _validate_in_fresh_process([policy, postmortem], tmp_path / "cache")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all valid" in done.stdout and "LOADED []" in done.stdout, done.stdout
 
 
 def test_an_invalid_value_is_still_explained(tmp_path: Path) -> None:
