@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.journal.incidents import parse_utc
 from runner.postmortem.document import PostMortem
 from runner.report import fmt
 from runner.report import incident_svg as picture
@@ -40,13 +41,8 @@ class Point:
 
 
 def parse_at(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """A time from the file (ISO 8601, read as the journal's incident times are), or None."""
+    return parse_utc(value) if isinstance(value, str) else None
 
 
 def _points(pm: PostMortem) -> list[Point]:
