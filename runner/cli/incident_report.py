@@ -62,8 +62,8 @@ def report(incident_id: str, fmt: str, output: Path | None, policy: str | None) 
     Times are UTC ISO 8601 with Z; durations are seconds.
 
     \b
-    Exit codes: 0 written; 1 the output file cannot be written;
-    2 unknown incident or bad arguments.
+    Exit codes: 0 written; 2 unknown incident, bad arguments or an output
+    file that cannot be written.
     """
     from runner.incident.report import build_report
     from runner.incident.report_formats import Format, render
