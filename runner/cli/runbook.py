@@ -23,8 +23,9 @@ def runbook() -> None:
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 def new(name: str, kind: str, output: Path | None, force: bool) -> int:
     """Write a runbook skeleton NAME for a kind of incident: symptoms, investigation steps that only read,
-    quick fixes behind approvals, status updates and prevention notes. It validates and plans as it is; make
-    it yours, then `fireline validate` and `fireline plan` it."""
+    quick fixes behind approvals, status updates and prevention notes. It validates as it is and plans once
+    given its inputs (-i NAME=VALUE, as its header says); make it yours, then `fireline validate` and
+    `fireline plan` it."""
     from runner.scaffold.new import check_name, default_path, write
 
     path = output or default_path(check_name(name))
