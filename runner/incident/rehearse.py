@@ -37,6 +37,7 @@ import yaml
 
 from runner.durations import format_duration, parse_duration
 from runner.errors import UsageError
+from runner.files import write_new
 from runner.gameday import events as gev
 from runner.incident import events as iev
 from runner.incident import store
@@ -838,19 +839,5 @@ def write(draft_: Draft, path: Path, force: bool) -> Written:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
-    existed = path.exists()
-    if existed and not force:
-        raise UsageError(f"{path} exists; not overwritten", hint="pass --force to replace it, or -o another file")
-    try:
-        if force:
-            temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            temporary.write_text(text_, encoding="utf-8")
-            os.replace(temporary, path)
-        else:
-            with path.open("x", encoding="utf-8") as out:  # "x": a file created meanwhile is not overwritten
-                out.write(text_)
-    except FileExistsError:
-        raise UsageError(f"{path} exists; not overwritten", hint="pass --force to replace it") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    existed = write_new(path, text_, force)
     return Written(path, draft_, existed)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from runner.errors import UsageError
+from runner.files import write_new
 
 TEMPLATES = Path(__file__).resolve().parent
 # The runbook schema's own rule for metadata.name (kebab-case), and a length that fits a file name and a label.
@@ -54,23 +55,7 @@ def write(kind: Kind, name: str, path: Path, force: bool) -> bool:
     if path.is_dir():
         raise UsageError(f"{path} is a directory", hint=f"give a file name, e.g. -o {path / (name + '.yaml')}")
     text = render(kind, name, path.resolve().parent)
-    existed = path.exists()
-    if existed and not force:
-        raise UsageError(f"{path} exists; not overwritten", hint="pass --force to replace it, or -o another file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if force:
-            temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, path)
-        else:
-            with path.open("x", encoding="utf-8") as out:  # "x": a file created meanwhile is not overwritten
-                out.write(text)
-    except FileExistsError:
-        raise UsageError(f"{path} exists; not overwritten", hint="pass --force to replace it") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-    return existed
+    return write_new(path, text, force)
 
 
 def _relative(path: Path, where: Path) -> str:
