@@ -511,6 +511,7 @@ def resolve(
     if force:
         _said(found, force_past(journal, found, _text(reason or "", "--reason"), who), "was resolved already")
         click.echo(f"{found.id}: resolved WITHOUT its checks (--force), recorded on the timeline with the reason")
+        _tell_channels(found, policy)
         return 0
     try:
         passed = pass_gate(journal, found, _policy(policy), request, who, click.echo)
@@ -526,7 +527,16 @@ def resolve(
         click.echo(f"{found.id}: nothing was verified: the {found.severity} checklist has no probe checks"
                    + (" (only confirmed items)" if passed.results else ""))  # fmt: skip
     click.echo(f"{found.id}: resolved at {_utc(passed.resolved_at)}")
+    _tell_channels(found, policy)
     return 0
+
+
+def _tell_channels(found: Incident, policy: str | None) -> None:
+    """Resolving sends nothing: the status page says the last update's status until a resolution update."""
+    channels = _policy(policy).severities[str(found.severity)].channels
+    if channels:
+        click.echo(f"next: tell {', '.join(channels)} it is resolved: fireline incident update {found.id} "
+                   "--status resolved --summary '...'")  # fmt: skip
 
 
 def _duration(value: str | None, what: str, *, zero: bool) -> float | None:

@@ -88,6 +88,20 @@ def test_an_update_without_news_becomes_overdue_and_show_says_by_how_much(cli: A
     assert cli("incident", "show", incident_id, "--format", "json").json()["next_update"]["overdue"] is True
 
 
+def test_resolving_says_how_to_tell_the_channels(cli: Any, fireline_home: Path) -> None:
+    """`resolve` sends nothing: the status page stays at the last update until a resolution update is posted,
+    so it says how (only when the severity has channels to tell)."""
+    incident_id = _declare(cli)
+    resolved = cli("incident", "resolve", incident_id)
+    assert resolved.code == 0, resolved.err
+    assert (f"next: tell incidents, status-page it is resolved: fireline incident update {incident_id} "
+            "--status resolved --summary '...'") in resolved.out  # fmt: skip
+    quiet = cli("incident", "declare", "--title", "Typo", "--sev", "SEV4").out.strip()
+    assert "next:" not in cli("incident", "resolve", quiet).out
+    forced = _declare(cli)
+    assert "next: tell incidents, status-page" in cli("incident", "resolve", forced, "--force", "--reason", "x").out
+
+
 def test_a_correction_records_who_why_old_and_new(cli: Any, store: str) -> None:
     incident_id = _declare(cli, "--started-at", "2026-12-01T10:00:00+01:00")
     fixed = cli("incident", "correct", incident_id, "started", "2026-12-01T08:30:00Z", "--reason", "graphs",
