@@ -165,9 +165,17 @@ def _list(current: Any, new: Any, generated: Any) -> tuple[list[Any], bool]:
             out.append(item)  # people's
             people = people or mark not in new_digests
     seen = {digest(item) for item in out}
+    # An item with an id (a tracked action item) is one item however both sides changed it: people's version
+    # stays, once; `actions sync` settles its fields with the journal.
+    ids = {_id(item) for item in out} - {None}
     for item in fresh:
         mark = digest(item)
-        if mark not in seen and mark not in deleted:
+        if mark not in seen and mark not in deleted and _id(item) not in ids:
             out.append(item)
             seen.add(mark)
     return out, people or bool(deleted & new_digests)
+
+
+def _id(item: Any) -> str | None:
+    found = item.get("id") if isinstance(item, Mapping) else None
+    return found if isinstance(found, str) and found else None

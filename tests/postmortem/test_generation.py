@@ -72,6 +72,19 @@ def test_a_forced_draft_keeps_what_people_wrote_and_regenerates_the_rest() -> No
     assert generation.edited(out)  # people's work is in it: the next plain draft refuses again
 
 
+def test_an_item_edited_in_the_file_and_changed_in_the_journal_is_kept_once() -> None:
+    """Both sides changed a tracked item since the draft: the file keeps people's version, once (two items with
+    one id made the file one `actions sync` refuses); the sync then settles the fields."""
+    item = {"id": "INC-2026-001-A1", "title": "Add monitoring", "owner": "bob", "status": "not-started"}
+    before = _draft(action_items=[item])
+    people = copy.deepcopy(before)
+    people["action_items"][0]["owner"] = "carol"
+    later = _draft(action_items=[{**item, "status": "done"}, {"id": "INC-2026-001-A2", "title": "New item"}])
+    out = generation.merge(people, later).data
+    assert [(i["id"], i.get("owner")) for i in out["action_items"]] == [("INC-2026-001-A1", "carol"),
+                                                                         ("INC-2026-001-A2", None)]  # fmt: skip
+
+
 def test_a_hand_written_file_keeps_every_field_people_filled() -> None:
     hand = {"apiVersion": "fireline/v1", "kind": "PostMortem", "incident": "INC-2026-001", "title": "Our title",
             "root_cause": "", "lessons": ["Canary first"], "went_well": ["Fast detection: 3 minutes, target 5 minutes"]}
