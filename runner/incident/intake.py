@@ -36,6 +36,7 @@ from runner.incident import events as iev
 from runner.incident import ids
 from runner.incident.model import IncidentType, Milestone, NoteKind, Severity, Status
 from runner.incident.store import append, iso, load
+from runner.incident.times import EARLIEST
 from runner.journal.incidents import ALERT, parse_utc
 from runner.journal.payloads import Payload, event_payload, mapping, texts
 
@@ -252,7 +253,11 @@ def _time(value: object, where: str) -> datetime | None:
     moment = parse_utc(value) if isinstance(value, str) else None
     if moment is None:
         raise _shape(f"{where} is not an RFC 3339 time")
-    return None if moment.year <= 1 else moment
+    if moment.year <= 1:
+        return None
+    if moment < EARLIEST:
+        raise _shape(f"{where} is before 1970")
+    return moment
 
 
 def _count(value: object) -> int:

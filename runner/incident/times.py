@@ -11,6 +11,8 @@ from runner.templatetime import parse_time
 
 # A time given as "in the past" may be ahead of this machine's clock by a little (another machine's clock).
 FUTURE_SLACK = timedelta(minutes=5)
+# Before it, a time is a mistake, not an incident's (and year 1 cannot even be shown in a zone east of UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_when(text: str, what: str, now: datetime | None = None) -> datetime:
@@ -25,6 +27,8 @@ def parse_when(text: str, what: str, now: datetime | None = None) -> datetime:
             "ambiguous and refused",
         ) from None
     current = now or datetime.now(UTC)
+    if moment < EARLIEST:
+        raise UsageError(f"{what}: {text.strip()[:40]} is before 1970", hint="write e.g. 2026-12-04T09:50:00Z")
     if moment > current + FUTURE_SLACK:
         raise UsageError(f"{what}: {utc(moment)} is in the future (it is {utc(current)} now)")
     return moment

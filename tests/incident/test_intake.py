@@ -113,6 +113,11 @@ def _broken(change: Any) -> dict[str, Any]:
             400,
             "alerts[0].startsAt is not an RFC 3339 time",
         ),
+        (
+            json.dumps(_broken(lambda d: d["alerts"][0].update(startsAt="1969-07-20T20:17:00Z"))).encode(),
+            400,
+            "alerts[0].startsAt is before 1970",
+        ),
         (json.dumps(_broken(lambda d: d.update(alerts=[alert()] * 501))).encode(), 413, "too many alerts"),
     ],
     ids=[
@@ -127,6 +132,7 @@ def _broken(change: Any) -> dict[str, Any]:
         "status",
         "nested-label",
         "bad-time",
+        "ancient-time",
         "too-many",
     ],
 )

@@ -27,6 +27,8 @@ def test_a_time_with_a_zone_is_read_as_utc() -> None:
         ("2026-02-30T09:00:00Z", "not a valid date"),
         ("2026-12-04T10:10:00Z", "in the future"),
         ("9" * 5000, "RFC 3339"),
+        ("0001-01-01T00:00:00Z", "before 1970"),  # shown as '1-01-01' and out of range in zones east of UTC
+        ("1969-12-31T23:59:59Z", "before 1970"),
     ],
 )
 def test_ambiguous_or_impossible_times_are_refused(text: str, message: str) -> None:
