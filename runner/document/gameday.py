@@ -94,7 +94,8 @@ def _check_ids(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
 
 
 def _check_probe(doc: Document, probe: Any, at: PathKey, connections: dict[str, Any], scope: Scope) -> list[Diagnostic]:
-    if not isinstance(probe, dict) or probe.get("probe") not in PROBE_ACTIONS:
+    # A probe name that is not text (a list, a mapping) is the schema's to report; it cannot even be looked up.
+    if not isinstance(probe, dict) or not isinstance(probe.get("probe"), str) or probe["probe"] not in PROBE_ACTIONS:
         return []
     params = dict(_map(probe.get("with")))  # not a mapping: the schema says so
     out = []

@@ -163,7 +163,8 @@ def _check_probe(
     from runner.actions.probes import PROBE_ACTIONS
     from runner.document.schemas import validate_params
 
-    if item.get("probe") not in PROBE_ACTIONS or not isinstance(item.get("with", {}), dict):
+    probe = item.get("probe")
+    if not isinstance(probe, str) or probe not in PROBE_ACTIONS or not isinstance(item.get("with", {}), dict):
         return []  # the schema says what is wrong with it
     action, params = _probe_action(item)
     out = validate_params(doc, action, params, (*at, "with"))

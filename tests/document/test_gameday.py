@@ -194,3 +194,14 @@ def test_a_shell_fault_needs_a_revert_checked_like_its_command(tmp_path: Path, c
     assert "faults[bad-revert].revert.command" in lines[1] and "quote" in lines[1], lines[1]
     assert "faults[bad-revert].revert.command" in lines[2] and "nope" in lines[2], lines[2]
     assert "faults[good]" not in result.out
+
+
+def test_a_probe_named_by_a_list_is_a_validation_error_not_a_crash(tmp_path: Path, cli: CliRunner) -> None:
+    path = write(
+        tmp_path / "drills" / "list-probe.yaml",
+        SEVEN_MISTAKES.replace("probe: http.gett", "probe: [http.get, http.post]"),
+    )
+    result = cli("validate", str(path))
+    assert result.code == 1, result.err
+    assert "steady_state.probes[health].probe" in result.out + result.err
+    assert "Traceback" not in result.err

@@ -395,6 +395,7 @@ verification:
       - {name: c, probe: postgres.query, with: {connection: dbs, sql: "SELECT 1"}}
       - {name: d, probe: http.get, with: {url: "http://x", bogus: 1}}
       - {name: d, manual: "a second d"}
+      - {name: e, probe: [http.get], with: {url: "http://x"}}
 """,
     )
     done = cli("validate", str(path))
@@ -406,7 +407,8 @@ verification:
                      "11:9: verification.SEV2.checks[1]: needs exactly one of: probe, manual",
                      "12:61: verification.SEV2.checks[2].with.connection: unknown connection 'dbs'",
                      "13:60: verification.SEV2.checks[3].with.bogus: unknown field 'bogus'",
-                     "14:16: verification.SEV2.checks[4].name: duplicate item 'd'"):  # fmt: skip
+                     "14:16: verification.SEV2.checks[4].name: duplicate item 'd'",
+                     "15:26: verification.SEV2.checks[5].probe:"):  # fmt: skip
         assert where + expected in done.out + done.err, expected
 
 
