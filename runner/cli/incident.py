@@ -532,9 +532,10 @@ def resolve(
 
 
 def _tell_channels(found: Incident, policy: str | None) -> None:
-    """Resolving sends nothing: the status page says the last update's status until a resolution update."""
+    """Resolving sends nothing: the status page says the last update's status until a resolution update (a
+    drill's updates reach only the channels meant for drills: nothing to remind)."""
     channels = _policy(policy).severities[str(found.severity)].channels
-    if channels:
+    if channels and not found.is_drill:
         click.echo(f"next: tell {', '.join(channels)} it is resolved: fireline incident update {found.id} "
                    "--status resolved --summary '...'")  # fmt: skip
 

@@ -100,6 +100,8 @@ def test_resolving_says_how_to_tell_the_channels(cli: Any, fireline_home: Path) 
     assert "next:" not in cli("incident", "resolve", quiet).out
     forced = _declare(cli)
     assert "next: tell incidents, status-page" in cli("incident", "resolve", forced, "--force", "--reason", "x").out
+    drill = _declare(cli, "--type", "drill")
+    assert "next:" not in cli("incident", "resolve", drill).out
 
 
 def test_a_correction_records_who_why_old_and_new(cli: Any, store: str) -> None:
