@@ -22,7 +22,7 @@ from runner.errors import FirelineError
 
 # name → (module, attribute, one-line help); the help is here so --help needs no imports.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("runner.cli.validate", "validate", "Check runbooks and scenarios; every error at once."),
+    "validate": ("runner.cli.validate", "validate", "Check runbooks, scenarios, policies, post-mortems."),
     "plan": ("runner.cli.run", "plan", "Dry-run a runbook: what each step would do. Changes nothing."),
     "run": ("runner.cli.run", "run", "Run a runbook step by step, with approval gates."),
     "approve": ("runner.cli.run", "approve", "Approve a paused run's step (from any terminal)."),

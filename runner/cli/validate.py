@@ -38,7 +38,8 @@ def check_file(path: Path, warnings: list[Diagnostic] | None = None) -> list[Dia
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True)
 def validate(paths: tuple[str, ...], fmt: str) -> int:
-    """Check runbooks and game-day scenarios (files or directories, *.yaml/*.yml recursively).
+    """Check runbooks, game-day scenarios, incident policies and post-mortems (files or directories,
+    *.yaml/*.yml recursively).
 
     Reports every problem at once as file:line:col: path: message (hint). Exit 0 when all are valid,
     1 when any is invalid, 2 on usage errors."""

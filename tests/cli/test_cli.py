@@ -32,6 +32,12 @@ def test_starting_the_cli_imports_no_heavy_client() -> None:
     assert "HEAVY []" in out
 
 
+def test_validate_says_it_checks_policies_and_post_mortems_too(cli) -> None:
+    for shown in (cli("--help").out, cli("validate", "--help").out):
+        line = " ".join(shown.split())
+        assert "policies" in line and "post-mortems" in line, shown
+
+
 def test_unknown_command_is_a_usage_error(cli) -> None:
     assert cli("frobnicate").code == 2
 
