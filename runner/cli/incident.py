@@ -444,7 +444,8 @@ def update(
 
 
 def _redeliver(incident_id: str, actor: str | None, policy: str | None, fmt: str) -> int:
-    from runner.incident.delivery import redeliver
+    from runner.incident.delivery import redeliver, update_names
+    from runner.incident.events import UPDATE
     from runner.incident.lifecycle import require_open
 
     journal = _journal()
@@ -456,8 +457,10 @@ def _redeliver(incident_id: str, actor: str | None, policy: str | None, fmt: str
         _echo_json({"id": found.id, "redelivered": [d.data() for d in done]})
     elif not done:
         click.echo(f"{found.id}: nothing to redeliver: no delivery of its updates failed")
+    names = update_names(journal.events(found.id, (UPDATE,)), _utc) if done and fmt != "json" else {}
     for delivery in done if fmt != "json" else ():
-        click.echo(f"update #{delivery.update_seq} channel {delivery.channel}: {delivery.line()}")
+        name = names.get(delivery.update_seq, f"update #{delivery.update_seq}")
+        click.echo(f"{name} channel {delivery.channel}: {delivery.line()}")
     if still:
         click.echo(f"{found.id}: {len(still)} deliver{'y' if len(still) == 1 else 'ies'} still failed; the updates "
                    "stay recorded", err=True)  # fmt: skip

@@ -149,15 +149,27 @@ def records(events: Sequence[Event]) -> list[DeliveryRecord]:
     return list(found.values())
 
 
-def describe(event: Event) -> str:
-    """One timeline line for an `incident.delivery` event."""
+def describe(event: Event, updates: Mapping[int, str] | None = None) -> str:
+    """One timeline line for an `incident.delivery` event; `updates` names each update by its seq (see
+    `update_names`: a journal seq, counted over the whole store, means nothing to people)."""
     p = IncidentDelivery.of(event)
+    update = (updates or {}).get(p.update_seq, f"update #{p.update_seq}")
     where = f"{p.channel} ({p.kind})" if p.kind else p.channel
     tries = f"{p.attempts} attempt{'s' if p.attempts != 1 else ''}"
     if p.ok:
         created = f"; status page incident {p.external_id}" if p.external_id and p.external_id not in p.detail else ""
-        return f"update #{p.update_seq} delivered to {where} ({tries}): {p.detail}{created}"
-    return f"update #{p.update_seq} NOT delivered to {where} after {tries}: {p.detail}"
+        return f"{update} delivered to {where} ({tries}): {p.detail}{created}"
+    return f"{update} NOT delivered to {where} after {tries}: {p.detail}"
+
+
+def update_names(events: Sequence[Event], stamp: Callable[[datetime], str]) -> dict[int, str]:
+    """seq → "update of <when it was recorded>", for the incident's `incident.update` events."""
+    found = {}
+    for event in events:
+        at = parse_utc(event.ts_wall) if event.type == ev.UPDATE else None
+        if at is not None:
+            found[event.seq] = f"update of {stamp(at)}"
+    return found
 
 
 # -- delivering -------------------------------------------------------------------------------------------------

@@ -135,13 +135,14 @@ def build(
 ) -> Timeline:
     """The timeline from events already read (a pure function: tests give it events of any date)."""
     corrected = _corrections(own)
+    updates = delivery.update_names(own, tz.stamp)
     streams: list[tuple[Stream, Sequence[Event]]] = [(Stream(incident.id, INCIDENT), own), *linked]
     # In the order of the times shown (what a milestone marks, else when the event was written); at the same
     # moment, what was written first (a step's end before the milestone it set).
     entries: list[tuple[tuple[datetime, datetime, int, int], Entry]] = []
     for index, (stream, events) in enumerate(streams):
         for event in events:
-            entry = _entry(stream, event, tz, corrected)
+            entry = _entry(stream, event, tz, corrected, updates)
             if entry is not None:
                 entries.append(((entry.at, entry.recorded, index, event.seq), entry))
     entries.sort(key=lambda pair: pair[0])
@@ -158,11 +159,16 @@ def _corrections(events: Iterable[Event]) -> dict[str, str]:
     return found
 
 
-def _entry(stream: Stream, event: Event, tz: Zone, corrected: Mapping[str, str]) -> Entry | None:
+def _entry(
+    stream: Stream, event: Event, tz: Zone, corrected: Mapping[str, str], updates: Mapping[int, str]
+) -> Entry | None:
     if event.type in _QUIET:
         return None  # the engine's bookkeeping (transitions, signatures): `runs show` has it
     describe = (_INCIDENT if stream.kind == INCIDENT else _LINKED).get(event.type)
-    said = describe(event, tz) if describe is not None else Said(_generic(event))
+    if stream.kind == INCIDENT and event.type == delivery.DELIVERY:
+        said: Said | None = Said(delivery.describe(event, updates))  # names its update by when it was sent
+    else:
+        said = describe(event, tz) if describe is not None else Said(_generic(event))
     if said is None:
         return None
     recorded = parse_utc(event.ts_wall) or datetime.fromtimestamp(0, UTC)

@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from runner.incident.delivery import (
     deliveries,
     try_delivery,
 )
+from runner.incident.times import utc
+from runner.incident.view import parse_utc
 from runner.journal.store import Journal, open_journal
 from tests.command import FIRELINE
 from tests.conftest import wait_for
@@ -172,11 +175,15 @@ def test_a_failing_channel_does_not_stop_the_others_and_redeliver_finishes_later
 
     again = cli("incident", "update", incident_id, "--redeliver")
     assert again.code == 0, again.err
-    first_seq, second_seq = (e.seq for e in Journal(world.store).events(incident_id, ("incident.update",)))
+    first, second = (utc(parse_utc(e.ts_wall) or datetime.now(UTC))
+                     for e in Journal(world.store).events(incident_id, ("incident.update",)))  # fmt: skip
     assert again.out.splitlines() == [
-        f"update #{first_seq} channel incidents: delivered (HTTP 200)",
-        f"update #{second_seq} channel incidents: delivered (HTTP 200)",
-    ]  # in order
+        f"update of {first} channel incidents: delivered (HTTP 200)",
+        f"update of {second} channel incidents: delivered (HTTP 200)",
+    ]  # in order, each update named by when it was recorded (not by a journal seq, which means nothing here)
+    timeline = cli("incident", "timeline", incident_id).out
+    assert f"update of {first.removesuffix(' UTC')}Z NOT delivered to incidents (slack)" in timeline
+    assert "update #" not in timeline
     delivered = [r.body["text"] for r in world.rx.received("slack") if r.answered == 200]
     assert "Summary: now investigating" in delivered[0] and "Summary: now identified" in delivered[1]
     assert len(world.rx.received("statuspage")) == 2  # the status page was not sent anything again
