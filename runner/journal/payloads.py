@@ -13,6 +13,7 @@ then reads any event without knowing who wrote it.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -134,6 +135,8 @@ class Payload:
     @classmethod
     def fields_from(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         """Every field read from stored data by its annotation (for a `from_data` that adds to it)."""
+        if cls in _PENDING:
+            _complete(cls)
         return {name: read(data, name) for name, read in cls._readers}
 
     @classmethod
@@ -149,22 +152,62 @@ _REGISTRY: dict[str, type[Payload]] = {}
 
 def register(cls: type[P]) -> type[P]:
     """Class decorator: events of `cls.TYPE` decode to `cls`. Reading every field is decided here, once."""
+    _claim(cls)
+    _set_readers(cls)
+    return cls
+
+
+def _claim(cls: type[Payload]) -> None:
     existing = _REGISTRY.get(cls.TYPE)
     if existing is not None and existing is not cls:
         raise ValueError(f"two payload classes for {cls.TYPE}: {existing.__name__} and {cls.__name__}")
+    _REGISTRY[cls.TYPE] = cls
+
+
+def _set_readers(cls: type[Payload]) -> None:
     if dataclasses.is_dataclass(cls):
         custom = "from_data" in vars(cls)  # its own reading: the generic readers are only a help
         hints = typing.get_type_hints(cls)
         readers = ((f.name, _reader(cls, f, hints[f.name], custom)) for f in dataclasses.fields(cls))
         cls._readers = tuple((name, read) for name, read in readers if read is not None)
-    _REGISTRY[cls.TYPE] = cls
-    return cls
+
+
+# Making a dataclass (its generated methods, its type hints for the readers) costs about half a millisecond
+# per class, and a command that starts a run imports some twenty payload classes but builds four or five. So
+# `event_payload` registers the class at once and makes it a dataclass when it is first built or decoded.
+_PENDING: set[type[Payload]] = set()
+_COMPLETING = threading.Lock()
 
 
 @typing.dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def event_payload(cls: type[P]) -> type[P]:
     """Class decorator: `cls` as a frozen dataclass, and events of `cls.TYPE` decode to it."""
-    return register(dataclass(frozen=True)(cls))
+    _claim(cls)
+    _PENDING.add(cls)
+    cls.__init__ = _first_init  # type: ignore[misc,assignment]  # replaced by the dataclass's own on first use
+    return cls
+
+
+def _first_init(self: Payload, *args: Any, **kwargs: Any) -> None:
+    _complete(type(self))
+    type(self).__init__(self, *args, **kwargs)
+
+
+def _complete(cls: type[Payload]) -> None:
+    """Make `cls` and its pending payload bases dataclasses, bases first (a subclass inherits their fields)."""
+    with _COMPLETING:
+        for klass in reversed(cls.__mro__):
+            if klass in _PENDING:
+                del klass.__init__  # type: ignore[misc]
+                dataclass(frozen=True)(klass)
+                _set_readers(klass)
+                _PENDING.discard(klass)
+
+
+def complete_all() -> None:
+    """Every registered payload class as a dataclass now (for code that inspects the classes themselves)."""
+    for cls in list(_PENDING):
+        _complete(cls)
 
 
 def _reader(cls: type[Payload], f: dataclasses.Field[Any], hint: Any, custom: bool) -> Reader | None:
