@@ -123,9 +123,14 @@ def _in_text(doc: Document, path: PathKey, text: str, phrases: Sequence[Phrase],
     return found
 
 
+_NEXT_CLAUSE = re.compile(r"\s+(?:and|but|so|because|while|then|which|who)\s+", re.IGNORECASE)
+
+
 def _person(doc: Document, path: PathKey, text: str, match: re.Match[str]) -> Diagnostic:
     verb = " ".join(match.group("verb").split())
     rest = " ".join(match.group("rest").split()).strip(" ,:")
+    # The example reframes this clause only: a following "and bob should have …" is a blame of its own.
+    rest = _NEXT_CLAUSE.split(rest, maxsplit=1)[0]
     what = ("broken " + rest if "broken" in verb.lower() else rest) or "this"
     what = what if len(what) <= 60 else what[:57] + "..."
     hint = "reframe: " + words().reframe_for(verb).replace("{what}", what)

@@ -87,3 +87,11 @@ def test_the_word_lists_are_data() -> None:
     assert "forgot" in words.failure_verbs
     assert blameless.name_variants(["alice.smith@example.com", "Bob Smith", "x"]) == [
         "alice.smith@example.com", "alice.smith", "Bob Smith", "alice", "Bob"]  # fmt: skip
+
+
+def test_the_reframing_example_keeps_no_second_blame(tmp_path: Path) -> None:
+    body = "root_cause: alice deployed broken code and bob should have caught it\n"
+    found = _warnings(tmp_path, body, ["alice", "bob"])
+    assert len(found) == 2, found
+    assert 'e.g. "The deployment process didn\'t catch broken code")' in found[0]
+    assert "bob" not in found[0].split("hint:", 1)[1]
