@@ -13,15 +13,24 @@ from runner.document.yamlsource import load_document
 KINDS = ("Runbook", "GameDay", "IncidentPolicy", "PostMortem")
 
 
+def _is_policy(path: Path, kind: object) -> bool:
+    """The team's policy file validates here too; runner.policy loads only for a document that may be one."""
+    if kind != "IncidentPolicy" and kind is not None:
+        return False
+    from runner.policy import is_policy
+
+    return is_policy(path, kind)
+
+
 def check_document(path: Path, warnings: list[Diagnostic] | None = None) -> str:
     """Validate one file of any kind; returns its kind or raises DocumentInvalid with every problem. What is
     allowed but probably not meant (a loop only a failure can leave) is added to `warnings`."""
     doc = load_document(path)
     data = doc.data  # the YAML document, not a journal event
     kind = data.get("kind")
-    from runner.policy import check_policy, is_policy  # the team's policy file validates here too
+    if _is_policy(path, kind):
+        from runner.policy import check_policy
 
-    if is_policy(path, kind):
         problems, kind = check_policy(doc), "IncidentPolicy"
     elif kind == "PostMortem":
         from runner.postmortem.document import check_parsed  # post-mortems validate here too

@@ -4,7 +4,6 @@ errors into diagnostics a responder can act on."""
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import importlib.util
 import json
@@ -348,6 +347,8 @@ def _only_required(options: Any) -> bool:
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    import difflib  # only for a name that is wrong
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
