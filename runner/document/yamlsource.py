@@ -236,25 +236,24 @@ class _Builder:
         return [replace(d, path=self.doc.path_text(p)) for d, p in zip(self.problems, self.paths, strict=True)]
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
-        seen: dict[str, Mark] = {}
+        seen: dict[str, yaml.Node] = {}  # the key's first node: its line only matters for a duplicate
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                 key = str(self._scalar(key_node, path))
-                here = Mark(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 if key in seen:
-                    first = seen[key]
+                    first = seen[key].start_mark.line + 1
                     self.problems.append(
                         Diagnostic(
                             self.doc.file,
-                            here.line,
-                            here.col,
+                            key_node.start_mark.line + 1,
+                            key_node.start_mark.column + 1,
                             format_path((*path, key)),
-                            f"duplicate key {key!r} (first defined at line {first.line})",
+                            f"duplicate key {key!r} (first defined at line {first})",
                             "YAML keeps only the last value; remove one of them",
                         )
                     )
                     self.paths.append((*path, key))
-                seen[key] = here
+                seen[key] = key_node
         self._scalars.flatten_mapping(node)  # resolves `<<` merge keys in place
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
