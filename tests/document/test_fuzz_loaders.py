@@ -119,11 +119,9 @@ def structured_yaml(draw: st.DrawFn) -> bytes:
     return yaml.safe_dump(body, default_flow_style=flow, allow_unicode=draw(st.booleans())).encode("utf-8")
 
 
-@st.composite
-def mutated_shipped(draw: st.DrawFn) -> tuple[str, bytes]:
-    """A shipped runbook or scenario with a few random edits."""
-    source = draw(st.sampled_from(SHIPPED))
-    data = bytearray(source.read_bytes())
+def mutate(draw: st.DrawFn, original: bytes) -> bytes:
+    """A few random edits of a file: bytes deleted and inserted, hazards, a value replaced by a hazard."""
+    data = bytearray(original)
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
         at = draw(st.integers(min_value=0, max_value=len(data)))
         edit = draw(st.sampled_from(["delete", "insert", "hazard", "value", "bytes"]))
@@ -142,7 +140,14 @@ def mutated_shipped(draw: st.DrawFn) -> tuple[str, bytes]:
             if colon:
                 lines[index] = key + b": " + draw(st.sampled_from(HAZARDS)).encode("utf-8")
             data = bytearray(b"\n".join(lines))
-    return source.parent.name, bytes(data)
+    return bytes(data)
+
+
+@st.composite
+def mutated_shipped(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A shipped runbook or scenario with a few random edits."""
+    source = draw(st.sampled_from(SHIPPED))
+    return source.parent.name, mutate(draw, source.read_bytes())
 
 
 # --- how it is judged ----------------------------------------------------------------------------------------
@@ -266,9 +271,20 @@ def test_the_inputs_file_loader_only_ever_raises_user_errors(workdir: Path) -> N
     assert figures.slowest < CASE_BUDGET_SECONDS
 
 
-def test_validate_exits_0_1_or_2_and_never_prints_a_traceback(workdir: Path) -> None:
+def validate_case(path: Path, figures: Figures) -> None:
+    """`fireline validate PATH` in-process: exit 0, 1 or 2 and never a traceback, within the case's budget."""
     from runner.cli import main
 
+    out, err = io.StringIO(), io.StringIO()
+    with budget(figures), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["validate", str(path)])
+    shown = out.getvalue() + err.getvalue()
+    assert code in (0, 1, 2), shown
+    assert "Traceback" not in shown and "internal error" not in shown, shown
+    figures.outcomes[str(code)] = figures.outcomes.get(str(code), 0) + 1
+
+
+def test_validate_exits_0_1_or_2_and_never_prints_a_traceback(workdir: Path) -> None:
     figures = Figures()
 
     @settings(FUZZ, max_examples=400)
@@ -277,13 +293,7 @@ def test_validate_exits_0_1_or_2_and_never_prints_a_traceback(workdir: Path) -> 
         folder, data = case
         path = workdir / folder / "fuzzed-cli.yaml"
         path.write_bytes(data)
-        out, err = io.StringIO(), io.StringIO()
-        with budget(figures), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["validate", str(path)])
-        shown = out.getvalue() + err.getvalue()
-        assert code in (0, 1, 2), shown
-        assert "Traceback" not in shown and "internal error" not in shown, shown
-        figures.outcomes[str(code)] = figures.outcomes.get(str(code), 0) + 1
+        validate_case(path, figures)
 
     fuzz_validate()
     print("\n" + figures.line("fireline validate"))
