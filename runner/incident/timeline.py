@@ -81,18 +81,26 @@ class Zone:
     def is_utc(self) -> bool:
         return self.tz is UTC
 
+    def local(self, moment: datetime) -> datetime:
+        """`moment` in this zone; in UTC when the zone cannot show it (a year-1 time an older version stored
+        lands before year 1 in a zone west of UTC, or in one whose oldest offset was)."""
+        try:
+            return moment.astimezone(self.tz)
+        except OverflowError:
+            return moment.astimezone(UTC)
+
     def stamp(self, moment: datetime) -> str:
         """`2026-12-04 23:58:10Z`, or `2026-12-05 00:58:10+01:00` in a zone: always the full date."""
-        local = moment.astimezone(self.tz)
-        if self.is_utc:
-            return local.strftime("%Y-%m-%d %H:%M:%S") + "Z"
-        return local.strftime("%Y-%m-%d %H:%M:%S") + _offset(local)
+        local = self.local(moment)
+        shown = local.isoformat(sep=" ", timespec="seconds")[:19]  # the year with 4 digits, as strftime may not
+        return shown + ("Z" if local.tzinfo is UTC else _offset(local))
 
     def iso(self, moment: datetime) -> str:
-        return moment.astimezone(self.tz).isoformat(timespec="microseconds")
+        return self.local(moment).isoformat(timespec="microseconds")
 
     def day(self, moment: datetime) -> str:
-        return moment.astimezone(self.tz).strftime("%Y-%m-%d (%A)")
+        local = self.local(moment)
+        return local.date().isoformat() + local.strftime(" (%A)")
 
 
 def _offset(local: datetime) -> str:

@@ -5,6 +5,7 @@ its offset (which changes within the incident when daylight saving time starts).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ from runner.errors import UsageError
 from runner.gameday import events as gev
 from runner.incident import events as iev
 from runner.incident import timeline as tl
-from runner.incident.lifecycle import Declaration, declare
-from runner.incident.model import Severity
+from runner.incident.lifecycle import Declaration, declare, reach
+from runner.incident.model import Milestone, Severity
 from runner.incident.view import fold
 from runner.journal import events as ev
 from runner.journal.events import Event
@@ -254,3 +255,31 @@ def test_a_game_days_drill_shows_the_game_day_and_its_response_run(tmp_path: Pat
     # its time, so the times shown never go backwards.
     stamps = [line[2:22] for line in lines if line.startswith("- ")]
     assert stamps == sorted(stamps), shown.out
+
+
+def test_a_year_one_time_an_older_version_stored_is_shown_in_any_zone(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New input before 1970 is refused, but a journal written before that may hold year 1 as the impact start
+    and a milestone: every view still shows it (in UTC when the zone cannot, as a year-1 time would fall
+    before year 1 there) and exits 0."""
+    monkeypatch.chdir(tmp_path)  # the post-mortem draft is written under the current directory
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    journal = open_journal()
+    incident_id = declare(journal, Declaration("Checkout down", Severity.SEV3, started_at=year_one), "lead")
+    reach(journal, incident_id, Milestone.MITIGATED, year_one, "command", "lead")
+    journal.close()
+    for name in ("Pacific/Kiritimati", "America/Los_Angeles"):
+        shown = cli("incident", "timeline", incident_id, "--tz", name)
+        assert shown.code == 0, shown.err
+        assert "## 0001-01-01 (Monday)" in shown.out
+        assert "- 0001-01-01 00:00:00Z · incident · milestone started by lead" in shown.out
+        assert "impact started 0001-01-01 00:00:00Z" in shown.out
+        as_json = cli("incident", "timeline", incident_id, "--tz", name, "--format", "json")
+        assert as_json.code == 0, as_json.err
+        assert as_json.json()["entries"][0]["local"] == "0001-01-01T00:00:00.000000+00:00"
+    for args in (["show", incident_id], ["list"], ["report", incident_id], ["show", incident_id, "--format", "json"]):
+        viewed = cli("incident", *args)
+        assert viewed.code == 0 and incident_id in viewed.out, (args, viewed.err)
+    drafted = cli("postmortem", "draft", incident_id)
+    assert drafted.code == 0, drafted.err
