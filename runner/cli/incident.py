@@ -365,15 +365,19 @@ def mitigated(incident_id: str, actor: str | None) -> int:
 @click.argument("incident_id")
 @click.argument("status")
 @as_option
-def status(incident_id: str, status: str, actor: str | None) -> int:
-    """Change the status: investigating → identified → monitoring → resolved → closed."""
+@policy_option
+def status(incident_id: str, status: str, actor: str | None, policy: str | None) -> int:
+    """Change the status: investigating → identified → monitoring → resolved → closed. Resolved is refused
+    while the severity's verification checklist (in the policy) has items: `fireline incident resolve` runs them."""
     from runner.incident.lifecycle import set_status
     from runner.incident.model import Status, parse_enum
 
     new = parse_enum(Status, status, "status")
+    # The policy is read only to judge the resolution gate; another change does not need it.
+    given = _policy(policy) if new is Status.RESOLVED and policy is not None else None
     journal = _journal()
     found = _load(journal, incident_id)
-    _said(found, set_status(journal, found, new, _actor(actor)), f"is {new} already")
+    _said(found, set_status(journal, found, new, _actor(actor), policy=given), f"is {new} already")
     return 0
 
 

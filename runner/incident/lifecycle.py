@@ -250,8 +250,11 @@ def resolve(
     return changed
 
 
-def set_status(journal: Journal, incident: Incident, new: Status, actor: str | None) -> list[str]:
-    """`fireline incident status`: resolving goes through `resolve` (its milestone and its gate)."""
+def set_status(
+    journal: Journal, incident: Incident, new: Status, actor: str | None, *, policy: Policy | None = None
+) -> list[str]:
+    """`fireline incident status`: resolving goes through `resolve` (its milestone and its gate, judged by
+    `policy`, else the policy in force)."""
     if new is Status.RESOLVED:
-        return resolve(journal, incident, actor)
+        return resolve(journal, incident, actor, policy=policy)
     return [f"status {incident.status} → {new}"] if change_status(journal, incident, new, actor) else []

@@ -457,3 +457,18 @@ def test_a_slow_check_is_not_followed_by_a_burst_of_checks_catching_up(
     pass_gate(journal, load(journal, incident_id), policy, GateRequest(), "alice", said.append, clock)
     rounds = [line.split("held ")[1].split(" ")[0].rstrip(":,") for line in said if "held" in line and "UTC  " in line]
     assert rounds == ["0s", "2m30s", "3m30s", "4m30s", "5m30s", "6m30s", "7m30s", "8m30s", "9m30s", "10m00s"]
+
+
+def test_a_status_change_resolving_is_judged_by_the_policy_it_was_given(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: Service
+) -> None:
+    path = _policy(tmp_path, monkeypatch, service)
+    monkeypatch.delenv("FIRELINE_POLICY")
+    monkeypatch.chdir(tmp_path / "..")  # no ./incident-policy.yaml: only --policy names it
+    incident_id = _declare(cli)
+    refused = cli("incident", "status", incident_id, "resolved", "--policy", str(path))
+    assert refused.code == 1 and "verification checklist has 1 item(s)" in refused.err
+    assert load(open_journal(), incident_id).status == "investigating"
+    assert _attempts(incident_id) == [] and service.health.seen == []
+    moved = cli("incident", "status", incident_id, "identified", "--policy", str(path))
+    assert moved.code == 0 and load(open_journal(), incident_id).status == "identified"
