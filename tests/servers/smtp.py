@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on loopback, with STARTTLS (a self-signed certificate made for the test,
-valid for 127.0.0.1) and AUTH (PLAIN/LOGIN, only after TLS), that keeps every mail it accepts.
+valid for 127.0.0.1) or implicit TLS (`implicit_tls=True`, as on port 465) and AUTH (PLAIN/LOGIN, only over
+TLS), that keeps every mail it accepts.
 
     with SmtpServer(tmp_path, users={"fireline": "s3cret-pass"}) as smtp:
         smtp.port, smtp.ca_file       # the channel's port and ca_file
@@ -37,8 +38,9 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = session.auth_data if session.authenticated else None
         who = data.decode() if isinstance(data, bytes) else (str(data) if data else None)
-        mail = Mail(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content or b""), who,
-                    session.ssl is not None)  # fmt: skip
+        # session.ssl is set by STARTTLS only; a connection that was TLS from the start has an ssl_object.
+        tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        mail = Mail(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content or b""), who, tls)
         with self.lock:
             self.messages.append(mail)
         return "250 OK"
@@ -75,9 +77,12 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 class SmtpServer:
-    """`tls=False`: a server that offers no STARTTLS (and so no AUTH)."""
+    """`tls=False`: a server that offers no STARTTLS (and so no AUTH). `implicit_tls=True`: a server that
+    speaks TLS from the first byte (SMTPS) and offers AUTH there."""
 
-    def __init__(self, directory: Path, users: dict[str, str] | None = None, tls: bool = True) -> None:
+    def __init__(
+        self, directory: Path, users: dict[str, str] | None = None, tls: bool = True, implicit_tls: bool = False
+    ) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -101,9 +106,12 @@ class SmtpServer:
             return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
 
         self.port = free_port()
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; with implicit TLS every byte is under TLS already.
+        starttls = context if not implicit_tls else None
         self._controller = Controller(
-            self.handler, hostname=LOOPBACK, port=self.port, tls_context=context, require_starttls=tls,
-            authenticator=authenticate, auth_require_tls=True, auth_required=bool(self.users),
+            self.handler, hostname=LOOPBACK, port=self.port, tls_context=starttls, require_starttls=bool(starttls),
+            ssl_context=context if implicit_tls else None, authenticator=authenticate,
+            auth_require_tls=not implicit_tls, auth_required=bool(self.users),
         )  # fmt: skip
 
     @property

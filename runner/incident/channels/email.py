@@ -1,6 +1,7 @@
-"""E-mail over SMTP: STARTTLS (verified against the system's CAs, or `ca_file`), AUTH when a username is
-given, and a plain-text body that is the update's message. A password is never sent over a connection that
-TLS does not protect: without `starttls` a channel with a password is refused before connecting.
+"""E-mail over SMTP: STARTTLS, or TLS from the first byte with `tls` (SMTPS, port 465), the certificate
+verified against the system's CAs or `ca_file` either way; AUTH when a username is given, and a plain-text body
+that is the update's message. A password is never sent over a connection that TLS does not protect: with
+neither `starttls` nor `tls` a channel with a password is refused before connecting.
 
 Temporary SMTP answers (4xx) and lost connections are retried; permanent ones (5xx, a refused login, a
 certificate that does not verify) are not."""
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     import smtplib
     import ssl
 
-DEFAULT_PORT = 587
+DEFAULT_PORT = 587  # submission, upgraded with STARTTLS
+IMPLICIT_TLS_PORT = 465  # submissions: TLS from the start
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Email:
     to: tuple[str, ...]
     port: int = DEFAULT_PORT
     starttls: bool = True
+    tls: bool = False  # implicit TLS: STARTTLS is then not used
     username: str | None = None
     password: Value | None = None
     ca_file: Path | None = None
@@ -35,12 +38,14 @@ class Email:
     @classmethod
     def parse(cls, entry: Mapping[str, Any], base: Path | None = None) -> Email:
         ca = entry.get("ca_file")
+        tls = bool(entry.get("tls", False))
         return cls(
             host=str(entry["host"]),
             sender=str(entry["from"]),
             to=tuple(str(t) for t in entry["to"]),
-            port=int(entry.get("port", DEFAULT_PORT)),
+            port=int(entry.get("port", IMPLICIT_TLS_PORT if tls else DEFAULT_PORT)),
             starttls=bool(entry.get("starttls", True)),
+            tls=tls,
             username=str(entry["username"]) if entry.get("username") is not None else None,
             password=Value.parse(entry["password"]) if entry.get("password") is not None else None,
             ca_file=((base / str(ca)) if base is not None else Path(str(ca))) if ca else None,
@@ -50,13 +55,14 @@ class Email:
         return (self.password,) if self.password is not None else ()
 
     def send(self, notice: Notice, resolved: Resolved, timeout_s: float) -> Answer:
-        if self.password is not None and not self.starttls:
-            return Answer(False, "refused: the SMTP password would cross the network without TLS (set starttls: true)")
+        if self.password is not None and not (self.starttls or self.tls):
+            said = "refused: the SMTP password would cross the network without TLS (set starttls: true or tls: true)"
+            return Answer(False, said)
         import smtplib
         import ssl
 
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=timeout_s) as smtp:
+            with self._connect(timeout_s) as smtp:
                 return self._session(smtp, notice, resolved)
         except ssl.SSLCertVerificationError as err:
             return Answer(False, f"TLS: the server's certificate does not verify: {err.verify_message}")
@@ -65,9 +71,16 @@ class Email:
         except (smtplib.SMTPException, OSError) as err:
             return Answer(False, f"cannot connect: {type(err).__name__}: {err}", retry=True)
 
+    def _connect(self, timeout_s: float) -> smtplib.SMTP:
+        import smtplib
+
+        if self.tls:  # the handshake (and its certificate check) happens before the server says a word
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=timeout_s, context=self._tls())
+        return smtplib.SMTP(self.host, self.port, timeout=timeout_s)
+
     def _session(self, smtp: smtplib.SMTP, notice: Notice, resolved: Resolved) -> Answer:
         smtp.ehlo()
-        if self.starttls:
+        if self.starttls and not self.tls:
             if not smtp.has_extn("starttls"):
                 return Answer(False, "the server does not offer STARTTLS")
             smtp.starttls(context=self._tls())

@@ -77,3 +77,11 @@ def test_an_undefined_secret_stops_a_command_that_reads_the_policy_with_its_posi
     monkeypatch.setenv("FIRELINE_POLICY", str(path))
     declared = cli("incident", "declare", "--title", "x", "--sev", "SEV3")
     assert declared.code == 1 and "incident-policy.yaml:6:" in declared.err and "'NOPE'" in declared.err
+
+
+def test_an_email_channel_with_implicit_tls_defaults_to_port_465(cli: Any, tmp_path: Path) -> None:
+    mail_channel = "  mail: {type: email, host: smtp.example.com, from: a@example.com, to: [b@x.example], tls: true}\n"
+    done = _validate(cli, tmp_path, mail_channel)
+    assert done.code == 0, done.out + done.err
+    mail = channels_of(load_policy(tmp_path / "incident-policy.yaml").data, tmp_path)["mail"].settings
+    assert isinstance(mail, Email) and (mail.tls, mail.port) == (True, 465)

@@ -82,3 +82,36 @@ def test_no_server_is_worth_a_retry(tmp_path: Path) -> None:
         channel = _channel(server)
     answer = _send(channel)  # the server has stopped
     assert (answer.ok, answer.retry) == (False, True) and answer.detail.startswith("cannot connect")
+
+
+# The server takes AUTH on any connection: each of its connections is TLS from the first byte.
+SMTPS_AUTH = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@pytest.fixture
+def smtps(tmp_path: Path) -> Iterator[SmtpServer]:
+    with SmtpServer(tmp_path, users={"fireline": PASSWORD}, implicit_tls=True) as server:
+        yield server
+
+
+@SMTPS_AUTH
+def test_the_update_arrives_over_implicit_tls_after_auth(smtps: SmtpServer) -> None:
+    answer = _send(_channel(smtps, tls=True))
+    assert (answer.ok, answer.detail) == (True, "250 OK")
+    (mail,) = smtps.messages
+    assert mail.tls and mail.authenticated_as == "fireline"
+    assert _parsed(mail.content).get_payload(decode=True).decode().strip() == notice().update.message
+
+
+@SMTPS_AUTH
+def test_implicit_tls_verifies_the_certificate_before_the_password(smtps: SmtpServer) -> None:
+    answer = _send(_channel(smtps, tls=True, ca_file=None))  # the system's CAs do not know the test's certificate
+    assert (answer.ok, answer.retry) == (False, False) and "certificate does not verify" in answer.detail
+    assert smtps.auth_attempts == [] and smtps.messages == []
+
+
+def test_implicit_tls_never_falls_back_to_a_plain_connection(tmp_path: Path) -> None:
+    with SmtpServer(tmp_path, users={"fireline": PASSWORD}, tls=False) as plain:
+        answer = _send(_channel(plain, tls=True, starttls=False, ca_file=None))
+        assert not answer.ok and answer.detail.startswith("cannot connect: SSLError")
+        assert plain.auth_attempts == [] and plain.messages == []
