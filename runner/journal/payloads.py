@@ -204,12 +204,6 @@ def _complete(cls: type[Payload]) -> None:
                 _PENDING.discard(klass)
 
 
-def complete_all() -> None:
-    """Every registered payload class as a dataclass now (for code that inspects the classes themselves)."""
-    for cls in list(_PENDING):
-        _complete(cls)
-
-
 def _reader(cls: type[Payload], f: dataclasses.Field[Any], hint: Any, custom: bool) -> Reader | None:
     """How a field is read from stored data: a missing or mistyped value becomes the field's default."""
     default = cls.MISSING.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
