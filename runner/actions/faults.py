@@ -345,35 +345,24 @@ class FlagFault:
         return f"restored flag {params['flag']} to {state['previous']}"
 
 
-class SshFault:
-    def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
-        record({})
-        return dict(get_action("ssh.run").run(params, ctx).result)
+class CommandFault:
+    """A command that breaks something (`action`: ssh.run on hosts, shell.run locally), undone by the command
+    the scenario declares (`revert:`), run with the fault's other parameters (connection, hosts, working
+    directory, environment, timeout) unless the revert says otherwise."""
 
-    def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
-        revert = {k: v for k, v in params.items() if k not in ("argv", "command")} | dict(fault.revert or {})
-        get_action("ssh.run").run(revert, ctx)
-        return "ran the revert command"
-
-
-class ShellFault:
-    """A local command that breaks something, undone by the command the scenario declares (`revert:`), run
-    with the fault's own working directory, environment and timeout unless the revert says otherwise."""
+    def __init__(self, action: str, inject_only: tuple[str, ...]) -> None:
+        self.action = action
+        # The fault's parameters that belong to its command alone, which the revert's command replaces.
+        self.inject_only = inject_only
 
     def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
         record({})
-        return dict(get_action("shell.run").run(params, ctx).result)
+        return dict(get_action(self.action).run(params, ctx).result)
 
     def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
-        revert = _declared_revert(fault, params)
-        get_action("shell.run").run(revert, ctx)
+        kept = {k: v for k, v in params.items() if k not in self.inject_only}
+        get_action(self.action).run(kept | dict(fault.revert or {}), ctx)
         return "ran the revert command"
-
-
-def _declared_revert(fault: Fault, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The revert command's parameters: the fault's, with its command (and what only it expects) replaced."""
-    kept = {k: v for k, v in params.items() if k not in ("argv", "command", "stdin", "expect_exit")}
-    return kept | dict(fault.revert or {})
 
 
 def _k8s_target(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,8 +398,8 @@ FAULTS: dict[str, FaultKind] = {
     "kubernetes.bad_rollout": BadRollout(),
     "kubernetes.resource_pressure": ResourcePressure(),
     "flags.set": FlagFault(),
-    "ssh.run": SshFault(),
-    "shell.run": ShellFault(),
+    "ssh.run": CommandFault("ssh.run", ("argv", "command")),
+    "shell.run": CommandFault("shell.run", ("argv", "command", "stdin", "expect_exit")),
     # A restart replaces every pod by a rolling update: nothing to put back.
     "kubernetes.rollout_restart": ActionFault(),
 }
