@@ -165,7 +165,7 @@ def pass_gate(
         # As the incident stands after the hold: others may have acted meanwhile.
         return resolve(journal, load(journal, incident.id), actor, moment, verified=True, source=source)
 
-    with _Prober(policy, incident) as prober:
+    with _Prober(policy, incident, found.probes) as prober:
         results, moment, changed = _hold(
             journal, incident, found.probes, prober, hold, interval, manual, actor, say, clock, settle
         )
@@ -285,15 +285,14 @@ class _Prober:
     """Runs probe checks with the policy's connections and the secrets they name (only those: a channel's
     secret missing on this machine does not stop the gate)."""
 
-    def __init__(self, policy: Policy, incident: Incident) -> None:
+    def __init__(self, policy: Policy, incident: Incident, probes: tuple[Check, ...]) -> None:
         from runner.engine.context import Connections, RunScope
         from runner.policy import secret_refs
         from runner.secrets import Redactor, resolve_secrets
 
         declared = dict(policy.data.get("connections") or {})
-        found = checklist(policy, incident)
         refs = secret_refs(policy)
-        named = sorted(set(_secret_names([declared, *(c.params for c in found.probes)])))
+        named = sorted(set(_secret_names([declared, *(c.params for c in probes)])))
         undeclared = [n for n in named if n not in refs]
         if undeclared:
             raise UsageError(
