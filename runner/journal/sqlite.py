@@ -267,12 +267,17 @@ class SqliteBackend:
             with self._turns.turn(), _transaction(db):
                 if durable and fences:
                     backend.check_fences(rows, fences, self._token)
-                db.executemany(INSERT, self._chained(rows))
-                for sql, params in incidents.changes(rows):  # the index moves with the events
-                    db.execute(sql, params)
+                self._add(rows)
         finally:
             if durable:
                 db.execute("PRAGMA synchronous=NORMAL")
+
+    def _add(self, rows: Sequence[Row]) -> None:
+        """Insert `rows` with their chain columns, and move the incident index with them (inside the write
+        transaction)."""
+        self._db.executemany(INSERT, self._chained(rows))
+        for sql, params in incidents.changes(rows):
+            self._db.execute(sql, params)
 
     def _chained(self, rows: Sequence[Row]) -> list[tuple[object, ...]]:
         """`rows` with their chain columns. Called inside the write transaction: BEGIN IMMEDIATE holds the
@@ -336,10 +341,7 @@ class SqliteBackend:
         try:
             with self._turns.turn(), _transaction(db):
                 number = int(db.execute(NEXT_NUMBER, (counter,)).fetchone()[0])
-                made = rows(number)
-                db.executemany(INSERT, self._chained(made))
-                for sql, params in incidents.changes(made):
-                    db.execute(sql, params)
+                self._add(rows(number))
         except sqlite3.IntegrityError as exc:
             # Raised inside the transaction, which rolled back: the number was not taken either.
             if incidents.ALERT_CLAIM_INDEX in str(exc) or "incident_index.alert_claim" in str(exc):
