@@ -44,6 +44,7 @@ from runner.incident import store
 from runner.incident.metrics import Interval, facts_of
 from runner.incident.model import LinkKind, Milestone
 from runner.journal import events as ev
+from runner.journal.incidents import ALERT
 from runner.journal.payloads import mapping, text
 
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ if TYPE_CHECKING:
     from runner.journal.store import Journal
 
 RULES = Path(__file__).resolve().parent / "rehearsal.yaml"
-# The alert intake's event: group_key, status, receiver, alerts (alertname, labels, annotations, starts_at,
-# ends_at, fingerprint, generator_url), external_url. Read by type, as any reader of another module's event.
-ALERT = "incident.alert"
+# ALERT is the alert intake's event: group_key, status, receiver, alerts (alertname, labels, annotations,
+# starts_at, ends_at, fingerprint, generator_url), external_url. Read by type, as any reader of another
+# module's event.
 TODO = "TODO"
 # The scenario metric each measured interval sets.
 OBJECTIVES: Mapping[Interval, str] = {
