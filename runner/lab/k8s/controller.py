@@ -30,6 +30,7 @@ from .objects import (
     controller_uid,
     new_uid,
     now_iso,
+    pod_ready,
     random_suffix,
     surge_and_unavailable,
     template_hash,
@@ -464,8 +465,8 @@ class Controller:
                 )
         elif len(pods) > desired:
             # Delete not-ready pods first, then the newest (the real controller's ranking, simplified).
-            pods.sort(key=lambda p: (self._pod_ready(p), p["metadata"].get("creationTimestamp", "")), reverse=False)
-            victims = sorted(pods, key=lambda p: (self._pod_ready(p), _neg_ts(p)))[: len(pods) - desired]
+            pods.sort(key=lambda p: (pod_ready(p), p["metadata"].get("creationTimestamp", "")), reverse=False)
+            victims = sorted(pods, key=lambda p: (pod_ready(p), _neg_ts(p)))[: len(pods) - desired]
             for pod in victims:
                 self.store.delete("pods", ns, pod["metadata"]["name"])
                 self._event(
@@ -474,7 +475,7 @@ class Controller:
                 self._ready_at.pop(pod["metadata"]["uid"], None)
             victim_names = {p["metadata"]["name"] for p in victims}
             pods = [p for p in pods if p["metadata"]["name"] not in victim_names]
-        ready = sum(1 for p in pods if self._pod_ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         status: dict[str, Any] = {
             "replicas": len(pods),
             "fullyLabeledReplicas": len(pods),
@@ -488,12 +489,6 @@ class Controller:
             new = copy.deepcopy(rs)
             new["status"] = status
             self.store.update("replicasets", new)
-
-    @staticmethod
-    def _pod_ready(pod: Obj) -> bool:
-        return any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions", [])
-        )
 
     def _create_pod(self, rs: Obj, now: float) -> Obj:
         template = copy.deepcopy(rs["spec"].get("template", {}))

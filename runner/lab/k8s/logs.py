@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import bad_request
-from .objects import Obj, parse_iso
+from .objects import Obj, controller_uid, parse_iso, pod_ready
 
 MAX_LINES = 2000
 _LEVEL_WIDTH = 5
@@ -72,23 +72,14 @@ class PodLogs:
 
 
 def ready_pods(pods: list[Obj], replicasets: list[Obj], deployment: Obj) -> list[Obj]:
-    """The deployment's ready pods (through their ReplicaSets' owner references): the ones a Service sends
-    requests to."""
+    """The deployment's ready pods (those of its ReplicaSets, as its controller counts them): the ones a
+    Service sends requests to."""
     uid = deployment["metadata"]["uid"]
-    owned = {
-        rs["metadata"]["uid"]
-        for rs in replicasets
-        if any(ref.get("uid") == uid for ref in rs["metadata"].get("ownerReferences") or [])
-    }
+    owned = {rs["metadata"]["uid"] for rs in replicasets if controller_uid(rs) == uid}
     return [
         pod
         for pod in pods
-        if any(ref.get("uid") in owned for ref in pod["metadata"].get("ownerReferences") or [])
-        and not pod["metadata"].get("deletionTimestamp")
-        and any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in (pod.get("status") or {}).get("conditions") or []
-        )
+        if controller_uid(pod) in owned and not pod["metadata"].get("deletionTimestamp") and pod_ready(pod)
     ]
 
 

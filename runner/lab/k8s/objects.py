@@ -105,6 +105,12 @@ def controller_uid(obj: Obj) -> str | None:
     return None
 
 
+def pod_ready(pod: Obj) -> bool:
+    """The pod's Ready condition is True: it counts as a ready replica and a Service sends it requests."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def resolve_int_or_percent(value: Any, total: int, round_up: bool) -> int:
     if value is None:
         return 0
