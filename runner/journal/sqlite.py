@@ -343,8 +343,9 @@ class SqliteBackend:
                 number = int(db.execute(NEXT_NUMBER, (counter,)).fetchone()[0])
                 self._add(rows(number))
         except sqlite3.IntegrityError as exc:
-            # Raised inside the transaction, which rolled back: the number was not taken either.
-            if incidents.ALERT_CLAIM_INDEX in str(exc) or "incident_index.alert_claim" in str(exc):
+            # Raised inside the transaction, which rolled back: the number was not taken either. SQLite names
+            # the unique index's table and column, not the index.
+            if "incident_index.alert_claim" in str(exc):
                 raise Refused(str(exc)) from None
             raise
         finally:
