@@ -435,17 +435,35 @@ def update_item(
     proven it (VerificationRefused), before anything is written."""
     note = clean_note(note)
     fields = _differences(item, change)
+    gameday = check_change(journal, item, change, note)
+    if gameday is not None and gameday != item.verified_by:
+        fields["verified_by"] = gameday
+    status = change.status or item.status
+    if item.status is ItemStatus.DONE and status is not ItemStatus.DONE and item.verified_by:
+        fields["verified_by"] = None  # reopened: the old proof no longer says it is done
+    if not fields and not note:
+        return None
+    append(journal, item.incident_id, ActionItemRecorded(item.id, "updated", fields, note, source), actor)
+    return fields
+
+
+class Unproven(VerificationRefused):
+    """The change makes an item done that a game day is to verify, and names none."""
+
+
+def check_change(journal: Journal, item: ActionItem, change: ItemChange, note: str) -> str | None:
+    """What `update_item` refuses, checked without writing anything (a sync checks all its changes first);
+    returns the whole id of the game day that proves the item done, when the change names one."""
     status = change.status or item.status
     # Dropping the game-day condition in the same change does not lift it: it is dropped once the item is open
     verify = change.verify_gameday or item.verify_gameday
+    gameday = None
     if change.verified_by is not None:
         if status is not ItemStatus.DONE:
             raise ItemInvalid("--verified-by names the game day that proves an item done: give --status done too")
         gameday = check_verification(journal, item, change.verified_by, verify)
-        if gameday != item.verified_by:
-            fields["verified_by"] = gameday
     elif status is ItemStatus.DONE and item.status is not ItemStatus.DONE and verify:
-        raise VerificationRefused(
+        raise Unproven(
             f"{item.id} can be done only once a game day of {verify} has passed after it was created "
             f"({_iso(item.created_at)})",
             hint=f"run `fireline gameday run` on the {verify} scenario, then `fireline actions update {item.id} "
@@ -453,12 +471,7 @@ def update_item(
         )
     if status is ItemStatus.WONT_DO and item.status is not ItemStatus.WONT_DO and not note:
         raise ItemInvalid(f"{item.id}: an item that will not be done says why", hint="give --note")
-    if item.status is ItemStatus.DONE and status is not ItemStatus.DONE and item.verified_by:
-        fields["verified_by"] = None  # reopened: the old proof no longer says it is done
-    if not fields and not note:
-        return None
-    append(journal, item.incident_id, ActionItemRecorded(item.id, "updated", fields, note, source), actor)
-    return fields
+    return gameday
 
 
 def _differences(item: ActionItem, change: ItemChange) -> dict[str, Any]:

@@ -322,18 +322,16 @@ def _check(journal: Journal, plan: _Plan, where: str) -> None:
                                  "already when a game day is to verify it; add it as not-started")  # fmt: skip
         if status == ai.ItemStatus.WONT_DO and not item.note:
             plan.problems.append(f"action_items[{item.index}]: a wont-do item says why (a note)")
-    for current, fields, _ in plan.to_update:
+    for current, fields, note in plan.to_update:
         if ("owner" in fields and fields["owner"] is None) or ("due" in fields and fields["due"] is None):
             plan.problems.append(f"{current.id}: an owner or a due date cannot be removed, only changed")
         change = _change(fields)
-        status = change.status or current.status
-        verify = change.verify_gameday or current.verify_gameday  # not lifted by dropping it in the same sync
         try:
-            if change.verified_by is not None and status is ai.ItemStatus.DONE:
-                ai.check_verification(journal, current, change.verified_by, verify)
-            elif status is ai.ItemStatus.DONE and current.status is not ai.ItemStatus.DONE and verify:
-                raise ai.VerificationRefused(f"{current.id} is done in the file but names no game day that verifies "
-                                             f"it (verified_by: a passed game day of {verify})")  # fmt: skip
+            ai.check_change(journal, current, change, note)
+        except ai.Unproven:
+            verify = change.verify_gameday or current.verify_gameday  # not lifted by dropping it in the same sync
+            plan.problems.append(f"{current.id} is done in the file but names no game day that verifies it "
+                                 f"(verified_by: a passed game day of {verify})")  # fmt: skip
         except FirelineError as exc:
             plan.problems.append(str(exc))
 

@@ -384,3 +384,22 @@ def test_syncs_at_once_add_each_new_item_once(cli: Any, tmp_path: Path) -> None:
     journal.close()
     assert sorted(i.title for i in items) == titles
     assert sorted(i["id"] for i in _file_items(pm)) == sorted(i.id for i in items)
+
+
+def test_sync_refuses_a_wont_do_without_a_note_before_adding_anything(cli: Any, tmp_path: Path) -> None:
+    """The update's own refusals are checked with the rest, before the file's new items are added."""
+    incident_id = _declare(cli)
+    item = _add(cli, incident_id, "Alert on pool saturation")
+    pm = _postmortem(tmp_path, incident_id, [])
+    assert cli("actions", "sync", str(pm)).code == 0
+    items = _file_items(pm)
+    items[0]["status"] = "wont-do"  # without a note saying why
+    items.append({"title": "Cap the pool"})
+    pm.write_text(yaml.safe_dump({**yaml.safe_load(pm.read_text()), "action_items": items}), encoding="utf-8")
+    events = len(open_journal().events(incident_id))
+
+    refused = cli("actions", "sync", str(pm))
+    assert refused.code == 1, refused.out
+    assert f"{item}: an item that will not be done says why" in refused.err and "nothing was synced" in refused.err
+    assert len(open_journal().events(incident_id)) == events
+    assert [i.id for i in items_of(open_journal(), incident_id)] == [item]
