@@ -5,14 +5,12 @@ root-cause, five whys, what went well and wrong from the measured facts, and the
 
 It builds on the incident timeline (runner.incident.timeline.collect): the same events, the same order, so
 the post-mortem cannot disagree with `incident timeline`. Events of types added by other parts of fireline
-(alerts, deliveries, verification, action items) are read by type when the journal has them.
+(alerts, deliveries, verification, action items) are read through their owners' payload classes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +22,15 @@ from runner.errors import FirelineError
 from runner.incident import events as iev
 from runner.incident.action_items import fields_of, items_of
 from runner.incident.action_sync import file_entry
+from runner.incident.delivery import DELIVERY, IncidentDelivery
+from runner.incident.gate import VERIFICATION, IncidentVerification
 from runner.incident.metrics import Facts, facts_of
 from runner.incident.model import Milestone, NoteKind
 from runner.incident.timeline import INCIDENT, Entry, Timeline, collect, zone
 from runner.incident.times import span
 from runner.incident.view import Incident, parse_utc
 from runner.journal import events as ev
-from runner.journal.payloads import Payload, decode
+from runner.journal.incidents import ALERT
 from runner.journal.store import Journal
 from runner.postmortem import document, generation, record
 from runner.postmortem.facts import (
@@ -47,14 +47,6 @@ from runner.postmortem.targets import targets
 if TYPE_CHECKING:
     from runner.policy import Policy
 
-# Event types other parts of fireline record on an incident, read here by type (their modules register the
-# payload classes; each is imported only to decode its events).
-ALERT = "incident.alert"
-DELIVERY = "incident.delivery"
-VERIFICATION = "incident.verification"
-ACTION_ITEM = "incident.action_item"
-_OWNERS = {ALERT: "runner.incident.intake", DELIVERY: "runner.incident.delivery",
-           VERIFICATION: "runner.incident.gate", ACTION_ITEM: "runner.incident.action_items"}  # fmt: skip
 TEXT_LIMIT = 2000  # characters of one timeline line; the journal keeps the whole text
 FIVE_WHYS = 5
 _MILESTONE_WORDS = {
@@ -389,33 +381,17 @@ def _approval_waits(entries: Sequence[Entry]) -> tuple[ApprovalWait, ...]:
 
 def _deliveries(entries: Sequence[Entry]) -> tuple[DeliveryOutcome, ...]:
     """The last attempt per (update, channel): a delivery retried until it went through went through."""
-    last: dict[tuple[object, str], DeliveryOutcome] = {}
+    last: dict[tuple[int, str], DeliveryOutcome] = {}
     for e in entries:
         if _own(e, DELIVERY):
-            p = _payload(e)
-            channel = str(getattr(p, "channel", "?"))
-            outcome = DeliveryOutcome(channel, bool(getattr(p, "ok", False)), _one_line(str(getattr(p, "detail", "")),
-                                      200), int(getattr(p, "attempts", 0) or 0))  # fmt: skip
-            last[(getattr(p, "update_seq", None), channel)] = outcome
+            p = IncidentDelivery.from_data(e.data)
+            last[(p.update_seq, p.channel)] = DeliveryOutcome(p.channel, p.ok, _one_line(p.detail, 200), p.attempts)
     return tuple(last.values())
 
 
 def _verification(e: Entry) -> Verification:
-    p = _payload(e)
-    checks = getattr(p, "checks", ()) or ()
-    return Verification(bool(getattr(p, "passed", False)), bool(getattr(p, "forced", False)),
-                        _one_line(str(getattr(p, "reason", "")), 300), float(getattr(p, "hold_s", 0.0) or 0.0),
-                        len(checks))  # fmt: skip
-
-
-def _payload(entry: Entry) -> Payload:
-    """The typed payload of an event another part of fireline owns (its module registers the class)."""
-    module = _OWNERS.get(entry.type)
-    if module is not None:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
-    event = ev.Event(entry.stream.id, entry.seq, "", 0.0, entry.type, entry.step_id, entry.actor, entry.data)
-    return decode(event)
+    p = IncidentVerification.from_data(e.data)
+    return Verification(p.passed, p.forced, _one_line(p.reason, 300), p.hold_s, len(p.checks))
 
 
 # -- small helpers -------------------------------------------------------------------------------------------------
@@ -437,10 +413,6 @@ def _one_line(text: str, limit: int = TEXT_LIMIT) -> str:
     """Text on one line (a table row), control characters dropped."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def item_titles(items: Iterable[Mapping[str, Any]]) -> list[str]:
-    return [str(item.get("title", "")) for item in items]
 
 
 # -- writing -------------------------------------------------------------------------------------------------------
