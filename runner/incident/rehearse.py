@@ -43,6 +43,7 @@ from runner.incident import events as iev
 from runner.incident import store
 from runner.incident.metrics import Interval, facts_of
 from runner.incident.model import LinkKind, Milestone
+from runner.incident.view import fold
 from runner.journal import events as ev
 from runner.journal.incidents import ALERT
 from runner.journal.payloads import mapping, text
@@ -179,7 +180,8 @@ class Evidence:
 
 def gather(journal: Journal, incident_id: str) -> Evidence:
     """Everything the draft is made from; a usage error for an unknown incident."""
-    incident = store.load(journal, incident_id.strip().upper())
+    events = store.incident_events(journal, incident_id.strip().upper())  # read once: the view and its texts
+    incident = fold(events)
     runs = tuple(r for r in (_run(journal, link.run_id) for link in incident.links if link.kind is LinkKind.RUNBOOK)
                  if r is not None)
     return Evidence(
@@ -187,7 +189,7 @@ def gather(journal: Journal, incident_id: str) -> Evidence:
         runs=runs,
         response=_response(incident, runs),
         alerts=_alerts(journal, incident.id),
-        texts=_texts(journal, incident.id),
+        texts=_texts(events),
         scenario=_scenario(journal, incident.drill_of) if incident.drill_of else None,
     )
 
@@ -253,12 +255,12 @@ def _alerts(journal: Journal, incident_id: str) -> tuple[FiredAlert, ...]:
     return tuple(found.values())
 
 
-def _texts(journal: Journal, incident_id: str) -> tuple[str, ...]:
+def _texts(events: Sequence[ev.Event]) -> tuple[str, ...]:
     found: list[str] = []
-    for event in journal.events(incident_id, (iev.NOTE, iev.UPDATE)):
+    for event in events:
         if event.type == iev.NOTE:
             found.append(iev.IncidentNote.of(event).text)
-        else:
+        elif event.type == iev.UPDATE:
             update = iev.IncidentUpdate.of(event)
             found += [update.summary, *update.actions]
     return tuple(found)
