@@ -65,10 +65,10 @@ def _milestones(pm: PostMortem) -> list[tuple[datetime, str, str]]:
     return out
 
 
-def _lanes(pm: PostMortem, t0: float) -> list[picture.MomentLane]:
+def _lanes(points: Sequence[Point], t0: float) -> list[picture.MomentLane]:
     """The timeline's entries in their lanes; a kind no lane names goes to the last one."""
     lanes: list[list[picture.Moment]] = [[] for _ in LANES]
-    for p in _points(pm):
+    for p in points:
         index = next((i for i, (_, kinds, _) in enumerate(LANES) if p.kind in kinds), len(LANES) - 1)
         tip = f"{_stamp(p.at)} ({fmt.offset(p.at.timestamp() - t0)}) {p.text}"
         failed = "FAILED" in p.text or "failed" in p.text.lower()
@@ -93,7 +93,7 @@ def timeline_svg(pm: PostMortem) -> str:
         start=min(moments),
         end=max(moments),
         milestones=marks,
-        lanes=_lanes(pm, t0),
+        lanes=_lanes(points, t0),
         axis=picture.Axis(origin=origin, first=f"first {_stamp(min(moments))}", last=f"last {_stamp(max(moments))}",
                           grid=True),
         milestone_points=True,
