@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -199,11 +199,10 @@ def deliver(
     for name in update.channels:
         channel = channels.get(name)
         skipped = _not_sent(incident, name, channel)
-        if skipped is not None or channel is None:
-            out[name] = skipped or Delivery(name, Outcome.NOT_SENT, "no such channel")
-            continue
-        notice = Notice(incident, update, update_seq, at, _external_id(history, name))
-        jobs.append(Job(channel, notice))
+        if skipped is not None:
+            out[name] = skipped
+        elif channel is not None:
+            jobs.append(Job(channel, Notice(incident, update, update_seq, at, _external_id(history, name))))
     for delivery in run(journal, jobs, policy, actor):
         out[delivery.channel] = delivery
     return [out[name] for name in update.channels if name in out]
@@ -242,22 +241,18 @@ def redeliver(journal: Journal, incident: Incident, policy: Policy, actor: str |
             if skipped is None and channel is not None and channel.keeps_state and _superseded(history, record):
                 skipped = Delivery(record.channel, Outcome.NOT_SENT, "a later update reached it already",
                                    str(channel.kind))  # fmt: skip
-            if skipped is not None or channel is None:
-                out.append(_with_seq(skipped or Delivery(record.channel, Outcome.NOT_SENT, "?"), event.seq))
-                continue
-            update, at = ev.IncidentUpdate.of(event), parse_utc(event.ts_wall)
-            notice = Notice(incident, update, event.seq, at, _external_id(history, record.channel))
-            jobs.append(Job(channel, notice))
+            if skipped is not None:
+                out.append(replace(skipped, update_seq=event.seq))
+            elif channel is not None:
+                update, at = ev.IncidentUpdate.of(event), parse_utc(event.ts_wall)
+                notice = Notice(incident, update, event.seq, at, _external_id(history, record.channel))
+                jobs.append(Job(channel, notice))
         out.extend(run(journal, jobs, policy, actor))
     return out
 
 
 def _superseded(history: Sequence[DeliveryRecord], record: DeliveryRecord) -> bool:
     return any(r.channel == record.channel and r.update_seq > record.update_seq and r.ok for r in history)
-
-
-def _with_seq(delivery: Delivery, seq: int) -> Delivery:
-    return Delivery(delivery.channel, delivery.outcome, delivery.detail, delivery.kind, delivery.attempts, seq)
 
 
 def _channels(policy: Policy) -> dict[str, Channel]:
