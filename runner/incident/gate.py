@@ -12,7 +12,6 @@ redacted from what is printed and recorded.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from runner.policy import Policy
 
 VERIFICATION = "incident.verification"
-_SECRET_NAME = re.compile(r"secrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]\s*\])")
 
 
 @dataclass(frozen=True)
@@ -324,10 +322,19 @@ class _Prober:
 
 
 def _secret_names(values: Iterable[Any]) -> Iterator[str]:
+    """The secrets the templates among `values` read (`secrets.X`, `secrets['X']`); text outside a template
+    names none."""
+    from jinja2 import TemplateSyntaxError
+
+    from runner.templating import is_template, references
+
     for value in values:
-        if isinstance(value, str):
-            for match in _SECRET_NAME.finditer(value):
-                yield match.group(1) or match.group(2)
+        if is_template(value):
+            try:
+                found = references(value)
+            except TemplateSyntaxError:
+                continue  # the check that renders it fails, saying why
+            yield from (r.chain[0] for r in found if r.root == "secrets" and r.chain and isinstance(r.chain[0], str))
         elif isinstance(value, Mapping):
             yield from _secret_names(value.values())
         elif isinstance(value, list | tuple):

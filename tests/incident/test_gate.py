@@ -472,3 +472,15 @@ def test_a_status_change_resolving_is_judged_by_the_policy_it_was_given(
     assert _attempts(incident_id) == [] and service.health.seen == []
     moved = cli("incident", "status", incident_id, "identified", "--policy", str(path))
     assert moved.code == 0 and load(open_journal(), incident_id).status == "identified"
+
+
+def test_a_probe_whose_plain_text_mentions_secrets_needs_no_such_secret(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: Service
+) -> None:
+    path = _policy(tmp_path, monkeypatch, service)
+    path.write_text(path.read_text().replace("url: /health}", "url: /health/secrets.json}"))
+    incident_id = _declare(cli)
+    done = cli("incident", "resolve", incident_id, "--hold", "0s")
+    assert done.code == 0, done.err  # only a template reads a secret: `secrets.json` in a path names none
+    assert load(open_journal(), incident_id).status == "resolved"
+    assert len(service.health.seen) == 1
