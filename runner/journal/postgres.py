@@ -160,6 +160,16 @@ def _index_incidents(db: psycopg.Connection) -> None:
             cur.execute(_placeholders(sql), params)
 
 
+def _add(cur: psycopg.Cursor[StoredRow], rows: Sequence[Row]) -> None:
+    """Insert `rows` (the trigger chains them) and move the incident index with them, inside a transaction."""
+    runs = {row[0] for row in rows}
+    if len(runs) > 1:
+        cur.execute(LOCK_RUNS, (sorted(runs),))
+    cur.executemany(INSERT, rows)
+    for sql, params in incidents.changes(rows):
+        cur.execute(_placeholders(sql), params)
+
+
 def _placeholders(sql: str) -> str:
     """runner.journal.incidents writes its SQL with `?`; psycopg's placeholder is %s."""
     return sql.replace("?", "%s")
@@ -250,12 +260,7 @@ class PostgresBackend:
         with self._db.transaction(), self._db.cursor() as cur:
             if durable and fences:
                 backend.check_fences(rows, fences, self._token)
-            runs = {row[0] for row in rows}
-            if len(runs) > 1:
-                cur.execute(LOCK_RUNS, (sorted(runs),))
-            cur.executemany(INSERT, rows)
-            for sql, params in incidents.changes(rows):  # the index moves with the events
-                cur.execute(_placeholders(sql), params)
+            _add(cur, rows)
 
     def _token(self, run_id: str) -> str | None:
         # FOR SHARE: a takeover waits until the event checked against the lease is committed.
@@ -308,12 +313,7 @@ class PostgresBackend:
                 # and all) instead of committing a second open incident.
                 found = cur.execute(NEXT_NUMBER, (counter,)).fetchone()
                 number = int(found[0]) if found else 0
-                made = rows(number)
-                if len({row[0] for row in made}) > 1:
-                    cur.execute(LOCK_RUNS, (sorted({row[0] for row in made}),))
-                cur.executemany(INSERT, made)
-                for sql, params in incidents.changes(made):
-                    cur.execute(_placeholders(sql), params)
+                _add(cur, rows(number))
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name == incidents.ALERT_CLAIM_INDEX:
                 raise Refused(str(exc).strip()) from None
