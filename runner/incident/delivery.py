@@ -229,11 +229,13 @@ def redeliver(journal: Journal, incident: Incident, policy: Policy, actor: str |
     """Try again every delivery whose latest try failed, update by update in order. On a status page, an
     update that a later one already replaced there is not sent again (it would set an older status)."""
     channels = _channels(policy)
-    updates = journal.events(incident.id, (ev.UPDATE,))
+    history = deliveries(journal, incident.id)
     out: list[Delivery] = []
-    for event in updates:
-        history = deliveries(journal, incident.id)  # again each time: an earlier update may have created it
+    for event in journal.events(incident.id, (ev.UPDATE,)):
         failed = [r for r in history if r.update_seq == event.seq and not r.ok]
+        if not failed:
+            continue
+        update, at = ev.IncidentUpdate.of(event), parse_utc(event.ts_wall)
         jobs: list[Job] = []
         for record in failed:
             channel = channels.get(record.channel)
@@ -244,10 +246,11 @@ def redeliver(journal: Journal, incident: Incident, policy: Policy, actor: str |
             if skipped is not None:
                 out.append(replace(skipped, update_seq=event.seq))
             elif channel is not None:
-                update, at = ev.IncidentUpdate.of(event), parse_utc(event.ts_wall)
                 notice = Notice(incident, update, event.seq, at, _external_id(history, record.channel))
                 jobs.append(Job(channel, notice))
-        out.extend(run(journal, jobs, policy, actor))
+        if jobs:
+            out.extend(run(journal, jobs, policy, actor))
+            history = deliveries(journal, incident.id)  # again: this update may have created a page's incident
     return out
 
 
