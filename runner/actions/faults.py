@@ -345,23 +345,33 @@ class FlagFault:
         return f"restored flag {params['flag']} to {state['previous']}"
 
 
+# The parameters of a command fault that belong to its command alone: a declared revert replaces them.
+_COMMAND_ONLY: dict[str, tuple[str, ...]] = {
+    "ssh.run": ("argv", "command"),
+    "shell.run": ("argv", "command", "stdin", "expect_exit"),
+}
+
+
+def revert_command_params(action: str, params: Mapping[str, Any], revert: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a declared revert runs with (and is validated with): the fault's other parameters
+    (connection, hosts, working directory, environment, timeout), then the revert's own."""
+    only = _COMMAND_ONLY.get(action, ("argv", "command"))
+    return {k: v for k, v in params.items() if k not in only} | dict(revert)
+
+
 class CommandFault:
     """A command that breaks something (`action`: ssh.run on hosts, shell.run locally), undone by the command
-    the scenario declares (`revert:`), run with the fault's other parameters (connection, hosts, working
-    directory, environment, timeout) unless the revert says otherwise."""
+    the scenario declares (`revert:`)."""
 
-    def __init__(self, action: str, inject_only: tuple[str, ...]) -> None:
+    def __init__(self, action: str) -> None:
         self.action = action
-        # The fault's parameters that belong to its command alone, which the revert's command replaces.
-        self.inject_only = inject_only
 
     def inject(self, fault: Fault, params: Mapping[str, Any], ctx: ActionContext, record: Record) -> State:
         record({})
         return dict(get_action(self.action).run(params, ctx).result)
 
     def revert(self, fault: Fault, params: Mapping[str, Any], state: State, ctx: ActionContext) -> str:
-        kept = {k: v for k, v in params.items() if k not in self.inject_only}
-        get_action(self.action).run(kept | dict(fault.revert or {}), ctx)
+        get_action(self.action).run(revert_command_params(self.action, params, fault.revert or {}), ctx)
         return "ran the revert command"
 
 
@@ -398,8 +408,8 @@ FAULTS: dict[str, FaultKind] = {
     "kubernetes.bad_rollout": BadRollout(),
     "kubernetes.resource_pressure": ResourcePressure(),
     "flags.set": FlagFault(),
-    "ssh.run": CommandFault("ssh.run", ("argv", "command")),
-    "shell.run": CommandFault("shell.run", ("argv", "command", "stdin", "expect_exit")),
+    "ssh.run": CommandFault("ssh.run"),
+    "shell.run": CommandFault("shell.run"),
     # A restart replaces every pod by a rolling update: nothing to put back.
     "kubernetes.rollout_restart": ActionFault(),
 }

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.actions.faults import Revert, fault_traits
+from runner.actions.faults import Revert, fault_traits, revert_command_params
 from runner.actions.probes import PROBE_ACTIONS, SIGNAL_ACTIONS, probe_action
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.gameday_model import Fault, GameDay, Probe, Response, Signal
@@ -131,8 +131,7 @@ def _check_fault(doc: Document, fault: Any, at: PathKey, connections: dict[str, 
     out += check_shell_text(doc, action, params, (*at, "with"))
     if declared_revert and isinstance(fault.get("revert"), dict):
         # As the revert runs: the fault's parameters with its command replaced by the revert's.
-        kept = {k: v for k, v in params.items() if k not in ("argv", "command")}
-        out += validate_params(doc, action, {**kept, **fault["revert"]}, (*at, "revert"))
+        out += validate_params(doc, action, revert_command_params(action, params, fault["revert"]), (*at, "revert"))
         # Rendered with the fault, like `with`: the same template and shell-text checks.
         out += check_shell_text(doc, action, fault["revert"], (*at, "revert"))
         out += check_template_sites(doc, template_strings(fault["revert"], (*at, "revert")), scope, GAMEDAY_ROOTS)
