@@ -12,10 +12,11 @@ REPO = Path(__file__).resolve().parents[2]
 RUNBOOK = REPO / "runbooks" / "db-connection-exhaustion.yaml"
 
 # Each loaded only by what needs it: the incident, game-day and post-mortem packages; the policy file's
-# checks; HTML escaping (for a secret's encoded forms); difflib (for "did you mean"); rendering libraries.
+# checks; HTML escaping (for a secret's encoded forms); difflib (for "did you mean"); rendering libraries;
+# the signing machinery (ssh-keygen through subprocess and temporary files: when a signature is made or checked).
 NOT_ON_THE_PATH = (
     "runner.incident", "runner.gameday", "runner.postmortem", "runner.report", "html", "difflib", "jinja2",
-    "rich", "jsonschema",
+    "rich", "jsonschema", "runner.identity.sshsig",
 )  # fmt: skip
 NOT_FOR_A_RUNBOOK = ("runner.policy",)
 
@@ -34,7 +35,8 @@ def _loaded(tmp_path: Path, watched: tuple[str, ...], *args: str) -> str:
 
 def _start(tmp_path: Path, watched: tuple[str, ...], *args: str) -> str:
     # As users run it: the suite's own result checking (FIRELINE_CHECK_RESULTS) loads jsonschema by design.
-    env = {k: v for k, v in os.environ.items() if k != "FIRELINE_CHECK_RESULTS"}
+    # Without an allowed-signers file: no signature is made or checked.
+    env = {k: v for k, v in os.environ.items() if k not in ("FIRELINE_CHECK_RESULTS", "FIRELINE_ALLOWED_SIGNERS")}
     env.update(FIRELINE_HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"), FIRELINE_ACTOR="tester")
     done = subprocess.run([sys.executable, "-c", _PROBE, ",".join(watched), *args], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
