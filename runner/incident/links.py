@@ -51,6 +51,12 @@ def link(journal: Journal, incident_id: str, run_id: str, kind: LinkKind, name: 
     store.append(journal, incident_id, iev.IncidentLinked(run_id, kind.value, name), actor)
 
 
+def changes_production(started: ev.StepStarted) -> bool:
+    """A step that changes production when it succeeds: mutating, not a rollback, and the action's
+    `production_change` trait. The mitigation watch and every reader that names the mitigating step agree."""
+    return started.mutating and not started.rollback and traits(started.action).production_change
+
+
 class MitigationWatch:
     """Passes a run's journal through and, for a runbook that mitigates, marks the incident mitigated when
     the first production change of the run succeeds. Only runs linked to an incident are wrapped: other runs
@@ -81,7 +87,7 @@ class MitigationWatch:
             return
         if event.type == ev.STEP_STARTED:
             started = ev.StepStarted.of(event)
-            if started.mutating and not started.rollback and traits(started.action).production_change:
+            if changes_production(started):
                 self._changing.add(event.step_id)
             else:
                 self._changing.discard(event.step_id)

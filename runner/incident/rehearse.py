@@ -207,7 +207,7 @@ def _run(journal: Journal, run_id: str) -> RunUsed | None:
 def _steps(events: Sequence[ev.Event]) -> tuple[StepRun, ...]:
     """Each step that started (not its rollback), in order; changed when it was a production change that
     succeeded (the same test as the incident's mitigation watch)."""
-    from runner.actions.registry import traits
+    from runner.incident.links import changes_production
 
     found: dict[str, StepRun] = {}
     succeeded: set[str] = set()
@@ -219,8 +219,9 @@ def _steps(events: Sequence[ev.Event]) -> tuple[StepRun, ...]:
         elif event.type == ev.STEP_STARTED:
             started = ev.StepStarted.of(event)
             if not started.rollback:
-                change = started.mutating and traits(started.action).production_change
-                found[event.step_id] = StepRun(event.step_id, started.action, dict(started.params), change)
+                found[event.step_id] = StepRun(
+                    event.step_id, started.action, dict(started.params), changes_production(started)
+                )
     return tuple(
         StepRun(s.step_id, s.action, s.params, s.changed and s.step_id in succeeded) for s in found.values()
     )
