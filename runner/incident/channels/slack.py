@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.incident.channels import http
-from runner.incident.channels.base import Answer, Notice, Resolved, Value
+from runner.incident.channels.base import Answer, Notice, Resolved, Value, is_drill
 
 HEADER_LIMIT = 150  # Slack's limit for a header block's text
 SECTION_LIMIT = 3000  # … and for a section's
@@ -39,7 +39,7 @@ def payload(notice: Notice) -> dict[str, Any]:
     heading, the body, and a line of context."""
     heading, _, body = notice.update.message.partition("\n")
     i = notice.incident
-    context = f"{i.id} · {i.severity} · {notice.update.status}" + (" · drill" if notice.summary()["drill"] else "")
+    context = f"{i.id} · {i.severity} · {notice.update.status}" + (" · drill" if is_drill(i) else "")
     return {
         "text": escape(notice.update.message),
         "blocks": [
