@@ -70,11 +70,15 @@ class Clock:
     ongoing: bool
 
     @property
+    def end(self) -> datetime:
+        """Where its durations end: the resolution, else (still going on) the moment of the report."""
+        return self.as_of if self.ongoing or self.resolved is None else self.resolved
+
+    @property
     def duration_s(self) -> float | None:
         if self.started is None:
             return None
-        end = self.as_of if self.ongoing or self.resolved is None else self.resolved
-        return max(0.0, (end - self.started).total_seconds())
+        return max(0.0, (self.end - self.started).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,9 @@ def assemble(
     steps = tuple(span for s, events in linked if s.kind == LinkKind.RUNBOOK for span in _steps(s, events))
     items = tuple(src.action_items(stream))
     severity = _severity(incident, stream, level)
+    updates = _updates(stream)
     root_notes = tuple(n for n in notes if n.kind == NoteKind.ROOT_CAUSE)
+    root_cause = pm.root_cause if pm and pm.root_cause else root_notes[-1].text if root_notes else ""
     return IncidentReport(
         id=incident.id,
         title=incident.title,
@@ -282,16 +288,16 @@ def assemble(
         clock=clock,
         milestones=tuple((name, incident.milestones[name].at) for name in Milestone if name in incident.milestones),
         statuses=_statuses(incident, stream),
-        summary=_summary(incident, stream, pm, root_notes, clock),
+        summary=_summary(incident, updates, pm, root_cause, clock),
         timeline=_timeline(build(incident, stream, linked, zone(None))),
         investigation=Investigation(
-            primary_cause=(pm.root_cause if pm and pm.root_cause else root_notes[-1].text if root_notes else ""),
+            primary_cause=root_cause,
             contributing_factors=pm.contributing_factors if pm else (),
             five_whys=pm.five_whys if pm else (),
             root_cause_notes=root_notes,
         ),
-        impact=_impact(incident, stream, pm, severity, clock),
-        communications=_communications(stream),
+        impact=_impact(incident, updates, pm, severity, clock),
+        communications=_communications(stream, updates),
         steps=steps,
         remediation=_remediation(steps, items, clock),
         postmortem=postmortem,
@@ -340,7 +346,10 @@ def _notes(stream: Sequence[Event]) -> tuple[Note, ...]:
     )
 
 
-def _updates(stream: Sequence[Event]) -> list[tuple[Event, iev.IncidentUpdate]]:
+Updates = Sequence[tuple[Event, iev.IncidentUpdate]]  # the status updates posted, each with its event
+
+
+def _updates(stream: Sequence[Event]) -> Updates:
     return [(e, iev.IncidentUpdate.of(e)) for e in stream if e.type == iev.UPDATE]
 
 
@@ -358,17 +367,14 @@ def _statuses(incident: Incident, stream: Sequence[Event]) -> tuple[StatusAt, ..
     return tuple(found)
 
 
-def _summary(
-    incident: Incident, stream: Sequence[Event], pm: src.PostMortem | None, root_notes: Sequence[Note], clock: Clock
-) -> Summary:
+def _summary(incident: Incident, updates: Updates, pm: src.PostMortem | None, root_cause: str, clock: Clock) -> Summary:
     resolution = ""
-    said = [p.summary for _, p in _updates(stream) if p.shape == "resolution"]
+    said = [p.summary for _, p in updates if p.shape == "resolution"]
     if said and not clock.ongoing:
         resolution = said[-1]
     elif pm and pm.resolution:
         resolution = pm.resolution
-    root = pm.root_cause if pm and pm.root_cause else (root_notes[-1].text if root_notes else "")
-    return Summary(incident.title, incident.impact, incident.systems, root, resolution)
+    return Summary(incident.title, incident.impact, incident.systems, root_cause, resolution)
 
 
 def _timeline(timeline: Timeline) -> tuple[TimelineLine, ...]:
@@ -383,9 +389,9 @@ def _source(stream: Stream) -> str:
 
 
 def _impact(
-    incident: Incident, stream: Sequence[Event], pm: src.PostMortem | None, severity: SeverityFacts, clock: Clock
+    incident: Incident, updates: Updates, pm: src.PostMortem | None, severity: SeverityFacts, clock: Clock
 ) -> Impact:
-    reported = tuple((parse_utc(e.ts_wall), p.impact) for e, p in _updates(stream) if p.impact)
+    reported = tuple((parse_utc(e.ts_wall), p.impact) for e, p in updates if p.impact)
     return Impact(
         user_impact=(pm.user_impact if pm and pm.user_impact else incident.impact),
         systems=incident.systems,
@@ -399,12 +405,12 @@ def _impact(
     )
 
 
-def _communications(stream: Sequence[Event]) -> tuple[Communication, ...]:
+def _communications(stream: Sequence[Event], updates: Updates) -> tuple[Communication, ...]:
     delivered: dict[int, list[DeliveryRecord]] = {}
     for d in src.deliveries(stream):
         delivered.setdefault(d.update_seq, []).append(d)
     found = []
-    for event, update in _updates(stream):
+    for event, update in updates:
         outcomes = {d.channel: d for d in delivered.get(event.seq, [])}
         names = list(dict.fromkeys([*update.channels, *outcomes]))
         found.append(
@@ -480,8 +486,7 @@ def _ended(span: StepSpan, event: Event) -> StepSpan:
 
 
 def _remediation(steps: Sequence[StepSpan], items: Sequence[ActionItem], clock: Clock) -> Remediation:
-    end = clock.as_of if clock.ongoing or clock.resolved is None else clock.resolved
-    horizon = (end + SHORT_TERM).date()
+    horizon = (clock.end + SHORT_TERM).date()
     short = tuple(i for i in items if i.due is not None and i.due <= horizon)
     return Remediation(
         immediate=tuple(s for s in steps if s.change),

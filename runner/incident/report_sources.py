@@ -77,7 +77,7 @@ def action_items(events: Sequence[Event]) -> list[ActionItem]:
 
 def postmortem_path(incident_id: str, events: Sequence[Event], cwd: Path) -> Path:
     """The YAML post-mortem the journal last recorded for the incident, else its default place."""
-    drafts = [p.path for p in _recorded(events) if p.format == "yaml" and p.path]
+    drafts = [p.path for _, p in _recorded(events) if p.format == "yaml" and p.path]
     if drafts:
         path = Path(drafts[-1])
         return path if path.is_absolute() else cwd / path
@@ -87,14 +87,12 @@ def postmortem_path(incident_id: str, events: Sequence[Event], cwd: Path) -> Pat
 def renderings(events: Sequence[Event]) -> list[Rendering]:
     """The post-mortem's renderings the journal recorded (md, html, pdf), oldest first."""
     return [
-        Rendering(p.format, p.path, parse_utc(e.ts_wall))
-        for e, p in zip((e for e in events if e.type == POSTMORTEM), _recorded(events), strict=True)
-        if p.action == Action.RENDERED
+        Rendering(p.format, p.path, parse_utc(e.ts_wall)) for e, p in _recorded(events) if p.action == Action.RENDERED
     ]
 
 
-def _recorded(events: Sequence[Event]) -> list[PostMortemRecorded]:
-    return [PostMortemRecorded.of(e) for e in events if e.type == POSTMORTEM]
+def _recorded(events: Sequence[Event]) -> list[tuple[Event, PostMortemRecorded]]:
+    return [(e, PostMortemRecorded.of(e)) for e in events if e.type == POSTMORTEM]
 
 
 def read_postmortem(path: Path) -> PostMortem | None:

@@ -32,8 +32,7 @@ def _bounds(r: IncidentReport) -> tuple[datetime, datetime]:
     times = [at for _, at in r.milestones] + [s.at for s in r.statuses]
     times += [t for s in r.steps for t in (s.started, s.ended) if t is not None]
     start = r.clock.started or min(times, default=r.as_of)
-    end = r.as_of if r.ongoing or r.clock.resolved is None else r.clock.resolved
-    end = max([end, *times])
+    end = max([r.clock.end, *times])
     first = min([start, *times])
     return first, max(end, first + picture.ONE_SECOND)
 
