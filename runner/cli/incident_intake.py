@@ -20,13 +20,12 @@ def intake(listen: str, policy: str | None, actor: str) -> int:
     Stops cleanly on SIGTERM or Ctrl-C."""
     from runner.incident.intake import require_token_secret, settings_of
     from runner.incident.intake_server import Config, parse_listen, serve
-    from runner.policy import DEFAULT_FILE, Policy, default_severities, find_policy, load_policy, secret_refs
+    from runner.policy import DEFAULT_FILE, policy_in_force, secret_refs
     from runner.secrets import Redactor, resolve_secrets
 
     where = parse_listen(listen)
-    path = find_policy(policy)
-    in_force = load_policy(path) if path is not None else Policy(path=DEFAULT_FILE, severities=default_severities())
-    settings = settings_of(in_force, team_file=path is not None)
+    in_force = policy_in_force(policy)
+    settings = settings_of(in_force, team_file=in_force.path != DEFAULT_FILE)
     redactor = Redactor()
     token = None
     secret = require_token_secret(settings, in_force)
