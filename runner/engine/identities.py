@@ -38,6 +38,17 @@ def sign_act(trust: Trust, key: Path, act: st.Act, run_id: str, digest: str, rea
     return trust.sign(key, st.act(act, run_id, digest, reason, via))
 
 
+def sign_or_refuse(
+    trust: Trust | None, key: Path | None, act: st.Act, run_id: str, runbook: Runbook, reason: str, via: str
+) -> Signed | None:
+    """Who starts or resumes the run, proven by their key when identities are verified; otherwise (None) a
+    refusal of the rules typed names cannot honour. Before anything is recorded."""
+    if trust is None or key is None:
+        refuse_unverifiable(runbook)
+        return None
+    return sign_act(trust, key, act, run_id, runbook.digest, reason, via)
+
+
 def record_signed(journal: Journal, run_id: str, act: st.Act, signed: Signed) -> None:
     payload = RunSigned(str(act), signed.statement, signed.signature, signed.principal, signed.fingerprint)
     journal.append(run_id, RUN_SIGNED, actor=signed.principal, data=payload.to_data(), durable=True)

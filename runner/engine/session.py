@@ -82,20 +82,11 @@ def start_run(
     run_id = new_run_id()
     if request.dry_run:
         return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started)
-    signed = _sign_start(request, runbook, run_id)
+    signed = identities.sign_or_refuse(request.trust, request.key, Act.START, run_id, runbook, request.reason, "run")
     if signed is not None:
         request = replace(request, initiator=signed.principal)
     with hold(journal, run_id, request.initiator):
         return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started, signed)
-
-
-def _sign_start(request: StartRequest, runbook: Runbook, run_id: str) -> Signed | None:
-    """The initiator proven by their key (the run's start signed), or, without an allowed-signers file, a
-    refusal of the rules typed names cannot honour. Before anything is recorded."""
-    if request.trust is None or request.key is None:
-        identities.refuse_unverifiable(runbook)
-        return None
-    return identities.sign_act(request.trust, request.key, Act.START, run_id, runbook.digest, request.reason, "run")
 
 
 def _start_run(
@@ -190,15 +181,11 @@ class ResumeRequest:
 
 
 def identify_resume(request: ResumeRequest, runbook: Runbook) -> ResumeRequest:
-    """Who resumes, proven by their key when identities are verified; otherwise a refusal of the rules typed
-    names cannot honour. Before the run's lease is taken and anything is recorded."""
-    if request.trust is None or request.key is None:
-        identities.refuse_unverifiable(runbook)
-        return request
-    signed = identities.sign_act(
-        request.trust, request.key, Act.RESUME, request.run_id, runbook.digest, request.reason, "resume"
+    """Who resumes (see identities.sign_or_refuse), before the run's lease is taken."""
+    signed = identities.sign_or_refuse(
+        request.trust, request.key, Act.RESUME, request.run_id, runbook, request.reason, "resume"
     )
-    return replace(request, actor=signed.principal, signed=signed)
+    return request if signed is None else replace(request, actor=signed.principal, signed=signed)
 
 
 def load_for_resume(run_id: str, journal: Journal) -> Runbook:
