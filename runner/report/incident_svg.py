@@ -22,18 +22,20 @@ from runner.report.svg import (
     LABEL_ROW,
     LANE,
     LEFT,
-    NICE_STEPS,
     PLOT,
     STEP_COLOURS,
     STEP_ROW,
     WIDTH,
     Canvas,
+    PlacedLabel,
     Scale,
     css_token,
     diamond,
     esc,
     lane_frame,
+    offset_ticks,
     place_labels,
+    tick_step,
 )
 
 GAP = 4  # between lanes
@@ -212,8 +214,8 @@ def _spans(c: Canvas, lane: SpanLane, scale: Scale, top: float, height: float) -
         c.add("</g>")
 
 
-def _milestones(c: Canvas, p: Picture, scale: Scale, top: float, bottom: float) -> None:
-    labels = place_labels([(_x(scale, m.at), m.label) for m in p.milestones])
+def _milestones(c: Canvas, p: Picture, labels: Sequence[PlacedLabel], scale: Scale, top: float,
+                bottom: float) -> None:  # fmt: skip
     for m, lab in zip(p.milestones, labels, strict=True):
         x, colour = _x(scale, m.at), COLOURS[m.kind]
         label_y = 16 + lab.row * LABEL_ROW
@@ -226,18 +228,12 @@ def _milestones(c: Canvas, p: Picture, scale: Scale, top: float, bottom: float) 
         c.add("</g>")
 
 
-def _label_rows(p: Picture, scale: Scale) -> int:
-    return max((lab.row for lab in place_labels([(_x(scale, m.at), m.label) for m in p.milestones])), default=-1) + 1
-
-
 def _ticks(axis: Axis, scale: Scale) -> list[tuple[float, str]]:
     """About eight round moments across the axis, each with its label: an offset from T+0, or a time of day."""
-    step = next((s for s in NICE_STEPS if (scale.end - scale.start) / s <= 8), NICE_STEPS[-1])
     if axis.origin is not None:
         t0 = axis.origin.timestamp()
-        first, last = int((scale.start - t0) // step), int((scale.end - t0) // step) + 1
-        return [(t0 + k * step, fmt.offset(k * step)) for k in range(first, last + 1)
-                if scale.start - 1e-9 <= t0 + k * step <= scale.end + 1e-9]  # fmt: skip
+        return [(t0 + t, fmt.offset(t)) for t in offset_ticks(t0, scale)]
+    step = tick_step(scale)
     ticks = []
     tick = (scale.start // step + 1) * step
     while tick <= scale.end:
@@ -272,12 +268,14 @@ def _axis(c: Canvas, axis: Axis, ticks: Sequence[tuple[float, str]], scale: Scal
 def timeline_svg(p: Picture) -> str:
     """The picture, lanes stacked from the top below the milestone labels; at least a second wide."""
     scale = Scale(p.start.timestamp(), max(p.end, p.start + ONE_SECOND).timestamp())
-    top = 16 + _label_rows(p, scale) * LABEL_ROW + 6.0
+    labels = place_labels([(_x(scale, m.at), m.label) for m in p.milestones])
+    top = 16 + (max((lab.row for lab in labels), default=-1) + 1) * LABEL_ROW + 6.0
+    heights = [_height(lane, scale) for lane in p.lanes]
     tops: list[float] = []
     bottom = top - GAP
-    for lane in p.lanes:
+    for lane_height in heights:
         tops.append(bottom + GAP)
-        bottom = tops[-1] + _height(lane, scale)
+        bottom = tops[-1] + lane_height
     height = bottom + 60
     ticks = _ticks(p.axis, scale)
     c = Canvas()
@@ -290,14 +288,14 @@ def timeline_svg(p: Picture) -> str:
             x = scale.x(at)
             c.add(f'<line class="grid" x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" '
                   f'stroke="{COLOURS["grid"]}"/>')  # fmt: skip
-    for lane, lane_top in zip(p.lanes, tops, strict=True):
+    for lane, lane_top, lane_height in zip(p.lanes, tops, heights, strict=True):
         if isinstance(lane, MomentLane):
             _moments(c, lane, scale, lane_top)
         elif isinstance(lane, StatusLane):
             _statuses(c, lane, scale, lane_top)
         else:
-            _spans(c, lane, scale, lane_top, _height(lane, scale))
-    _milestones(c, p, scale, top, bottom)
+            _spans(c, lane, scale, lane_top, lane_height)
+    _milestones(c, p, labels, scale, top, bottom)
     _axis(c, p.axis, ticks, scale, bottom + 8)
     c.add("</svg>")
     return "\n".join(c.parts)

@@ -124,14 +124,23 @@ def place_labels(items: Sequence[tuple[float, str]]) -> list[PlacedLabel]:
     return placed
 
 
+def tick_step(scale: Scale) -> float:
+    """The round distance between ticks that puts about eight of them across the axis."""
+    span = max(scale.end - scale.start, 1e-3)
+    return next((s for s in NICE_STEPS if span / s <= 8), NICE_STEPS[-1])
+
+
+def offset_ticks(origin: float, scale: Scale) -> list[float]:
+    """Round offsets from `origin` (T+0) that lie on the axis (the incident timeline's ticks too)."""
+    step = tick_step(scale)
+    first = int((scale.start - origin) // step)
+    last = int((scale.end - origin) // step) + 1
+    return [k * step for k in range(first, last + 1) if scale.start - 1e-9 <= origin + k * step <= scale.end + 1e-9]
+
+
 def _ticks(r: GameDayReport, scale: Scale) -> list[float]:
     """Round offsets from fault injection (T+0), about eight of them across the axis."""
-    span = max(scale.end - scale.start, 1e-3)
-    step = next((s for s in NICE_STEPS if span / s <= 8), NICE_STEPS[-1])
-    first = int((scale.start - r.origin_mono) // step)
-    last = int((scale.end - r.origin_mono) // step) + 1
-    return [k * step for k in range(first, last + 1)
-            if scale.start - 1e-9 <= r.origin_mono + k * step <= scale.end + 1e-9]
+    return offset_ticks(r.origin_mono, scale)
 
 
 class Canvas:
