@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from runner.incident.channels.base import DETAIL_LIMIT, MAX_BODY, Answer
+from runner.secrets import shorten
 
 USER_AGENT = "fireline"
 RETRY_STATUSES = frozenset({420, 429})  # 420: Statuspage's rate limit before 2021
@@ -74,8 +75,7 @@ def json_error(body: str) -> str | None:
 
 
 def first_line(text: str) -> str:
-    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
-    return line if len(line) <= DETAIL_LIMIT else line[: DETAIL_LIMIT - 3] + "..."
+    return shorten(next((s.strip() for s in text.splitlines() if s.strip()), ""), DETAIL_LIMIT)
 
 
 def retry_after(value: str | None) -> float | None:
