@@ -1,5 +1,5 @@
 """Writing a file people asked for (a runbook skeleton, a rehearsal scenario): never over an existing file
-unless they said so."""
+unless they said so; the paths in it relative to where it is written."""
 
 from __future__ import annotations
 
@@ -29,3 +29,12 @@ def write_new(path: Path, text: str, force: bool) -> bool:
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     return existed
+
+
+def relative(path: Path, where: Path) -> str:
+    """`path` as a file written in directory `where` names it (absolute when there is no relative way: another
+    drive)."""
+    try:
+        return os.path.relpath(path.resolve(), where)
+    except ValueError:
+        return str(path.resolve())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import yaml
 
 from runner.durations import format_duration, parse_duration
 from runner.errors import UsageError
-from runner.files import write_new
+from runner.files import relative, write_new
 from runner.gameday import events as gev
 from runner.incident import events as iev
 from runner.incident import store
@@ -304,7 +303,7 @@ class Draft:
         from runner.actions.declarations import schema_dir
 
         body = yaml.dump(dict(self.data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
-        header = f"# yaml-language-server: $schema={_relative(schema_dir() / 'gameday.schema.json', where)}\n"
+        header = f"# yaml-language-server: $schema={relative(schema_dir() / 'gameday.schema.json', where)}\n"
         if self.todos:
             header += "# TODO: this draft is incomplete: see metadata.description\n"
         return header + body
@@ -508,7 +507,7 @@ class _Builder:
         run = self.evidence.response
         base = dict(_as_map(scenario.data.get("response"))) if scenario else {}
         if run is not None and run.runbook.is_file():
-            response: dict[str, Any] = {"mode": "runbook", "runbook": _relative(run.runbook, self.where)}
+            response: dict[str, Any] = {"mode": "runbook", "runbook": relative(run.runbook, self.where)}
             inputs = dict(_as_map(base.get("inputs"))) if base else _changed_inputs(run)
             if inputs:
                 response["inputs"] = inputs
@@ -809,13 +808,6 @@ def _interval(value: Any) -> float:
         return parse_duration(str(value)) if value is not None else DEFAULT_INTERVAL
     except ValueError:
         return DEFAULT_INTERVAL
-
-
-def _relative(path: Path, where: Path) -> str:
-    try:
-        return os.path.relpath(path.resolve(), where)
-    except ValueError:  # another drive
-        return str(path.resolve())
 
 
 def _as_map(value: Any) -> Mapping[str, Any]:

@@ -3,13 +3,12 @@ the file as it is), the file never written over unless asked."""
 
 from __future__ import annotations
 
-import os
 import re
 from enum import StrEnum
 from pathlib import Path
 
 from runner.errors import UsageError
-from runner.files import write_new
+from runner.files import relative, write_new
 
 TEMPLATES = Path(__file__).resolve().parent
 # The runbook schema's own rule for metadata.name (kebab-case), and a length that fits a file name and a label.
@@ -45,7 +44,7 @@ def render(kind: Kind, name: str, where: Path) -> str:
 
     check_name(name)
     title = name.replace("-", " ").capitalize()
-    schema = _relative(schema_dir() / "runbook.schema.json", where)
+    schema = relative(schema_dir() / "runbook.schema.json", where)
     text = (TEMPLATES / f"{kind.value}.yaml").read_text(encoding="utf-8")
     return text.replace("__SCHEMA__", schema).replace("__NAME__", name).replace("__TITLE__", title)
 
@@ -56,10 +55,3 @@ def write(kind: Kind, name: str, path: Path, force: bool) -> bool:
         raise UsageError(f"{path} is a directory", hint=f"give a file name, e.g. -o {path / (name + '.yaml')}")
     text = render(kind, name, path.resolve().parent)
     return write_new(path, text, force)
-
-
-def _relative(path: Path, where: Path) -> str:
-    try:
-        return os.path.relpath(path, where)
-    except ValueError:  # another drive
-        return str(path)
