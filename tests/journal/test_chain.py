@@ -10,7 +10,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,10 @@ from tests.conftest import REPO, wait_for
 RUN = "run-chain1"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Journal]:
-    if request.param == "postgresql":
-        monkeypatch.setenv("FIRELINE_STORE", request.getfixturevalue("pg_db"))
-    journal = open_journal()
-    yield journal
-    journal.close()
+@pytest.fixture
+def store(journal: Journal) -> Journal:
+    """The journal on each store (tests/journal/conftest.py)."""
+    return journal
 
 
 def _write_run(journal: Journal, run_id: str = RUN, steps: int = 3) -> None:
