@@ -86,12 +86,13 @@ def secret_problems(doc: Document) -> list[Diagnostic]:
     data = doc.data if isinstance(doc.data, Mapping) else {}
     secrets = data.get("secrets")
     defined = {str(k) for k in secrets} if isinstance(secrets, Mapping) else set()
+    hint = f"define it under secrets: ({', '.join(sorted(defined))})" if defined else "define it under secrets:"
     problems = []
-    found = [found for section in ("channels", "intake") for found in _secret_names(data.get(section), (section,))]
-    for path, name in found:  # intake: its bearer token (runner.incident.intake)
-        if name not in defined:
-            hint = f"define it under secrets: ({', '.join(sorted(defined))})" if defined else "define it under secrets:"
-            problems.append(doc.diagnostic((*path, "secret"), f"secret {name!r} is not defined under secrets:", hint))
+    for section in ("channels", "intake"):  # intake: its bearer token (runner.incident.intake)
+        for path, name in _secret_names(data.get(section), (section,)):
+            if name not in defined:
+                said = f"secret {name!r} is not defined under secrets:"
+                problems.append(doc.diagnostic((*path, "secret"), said, hint))
     return problems
 
 
