@@ -3,7 +3,7 @@ cancelled) what, with which key, and whether the signed statement says what the 
 
 Keys are judged at the time of signing (a key whose `valid-before` has passed since still proves a past
 approval). Whether an approval was for the parameters the step then ran with is the gate's check, made
-before the step ran; here each approval is compared with the gate that asked for it."""
+before the step ran (one for other parameters is not counted, and the gate asks again)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.identity import statement as st
-from runner.identity.events import STEP_GATE, RunSigned, StepGate
+from runner.identity.events import RunSigned
 from runner.identity.trust import Trust
 from runner.journal import events as ev
 from runner.journal.events import Event
@@ -35,9 +35,8 @@ class SignatureCheck:
         return f"{self.principal} ({state}, key {self.fingerprint or '?'})"
 
 
-def check_approval(trust: Trust | None, event: Event, events: Sequence[Event] = ()) -> SignatureCheck:
-    """One step.approved event: unsigned, or signed and verified (or why not). `events`: the run's events,
-    to compare the approval with what its step's gate asked to approve."""
+def check_approval(trust: Trust | None, event: Event) -> SignatureCheck:
+    """One step.approved event: unsigned, or signed and verified (or why not)."""
     approved = ev.StepApproved.of(event)
     if approved.statement is None or approved.signature is None:
         return SignatureCheck(False)
@@ -57,9 +56,6 @@ def check_approval(trust: Trust | None, event: Event, events: Sequence[Event] = 
         problems.append("the recorded reason is not the one signed")
     if (event.actor or "") != checked.verified.principal:
         problems.append(f"the row names {event.actor!r}, the signature {checked.verified.principal!r}")
-    asked = {StepGate.of(e).params for e in events if e.type == STEP_GATE and e.step_id == event.step_id}
-    if events and said.params not in asked:
-        problems.append("it approves parameters no gate of this step asked about")
     return SignatureCheck(True, checked.verified.principal, checked.verified.fingerprint, tuple(problems))
 
 
