@@ -15,6 +15,7 @@ import yaml
 from runner.incident.action_items import ACTION_ITEM, items_of
 from runner.incident.action_sync import SYNCED
 from runner.journal.store import open_journal
+from runner.postmortem.record import Action, record
 from tests.command import FIRELINE
 
 TODAY = datetime.now(UTC).date()
@@ -140,9 +141,8 @@ def test_concurrent_adds_get_distinct_ids(cli: Any, store: str, request: pytest.
 
 
 def _render_recorded(incident_id: str) -> None:
-    """`incident.postmortem` with action rendered, as `postmortem render` records it (the contract's fields)."""
-    data = {"action": "rendered", "path": f"postmortems/{incident_id}.md", "format": "md", "digest": "sha256:0"}
-    open_journal().append(incident_id, "incident.postmortem", actor="alice", data=data, durable=True)
+    """A rendering recorded as `postmortem render` records it."""
+    record(open_journal(), incident_id, Action.RENDERED, f"postmortems/{incident_id}.md", "md", "sha256:0", "alice")
 
 
 def test_close_lists_everything_missing_then_closes(cli: Any, tmp_path: Path) -> None:

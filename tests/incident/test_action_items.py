@@ -18,6 +18,7 @@ from runner.incident.store import UnknownIncident, load
 from runner.incident.timeline import collect, zone
 from runner.journal.events import Event
 from runner.journal.store import Journal
+from runner.postmortem.record import Action, record
 
 
 @pytest.fixture
@@ -185,9 +186,8 @@ def test_an_item_without_a_game_day_condition_is_simply_done(journal: Journal) -
 
 
 def _rendered(journal: Journal, incident_id: str) -> None:
-    """`incident.postmortem` as `postmortem render` records it (the contract's fields)."""
-    data = {"action": "rendered", "path": f"postmortems/{incident_id}.md", "format": "md", "digest": "sha256:0"}
-    journal.append(incident_id, "incident.postmortem", actor="alice", data=data, durable=True)
+    """A rendering recorded as `postmortem render` records it."""
+    record(journal, incident_id, Action.RENDERED, f"postmortems/{incident_id}.md", "md", "sha256:0", "alice")
 
 
 def test_closing_needs_resolution_a_rendered_post_mortem_and_owned_dated_high_items(journal: Journal) -> None:
