@@ -69,6 +69,27 @@ class PostMortem:
     def action_items(self) -> list[Mapping[str, Any]]:
         return list(self.data.get("action_items") or [])
 
+    def summary_facts(self) -> list[tuple[str, object]]:
+        """The summary's facts, (label, value), as the HTML and PDF renderings list them."""
+        s: Mapping[str, Any] = self.data.get("summary") or {}
+        return [("Severity", s.get("severity")), ("Started", s.get("started")), ("Detected", s.get("detected")),
+                ("Acknowledged", s.get("acknowledged")), ("Mitigated", s.get("mitigated")),
+                ("Resolved", s.get("resolved")), ("Duration", s.get("duration")), ("Impact", s.get("impact")),
+                ("Resolution", s.get("resolution"))]  # fmt: skip
+
+    def impact_facts(self) -> list[tuple[str, object]]:
+        """The impact's facts, (label, value), as the HTML and PDF renderings list them."""
+        i: Mapping[str, Any] = self.data.get("impact") or {}
+        return [("Duration", i.get("duration")), ("Systems", ", ".join(str(s) for s in i.get("systems") or [])),
+                ("User impact", i.get("user_impact")), ("Users affected", i.get("users_affected")),
+                ("Revenue impact", i.get("revenue")), ("Support tickets", i.get("tickets"))]  # fmt: skip
+
+
+def item_terms(item: Mapping[str, Any]) -> tuple[str, str, str]:
+    """An action item's owner, due date and "priority, status, id", as the HTML and PDF renderings print them."""
+    extra = ", ".join(str(item[k]) for k in ("priority", "status", "id") if item.get(k))
+    return str(item.get("owner") or "owner to be named"), str(item.get("due") or "no due date"), extra
+
 
 def default_path(incident_id: str) -> Path:
     """Where a post-mortem of the incident is written unless told otherwise (relative to the current dir)."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner.journal.incidents import parse_utc
-from runner.postmortem.document import PostMortem
+from runner.postmortem.document import PostMortem, item_terms
 from runner.report import fmt
 from runner.report import incident_svg as picture
 from runner.report.html import CSS
@@ -128,11 +128,7 @@ def _facts(pairs: Sequence[tuple[str, object]]) -> str:
 
 def _summary(pm: PostMortem) -> str:
     s: Mapping[str, Any] = pm.data.get("summary") or {}
-    pairs = [("Severity", s.get("severity")), ("Started", s.get("started")), ("Detected", s.get("detected")),
-             ("Acknowledged", s.get("acknowledged")), ("Mitigated", s.get("mitigated")),
-             ("Resolved", s.get("resolved")), ("Duration", s.get("duration")), ("Impact", s.get("impact")),
-             ("Resolution", s.get("resolution"))]  # fmt: skip
-    return f'<section><h2>Summary</h2>{_prose(s.get("what"))}{_facts(pairs)}</section>'
+    return f'<section><h2>Summary</h2>{_prose(s.get("what"))}{_facts(pm.summary_facts())}</section>'
 
 
 def _timeline_table(pm: PostMortem) -> str:
@@ -148,11 +144,7 @@ def _timeline_table(pm: PostMortem) -> str:
 
 
 def _impact(pm: PostMortem) -> str:
-    i: Mapping[str, Any] = pm.data.get("impact") or {}
-    pairs = [("Duration", i.get("duration")), ("Systems", ", ".join(str(s) for s in i.get("systems") or [])),
-             ("User impact", i.get("user_impact")), ("Users affected", i.get("users_affected")),
-             ("Revenue impact", i.get("revenue")), ("Support tickets", i.get("tickets"))]  # fmt: skip
-    return f"<section><h2>Impact</h2>{_facts(pairs)}</section>"
+    return f"<section><h2>Impact</h2>{_facts(pm.impact_facts())}</section>"
 
 
 def _action_items(pm: PostMortem) -> str:
@@ -160,9 +152,7 @@ def _action_items(pm: PostMortem) -> str:
     for item in pm.action_items:
         done = item.get("status") in ("done", "wont-do")
         box = "☑" if done else "☐"
-        who = item.get("owner") or "owner to be named"
-        due = item.get("due") or "no due date"
-        extra = ", ".join(str(item[k]) for k in ("priority", "status", "id") if item.get(k))
+        who, due, extra = item_terms(item)
         items.append(f'<li class="item {css_token(str(item.get("status") or "not-started"))}"><span class="box">'
                      f"{box}</span>{esc(item.get('title'))} — <strong>{esc(who)}</strong>, due {esc(due)}"
                      f"{f' <small>({esc(extra)})</small>' if extra else ''}</li>")  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runner.postmortem.document import PostMortem
+from runner.postmortem.document import PostMortem, item_terms
 from runner.report.pdf import Block, Bullets, Document, Paragraph, Section, Table, to_pdf
 
 TODO = Paragraph("To be written.", muted=True)
@@ -27,9 +27,7 @@ def _items(values: Sequence[Any], *, numbered: bool = False) -> Block:
 def _action_items(items: Sequence[Mapping[str, Any]]) -> Block:
     lines = []
     for item in items:
-        who = item.get("owner") or "owner to be named"
-        due = item.get("due") or "no due date"
-        extra = ", ".join(str(item[k]) for k in ("priority", "status", "id") if item.get(k))
+        who, due, extra = item_terms(item)
         lines.append(f"{item.get('title')} — {who}, due {due}" + (f" ({extra})" if extra else ""))
     return Bullets(tuple(lines), checklist=True) if lines else NONE
 
@@ -37,23 +35,15 @@ def _action_items(items: Sequence[Mapping[str, Any]]) -> Block:
 def document_of(pm: PostMortem) -> Document:
     d = pm.data
     s: Mapping[str, Any] = d.get("summary") or {}
-    i: Mapping[str, Any] = d.get("impact") or {}
     timeline = tuple((str(r.get("at") or "").replace("T", " "), _text(r.get("text"))) for r in d.get("timeline") or [])
     whys = [f"Why? {w.get('why') or '…'} — Because {w.get('because') or '…'}" for w in d.get("five_whys") or []]
     generated = d.get("generated") or {}
     authors = f" · authors: {', '.join(pm.authors)}" if pm.authors else ""
     sections = (
-        Section("Summary", (Paragraph(_text(s.get("what")) or "—"), _facts([
-            ("Severity", s.get("severity")), ("Started", s.get("started")), ("Detected", s.get("detected")),
-            ("Acknowledged", s.get("acknowledged")), ("Mitigated", s.get("mitigated")),
-            ("Resolved", s.get("resolved")), ("Duration", s.get("duration")), ("Impact", s.get("impact")),
-            ("Resolution", s.get("resolution"))]))),
+        Section("Summary", (Paragraph(_text(s.get("what")) or "—"), _facts(pm.summary_facts()))),
         Section("Timeline (UTC)", (Table(("Time (UTC)", "Event"), timeline, (1, 3.4)),) if timeline else (NONE,)),
         Section("Root Cause", (Paragraph(_text(d.get("root_cause"))),) if d.get("root_cause") else (TODO,)),
-        Section("Impact", (_facts([
-            ("Duration", i.get("duration")), ("Systems", ", ".join(str(x) for x in i.get("systems") or [])),
-            ("User impact", i.get("user_impact")), ("Users affected", i.get("users_affected")),
-            ("Revenue impact", i.get("revenue")), ("Support tickets", i.get("tickets"))]),)),
+        Section("Impact", (_facts(pm.impact_facts()),)),
         Section("What Went Well", (_items(d.get("went_well") or []),)),
         Section("What Went Wrong", (_items(d.get("went_wrong") or []),)),
         Section("Action Items", (_action_items(pm.action_items),)),
