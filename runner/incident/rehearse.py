@@ -831,9 +831,5 @@ def write(draft_: Draft, path: Path, force: bool) -> Written:
     text_ = draft_.yaml_text(path.resolve().parent)
     if path.is_dir():
         raise UsageError(f"{path} is a directory", hint="give a file name, e.g. -o scenarios/rehearsal.yaml")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
-    existed = write_new(path, text_, force)
+    existed = write_new(path, text_, force)  # creates the directory
     return Written(path, draft_, existed)

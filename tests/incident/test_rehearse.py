@@ -323,6 +323,8 @@ def test_an_existing_file_is_kept_without_force_and_unknown_incidents_are_usage_
     assert out.read_text(encoding="utf-8") == "people wrote this\n"
     assert cli("incident", "rehearse", incident, "-o", str(out), "--force").code == 0
     assert yaml.safe_load(out.read_text(encoding="utf-8"))["kind"] == "GameDay"
+    under_a_file = cli("incident", "rehearse", incident, "-o", str(out / "x.yaml"))
+    assert under_a_file.code == 2 and str(out) in under_a_file.err and "Traceback" not in under_a_file.err
     unknown = cli("incident", "rehearse", "INC-2026-999", "-o", str(tmp_path / "x.yaml"))
     assert unknown.code == 2 and "Traceback" not in unknown.err
     assert not (tmp_path / "x.yaml").exists()
