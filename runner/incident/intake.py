@@ -43,7 +43,7 @@ from runner.journal.payloads import Payload, event_payload, mapping, texts
 if TYPE_CHECKING:
     from runner.incident.brief import Option, Shelf
     from runner.journal.events import Event
-    from runner.journal.store import Journal
+    from runner.journal.store import Journal, Pending
     from runner.policy import Policy
 
 __all__ = ["ALERT", "IncidentAlert"]
@@ -410,7 +410,7 @@ def _attach(journal: Journal, incident_id: str, notification: Notification, acto
         return Decision(Outcome.IGNORED, incident_id, why=f"{incident_id} is closed")
     data = alert_payload(notification).to_data()
 
-    def events(deliveries: int) -> list[tuple[str, str, str | None, Mapping[str, Any]]]:
+    def events(deliveries: int) -> list[Pending]:
         # Counted in the same transaction as the event is written: of two processes receiving it at once (the
         # two Alertmanagers of a pair), the first records it, the second only counts a delivery.
         return [(incident_id, ALERT, actor, data)] if deliveries == 1 else []
@@ -441,7 +441,7 @@ def _declare(
     year = now.astimezone(UTC).year
     payloads = declaration(notification, settings, now, previous)
 
-    def events(number: int) -> list[tuple[str, str, str | None, Mapping[str, Any]]]:
+    def events(number: int) -> list[Pending]:
         incident_id = ids.format_id(year, number)
         return [(incident_id, p.TYPE, actor, p.to_data()) for p in payloads]
 
