@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.actions.declarations import schema_dir
+from runner.actions.registry import has_action
 from runner.document.diagnostics import Diagnostic
 from runner.document.yamlsource import Document, PathKey
 from runner.templating import is_template
@@ -327,14 +328,10 @@ def _unknown_field(node: dict[str, Any], extra: str, allowed: list[str]) -> tupl
 
 
 def _unknown_action(name: Any) -> bool:
-    from runner.actions.registry import has_action
-
     return isinstance(name, str) and not has_action(name)
 
 
 def _parameters(action: str) -> set[str]:
-    from runner.actions.registry import has_action
-
     schema = action_schema(action) if has_action(action) else None
     properties = schema.get("properties") if isinstance(schema, dict) else None
     return set(properties) if isinstance(properties, dict) else set()
