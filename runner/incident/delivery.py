@@ -208,9 +208,14 @@ def deliver(
     return [out[name] for name in update.channels if name in out]
 
 
+def recorded_only(name: str) -> Delivery:
+    """An update for a channel the policy does not define: recorded, sent nowhere."""
+    return Delivery(name, Outcome.NOT_SENT, "recorded only: the policy defines no channel of that name")
+
+
 def _not_sent(incident: Incident, name: str, channel: Channel | None) -> Delivery | None:
     if channel is None:
-        return Delivery(name, Outcome.NOT_SENT, "recorded only: the policy defines no channel of that name")
+        return recorded_only(name)
     if is_drill(incident) and not channel.drills:
         return Delivery(name, Outcome.NOT_SENT, "drill", str(channel.kind))
     return None

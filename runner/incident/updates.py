@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from runner.incident import events as ev
-from runner.incident.delivery import Delivery, Outcome
+from runner.incident.delivery import Delivery, recorded_only
 from runner.incident.delivery import deliver as deliver_to_channels
 from runner.incident.lifecycle import TransitionRefused, change_status, require_open, resolve
 from runner.incident.model import FINISHED, TRANSITIONS, Milestone, Status, allowed_next
@@ -126,8 +126,7 @@ def deliver(
     truth: the update is recorded before delivery is tried, and a channel that fails does not undo it.
     Without a policy file no channel is defined: each is reported as recorded only."""
     if policy is None or not policy.data.get("channels"):
-        return [Delivery(name, Outcome.NOT_SENT, "recorded only: the policy defines no channel of that name")
-                for name in update.channels]  # fmt: skip
+        return [recorded_only(name) for name in update.channels]
     recorded = _recorded(journal, incident.id, update)
     return deliver_to_channels(journal, incident, update, recorded.seq, policy, actor, parse_utc(recorded.ts_wall))
 
