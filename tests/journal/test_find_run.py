@@ -4,7 +4,6 @@ whole store."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,12 @@ from runner.journal.sqlite import RUN_IDS
 from runner.journal.store import Journal
 
 
-def _journal(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Journal:
-    if kind == "sqlite":
-        return Journal(tmp_path / "journal.db")
-    from runner.journal.postgres import PostgresBackend
-
-    return Journal(PostgresBackend(request.getfixturevalue("pg_db")))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]:
-    store = _journal(request.param, tmp_path, request)
+@pytest.fixture
+def journal(journal: Journal) -> Journal:
+    """The journal on each store (tests/journal/conftest.py), holding runs whose ids start alike."""
     for run_id in ("run-1", "run-10", "run-2abc", "a_b1", "axb2", "Case-9"):
-        store.append(run_id, "run.started", data={"name": "x"})
-    yield store
-    store.close()
+        journal.append(run_id, "run.started", data={"name": "x"})
+    return journal
 
 
 def test_a_whole_id_is_found_even_when_another_id_starts_with_it(journal: Journal) -> None:
