@@ -63,7 +63,7 @@ def add(
         type=ai.parse_choice(ai.ItemType, type_, "type"),
         verify_gameday=ai.clean_scenario(verify_gameday) if verify_gameday is not None else None,
     )
-    new_id = ai.add_item(_journal(), incident_id, new, _actor(actor), note=ai.clean_note(note))
+    new_id = ai.add_item(_journal(), incident_id, new, _actor(actor), note=note)
     click.echo(new_id)
     if new.due is not None and new.due < ai.today_utc():
         click.echo(f"  note: due {new.due} is already past: it is listed as overdue", err=True)
@@ -83,8 +83,9 @@ def list_(open_only: bool, overdue: bool, owner: str | None, incident_id: str | 
 
     journal = _journal()
     if incident_id is not None:
-        incident_events(journal, incident_id.strip().upper())  # an unknown incident is a mistake, not "none"
         found = ai.items_of(journal, incident_id)
+        if not found:
+            incident_events(journal, incident_id.strip().upper())  # an unknown incident is a mistake, not "none"
     else:
         found = ai.all_items(journal)
     today = ai.today_utc()
