@@ -351,8 +351,8 @@ def _holder(incident: Incident, role: str) -> str | None:
 
 def _investigation(incident: Incident, options: Sequence[Option]) -> list[str]:
     started = incident.at(Milestone.STARTED) or incident.declared_at
-    since = started.strftime("%Y-%m-%d %H:%M:%SZ") if started else "impact start"
-    window = (started - timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%SZ") if started else "two hours before"
+    since = _stamp(started) if started else "impact start"
+    window = _stamp(started - timedelta(hours=2)) if started else "two hours before"
     systems = ", ".join(incident.systems) or "the affected systems"
     steps = [
         f"recent changes: deploys and configuration changes of {systems} since {window}",
