@@ -24,6 +24,7 @@ from runner.incident.action_items import fields_of, items_of
 from runner.incident.action_sync import file_entry
 from runner.incident.delivery import DELIVERY, IncidentDelivery
 from runner.incident.gate import VERIFICATION, IncidentVerification
+from runner.incident.intake import one_line
 from runner.incident.metrics import Facts, facts_of
 from runner.incident.model import Milestone, NoteKind
 from runner.incident.timeline import INCIDENT, Entry, Timeline, collect, zone
@@ -411,8 +412,7 @@ def _capital(text: str) -> str:
 
 def _one_line(text: str, limit: int = TEXT_LIMIT) -> str:
     """Text on one line (a table row), control characters dropped."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return one_line(text, limit)
 
 
 # -- writing -------------------------------------------------------------------------------------------------------
