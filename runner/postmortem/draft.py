@@ -25,7 +25,7 @@ from runner.incident.action_sync import file_entry
 from runner.incident.delivery import DELIVERY, IncidentDelivery
 from runner.incident.gate import VERIFICATION, IncidentVerification
 from runner.incident.intake import one_line
-from runner.incident.metrics import Facts, facts_of
+from runner.incident.metrics import Facts, Interval, facts_of
 from runner.incident.model import Milestone, NoteKind
 from runner.incident.timeline import INCIDENT, Entry, Timeline, collect, zone
 from runner.incident.times import span
@@ -136,7 +136,7 @@ def _what(incident: Incident, facts: Facts) -> str:
     """One sentence, as the template's summary opens: when, what was hit, for how long, how bad."""
     systems = ", ".join(incident.systems) or "the service"
     kind = f"{incident.severity} {incident.type} incident"
-    seconds = facts.seconds[3]
+    seconds = facts.interval(Interval.TTR)
     started = facts.started
     if started is None:
         return f"{systems}: {kind}: {incident.title}"
@@ -146,7 +146,7 @@ def _what(incident: Incident, facts: Facts) -> str:
 
 
 def _duration(facts: Facts) -> str | None:
-    seconds = facts.seconds[3]  # TTR: only a resolved incident has one
+    seconds = facts.interval(Interval.TTR)  # only a resolved incident has one
     return span(seconds) if seconds is not None and seconds >= 0 else None
 
 
