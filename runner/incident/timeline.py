@@ -22,6 +22,7 @@ from typing import Any
 from runner.durations import format_duration
 from runner.errors import UsageError
 from runner.gameday import events as gev
+from runner.identity import events as idev
 from runner.incident import action_items, action_sync, delivery, gate, intake, store
 from runner.incident import events as iev
 from runner.incident.view import Incident, fold, parse_utc
@@ -455,7 +456,7 @@ _LINKED: Mapping[str, Describe] = {**_RUN, **_GAMEDAY}
 # Events that are bookkeeping rather than something that happened to the incident.
 _QUIET = frozenset({
     ev.STEP_TRANSITION, gev.STEADY_STATE_CHECKED, gev.FAULT_INJECTING, gev.PROBE_OK, gev.PROBE_FAILED,
-    gev.RESPONSE_STEP, gev.SIGNAL_FIRED, "gameday.incident", "run.signed", "step.gate",
+    gev.RESPONSE_STEP, gev.SIGNAL_FIRED, gev.INCIDENT, idev.RUN_SIGNED, idev.STEP_GATE,
 })  # fmt: skip
 
 
