@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from runner.incident.checklist import CheckKind, Checklist
+from runner.incident.checklist import Checklist
 from runner.incident.model import Milestone, Role
 from runner.incident.store import iso
 from runner.incident.times import span, utc
@@ -156,8 +156,8 @@ def _attempt_data(attempt: Attempt) -> dict[str, Any]:
 
 def gate_line(gate: Checklist) -> str:
     """What resolving takes: `to resolve: 1 probe check held 15m (checkout answers); confirm: support ok`."""
-    probes = [c.name for c in gate.checks if c.kind is CheckKind.PROBE]
-    manuals = [c.name for c in gate.checks if c.kind is CheckKind.MANUAL]
+    probes = [c.name for c in gate.probes]
+    manuals = [c.name for c in gate.manuals]
     parts = []
     if probes:
         noun = "probe check" if len(probes) == 1 else "probe checks"
