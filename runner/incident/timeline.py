@@ -36,6 +36,7 @@ LATE_AFTER = timedelta(minutes=1)  # a milestone recorded this much after it hap
 # Terminal escape sequences (CSI such as colours and cursor moves, OSC such as window titles and links).
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 INCIDENT = "incident"  # the stream kind of the incident's own events
+_LINK_WORDS = {"runbook": "run", "plan": "plan", "gameday": "game day"}  # a linked stream's kind, as people say it
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ def _update(event: Event, tz: Zone) -> Said:
 
 def _linked(event: Event, tz: Zone) -> Said:
     p = iev.IncidentLinked.of(event)
-    what = {"runbook": "run", "plan": "plan", "gameday": "game day"}.get(p.kind, p.kind)
+    what = _LINK_WORDS.get(p.kind, p.kind)
     name = f" ({p.name})" if p.name else ""
     return Said(f"linked {what} {p.run_id}{name}{_by(event)}")
 
@@ -503,7 +504,7 @@ def _generic(event: Event) -> str:
 def _source(stream: Stream) -> str:
     if stream.kind == INCIDENT:
         return "incident"
-    what = {"runbook": "run", "plan": "plan", "gameday": "game day"}.get(stream.kind, stream.kind)
+    what = _LINK_WORDS.get(stream.kind, stream.kind)
     return f"{what} {stream.id}"
 
 
@@ -561,7 +562,7 @@ def as_json(timeline: Timeline) -> dict[str, Any]:
 def _verification(event: Event, tz: Zone) -> Said:
     """An attempt to pass the resolution gate (runner.incident.gate): each check's result on a line of its own."""
     p = gate.IncidentVerification.of(event)
-    by = f" by {event.actor}" if event.actor else ""
+    by = _by(event)
     if p.forced:
         return Said(f"resolution gate overridden (--force){by}: {_short(p.reason)}")
     outcome = "passed" if p.passed else "refused"
