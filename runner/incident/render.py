@@ -75,7 +75,7 @@ def list_row(incident: Incident, level: SeverityLevel | None, now: datetime | No
     lasted = impact_duration(incident, moment)
     return {
         **summary_row(incident),
-        "duration_s": round(lasted[0], 3) if lasted else None,
+        "duration_s": _seconds(lasted),
         "ongoing": lasted[1] if lasted else False,
         "next_update": update_due(incident, level, moment) if level is not None else None,
         "cadence": cadence_line(incident, level, moment) if level is not None else None,
@@ -119,6 +119,7 @@ def show_data(
     attempt: Attempt | None = None,
 ) -> dict[str, Any]:
     moment = now or datetime.now(UTC)
+    lasted = impact_duration(incident, moment)
     return {
         **summary_row(incident),
         "impact": incident.impact,
@@ -130,8 +131,8 @@ def show_data(
         "milestones": {str(m): _milestone_data(incident.milestones.get(m)) for m in Milestone},
         "next_update": update_due(incident, level, moment),
         "cadence": cadence_line(incident, level, moment),
-        "duration_s": _seconds(impact_duration(incident, moment)),
-        "ongoing": bool((impact_duration(incident, moment) or (0.0, False))[1]),
+        "duration_s": _seconds(lasted),
+        "ongoing": lasted[1] if lasted else False,
         "last_update": _last_update(incident),
         "updates": incident.updates,
         "notes": incident.notes,
