@@ -289,6 +289,7 @@ def _why_none(facts: Facts, which: Any, seconds: float | None) -> str:
 
 
 def _explain_json(incident: Incident, facts: Facts) -> dict[str, Any]:
+    from runner.incident import events as iev
     from runner.incident import metrics as m
 
     milestones: dict[str, Any] = {}
@@ -298,7 +299,7 @@ def _explain_json(incident: Incident, facts: Facts) -> dict[str, Any]:
             "at": m.iso(reached.at),
             "set_by": {
                 "seq": reached.seq,
-                "type": "incident.corrected" if reached.source == "correction" else "incident.milestone",
+                "type": iev.CORRECTED if reached.source == "correction" else iev.MILESTONE,
                 "source": reached.source,
                 "actor": reached.actor,
                 "recorded": m.iso(reached.recorded),
