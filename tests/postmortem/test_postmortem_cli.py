@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from runner.journal.store import open_journal
 from runner.postmortem import record
 from tests.conftest import write
 from tests.incident.documents import restart_runbook
+from tests.report.browser import CHROMIUM, chromium
 from tests.report.test_pdf import ink_of_page_one, pdf_text
 
 FLAKY_PROBE = """\
@@ -156,18 +156,6 @@ def test_markdown_has_the_template_with_the_real_timeline(incident: str, cli: An
     assert recorded == [("drafted", "yaml"), ("rendered", "md")]
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync")  # fmt: skip
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    profile.mkdir()
-    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed")
 def test_the_html_shows_the_timeline_picture_in_a_browser(incident: str, cli: Any, tmp_path: Path) -> None:
     assert cli("postmortem", "draft", incident).code == 0
@@ -178,10 +166,10 @@ def test_the_html_shows_the_timeline_picture_in_a_browser(incident: str, cli: An
     assert "<script" not in page.lower() and "<link" not in page.lower()  # self-contained, and escaped
 
     png = tmp_path / "shot.png"
-    shot = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1000", out.as_uri())
+    shot = chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1000", out.as_uri())
     assert png.exists(), shot.stderr[-2000:]
     assert png.stat().st_size > 10_000
-    dom = _chromium(tmp_path, "--dump-dom", out.as_uri())
+    dom = chromium(tmp_path, "--dump-dom", out.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     svg = dom.stdout[dom.stdout.index('<svg id="timeline"'):dom.stdout.index("</svg>")]
     assert svg.count('class="marker milestone') == 5  # started, detected, acknowledged, mitigated, resolved

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from runner.gameday.metrics import measure
 from runner.journal.events import Event
 from runner.journal.store import Journal
 from runner.report import render
+from tests.report.browser import CHROMIUM, chromium
 
 REPO = Path(__file__).resolve().parents[2]
 GD = "gd-7f3a9c21"
@@ -186,18 +186,6 @@ def test_not_a_game_day_and_unknown_format(game_day: list[Event]) -> None:
         render([], "json")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    profile.mkdir()
-    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
 @pytest.mark.skipif(not CHROMIUM.exists() and shutil.which("chromium") is None, reason="chromium not installed")
 def test_headless_chromium_renders_the_timeline(game_day: list[Event], tmp_path: Path) -> None:
     page = tmp_path / "gameday-report.html"
@@ -207,12 +195,12 @@ def test_headless_chromium_renders_the_timeline(game_day: list[Event], tmp_path:
     png = artifacts / "gameday-report.png"
     png.unlink(missing_ok=True)
 
-    shot = _chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,900", page.as_uri())
+    shot = chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,900", page.as_uri())
     assert png.exists(), shot.stderr[-2000:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 10_000
 
-    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert '<svg id="timeline"' in dom.stdout
     svg = dom.stdout[dom.stdout.index('<svg id="timeline"'):dom.stdout.index("</svg>")]
