@@ -9,16 +9,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.document.diagnostics import Diagnostic
-from runner.document.yamlsource import Document
 from runner.durations import parse_duration
-from runner.incident.channels.base import Settings
-from runner.incident.channels.email import Email
-from runner.incident.channels.slack import Slack
-from runner.incident.channels.statuspage import Statuspage
-from runner.incident.channels.webhook import Webhook
+
+if TYPE_CHECKING:
+    from runner.document.diagnostics import Diagnostic
+    from runner.document.yamlsource import Document
+    from runner.incident.channels.base import Settings
 
 DEFAULT_RETRIES = 3  # retries after the first attempt
 DEFAULT_TIMEOUT_S = 30.0  # for all attempts of one delivery, waits included
@@ -67,6 +65,13 @@ def channels_of(data: Mapping[str, Any], base: Path | None = None) -> dict[str, 
 
 
 def _settings(kind: Kind, entry: Mapping[str, Any], base: Path | None) -> Settings:
+    # The kinds (and the incident model they speak of) are imported only to deliver: every policy load runs
+    # `secret_problems`, which needs none of them.
+    from runner.incident.channels.email import Email
+    from runner.incident.channels.slack import Slack
+    from runner.incident.channels.statuspage import Statuspage
+    from runner.incident.channels.webhook import Webhook
+
     if kind is Kind.SLACK:
         return Slack.parse(entry)
     if kind is Kind.WEBHOOK:
