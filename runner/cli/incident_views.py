@@ -57,10 +57,10 @@ def brief(incident_id: str, places: tuple[Path, ...], fmt: str, policy: str | No
     events = incident_events(open_journal(), incident_id.strip().upper())
     default = Path("runbooks")
     shelf = guide.find_runbooks(list(places) or ([default] if default.is_dir() else []))
-    incident = fold(events)
-    result = guide.build(incident, guide.notes_of(events), levels, shelf)
+    incident, notes = fold(events), guide.notes_of(events)
+    result = guide.build(incident, notes, levels, shelf)
     if fmt == "json":
-        every = guide.match(incident, guide.notes_of(events), shelf)
+        every = guide.match(incident, notes, shelf)
         click.echo(json.dumps(guide.as_json(result, every), indent=2, ensure_ascii=False))
     else:
         click.echo(guide.text(result), nl=False)
