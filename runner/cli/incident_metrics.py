@@ -148,12 +148,12 @@ def _print_report(location: str, selection: Selection, total: Summary, rows: lis
         click.echo("")
         click.echo(f"  {'':<22}{'count':>6}  {'mean':>9}  {'median':>9}  {'p90':>9}")
         for which, s in total.intervals.items():
-            click.echo(f"  {which.long_name:<22}{s.count:>6}  {_s(s.mean):>9}  {_s(s.median):>9}  {_s(s.p90):>9}")
+            _print_stats(which.long_name, s)
         if total.mtbf:
             click.echo("")
             click.echo("  MTBF per service (from one outage's resolution to the next one's start)")
             for service, s in total.mtbf.items():
-                click.echo(f"  {service:<22}{s.count:>6}  {_s(s.mean):>9}  {_s(s.median):>9}  {_s(s.p90):>9}")
+                _print_stats(service, s)
     if rows is not None:
         _print_periods(rows)
     _print_corrections(total)
@@ -164,6 +164,10 @@ def _print_report(location: str, selection: Selection, total: Summary, rows: lis
         f"p90: nearest rank. MTBF {m.DEFINITIONS['mtbf']}."
     )
     click.echo(textwrap.fill(definitions, width=110))
+
+
+def _print_stats(label: str, s: Stats) -> None:
+    click.echo(f"  {label:<22}{s.count:>6}  {_s(s.mean):>9}  {_s(s.median):>9}  {_s(s.p90):>9}")
 
 
 def _print_periods(rows: list[PeriodRow]) -> None:
