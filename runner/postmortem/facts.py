@@ -68,10 +68,10 @@ class Evidence:
 
 
 _WORDS = {
-    Interval.TTD: ("detection", "Fast", "Slow"),
-    Interval.TTA: ("acknowledgement", "Fast", "Slow"),
-    Interval.TTM: ("mitigation", "Fast", "Slow"),
-    Interval.TTR: ("resolution", "Fast", "Slow"),
+    Interval.TTD: "detection",
+    Interval.TTA: "acknowledgement",
+    Interval.TTM: "mitigation",
+    Interval.TTR: "resolution",
 }
 
 
@@ -94,7 +94,7 @@ def _intervals(e: Evidence) -> Judged:
     for which in Interval:
         seconds = e.facts.interval(which)
         target = e.targets.of(which)
-        word, fast, slow = _WORDS[which]
+        word = _WORDS[which]
         if seconds is None:
             if which is not Interval.TTR and e.facts.resolved and which is not Interval.TTD:
                 wrong.append(f"No {word} was recorded: the {which.long_name} is unknown")
@@ -110,9 +110,9 @@ def _intervals(e: Evidence) -> Judged:
         elif target is None:
             well.append(f"{word.capitalize()}: {spoken(seconds)} after the impact started (no target)")
         elif seconds <= target:
-            well.append(f"{fast} {word}: {spoken(seconds)}, target {spoken(target)}")
+            well.append(f"Fast {word}: {spoken(seconds)}, target {spoken(target)}")
         else:
-            wrong.append(f"{slow} {word}: {spoken(seconds)}, target {spoken(target)} "
+            wrong.append(f"Slow {word}: {spoken(seconds)}, target {spoken(target)} "
                          f"({spoken(seconds - target)} over)")  # fmt: skip
     return well, wrong
 
