@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runner.errors import JournalError
 from runner.journal.backend import (
@@ -49,6 +49,8 @@ __all__ = ["FLUSH_AFTER", "FLUSH_EVERY", "Journal", "LeaseRecord", "boot_id", "f
 
 # (run id, type, actor, data): one event as `append_numbered` is given it.
 Pending = tuple[str, str, str | None, Mapping[str, Any]]
+
+T = TypeVar("T")
 
 FLUSH_EVERY = 256
 FLUSH_AFTER = 0.25
@@ -150,14 +152,19 @@ class Journal:
 
     # -- reading -----------------------------------------------------------------------------------------------
     def _read(self, query: Callable[[], list[StoredRow]]) -> list[Event]:
+        return [_event(row, self.location) for row in self._call("read", query)]
+
+    def _call(self, doing: str, call: Callable[[], T], flush: bool = True) -> T:
+        """`call` on the store, after writing what this process queued (a reader sees everything this process
+        wrote; `flush` False: for what does not read events); a failure of the store becomes a JournalError
+        saying it could not `doing` the journal."""
         with self._lock:
-            if self._pending:  # a reader sees everything this process wrote
-                self._write(False)
+            if flush:
+                self.flush()
             try:
-                rows = query()
+                return call()
             except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
-        return [_event(row, self.location) for row in rows]
+                raise self._backend.failure(doing, exc) from None
 
     def events(self, run_id: str, types: tuple[str, ...] = ()) -> list[Event]:
         return self._read(lambda: self._backend.events(run_id, types))
@@ -186,22 +193,12 @@ class Journal:
     # -- the hash chain (runner.journal.chain) -------------------------------------------------------------------
     def chain(self, run_id: str) -> list[ChainedRow]:
         """The run's events as stored, with their chain columns."""
-        with self._lock:
-            self.flush()
-            try:
-                return rows_of(self._backend.chain(run_id))
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
+        return rows_of(self._call("read", lambda: self._backend.chain(run_id)))
 
     def verify(self, run_id: str) -> ChainReport:
         """Whether the run's events are as they were written (see runner.journal.chain)."""
         rows = self.chain(run_id)
-        with self._lock:
-            try:
-                chained_from = self._backend.chained_from()
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
-        return verify(run_id, rows, chained_from)
+        return verify(run_id, rows, self._call("read", self._backend.chained_from, flush=False))
 
     def require_intact(self, run_id: str, doing: str) -> None:
         """Refuse `doing` (e.g. "resume") on a run whose chain does not verify (raises ChainBroken)."""
@@ -209,20 +206,11 @@ class Journal:
 
     def all_runs(self) -> list[str]:
         """Every run id in the store (runs, plans, game days …), oldest first."""
-        with self._lock:
-            self.flush()
-            try:
-                return self._backend.all_run_ids()
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
+        return self._call("read", self._backend.all_run_ids)
 
     def next_number(self, counter: str) -> int:
         """The next number of a named counter, unique in this store (see JournalBackend.next_number)."""
-        with self._lock:
-            try:
-                return self._backend.next_number(counter)
-            except self._backend.errors as exc:
-                raise self._backend.failure("take a number in", exc) from None
+        return self._call("take a number in", lambda: self._backend.next_number(counter), flush=False)
 
     def append_numbered(self, counter: str, events: Callable[[int], Sequence[Pending]]) -> int | None:
         """Take the counter's next number and write, durably, the events `events` makes for it, in one
@@ -250,42 +238,22 @@ class Journal:
     # -- the incident index (runner.journal.incidents) ------------------------------------------------------------
     def alert_group(self, group_key: str) -> AlertGroup | None:
         """The newest incident declared for an alert group, and whether it holds the group (is not over)."""
-        with self._lock:
-            self.flush()
-            try:
-                return self._backend.alert_group(group_digest(group_key))
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
+        return self._call("read", lambda: self._backend.alert_group(group_digest(group_key)))
 
     def incidents(self) -> list[IncidentRow]:
         """Every incident as the store's index holds it, by declaration: what metrics need, without reading
         every event of every incident."""
-        with self._lock:
-            self.flush()
-            try:
-                return [row_of(row) for row in self._backend.incident_rows()]
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
+        return [row_of(row) for row in self._call("read", self._backend.incident_rows)]
 
     def open_incidents(self, limit: int) -> list[str]:
         """The ids of incidents neither resolved nor closed, newest first; as fast with 10 incidents in the
         store's history as with 100,000 (the index holds the open ones apart)."""
-        with self._lock:
-            self.flush()
-            try:
-                return self._backend.open_incidents(limit)
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
+        return self._call("read", lambda: self._backend.open_incidents(limit))
 
     def rebuild_incident_index(self) -> None:
         """Build the incident index again from the events (it is kept with every write; this is for a store
         changed by other means)."""
-        with self._lock:
-            self.flush()
-            try:
-                self._backend.rebuild_incidents()
-            except self._backend.errors as exc:
-                raise self._backend.failure("write to", exc) from None
+        self._call("write to", self._backend.rebuild_incidents)
 
     # -- run leases (the policy is in lease.py) ------------------------------------------------------------------
     def fence(self, run_id: str, token: str | None) -> None:
@@ -333,11 +301,7 @@ class Journal:
                 raise self._backend.failure("renew a lease in", exc) from None
 
     def lease_holder(self, run_id: str) -> LeaseRecord | None:
-        with self._lock:
-            try:
-                return self._backend.lease_holder(run_id)
-            except self._backend.errors as exc:
-                raise self._backend.failure("read", exc) from None
+        return self._call("read", lambda: self._backend.lease_holder(run_id), flush=False)
 
     def release_lease(self, run_id: str, token: str) -> None:
         with self._lock:
