@@ -518,10 +518,11 @@ def resolve(
     if force:
         _said(found, force_past(journal, found, _text(reason or "", "--reason"), who), "was resolved already")
         click.echo(f"{found.id}: resolved WITHOUT its checks (--force), recorded on the timeline with the reason")
-        _tell_channels(found, policy)
+        _tell_channels(found, _policy(policy))
         return 0
+    in_force = _policy(policy)
     try:
-        passed = pass_gate(journal, found, _policy(policy), request, who, click.echo)
+        passed = pass_gate(journal, found, in_force, request, who, click.echo)
     except KeyboardInterrupt:
         from runner.cli import Interrupted
 
@@ -534,14 +535,14 @@ def resolve(
         click.echo(f"{found.id}: nothing was verified: the {found.severity} checklist has no probe checks"
                    + (" (only confirmed items)" if passed.results else ""))  # fmt: skip
     click.echo(f"{found.id}: resolved at {_utc(passed.resolved_at)}")
-    _tell_channels(found, policy)
+    _tell_channels(found, in_force)
     return 0
 
 
-def _tell_channels(found: Incident, policy: str | None) -> None:
+def _tell_channels(found: Incident, policy: Policy) -> None:
     """Resolving sends nothing: the status page says the last update's status until a resolution update (a
     drill's updates reach only the channels meant for drills: nothing to remind)."""
-    channels = _policy(policy).severities[str(found.severity)].channels
+    channels = policy.severities[str(found.severity)].channels
     if channels and not found.is_drill:
         click.echo(f"next: tell {', '.join(channels)} it is resolved: fireline incident update {found.id} "
                    "--status resolved --summary '...'")  # fmt: skip
