@@ -189,7 +189,7 @@ def _sync(journal: Journal, pm: PostMortem, incident_id: str, actor: str | None,
         raise SyncRefused(f"{where}: changed both in the file and in the journal since the last sync: {listed}; "
                           "nothing was changed", hint="settle them with `fireline actions update` or by editing "
                           "the file, or sync with --on-conflict journal")  # fmt: skip
-    _check(journal, plan, where)
+    _check(journal, plan)
     if plan.problems:
         raise SyncRefused(f"{where}: nothing was synced:\n" + "\n".join(f"  - {p}" for p in plan.problems))
     new_ids = _apply(journal, plan, incident_id, actor, source, report)
@@ -313,7 +313,7 @@ def _change(fields: Mapping[str, Any]) -> ai.ItemChange:
     )
 
 
-def _check(journal: Journal, plan: _Plan, where: str) -> None:
+def _check(journal: Journal, plan: _Plan) -> None:
     """What the journal would refuse, found before anything is written."""
     for item in plan.to_add:
         status = item.fields["status"]
