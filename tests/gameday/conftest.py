@@ -286,16 +286,23 @@ def fireline_argv(*args: str) -> list[str]:
 
 @contextlib.contextmanager
 def gameday_process(lab: Lab, scenario: str | Path, *inputs: str) -> Iterator[GameDayProcess]:
-    """`fireline gameday run SCENARIO -i ...` in its own session (process group), output in a file; killed in
-    `finally` whatever the test did."""
-    log = lab.home.parent / f"gameday-{time.monotonic_ns()}.log"
-    lab.home.mkdir(parents=True, exist_ok=True)
+    """`fireline gameday run SCENARIO -i ...` on the lab (see `game_day_process`)."""
     argv = fireline_argv("gameday", "run", str(scenario), "-i", f"service_url={lab.service_url}",
                          *(a for i in inputs for a in ("-i", i)))
+    with game_day_process(argv, lab.home, lab.env) as gd:
+        yield gd
+
+
+@contextlib.contextmanager
+def game_day_process(argv: Sequence[str], home: Path, env: dict[str, str]) -> Iterator[GameDayProcess]:
+    """`argv` (a `fireline gameday run`) in its own session (process group), output in a file beside `home`;
+    killed in `finally` whatever the test did."""
+    home.mkdir(parents=True, exist_ok=True)
+    log = home.parent / f"gameday-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, env=lab.env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(list(argv), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    gd = GameDayProcess(proc, lab.home, log)
+    gd = GameDayProcess(proc, home, log)
     try:
         yield gd
     finally:

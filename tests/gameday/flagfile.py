@@ -10,13 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tests.gameday.conftest import REPO, Ev, GameDayProcess, fireline_argv, journal_events
+from tests.gameday.conftest import REPO, Ev, GameDayProcess, fireline_argv, game_day_process, journal_events
 
 FLAG = "new-checkout"
 ON_LINE = f'"{FLAG}": {{"state": "ENABLED"'  # what the probe greps: the flag is on
@@ -102,20 +99,9 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
 def gameday(home: Path, scenario: Path, flag_file: Path, env: dict[str, str] | None = None,
             report: str = "none") -> Iterator[GameDayProcess]:
     """`fireline gameday run SCENARIO -i flag_file=…` in its own session; killed in `finally` if still alive."""
-    home.mkdir(parents=True, exist_ok=True)
-    log = home.parent / f"gameday-{time.monotonic_ns()}.log"
     argv = fireline_argv("gameday", "run", str(scenario), "-i", f"flag_file={flag_file}", "--report", report)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env or environment(home), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    gd = GameDayProcess(proc, home, log)
-    try:
+    with game_day_process(argv, home, env or environment(home)) as gd:
         yield gd
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def still_injected(events: Sequence[Ev]) -> set[str | None]:

@@ -5,17 +5,14 @@ run` in its own session: its templated revert runs when the duration ends, on Ct
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Cli
-from tests.gameday.conftest import REPO, GameDayProcess, fireline_argv, journal_events, types_of
+from tests.gameday.conftest import GameDayProcess, fireline_argv, game_day_process, journal_events, types_of
 from tests.gameday.flagfile import environment, finished_status, still_injected
 
 
@@ -54,20 +51,9 @@ guardrails: {{max_duration: 2m}}
 
 @contextlib.contextmanager
 def shell_gameday(home: Path, path: Path, marker: Path) -> Iterator[GameDayProcess]:
-    home.mkdir(parents=True, exist_ok=True)
-    log = home.parent / f"gameday-{time.monotonic_ns()}.log"
     argv = fireline_argv("gameday", "run", str(path), "-i", f"marker={marker}", "--report", "none")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, env=environment(home), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    gd = GameDayProcess(proc, home, log)
-    try:
+    with game_day_process(argv, home, environment(home)) as gd:
         yield gd
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def reverts(home: Path, gameday_id: str) -> list[tuple[str | None, bool, str]]:
