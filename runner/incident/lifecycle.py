@@ -23,6 +23,7 @@ from runner.incident.model import (
     allowed_next,
 )
 from runner.incident.store import append, iso, load
+from runner.incident.times import utc
 from runner.incident.view import Incident
 from runner.journal.store import Journal
 
@@ -137,7 +138,7 @@ def check_order(incident: Incident, milestone: Milestone, at: datetime) -> None:
     started = incident.at(Milestone.STARTED)
     if milestone is not Milestone.STARTED and started is not None and at < started:
         raise MilestoneOrder(
-            f"{incident.id}: {milestone} at {_shown(at)} would come before the impact started ({_shown(started)})",
+            f"{incident.id}: {milestone} at {utc(at)} would come before the impact started ({utc(started)})",
             hint=f"if the impact started earlier, correct it first: fireline incident correct {incident.id} "
             "started TIME --reason …",
         )
@@ -146,16 +147,12 @@ def check_order(incident: Incident, milestone: Milestone, at: datetime) -> None:
         if later:
             name, when = min(later, key=lambda pair: pair[1])
             raise MilestoneOrder(
-                f"{incident.id}: the impact cannot have started at {_shown(at)}, after {name} ({_shown(when)})"
+                f"{incident.id}: the impact cannot have started at {utc(at)}, after {name} ({utc(when)})"
             )
 
 
 class MilestoneOrder(FirelineError):
     """A milestone time that would make an interval negative."""
-
-
-def _shown(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def acknowledge(journal: Journal, incident: Incident, actor: str | None, now: datetime | None = None) -> bool:
