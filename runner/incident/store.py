@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from runner.errors import UsageError
 from runner.incident import events as ev
-from runner.incident.ids import PATTERN
+from runner.incident.ids import is_incident_id
 from runner.incident.view import Incident, fold
 from runner.journal.events import Event
 from runner.journal.payloads import Payload
@@ -34,7 +34,7 @@ def incident_events(journal: Journal, incident_id: str) -> list[Event]:
             f"no incident {incident_id[:40]!r}{'…' if len(incident_id) > 40 else ''} in the journal at "
             f"{journal.location}",
             hint="see `fireline incident list`"
-            + ("" if PATTERN.match(incident_id) else "; ids look like INC-2026-001 (INC-YEAR-NUMBER)"),
+            + ("" if is_incident_id(incident_id) else "; ids look like INC-2026-001 (INC-YEAR-NUMBER)"),
         )
     return found
 
