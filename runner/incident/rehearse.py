@@ -40,6 +40,7 @@ from runner.files import relative, write_new
 from runner.gameday import events as gev
 from runner.incident import events as iev
 from runner.incident import store
+from runner.incident.intake import IncidentAlert
 from runner.incident.metrics import Interval, facts_of
 from runner.incident.model import LinkKind, Milestone
 from runner.incident.view import fold
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
     from runner.journal.store import Journal
 
 RULES = Path(__file__).resolve().parent / "rehearsal.yaml"
-# ALERT is the alert intake's event: group_key, status, receiver, alerts (alertname, labels, annotations,
-# starts_at, ends_at, fingerprint, generator_url), external_url. Read by type, as any reader of another
-# module's event.
 TODO = "TODO"
 # The scenario metric each measured interval sets.
 OBJECTIVES: Mapping[Interval, str] = {
@@ -241,17 +239,13 @@ def _response(incident: Incident, runs: Sequence[RunUsed]) -> RunUsed | None:
 def _alerts(journal: Journal, incident_id: str) -> tuple[FiredAlert, ...]:
     found: dict[str, FiredAlert] = {}
     for event in journal.events(incident_id, (ALERT,)):
-        data = event.data
-        if text(data, "status", "firing") != "firing":
+        received = IncidentAlert.of(event)
+        if received.status != "firing":
             continue
-        external = text(data, "external_url")
-        alerts = data.get("alerts")
-        for alert in alerts if isinstance(alerts, list) else ():
-            if not isinstance(alert, Mapping):
-                continue
+        for alert in received.alerts:  # each as the intake recorded it (alertname, labels, generator_url, …)
             name = text(alert, "alertname") or text(mapping(alert, "labels"), "alertname")
             if name and name not in found:
-                found[name] = FiredAlert(name, text(alert, "generator_url"), external)
+                found[name] = FiredAlert(name, text(alert, "generator_url"), received.external_url)
     return tuple(found.values())
 
 
