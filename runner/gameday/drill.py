@@ -73,7 +73,7 @@ class Drill:
             start = next((e for e in events if e.type == gev.GAMEDAY_STARTED), None)
             started = gev.GameDayStarted.of(start) if start else gev.GameDayStarted(scenario=gameday_id)
             drill._declare(started, found[INJECTED])
-        drill.sync()
+        drill.sync(events)
         return drill
 
     def _declare(self, started: gev.GameDayStarted, injected: Moment) -> None:
@@ -95,11 +95,12 @@ class Drill:
             self.journal.append(self.id, payload.TYPE, actor=self.actor, data=payload.to_data())
 
     # -- keeping up ---------------------------------------------------------------------------------------------
-    def sync(self) -> None:
-        """Record every milestone the game day has reached and the drill has not, and link its response runs.
-        A few journal reads: called at the moments that matter (injection, detection, a remote event, the
-        end), never per probe."""
-        events = self.journal.events(self.gameday_id, _EVENTS)
+    def sync(self, events: Sequence[Event] | None = None) -> None:
+        """Record every milestone the game day has reached and the drill has not, and link its response runs
+        (`events`: the game day's, when the caller has just read them). A few journal reads: called at the
+        moments that matter (injection, detection, a remote event, the end), never per probe."""
+        if events is None:
+            events = self.journal.events(self.gameday_id, _EVENTS)
         found = moments(events)
         incident = load(self.journal, self.id)
         if incident.status is Status.CLOSED:
