@@ -159,12 +159,16 @@ def secret_refs(policy: Policy) -> dict[str, SecretRef]:
     }
 
 
-def approver_count(names: list[str] | tuple[str, ...]) -> int:
-    """How many principals `approval.approvers` allows, counting a policy group by its members (the policy in
-    force; a missing or invalid one counts names only: validating a runbook does not depend on it)."""
+def approver_groups() -> Mapping[str, tuple[str, ...]]:
+    """The groups of the policy in force, for counting approvers (a missing or invalid policy has none:
+    validating a runbook does not depend on it). Read once per runbook checked, not once per step."""
     try:
         policy = current_policy()
     except FirelineError:
         policy = None
-    groups = policy.groups if policy is not None else {}
+    return policy.groups if policy is not None else {}
+
+
+def approver_count(names: list[str] | tuple[str, ...], groups: Mapping[str, tuple[str, ...]]) -> int:
+    """How many principals `approval.approvers` allows, counting a policy group by its members."""
     return len({member for name in names for member in groups.get(str(name), (str(name),))})

@@ -147,6 +147,7 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
     connections: dict[str, Any] = declared if isinstance(declared, dict) else {}
     out: list[Diagnostic] = []
     seen: dict[str, int] = {}
+    groups: Mapping[str, tuple[str, ...]] | None = None  # the policy's approver groups, read at the first need
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
             continue
@@ -172,9 +173,11 @@ def _check_steps(doc: Document, data: dict[str, Any]) -> list[Diagnostic]:
         out += _check_read_only(doc, step, at)
         approval = step.get("approval")
         if isinstance(approval, dict) and isinstance(approval.get("approvers"), list):
-            from runner.policy import approver_count  # groups of the policy file count by their members
+            from runner.policy import approver_count, approver_groups  # a group counts by its members
 
-            needed, allowed = approval.get("min_approvers", 1), approver_count(approval["approvers"])
+            if groups is None:
+                groups = approver_groups()
+            needed, allowed = approval.get("min_approvers", 1), approver_count(approval["approvers"], groups)
             if isinstance(needed, int) and needed > allowed:
                 out.append(
                     doc.diagnostic(
