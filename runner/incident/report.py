@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from runner.actions.registry import traits
 from runner.incident import events as iev
 from runner.incident import metrics as m
 from runner.incident import report_sources as src
 from runner.incident import store
 from runner.incident.action_items import ActionItem
 from runner.incident.delivery import DeliveryRecord
+from runner.incident.links import changes_production
 from runner.incident.model import IncidentType, LinkKind, Milestone, NoteKind, Severity, Status
 from runner.incident.timeline import INCIDENT, Stream, Timeline, build, zone
 from runner.incident.view import Incident, fold, parse_utc
@@ -453,7 +453,7 @@ def _steps(stream: Stream, events: Sequence[Event]) -> list[StepSpan]:
             started = ev.StepStarted.of(event)
             if started.rollback:
                 continue
-            change = started.mutating and traits(started.action).production_change
+            change = changes_production(started)
             open_[step] = len(spans)
             spans.append(StepSpan(stream.id, stream.name, step, started.action, parse_utc(event.ts_wall), None,
                                   "running", "", change, tuple(approvals.pop(step, []))))  # fmt: skip
