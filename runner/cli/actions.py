@@ -13,29 +13,17 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runner.cli.identity import as_option, command_actor, command_journal
+
 if TYPE_CHECKING:
     from runner.incident.action_items import ActionItem
-    from runner.journal.store import Journal
 
-as_option = click.option("--as", "actor", metavar="NAME", help="Who does this (default: $FIRELINE_ACTOR or login).")
 TITLE_WIDTH = 48  # the table fits 120 columns; --format json has every title whole
 
 
 @click.group()
 def actions() -> None:
     """Action items from incidents: add, list (--overdue), update, and sync with the post-mortem file."""
-
-
-def _journal() -> Journal:
-    from runner.journal.store import open_journal
-
-    return open_journal()
-
-
-def _actor(actor: str | None) -> str:
-    from runner.engine.session import current_actor
-
-    return current_actor(actor)
 
 
 @actions.command()
@@ -63,7 +51,7 @@ def add(
         type=ai.parse_choice(ai.ItemType, type_, "type"),
         verify_gameday=ai.clean_scenario(verify_gameday) if verify_gameday is not None else None,
     )
-    new_id = ai.add_item(_journal(), incident_id, new, _actor(actor), note=note)
+    new_id = ai.add_item(command_journal(), incident_id, new, command_actor(actor), note=note)
     click.echo(new_id)
     if new.due is not None and new.due < ai.today_utc():
         click.echo(f"  note: due {new.due} is already past: it is listed as overdue", err=True)
@@ -81,7 +69,7 @@ def list_(open_only: bool, overdue: bool, owner: str | None, incident_id: str | 
     from runner.incident import action_items as ai
     from runner.incident.store import incident_events
 
-    journal = _journal()
+    journal = command_journal()
     if incident_id is not None:
         found = ai.items_of(journal, incident_id)
         if not found:
@@ -143,9 +131,9 @@ def update(
         verified_by=verified_by,
     )
     text = ai.clean_note(note)
-    journal = _journal()
+    journal = command_journal()
     item = ai.find(journal, item_id)
-    changed = ai.update_item(journal, item, change, _actor(actor), note=text)
+    changed = ai.update_item(journal, item, change, command_actor(actor), note=text)
     if changed is None:
         click.echo(f"{item.id}: nothing to change: nothing recorded")
         return 0
@@ -168,7 +156,7 @@ def sync(path: Path, on_conflict: str, actor: str | None) -> int:
     """Make the post-mortem FILE's action_items and the journal's the same items (both ways)."""
     from runner.incident.action_sync import sync as sync_items
 
-    report = sync_items(_journal(), path, _actor(actor), refuse_conflicts=on_conflict == "refuse")
+    report = sync_items(command_journal(), path, command_actor(actor), refuse_conflicts=on_conflict == "refuse")
     for line in report.lines():
         click.echo(line)
     return 0
@@ -189,9 +177,9 @@ def close(incident_id: str, reason: str, actor: str | None) -> int:
     from runner.incident.store import load
 
     why = clean_note(reason)
-    journal = _journal()
+    journal = command_journal()
     found = load(journal, incident_id)
-    if close_incident(journal, found, why, _actor(actor)):
+    if close_incident(journal, found, why, command_actor(actor)):
         click.echo(f"{found.id}: status {found.status} → closed")
     else:
         click.echo(f"{found.id} is closed already: nothing recorded")

@@ -4,11 +4,14 @@ and the rule that a typed `--as` does not stand in for a signature."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.journal.store import Journal
 
 key_option = click.option(
     "--key",
@@ -16,9 +19,24 @@ key_option = click.option(
     help="SSH key to sign with (a private key, or the .pub of an ssh-agent key); default $FIRELINE_SIGNING_KEY "
     "or ~/.ssh/id_ed25519. Used when an allowed-signers file is configured.",
 )
+as_option = click.option("--as", "actor", metavar="NAME", help="Who does this (default: $FIRELINE_ACTOR or login).")
 policy_option = click.option(
     "--policy", metavar="FILE", help="Policy file (default $FIRELINE_POLICY, else ./incident-policy.yaml)."
 )
+
+
+def command_journal() -> Journal:
+    """The journal a command records in (the one configured for this machine or team)."""
+    from runner.journal.store import open_journal
+
+    return open_journal()
+
+
+def command_actor(actor: str | None) -> str:
+    """Who the command acts for: `--as`, else $FIRELINE_ACTOR, else the login name."""
+    from runner.engine.session import current_actor
+
+    return current_actor(actor)
 
 
 def signing(actor: str | None, key: str | None, policy: str | None) -> tuple[Any, Path | None]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli.actions import close
-from runner.cli.identity import key_option, policy_option
+from runner.cli.identity import as_option, command_actor, command_journal, key_option, policy_option
 from runner.cli.incident_intake import intake
 from runner.cli.incident_metrics import metrics
 from runner.cli.incident_rehearse import rehearse
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 _MAX_TEXT = 4000  # a title, a summary or a note is read at 3 a.m.: long enough, never a file
 _NAME = re.compile(r"^[^\s,][^\n\r\t]{0,99}$")
-as_option = click.option("--as", "actor", metavar="NAME", help="Who does this (default: $FIRELINE_ACTOR or login).")
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
 
@@ -51,18 +50,6 @@ incident.add_command(report)  # runner/cli/incident_report.py: the incident resp
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
-
-
-def _journal() -> Journal:
-    from runner.journal.store import open_journal
-
-    return open_journal()
-
-
-def _actor(actor: str | None) -> str:
-    from runner.engine.session import current_actor
-
-    return current_actor(actor)
 
 
 def _load(journal: Journal, incident_id: str) -> Incident:
@@ -164,7 +151,7 @@ def declare(
         assessment=assessment.record() if assessment else None,
         policy=level_policy.digest,
     )
-    incident_id = declare(_journal(), declaration, _actor(actor))
+    incident_id = declare(command_journal(), declaration, command_actor(actor))
     level = level_policy.severities[str(chosen)]
     if fmt == "json":
         _echo_json({"id": incident_id, "severity": str(chosen), "why": list(assessment.why) if assessment else []})
@@ -192,7 +179,7 @@ def list_(open_only: bool, policy: str | None, fmt: str) -> int:
     from runner.incident.render import list_line, list_row
     from runner.incident.store import list_incidents
 
-    journal = _journal()
+    journal = command_journal()
     found = list_incidents(journal, open_only)
     levels = _cadences(policy)
     rows = [list_row(i, levels.get(str(i.severity))) for i in found]
@@ -233,7 +220,7 @@ def show(incident_id: str, policy: str | None, fmt: str) -> int:
     from runner.incident.gate import attempts
     from runner.incident.render import show_data, show_text
 
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
     in_force = _policy(policy)
     level = in_force.severities[str(found.severity)]
@@ -260,7 +247,7 @@ def ack(incident_id: str, actor: str | None, key: str | None, policy: str | None
     from runner.incident.lifecycle import acknowledge
     from runner.incident.model import Milestone
 
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
     before = found.milestones.get(Milestone.ACKNOWLEDGED)
     if before is not None:
@@ -285,7 +272,7 @@ def _acknowledger(journal: Journal, found: Incident, actor: str | None, key: str
 
     trust, key_path = signing(actor, key, policy)
     if trust is None or key_path is None:
-        return _actor(actor)
+        return command_actor(actor)
     require_open(found, "acknowledge it")
     signed = sign_act(trust, key_path, Act.ACKNOWLEDGE, found.id, found.policy, "", "incident ack")
     record_signed(journal, found.id, Act.ACKNOWLEDGE, signed)
@@ -303,9 +290,9 @@ def assign(incident_id: str, role: str, name: str, actor: str | None) -> int:
     from runner.incident.model import Role, parse_enum
 
     chosen, person = parse_enum(Role, role, "role"), _name(name, "NAME")
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
-    assign_role(journal, found, chosen, person, _actor(actor))
+    assign_role(journal, found, chosen, person, command_actor(actor))
     click.echo(f"{found.id}: {person} {'joins as a participant' if chosen is Role.PARTICIPANT else f'is {chosen}'}")
     return 0
 
@@ -321,9 +308,9 @@ def sev(incident_id: str, severity: str, reason: str, actor: str | None) -> int:
     from runner.incident.model import Severity, parse_enum
 
     new, why = parse_enum(Severity, severity, "severity"), _text(reason, "--reason")
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
-    if change_severity(journal, found, new, why, _actor(actor)):
+    if change_severity(journal, found, new, why, command_actor(actor)):
         click.echo(f"{found.id}: severity {found.severity} → {new}")
     else:
         click.echo(f"{found.id} is {new} already: nothing recorded")
@@ -341,9 +328,9 @@ def note(incident_id: str, text: str, kind: str, actor: str | None) -> int:
     from runner.incident.model import NoteKind, parse_enum
 
     chosen, body = parse_enum(NoteKind, kind, "note kind"), _text(text, "TEXT")
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
-    add_note(journal, found, body, chosen, _actor(actor))
+    add_note(journal, found, body, chosen, command_actor(actor))
     click.echo(f"noted in {found.id} ({chosen})")
     return 0
 
@@ -355,9 +342,9 @@ def mitigated(incident_id: str, actor: str | None) -> int:
     """The impact is stopped (the `mitigated` milestone); the status becomes monitoring."""
     from runner.incident.lifecycle import mitigate
 
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
-    _said(found, mitigate(journal, found, _actor(actor)), "was mitigated already")
+    _said(found, mitigate(journal, found, command_actor(actor)), "was mitigated already")
     return 0
 
 
@@ -375,9 +362,9 @@ def status(incident_id: str, status: str, actor: str | None, policy: str | None)
     new = parse_enum(Status, status, "status")
     # The policy is read only to judge the resolution gate; another change does not need it.
     given = _policy(policy) if new is Status.RESOLVED and policy is not None else None
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
-    _said(found, set_status(journal, found, new, _actor(actor), policy=given), f"is {new} already")
+    _said(found, set_status(journal, found, new, command_actor(actor), policy=given), f"is {new} already")
     return 0
 
 
@@ -423,11 +410,11 @@ def update(
         eta=_text(eta, "--eta") if eta is not None else None,
         next_update_s=parse_after(next_update, "--next-update") if next_update is not None else None,
     )
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
     in_force = _policy(policy)
     level = in_force.severities[str(found.severity)]
-    recorded, changed, deliveries = post_update(journal, found, request, level, _actor(actor), policy=in_force)
+    recorded, changed, deliveries = post_update(journal, found, request, level, command_actor(actor), policy=in_force)
     if fmt == "json":
         _echo_json({
             "id": found.id, "shape": recorded.shape, "status": recorded.status, "message": recorded.message,
@@ -452,10 +439,10 @@ def _redeliver(incident_id: str, actor: str | None, policy: str | None, fmt: str
     from runner.incident.events import UPDATE
     from runner.incident.lifecycle import require_open
 
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
     require_open(found, "deliver its updates again")
-    done = redeliver(journal, found, _policy(policy), _actor(actor))
+    done = redeliver(journal, found, _policy(policy), command_actor(actor))
     still = [d for d in done if d.failed]
     if fmt == "json":
         _echo_json({"id": found.id, "redelivered": [d.data() for d in done]})
@@ -509,12 +496,12 @@ def resolve(
         hold_s=_duration(hold, "--hold", zero=True),
         interval_s=_duration(interval, "--interval", zero=False),
     )
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
     if found.status is Status.RESOLVED:
         click.echo(f"{found.id} was resolved already: nothing recorded")
         return 0
-    who = _actor(actor)
+    who = command_actor(actor)
     if force:
         _said(found, force_past(journal, found, _text(reason or "", "--reason"), who), "was resolved already")
         click.echo(f"{found.id}: resolved WITHOUT its checks (--force), recorded on the timeline with the reason")
@@ -579,14 +566,14 @@ def correct(incident_id: str, milestone: str, time: str, reason: str, actor: str
 
     name, why = parse_enum(Milestone, milestone, "milestone"), _text(reason, "--reason")
     new = parse_when(time, "TIME")
-    journal = _journal()
+    journal = command_journal()
     found = _load(journal, incident_id)
     current = found.at(name)
     if current is not None and current == new:
         click.echo(f"{found.id}: {name} is {_utc(new)} already: nothing recorded")
         return 0
     check_order(found, name, new)
-    recorded = correct_milestone(journal, found.id, name, new, why, _actor(actor))
+    recorded = correct_milestone(journal, found.id, name, new, why, command_actor(actor))
     was = _utc(current) if current is not None else "not recorded"
     click.echo(f"{found.id}: {name} corrected from {was} to {_utc(new)} ({recorded.reason})")
     return 0

@@ -14,33 +14,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.identity import policy_option
+from runner.cli.identity import as_option, command_actor, command_journal, policy_option
 from runner.errors import FirelineError, UsageError
 
 if TYPE_CHECKING:
     from runner.document.diagnostics import Diagnostic
-    from runner.journal.store import Journal
     from runner.postmortem.document import PostMortem
 
-as_option = click.option("--as", "actor", metavar="NAME", help="Who does this (default: $FIRELINE_ACTOR or login).")
 SUFFIXES = {"md": ".md", "html": ".html", "pdf": ".pdf"}
 
 
 @click.group()
 def postmortem() -> None:
     """Blameless post-mortems: drafted from the incident's journal, reviewed by people, rendered."""
-
-
-def _journal() -> Journal:
-    from runner.journal.store import open_journal
-
-    return open_journal()
-
-
-def _actor(actor: str | None) -> str:
-    from runner.engine.session import current_actor
-
-    return current_actor(actor)
 
 
 @postmortem.command()
@@ -61,7 +47,7 @@ def draft(incident_id: str, output: Path | None, force: bool, policy: str | None
     wanted = incident_id.strip().upper()
     path = output or default_path(wanted)
     levels = policy_in_force(policy)
-    done = write_draft(_journal(), wanted, path, force=force, policy=levels, actor=_actor(actor))
+    done = write_draft(command_journal(), wanted, path, force=force, policy=levels, actor=command_actor(actor))
     verb = "redrafted" if done.merged else "drafted"
     click.echo(f"{verb} {path} from the journal of {wanted} ({done.digest[:19]})")
     if done.kept:
@@ -120,7 +106,7 @@ def _people(incident_id: str) -> list[str]:
     from runner.incident.store import load
 
     try:
-        journal = _journal()
+        journal = command_journal()
         incident = load(journal, incident_id)
     except FirelineError:
         return []  # not in this store (a post-mortem reviewed elsewhere): the other names still count
@@ -194,11 +180,11 @@ def _record(pm: PostMortem, target: Path, fmt: str, digest: str, actor: str | No
     from runner.incident.store import UnknownIncident, incident_events
     from runner.postmortem.record import Action, record
 
-    journal = _journal()
+    journal = command_journal()
     try:
         incident_events(journal, pm.incident)
     except UnknownIncident:
         click.echo(f"note: {pm.incident} is not in the journal at {journal.location}: the rendering is not recorded",
                    err=True)  # fmt: skip
         return
-    record(journal, pm.incident, Action.RENDERED, str(target), fmt, digest, _actor(actor))
+    record(journal, pm.incident, Action.RENDERED, str(target), fmt, digest, command_actor(actor))
