@@ -243,10 +243,9 @@ def build_report(
 ) -> IncidentReport:
     """The report of `incident_id` (an unknown id is a usage error naming `incident list`); `levels`: the
     severity levels of the policy in force (what each severity means and promises)."""
-    own = store.incident_events(journal, incident_id.strip().upper())
-    found = own[0].run_id
-    stream = journal.events(found)  # every type: deliveries, action items, post-mortems too
-    incident = fold(own)
+    # Every type, read once: the view folds its own; deliveries, action items, post-mortems are read from it too.
+    stream = store.incident_events(journal, incident_id.strip().upper(), ())
+    incident = fold(stream)
     linked = [(Stream(link.run_id, str(link.kind or "run"), link.name), journal.events(link.run_id))
               for link in incident.links]  # fmt: skip
     history = [m.facts_of_row(row) for row in journal.incidents()]

@@ -26,9 +26,11 @@ def append(journal: Journal, incident_id: str, payload: Payload, actor: str | No
     return journal.append(incident_id, payload.TYPE, actor=actor, data=payload.to_data(), durable=True)
 
 
-def incident_events(journal: Journal, incident_id: str) -> list[Event]:
-    """The incident's events (its own types only), in order; raises UnknownIncident when it has none."""
-    found = journal.events(incident_id, ev.TYPES)
+def incident_events(journal: Journal, incident_id: str, types: tuple[str, ...] = ev.TYPES) -> list[Event]:
+    """The incident's events of `types` (its own types by default; `()`: every event of its stream, such as
+    deliveries and signatures, for readers that show them all), in order; raises UnknownIncident when it has
+    none."""
+    found = journal.events(incident_id, types)
     if not found or found[0].type != ev.DECLARED:
         raise UnknownIncident(
             f"no incident {incident_id[:40]!r}{'…' if len(incident_id) > 40 else ''} in the journal at "

@@ -131,10 +131,10 @@ def zone(name: str | None) -> Zone:
 
 def collect(journal: Journal, incident_id: str, tz: Zone) -> Timeline:
     """The incident's timeline: its events and those of every run, plan and game day linked to it."""
-    own = store.incident_events(journal, incident_id.strip().upper())
-    incident_id = own[0].run_id
-    every = journal.events(incident_id)  # its other events too (signatures, newer types): the whole stream
-    incident = fold(own)
+    # The whole stream, read once: the view folds its own types, the timeline shows the others too
+    # (signatures, deliveries, types newer than this version).
+    every = store.incident_events(journal, incident_id.strip().upper(), ())
+    incident = fold(every)
     linked = [(Stream(link.run_id, str(link.kind or "run"), link.name), journal.events(link.run_id))
               for link in incident.links]  # fmt: skip
     return build(incident, every, linked, tz)
