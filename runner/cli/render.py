@@ -49,8 +49,13 @@ VERDICT_LABEL = {
 class PlainReporter:
     """One line per event, flushed at once: good for CI logs and pipes. Every line is redacted."""
 
-    def __init__(self, runbook: Runbook, redactor: Redactor, out: TextIO | None = None) -> None:
+    def __init__(
+        self, runbook: Runbook, redactor: Redactor, out: TextIO | None = None, signed: bool | None = None
+    ) -> None:
         self.runbook = runbook
+        # Whether approvals of this run are signed, as the command worked it out (its --policy included);
+        # None: as the environment configures it.
+        self.signed = signed
         self.redactor = redactor
         self.out = out or sys.stdout
         self.total = len(runbook.steps)
@@ -152,7 +157,7 @@ class PlainReporter:
         elif result.status == "paused" and result.failed_step:
             step = result.failed_step
             self._print(f"paused at {step}: {result.message}")
-            who = approver_hint()
+            who = approver_hint() if self.signed is None else ("--key PATH" if self.signed else "--as NAME")
             self._print(f"  approve from any terminal:  fireline approve {result.run_id} {step} {who} --reason TEXT")
             self._print(f"  then continue:              fireline resume {result.run_id}")
         elif result.status == "failed":
@@ -169,8 +174,8 @@ class PlainReporter:
 class RichReporter(PlainReporter):
     """A live list of every step with its state and duration, redrawn in place (fits 80 columns)."""
 
-    def __init__(self, runbook: Runbook, redactor: Redactor) -> None:
-        super().__init__(runbook, redactor)
+    def __init__(self, runbook: Runbook, redactor: Redactor, signed: bool | None = None) -> None:
+        super().__init__(runbook, redactor, signed=signed)
         from rich.console import Console
         from rich.live import Live
 
@@ -343,9 +348,9 @@ def _read_line(fd: int, timeout: float | None) -> str | None:
     return line.decode(errors="replace")
 
 
-def make_reporter(runbook: Runbook, redactor: Redactor, output: str) -> PlainReporter:
+def make_reporter(runbook: Runbook, redactor: Redactor, output: str, signed: bool | None = None) -> PlainReporter:
     if output == "json":
-        return JsonReporter(runbook, redactor)
+        return JsonReporter(runbook, redactor)  # prints no hints: the JSON says the run paused and where
     if output == "auto" and sys.stdout.isatty():
-        return RichReporter(runbook, redactor)
-    return PlainReporter(runbook, redactor)
+        return RichReporter(runbook, redactor, signed=signed)
+    return PlainReporter(runbook, redactor, signed=signed)

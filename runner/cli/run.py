@@ -118,7 +118,7 @@ def _execute(
         key=key_path,
     )
     redactor = Redactor()
-    reporter = make_reporter(runbook, redactor, output)
+    reporter = make_reporter(runbook, redactor, output, signed=trust is not None)
     witness = _Witness()
     with _interruptible(reporter, witness):
         on_started = _both(
@@ -446,7 +446,7 @@ def resume(
     # Held before the journal is replayed: what this process continues is what the previous owner left.
     with hold(journal, full_id, request.actor, wait=wait):
         redactor = Redactor()
-        reporter = make_reporter(runbook, redactor, output)
+        reporter = make_reporter(runbook, redactor, output, signed=trust is not None)
         with _interruptible(reporter):
             # A run linked to an incident stays linked: a change it makes after the pause can mitigate it.
             watched = _mitigation_watch(journal, _incident_of(journal, full_id), runbook, request.actor, reporter)

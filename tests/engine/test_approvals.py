@@ -358,3 +358,12 @@ def test_a_paused_run_says_how_to_approve_with_a_key(tmp_path, cli, monkeypatch)
                  "--output", "plain")
     assert paused.code == 3
     assert "change --key PATH --reason TEXT" in paused.out and "--as NAME" not in paused.out
+
+
+def test_a_run_signed_through_its_policy_option_says_how_to_approve_with_a_key(tmp_path, cli, monkeypatch) -> None:
+    team = signing_team(tmp_path, monkeypatch, configure=False)  # only --policy names the signers
+    policy = write(tmp_path / "team-policy.yaml", f"allowed_signers: {team.allowed}\n")
+    paused = cli("run", _runbook(tmp_path, tmp_path / "m", "{min_approvers: 1}"), "--key", str(team.key("lead")),
+                 "--policy", str(policy), "--output", "plain")  # fmt: skip
+    assert paused.code == 3, paused.err
+    assert "change --key PATH --reason TEXT" in paused.out and "--as NAME" not in paused.out
