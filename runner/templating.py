@@ -49,6 +49,23 @@ def is_template(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string nested in `value` (itself, the values of mappings, the items of lists and tuples), in order."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from strings_in(item)
+
+
+def templates_in(value: Any) -> Iterator[str]:
+    """The templates among the strings nested in `value`."""
+    return (text for text in strings_in(value) if is_template(text))
+
+
 # In shell text each value is quoted and fenced with NUL: after rendering, the fences show the checker
 # (runner.shellsyntax) exactly which characters the author wrote and which came from values. NUL can fence
 # because neither can contain it: argv cannot carry it, so it is refused on both sides.

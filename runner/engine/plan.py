@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from runner.engine.runner import Engine, RunResult
 from runner.errors import FirelineError
 from runner.journal import events as ev
 from runner.journal.events import RunStatus, StepStatus
-from runner.templating import TemplateError, evaluate, is_template, references
+from runner.templating import TemplateError, evaluate, references, templates_in
 
 # Every path of every undecided branch is planned; this bounds the work when branches nest.
 MAX_PLANNED_STEPS = 1000
@@ -184,8 +183,8 @@ class Planner(Engine):
             return ""
         declared = traits(step.action)
         # An action that chooses evaluates its choices itself, one by one (see _evaluate_now).
-        params = () if declared.step_targets else _templates(step.params)
-        uses = self._uses_predicted((*params, *_templates(step.when), *_templates(dict(step.outputs))))
+        params = () if declared.step_targets else templates_in(step.params)
+        uses = self._uses_predicted((*params, *templates_in(step.when), *templates_in(dict(step.outputs))))
         if uses:
             return f"uses {uses}, which the plan only predicts"
         waits = declared.waits_for_change is True or (declared.waits_for_change == "retries" and step.retries)
@@ -208,18 +207,6 @@ class Planner(Engine):
                 elif str(ref.chain[0]) in self._path.predicted:
                     used[".".join(f"{c}" for c in ("steps", *ref.chain))] = None
         return ", ".join(used)
-
-
-def _templates(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if is_template(value):
-            yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _templates(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _templates(item)
 
 
 def _summary(counts: dict[str, int]) -> str:

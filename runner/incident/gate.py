@@ -326,19 +326,14 @@ def _secret_names(values: Iterable[Any]) -> Iterator[str]:
     names none."""
     from jinja2 import TemplateSyntaxError
 
-    from runner.templating import is_template, references
+    from runner.templating import references, templates_in
 
-    for value in values:
-        if is_template(value):
-            try:
-                found = references(value)
-            except TemplateSyntaxError:
-                continue  # the check that renders it fails, saying why
-            yield from (r.chain[0] for r in found if r.root == "secrets" and r.chain and isinstance(r.chain[0], str))
-        elif isinstance(value, Mapping):
-            yield from _secret_names(value.values())
-        elif isinstance(value, list | tuple):
-            yield from _secret_names(value)
+    for template in templates_in(list(values)):
+        try:
+            found = references(template)
+        except TemplateSyntaxError:
+            continue  # the check that renders it fails, saying why
+        yield from (r.chain[0] for r in found if r.root == "secrets" and r.chain and isinstance(r.chain[0], str))
 
 
 # -- words --------------------------------------------------------------------------------------------------------

@@ -723,12 +723,10 @@ def _changed_inputs(run: RunUsed) -> dict[str, Any]:
 
 def _references(value: Any) -> dict[str, set[str]] | None:
     """Names of inputs and secrets the templates in `value` read; None when one reads anything else."""
-    from runner.templating import references
+    from runner.templating import references, templates_in
 
     found: dict[str, set[str]] = {}
-    for string in _strings(value):
-        if "{{" not in string and "{%" not in string:
-            continue
+    for string in templates_in(value):
         try:
             refs = references(string)
         except Exception:  # a template that does not parse cannot be copied
@@ -740,22 +738,12 @@ def _references(value: Any) -> dict[str, set[str]] | None:
     return found
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
 def _holds_mask(value: Any) -> bool:
     """A value the journal recorded redacted: copied, it would send *** instead of the secret."""
     from runner.secrets import MASK
+    from runner.templating import strings_in
 
-    return any(MASK in s for s in _strings(value))
+    return any(MASK in s for s in strings_in(value))
 
 
 def _given(value: Any) -> bool:
