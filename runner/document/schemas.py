@@ -3,17 +3,15 @@ errors into diagnostics a responder can act on."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from runner import codecache
 from runner.actions.declarations import schema_dir
 from runner.actions.registry import has_action
 from runner.document.diagnostics import Diagnostic
@@ -110,8 +108,8 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     """A compiled validator. Generating its code (~0.1 s for the runbook schema) and compiling that code to
     bytecode (as long again) would happen at every start: the bytecode is kept in the user's cache
     directory, named by a hash of the schema, fastjsonschema's version and the bytecode format, so a changed
-    schema or Python gets a new one. The file carries a digest of its bytes: a truncated or damaged file is
-    rebuilt, never trusted. (Python's own bytecode cache is not used: PYTHONDONTWRITEBYTECODE, common in
+    schema or Python gets a new one. A missing, truncated, damaged or foreign file is rebuilt, never trusted
+    (runner/codecache.py). (Python's own bytecode cache is not used: PYTHONDONTWRITEBYTECODE, common in
     containers, would turn it off.)"""
     import fastjsonschema
 
@@ -120,14 +118,14 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     text = json.dumps(body, sort_keys=True)
     tag = importlib.util.MAGIC_NUMBER.hex()
     key = hashlib.sha256(f"3:{fastjsonschema.VERSION}:{tag}:{text}".encode()).hexdigest()[:20]
-    path = _cache_dir() / f"schema_{key}.code"
+    path = _cache_path(key)
     try:
-        code = _read_code(path)
+        code = codecache.read(path)
         if code is None:
             # compile_to_code sometimes leaves out imports its code uses (seen: Decimal); name them all.
             source = "from decimal import Decimal\nimport re\n" + fastjsonschema.compile_to_code(body)
             code = compile(source, f"<fireline schema {key}>", "exec")
-            _write_code(path, code)
+            codecache.write(path, code)
         namespace: dict[str, Any] = {"__name__": f"fireline_schema_{key}"}
         exec(code, namespace)  # code generated just now, or read back intact, from our own schema
         return namespace["validate"]  # type: ignore[no-any-return]
@@ -135,45 +133,8 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
         return fastjsonschema.compile(body)  # type: ignore[no-any-return]
 
 
-_DIGEST = 32  # sha256 of the marshalled code, in front of it
-
-
-def _read_code(path: Path) -> Any:
-    """The cached code object, or None when the file is missing, unreadable, truncated or damaged."""
-    import marshal
-
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    digest, payload = data[:_DIGEST], data[_DIGEST:]
-    if len(digest) != _DIGEST or hashlib.sha256(payload).digest() != digest:
-        return None
-    try:
-        return marshal.loads(payload)
-    except (ValueError, EOFError, TypeError):
-        return None
-
-
-def _write_code(path: Path, code: Any) -> None:
-    """Atomically (a concurrent start sees the whole file or none); a cache that cannot be written is only
-    slower."""
-    import marshal
-
-    payload = marshal.dumps(code)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(hashlib.sha256(payload).digest() + payload)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fireline" / "schemas"
+def _cache_path(key: str) -> str:
+    return codecache.cache_dir("schemas", f"schema_{key}.code")
 
 
 @cache

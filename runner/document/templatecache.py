@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from runner import codecache
 from runner.templating import Reference
 
 FORMAT = 1
@@ -67,7 +68,7 @@ def save(name: str, digest: str) -> None:
     entries = {text: _encode(entry) for text, entry in known.entries.items()}
     tmp = known.path.with_suffix(f".{os.getpid()}.tmp")
     try:
-        known.path.parent.mkdir(parents=True, exist_ok=True)
+        codecache.make_private_dir(str(known.path.parent))
         tmp.write_text(json.dumps({"format": FORMAT, "stamp": known.stamp, "entries": entries}), encoding="utf-8")
         os.replace(tmp, known.path)
     except OSError:
@@ -79,7 +80,7 @@ def _known(name: str, digest: str) -> _Known:
     known = _DOCUMENTS.get((name, digest))
     if known is None:
         salt = _salt()
-        path = _path(name) if salt is not None else None
+        path = _path(name) if salt is not None and codecache.enabled() else None
         stamp = f"{FORMAT}:{salt}:{digest}"
         known = _DOCUMENTS[(name, digest)] = _Known(path, stamp, _read(path, stamp) if path is not None else {})
     return known
@@ -87,8 +88,7 @@ def _known(name: str, digest: str) -> _Known:
 
 def _path(name: str) -> Path:
     key = hashlib.sha256(os.path.abspath(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fireline" / "templates" / f"{key}.json"
+    return Path(codecache.cache_dir("templates", f"{key}.json"))
 
 
 @cache

@@ -1,0 +1,81 @@
+"""Compiled Python code kept in the user's cache directory, so that what fireline compiles at start-up (the
+validators generated from its schemas, the methods `dataclasses` writes for each class) is compiled once, not
+at every start.
+
+A file holds a magic string, a CRC-32 of the rest and `marshal` data: a missing, unreadable, truncated,
+damaged or foreign file reads as None (the caller compiles again and writes it anew). Marshalled code runs
+when loaded, so a file is trusted only as Python trusts its own bytecode cache, and a little less: it must be
+owned by the user running fireline and writable by no one else, in a directory created private (0700).
+Writes are atomic (a temporary file, then a rename), so a concurrent start sees a whole file or none, and a
+cache that cannot be written only costs time. FIRELINE_NO_CACHE=1 turns every cache off.
+
+Kept to the standard library's lightest modules: it is loaded at every start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+from typing import Any
+
+_MAGIC = b"FLCODE1\n"
+_HEADER = len(_MAGIC) + 4  # the magic, then the CRC-32 of the marshal data (big-endian)
+
+
+def enabled() -> bool:
+    return os.environ.get("FIRELINE_NO_CACHE", "") in ("", "0")
+
+
+def cache_dir(*parts: str) -> str:
+    """$XDG_CACHE_HOME/fireline/PARTS (~/.cache when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fireline", *parts)
+
+
+def make_private_dir(path: str) -> None:
+    """`path`, and fireline's cache directory above it, created readable by the user alone."""
+    os.makedirs(cache_dir(), mode=0o700, exist_ok=True)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+
+
+def read(path: str) -> Any:
+    """The object marshalled into `path`, or None when there is no usable file."""
+    if not enabled():
+        return None
+    try:
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return None  # written, or writable, by someone else: never run it
+            data = file.read()
+    except OSError:
+        return None
+    from binascii import crc32  # tiny; the paths that read caches load it anyway
+
+    payload = data[_HEADER:]
+    if data[: len(_MAGIC)] != _MAGIC or data[len(_MAGIC) : _HEADER] != crc32(payload).to_bytes(4, "big"):
+        return None
+    try:
+        return marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+
+
+def write(path: str, value: Any) -> None:
+    """Marshal `value` (code objects, and dicts, tuples and strings of them) into `path`, atomically."""
+    if not enabled():
+        return
+    from binascii import crc32  # tiny; the paths that read caches load it anyway
+
+    payload = marshal.dumps(value)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        make_private_dir(os.path.dirname(path))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(_MAGIC + crc32(payload).to_bytes(4, "big") + payload)
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -1,0 +1,54 @@
+"""The code cache's file: read back whole or not at all, private, and never run when others could write it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner import codecache
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("FIRELINE_NO_CACHE", raising=False)
+    return tmp_path / "fireline"
+
+
+def test_code_written_is_read_back_and_runs(cache: Path) -> None:
+    path = codecache.cache_dir("demo", "x.code")
+    codecache.write(path, {"answer": compile("answer = 6 * 7", "<string>", "exec")})
+    namespace: dict[str, int] = {}
+    exec(codecache.read(path)["answer"], namespace)
+    assert namespace["answer"] == 42
+    assert (cache / "demo").stat().st_mode & 0o777 == 0o700
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert Path(path).stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in (cache / "demo").iterdir()] == ["x.code"]  # no temporary file left
+
+
+@pytest.mark.parametrize("cut", [0, 5, 12, -1])
+def test_a_cut_or_altered_file_reads_as_none(cache: Path, cut: int) -> None:
+    path = codecache.cache_dir("x.code")
+    codecache.write(path, ("a", "b" * 100))
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:cut] if cut >= 0 else data[:-1] + b"c")
+    assert codecache.read(path) is None
+
+
+def test_a_file_others_can_write_is_not_read(cache: Path) -> None:
+    path = codecache.cache_dir("x.code")
+    codecache.write(path, "value")
+    assert codecache.read(path) == "value"
+    Path(path).chmod(0o620)
+    assert codecache.read(path) is None
+
+
+def test_turned_off_it_neither_reads_nor_writes(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = codecache.cache_dir("x.code")
+    codecache.write(path, "value")
+    monkeypatch.setenv("FIRELINE_NO_CACHE", "1")
+    assert codecache.read(path) is None
+    codecache.write(codecache.cache_dir("y.code"), "value")
+    assert not Path(codecache.cache_dir("y.code")).exists()
