@@ -76,11 +76,29 @@ def event_hash(
     prev_hash: str,
 ) -> str:
     """The hash of one stored event (see the module's docstring for the definition)."""
+    wall, payload, prev = ts_wall.encode("utf-8"), data.encode("utf-8"), prev_hash.encode("utf-8")
     parts = (
-        EVENT_TAG, _field(run_id), _field(ts_wall), _FLOAT8.pack(ts_mono), _field(boot), _field(type_),
-        _field(step_id), _field(actor), _field(data), _field(db_user), _field(prev_hash),
+        EVENT_TAG + _name(run_id), _LENGTH.pack(len(wall)), wall, _FLOAT8.pack(ts_mono),
+        _name(boot) + _name(type_) + _name(step_id) + _name(actor), _LENGTH.pack(len(payload)), payload,
+        _name(db_user), _LENGTH.pack(len(prev)), prev,
     )  # fmt: skip
     return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+# The encoded fields of the names every event repeats (run id, boot, type, step id, actor, role): a run's
+# events share a handful of them, so each is encoded once instead of for every event.
+_NAMES: dict[str | None, bytes] = {None: _NULL}
+_MAX_NAMES = 4096
+
+
+def _name(text: str | None) -> bytes:
+    found = _NAMES.get(text)
+    if found is None:
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+            _NAMES[None] = _NULL
+        found = _NAMES[text] = _field(text)
+    return found
 
 
 # -- verification ----------------------------------------------------------------------------------------------

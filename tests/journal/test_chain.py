@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from runner.journal.chain import Break, ChainBroken, ChainReport, event_hash
+from runner.journal.chain import Break, ChainBroken, ChainedRow, ChainReport, event_hash
 from runner.journal.store import Journal, open_journal
 from tests.conftest import REPO, wait_for
 
@@ -156,6 +156,19 @@ def test_an_auditor_can_recompute_the_chain_from_the_documented_definition(store
         assert row.prev_hash == expected
         assert row.hash == _auditor_hash(row)
         expected = row.hash
+
+
+def test_the_hash_follows_the_definition_whatever_the_text_of_each_field() -> None:
+    # Names that recur (run id, boot, type, step id, actor) are encoded once and remembered: more distinct
+    # names than are remembered, non-ASCII text and empty or missing fields all hash as defined.
+    names: list[str | None] = [None, "", "é", "step ✓ 名前", *(f"s{i}" for i in range(5000))]
+    for index, name in enumerate(names):
+        row = ChainedRow(
+            index, f"run-{name}", "2026-12-05T00:43:01.123456Z", index / 7, "step.started", name, name,
+            '{"summary": "naïve"}', name or "", name, name or "",
+            None,
+        )  # fmt: skip
+        assert row.recomputed() == _auditor_hash(row), name
 
 
 # -- appends from several processes ------------------------------------------------------------------------------
