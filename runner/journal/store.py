@@ -56,6 +56,22 @@ FLUSH_EVERY = 256
 FLUSH_AFTER = 0.25
 _BOOT = boot_id()
 
+# A payload as stored: json.dumps(data, default=str), without building a new encoder for every event.
+_encode = json.JSONEncoder(default=str).encode
+# The whole second of the last wall-clock time written, and its text: events come many to a second.
+_second: tuple[int, str] = (-1, "")
+
+
+def wall_now() -> str:
+    """The wall-clock time of an event: UTC, ISO 8601 with microseconds and a Z (2026-01-31T09:15:02.123456Z),
+    as datetime.now(UTC).isoformat(timespec="microseconds") writes it, truncated to the microsecond."""
+    global _second
+    second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{micro:06d}Z"
+
 
 # Every journal this process has open, so that a command run inside a longer-lived process (a test, an
 # embedding tool) can close what it opened: on PostgreSQL each open journal is a server connection.
@@ -121,16 +137,18 @@ class Journal:
         durable: bool = False,
     ) -> Event:
         """Append one event; `durable` commits it (and everything queued before it) before returning."""
-        payload = json.dumps(data or {}, default=str)
-        wall = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        data = data or {}
+        payload = _encode(data)
+        wall = wall_now()
         mono = time.monotonic()
         with self._lock:
-            if not self._pending:
+            pending = self._pending
+            if not pending:
                 self._pending_since = mono
-            self._pending.append((run_id, wall, mono, type_, step_id, actor, payload, _BOOT))
-            if durable or len(self._pending) >= FLUSH_EVERY or mono - self._pending_since > FLUSH_AFTER:
+            pending.append((run_id, wall, mono, type_, step_id, actor, payload, _BOOT))
+            if durable or len(pending) >= FLUSH_EVERY or mono - self._pending_since > FLUSH_AFTER:
                 self._write(durable)
-        return Event(run_id, 0, wall, mono, type_, step_id, actor, data or {}, _BOOT)
+        return Event(run_id, 0, wall, mono, type_, step_id, actor, data, _BOOT)
 
     def flush(self) -> None:
         with self._lock:
@@ -218,11 +236,11 @@ class Journal:
         uniqueness rule of the store: an alert group already held by an open incident (see
         runner.journal.incidents); the caller then reads who holds it."""
         mono = time.monotonic()
-        wall = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        wall = wall_now()
 
         def rows(number: int) -> list[Row]:
             return [
-                (run_id, wall, mono, type_, None, actor, json.dumps(data, default=str), _BOOT)
+                (run_id, wall, mono, type_, None, actor, _encode(data), _BOOT)
                 for run_id, type_, actor, data in events(number)
             ]
 

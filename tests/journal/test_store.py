@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from runner.journal.events import Event, on_one_clock
-from runner.journal.store import Journal
+from runner.journal.store import Journal, wall_now
 from runner.lab.postgres import ThrowawayPostgres
 from tests.conftest import REPO, write
 
@@ -31,6 +33,21 @@ def test_durable_events_are_visible_at_once_and_queued_ones_at_exit(tmp_path: Pa
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     assert [e.type for e in reader.events("run-2")] == ["gameday.note"]
     assert [e.seq for e in reader.events("run-1")] == sorted(e.seq for e in reader.events("run-1"))
+
+
+def test_wall_clock_times_are_utc_iso_8601_with_microseconds(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.db")
+    before = datetime.now(UTC)
+    written = [journal.append("run-1", "step.started", step_id=f"s{i}").ts_wall for i in range(3)]
+    after = datetime.now(UTC)
+    stored = [e.ts_wall for e in journal.events("run-1")]
+    assert stored == written
+    for text in stored:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        assert before - timedelta(microseconds=1) <= at <= after
+    assert stored == sorted(stored)
+    assert wall_now().endswith("Z")
 
 
 def test_events_from_another_machine_are_placed_by_wall_clock() -> None:
