@@ -77,10 +77,12 @@ def event_hash(
 ) -> str:
     """The hash of one stored event (see the module's docstring for the definition)."""
     wall, payload, prev = ts_wall.encode("utf-8"), data.encode("utf-8"), prev_hash.encode("utf-8")
+    names = _NAMES  # a name's field is never empty bytes: `or` only falls through to encoding it
     parts = (
-        EVENT_TAG + _name(run_id), _LENGTH.pack(len(wall)), wall, _FLOAT8.pack(ts_mono),
-        _name(boot) + _name(type_) + _name(step_id) + _name(actor), _LENGTH.pack(len(payload)), payload,
-        _name(db_user), _LENGTH.pack(len(prev)), prev,
+        EVENT_TAG, names.get(run_id) or _name(run_id), _LENGTH.pack(len(wall)), wall, _FLOAT8.pack(ts_mono),
+        names.get(boot) or _name(boot), names.get(type_) or _name(type_), names.get(step_id) or _name(step_id),
+        names.get(actor) or _name(actor), _LENGTH.pack(len(payload)), payload, names.get(db_user) or _name(db_user),
+        _LENGTH.pack(len(prev)), prev,
     )  # fmt: skip
     return hashlib.sha256(b"".join(parts)).hexdigest()
 
