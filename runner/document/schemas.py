@@ -3,12 +3,14 @@ errors into diagnostics a responder can act on."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from runner import codecache
@@ -104,33 +106,75 @@ def action_validator(action: str) -> Any:
     return Draft202012Validator(schema) if schema is not None else None
 
 
+class SchemaInvalid(ValueError):
+    """Raised by a compiled validator for a value its schema refuses (in place of fastjsonschema's own
+    exception, whose import would load the whole library: all its code generators, ~3 ms at every start)."""
+
+    def __init__(self, message: str = "", *args: Any, **details: Any) -> None:
+        super().__init__(message)
+
+
+# How fastjsonschema's generated code names its exceptions: the names are given to it directly instead.
+_EXCEPTIONS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
+
+
 def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     """A compiled validator. Generating its code (~0.1 s for the runbook schema) and compiling that code to
     bytecode (as long again) would happen at every start: the bytecode is kept in the user's cache
-    directory, named by a hash of the schema, fastjsonschema's version and the bytecode format, so a changed
-    schema or Python gets a new one. A missing, truncated, damaged or foreign file is rebuilt, never trusted
-    (runner/codecache.py). (Python's own bytecode cache is not used: PYTHONDONTWRITEBYTECODE, common in
-    containers, would turn it off.)"""
-    import fastjsonschema
-
+    directory, named by a hash of the schema, fastjsonschema's own version file and the bytecode format, so a
+    changed schema, library or Python gets a new one. A missing, truncated, damaged or foreign file is
+    rebuilt, never trusted (runner/codecache.py). (Python's own bytecode cache is not used:
+    PYTHONDONTWRITEBYTECODE, common in containers, would turn it off.) fastjsonschema itself is imported only
+    to generate code."""
     # fastjsonschema speaks draft-07; with references inlined, our 2020-12 schemas use nothing newer.
     body = {k: v for k, v in schema.items() if k != "$schema"}
     text = json.dumps(body, sort_keys=True)
     tag = importlib.util.MAGIC_NUMBER.hex()
-    key = hashlib.sha256(f"3:{fastjsonschema.VERSION}:{tag}:{text}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(f"4:{_generator_version()}:{tag}:{text}".encode()).hexdigest()[:20]
     path = _cache_path(key)
     try:
         code = codecache.read(path)
         if code is None:
-            # compile_to_code sometimes leaves out imports its code uses (seen: Decimal); name them all.
-            source = "from decimal import Decimal\nimport re\n" + fastjsonschema.compile_to_code(body)
-            code = compile(source, f"<fireline schema {key}>", "exec")
+            code = compile(_generated(body), f"<fireline schema {key}>", "exec")
             codecache.write(path, code)
-        namespace: dict[str, Any] = {"__name__": f"fireline_schema_{key}"}
+        namespace: dict[str, Any] = {
+            "__name__": f"fireline_schema_{key}",
+            "JsonSchemaValueException": SchemaInvalid,
+            "JsonSchemaValuesException": SchemaInvalid,
+            "Decimal": _NotADecimal,
+        }
         exec(code, namespace)  # code generated just now, or read back intact, from our own schema
         return namespace["validate"]  # type: ignore[no-any-return]
     except (ImportError, SyntaxError, KeyError):
+        import fastjsonschema
+
         return fastjsonschema.compile(body)  # type: ignore[no-any-return]
+
+
+class _NotADecimal:
+    """What the generated code's `Decimal` is when it only asks whether a value is one: fireline's values come
+    from YAML and JSON, which never make a Decimal, and importing decimal costs 1.5 ms at every start."""
+
+
+def _generated(body: dict[str, Any]) -> str:
+    import fastjsonschema
+
+    source = fastjsonschema.compile_to_code(body).replace(_EXCEPTIONS_IMPORT, "", 1)
+    source = source.replace("from decimal import Decimal\n", "")
+    # Code that makes Decimals (multipleOf) gets the real one; compile_to_code sometimes leaves its import out.
+    return ("from decimal import Decimal\n" if "Decimal(" in source else "") + "import re\n" + source
+
+
+@cache
+def _generator_version() -> str:
+    """fastjsonschema's version file, read without importing the library (its import costs ~3 ms)."""
+    spec = importlib.util.find_spec("fastjsonschema")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        with contextlib.suppress(OSError):
+            return Path(folder, "version.py").read_text(encoding="utf-8").strip()
+    import fastjsonschema
+
+    return str(fastjsonschema.VERSION)
 
 
 def _cache_path(key: str) -> str:
@@ -200,13 +244,11 @@ def template_tolerant(schema: Any) -> Any:
 def _passes(check: Callable[[Any], Any] | None, value: Any) -> bool:
     """The fast path: compiled validation of a valid document costs a tenth of jsonschema's. Only a
     document that fails is walked again by jsonschema, which reports every error with its path."""
-    import fastjsonschema
-
     if check is None:
         return True
     try:
         check(value)
-    except fastjsonschema.JsonSchemaException:
+    except ValueError:  # SchemaInvalid, or fastjsonschema's own exception from a validator it compiled
         return False
     return True
 

@@ -148,3 +148,27 @@ def test_template_tolerance_stays_out_of_alternatives() -> None:
     assert relaxed["properties"]["mode"]["anyOf"][0] == {"enum": ["a", "b"]}
     assert relaxed["properties"]["listed"]["items"]["anyOf"][0] == {"type": "integer", "minimum": 1}
     assert schema["properties"]["mode"] == {"enum": ["a", "b"]}  # the input is left as it was
+
+
+def test_a_cached_validator_runs_without_its_library_and_still_refuses(tmp_path: Path) -> None:
+    """fastjsonschema (all its code generators) and decimal are loaded only to generate a validator: read back
+    from the cache, the validator needs neither, and still tells a bad document from a good one."""
+    cache = tmp_path / "cache"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RUNBOOKS[0].read_text(encoding="utf-8").replace("apiVersion: fireline/v1", "apiVersion: 7"),
+                   encoding="utf-8")
+    probe = ["-c", _PROBE.replace("sys.argv[0]", repr("fastjsonschema,decimal,jsonschema"))]
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+
+    def validate(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *probe, "validate", str(path)], capture_output=True, text=True,
+                              env=env, cwd=REPO, timeout=120)
+
+    assert "'fastjsonschema'" in validate(RUNBOOKS[0]).stdout  # the first start generates the validators
+    good = validate(RUNBOOKS[0])
+    assert good.returncode == 0 and "LOADED []" in good.stdout, good.stdout + good.stderr
+    refused = validate(bad)
+    assert refused.returncode == 1
+    assert "apiVersion" in refused.stdout
+    assert "'jsonschema'" in refused.stdout  # only to explain the failure
+    assert "'fastjsonschema'" not in refused.stdout
