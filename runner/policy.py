@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -22,11 +21,10 @@ from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.schemas import validate_structure
 from runner.document.yamlsource import Document, load_document
 from runner.durations import parse_duration
-from runner.errors import FirelineError, UsageError
+from runner.errors import FirelineError
+from runner.policyfile import FILE_NAME, find_policy
 from runner.secrets import SecretRef
 
-FILE_NAME = "incident-policy.yaml"
-ENV = "FIRELINE_POLICY"
 SCHEMA = "policy.schema.json"
 DEFAULT_FILE = Path(__file__).parent / "incident" / "default-policy.yaml"
 
@@ -68,19 +66,6 @@ class Policy:
         levels = [asdict(level) for level in self.severities.values()]
         canonical = json.dumps(levels, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def find_policy(explicit: str | None = None) -> Path | None:
-    """The policy file in force: `--policy`, else $FIRELINE_POLICY, else ./incident-policy.yaml if present."""
-    named = explicit or os.environ.get(ENV)
-    if named:
-        path = Path(named)
-        if not path.is_file():
-            source = "--policy" if explicit else ENV
-            raise UsageError(f"the policy file {path} ({source}) does not exist")
-        return path
-    local = Path(FILE_NAME)
-    return local if local.is_file() else None
 
 
 def check_policy(doc: Document) -> list[Diagnostic]:

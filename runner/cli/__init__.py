@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from typing import Any
 
 import click
@@ -130,6 +129,8 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:
         return 0
     except Exception:
+        import traceback  # only for a bug: it loads linecache, tokenize and textwrap
+
         detail = traceback.format_exc()
         if os.environ.get("FIRELINE_DEBUG"):
             click.echo(detail, err=True)

@@ -7,17 +7,19 @@ import os
 import select
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from runner.actions.base import Plan, Verdict
 from runner.actions.registry import traits
 from runner.cli.identity import approver_hint
 from runner.display import output_lines
-from runner.document.model import Runbook, Step
 from runner.durations import format_duration
-from runner.engine.context import StepState
-from runner.engine.runner import RunResult
-from runner.secrets import Redactor
+
+if TYPE_CHECKING:
+    from runner.document.model import Runbook, Step
+    from runner.engine.context import StepState
+    from runner.engine.runner import RunResult
+    from runner.secrets import Redactor
 
 ICONS = {
     "pending": "·",

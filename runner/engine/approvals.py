@@ -13,21 +13,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner.actions.base import Action
-from runner.document.model import Approval, Runbook, Step
+from runner.document.model import Approval, Step
+from runner.engine.gating import Grant, needs_identities
 from runner.errors import FirelineError
 from runner.identity import statement as st
 from runner.identity.trust import NOT_VERIFIED, SETTING, Signed, Trust
 from runner.journal.events import StepApproved
-
-
-@dataclass(frozen=True)
-class Grant:
-    actor: str
-    reason: str
-    via: str  # "--approve", "--approve-all", "prompt", "fireline approve"
-    signed: Signed | None = None
-    problem: str = ""  # why it could not be signed (it does not count)
 
 
 @dataclass(frozen=True)
@@ -48,35 +39,6 @@ class GateDecision:
     needed: int
     why: str = ""
     notes: tuple[str, ...] = ()  # what the responder is told at the gate (approvals not counted, and why)
-
-
-def needs_gate(step: Step, action: Action, mutating: bool) -> bool:
-    """Mutating steps are gated unless the runbook says `approval: {required: false}`; an action done by a
-    person (`waits_for_person`) always waits for their confirmation."""
-    if action.waits_for_person:
-        return True
-    if step.approval is not None and step.approval.required is not None:
-        return step.approval.required
-    # An outside effect that is not a production change (a status update) runs unless the runbook asks.
-    return mutating and bool(getattr(action, "production_change", True))
-
-
-def needs_identities(step: Step) -> str:
-    """What in the step's approval policy is only meaningful with verified identities ("" when nothing)."""
-    policy = step.approval or Approval()
-    asks = []
-    if policy.min_approvers > 1:
-        asks.append(f"min_approvers: {policy.min_approvers}")
-    if policy.approvers:
-        asks.append("approvers:")
-    if not policy.allow_self:
-        asks.append("allow_self: false")
-    return ", ".join(asks)
-
-
-def unverifiable(runbook: Runbook) -> list[str]:
-    """Steps whose gate fireline refuses without an allowed-signers file, each with why."""
-    return [f"{step.id} ({asks})" for step in runbook.steps if (asks := needs_identities(step))]
 
 
 def refusal(asks: str) -> str:

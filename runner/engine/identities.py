@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runner.document.model import Runbook
-from runner.engine.approvals import unverifiable
+from runner.engine.gating import unverifiable
 from runner.errors import FirelineError, UsageError
-from runner.identity import statement as st
-from runner.identity.audit import signature_problems
+from runner.identity.acts import Act
 from runner.identity.events import RUN_SIGNED, RunSigned
-from runner.identity.trust import SETTING, Signed, Trust
-from runner.journal.events import Event
-from runner.journal.store import Journal
+from runner.identity.trust import SETTING
+
+# Statements, signatures and their audit are loaded when something is signed or checked: every run asks
+# `sign_or_refuse`, and most runs sign nothing.
+if TYPE_CHECKING:
+    from runner.document.model import Runbook
+    from runner.identity.trust import Signed, Trust
+    from runner.journal.events import Event
+    from runner.journal.store import Journal
 
 
 class IdentitiesRequired(UsageError):
@@ -33,13 +38,15 @@ def refuse_unverifiable(runbook: Runbook) -> None:
         )
 
 
-def sign_act(trust: Trust, key: Path, act: st.Act, run_id: str, digest: str, reason: str, via: str) -> Signed:
+def sign_act(trust: Trust, key: Path, act: Act, run_id: str, digest: str, reason: str, via: str) -> Signed:
     """A start, resume or cancel of a run (whose runbook has `digest`) signed with `key`."""
+    from runner.identity import statement as st
+
     return trust.sign(key, st.act(act, run_id, digest, reason, via))
 
 
 def sign_or_refuse(
-    trust: Trust | None, key: Path | None, act: st.Act, run_id: str, runbook: Runbook, reason: str, via: str
+    trust: Trust | None, key: Path | None, act: Act, run_id: str, runbook: Runbook, reason: str, via: str
 ) -> Signed | None:
     """Who starts or resumes the run, proven by their key when identities are verified; otherwise (None) a
     refusal of the rules typed names cannot honour. Before anything is recorded."""
@@ -49,7 +56,7 @@ def sign_or_refuse(
     return sign_act(trust, key, act, run_id, runbook.digest, reason, via)
 
 
-def record_signed(journal: Journal, run_id: str, act: st.Act, signed: Signed) -> None:
+def record_signed(journal: Journal, run_id: str, act: Act, signed: Signed) -> None:
     payload = RunSigned(str(act), signed.statement, signed.signature, signed.principal, signed.fingerprint)
     journal.append(run_id, RUN_SIGNED, actor=signed.principal, data=payload.to_data(), durable=True)
 
@@ -59,7 +66,7 @@ def initiator_key(events: Iterable[Event]) -> str:
     for event in events:
         if event.type == RUN_SIGNED:
             signed = RunSigned.of(event)
-            if signed.act == st.Act.START:
+            if signed.act == Act.START:
                 return signed.fingerprint
     return ""
 
@@ -72,6 +79,8 @@ def require_signatures(journal: Journal, run_id: str, trust: Trust | None, doing
     """Refuse `doing` on a run whose signed events do not verify against the allowed signers in force."""
     if trust is None:
         return
+    from runner.identity.audit import signature_problems
+
     problems = signature_problems(trust, journal.events(run_id))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

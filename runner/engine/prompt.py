@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from runner.document.model import Step
-from runner.engine.approvals import Grant
+from runner.engine.gating import Grant
 
 TRIES = 3
 REFUSALS = frozenset({"no", "n"})

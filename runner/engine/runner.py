@@ -9,27 +9,31 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.actions.base import Action, ActionContext, Outcome, Plan, Verdict
 from runner.actions.registry import get_action
 from runner.actions.results import CHECK_RESULTS, check_result
 from runner.document.model import Runbook, Step, SubAction
 from runner.document.schemas import check_params_now
-from runner.engine import approvals, prompt, transitions
-from runner.engine.approvals import GateDecision, Grant, Initiator
+from runner.engine import transitions
 from runner.engine.context import Connections, RunScope, StepState
+from runner.engine.gating import Grant, needs_gate
 from runner.engine.policies import WorkNotStopped, backoff_delays, call_with_timeout
 from runner.engine.transitions import Transition, Why
 from runner.errors import ActionError, FirelineError
-from runner.identity import statement as signed_statement
-from runner.identity.events import StepGate
-from runner.identity.trust import Trust
 from runner.journal import events as ev
 from runner.journal.events import Payload, RunStatus, StepStatus
 from runner.journal.store import Journal
 from runner.secrets import Redactor
 from runner.templating import TemplateError, evaluate, is_template, render_params
+
+# A gate's evaluation, its prompt and signed statements are loaded when a step reaches a gate (_gate):
+# a runbook without one does not pay for them.
+if TYPE_CHECKING:
+    from runner.engine.approvals import GateDecision
+    from runner.identity import statement as signed_statement
+    from runner.identity.trust import Trust
 
 MAX_VISITS_PER_STEP = 100  # a loop that never ends is a bug in the runbook, not a strategy
 
@@ -399,8 +403,11 @@ class Engine:
 
     # -- approval ---------------------------------------------------------------------------------------
     def _gate(self, step: Step, action: Action, params: Mapping[str, Any], mutating: bool) -> None:
-        if not approvals.needs_gate(step, action, mutating):
+        if not needs_gate(step, action, mutating):
             return
+        from runner.engine import approvals, prompt
+        from runner.identity import statement as signed_statement
+
         # What a signed approval must be for; only computed when approvals are signed.
         self._binding = (
             signed_statement.Binding(
@@ -432,6 +439,9 @@ class Engine:
 
     def _decide(self, step: Step) -> GateDecision:
         """Whether the approvals given so far open the gate; what did not count (and why) is said."""
+        from runner.engine import approvals
+        from runner.engine.approvals import Initiator
+
         who = Initiator(self.options.initiator, self.options.initiator_key)
         decision = approvals.evaluate_gate(step, self._grants(step), who, self.options.trust, self._binding)
         for line in decision.notes:
@@ -441,12 +451,16 @@ class Engine:
     def _asked(self, step: Step) -> None:
         """With signed approvals: record what the gate asks to approve (what `fireline approve` signs)."""
         if self.options.trust is not None and self._binding is not None:
+            from runner.identity.events import StepGate
+
             expiry = step.approval.timeout if step.approval else None
             self._event(StepGate(self._binding.params, expiry), step, durable=True)
 
     def _grants(self, step: Step) -> list[Grant]:
         """Approvals recorded in the journal for this step, plus pre-approvals given on the command line
         (recorded now, at the gate, so the journal shows what they were used for)."""
+        from runner.engine import approvals
+
         recorded = [
             Grant(e.actor or "?", approved.reason, approved.via, approvals.signed_of(approved))
             for e in self.journal.events(self.options.run_id, (ev.STEP_APPROVED,))
@@ -461,6 +475,8 @@ class Engine:
 
     def _record_grant(self, step: Step, grant: Grant) -> Grant:
         # With signed approvals, one given in this process is signed now, for exactly this change.
+        from runner.engine import approvals
+
         reason = self.redactor.text(grant.reason)
         grant = approvals.signed_grant(grant, reason, self.options.trust, self.options.key, self._binding, step)
         self.journal.append(

@@ -2,45 +2,50 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import secrets as pysecrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.actions.registry import get_action
 from runner.document.diagnostics import DocumentInvalid
 from runner.document.model import Runbook
 from runner.document.runbook import load_runbook
-from runner.engine import identities, transitions
-from runner.engine.approvals import Grant
+from runner.engine import transitions
 from runner.engine.context import RunScope, StepState
+from runner.engine.gating import Grant
 from runner.engine.inputs import resolve_inputs
-from runner.engine.plan import Planner
-from runner.engine.resume import replay
 from runner.engine.runner import Engine, Reporter, RunOptions, RunResult
 from runner.errors import FirelineError, UsageError
-from runner.identity.statement import Act
-from runner.identity.trust import Signed, Trust
+from runner.identity.acts import Act
 from runner.journal import events as ev
 from runner.journal.events import StepStatus
-from runner.journal.lease import hold
 from runner.journal.store import Journal
 from runner.secrets import Redactor, resolve_secrets
 
+# What only some of the commands use is imported where it is used: the planner (a plan), signing and the
+# run's lease (a run, not a plan), the journal's replay (a resume).
+if TYPE_CHECKING:
+    from runner.identity.trust import Signed, Trust
+
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + pysecrets.token_hex(3)
+    # os.urandom, as secrets.token_hex does, without loading `secrets` (and hmac, random) at every start.
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
 
 
 def current_actor(explicit: str | None = None) -> str:
     if explicit is not None and not explicit.strip():
         raise UsageError("--as needs a name: an empty or blank one identifies nobody")
-    return (explicit or "").strip() or os.environ.get("FIRELINE_ACTOR", "").strip() or getpass.getuser()
+    named = (explicit or "").strip() or os.environ.get("FIRELINE_ACTOR", "").strip()
+    if named:
+        return named
+    import getpass  # the login name, asked only when no one is named (it loads termios)
+
+    return getpass.getuser()
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ def start_run(
     run_id = new_run_id()
     if request.dry_run:
         return _start_run(request, runbook, journal, reporter, redactor, run_id, on_started)
+    from runner.engine import identities
+    from runner.journal.lease import hold
+
     signed = identities.sign_or_refuse(request.trust, request.key, Act.START, run_id, runbook, request.reason, "run")
     if signed is not None:
         request = replace(request, initiator=signed.principal)
@@ -144,13 +152,19 @@ def _start_run(
         durable=True,
     )
     if signed is not None:
+        from runner.engine import identities
+
         identities.record_signed(journal, run_id, Act.START, signed)
     scope = RunScope(
         inputs,
         secret_values,
         {"id": run_id, "initiator": request.initiator, "dry_run": request.dry_run, "parent": request.parent},
     )
-    engine_type = Planner if request.dry_run else Engine
+    engine_type = Engine
+    if request.dry_run:
+        from runner.engine.plan import Planner
+
+        engine_type = Planner
     reporter.header(run_id, request.dry_run)
     if missing:
         reporter.note(f"secrets not available here: {', '.join(missing)}; steps that need them cannot be checked")
@@ -182,6 +196,8 @@ class ResumeRequest:
 
 def identify_resume(request: ResumeRequest, runbook: Runbook) -> ResumeRequest:
     """Who resumes (see identities.sign_or_refuse), before the run's lease is taken."""
+    from runner.engine import identities
+
     signed = identities.sign_or_refuse(
         request.trust, request.key, Act.RESUME, request.run_id, runbook, request.reason, "resume"
     )
@@ -214,6 +230,9 @@ def load_for_resume(run_id: str, journal: Journal) -> Runbook:
 def resume_run(
     request: ResumeRequest, runbook: Runbook, journal: Journal, reporter: Reporter, redactor: Redactor
 ) -> RunResult:
+    from runner.engine import identities
+    from runner.engine.resume import replay
+
     events = journal.events(request.run_id)
     state = replay(runbook, events)
     started = ev.RunStarted.of(state.started)

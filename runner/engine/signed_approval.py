@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.document.model import Runbook
-from runner.engine.approvals import Grant
+from runner.engine.gating import Grant
 from runner.errors import UsageError
 from runner.identity import statement as st
 from runner.identity.events import STEP_GATE, StepGate

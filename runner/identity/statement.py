@@ -12,19 +12,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
+
+from runner.identity.acts import Act as Act  # what a statement is about; re-exported: st.Act
 
 VERSION = "fireline-signed/1"
 DEFAULT_EXPIRY_S = 3600.0  # approval.timeout when the runbook does not say
-
-
-class Act(StrEnum):
-    APPROVE = "approve"
-    START = "start"
-    RESUME = "resume"
-    CANCEL = "cancel"
-    ACKNOWLEDGE = "acknowledge"  # a game day's (later an incident's) acknowledgement
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.errors import FirelineError, UsageError
-from runner.identity.statement import BadStatement, Statement, parse, parse_time
-from runner.policy import current_policy
+from runner.policyfile import find_policy
 
 if TYPE_CHECKING:
     from runner.identity import sshsig
+    from runner.identity.statement import Statement
+    from runner.policy import Policy
 
-# sshsig (ssh-keygen through subprocess and temporary files) is loaded when a signature is made or checked,
-# not by every run that merely could check one.
+# sshsig (ssh-keygen through subprocess and temporary files) and the statements are loaded when a signature
+# is made or checked, the policy file's checks when there is a policy file: not by every run that merely
+# could check a signature.
 
 ENV_SIGNERS = "FIRELINE_ALLOWED_SIGNERS"
 ENV_KEY = "FIRELINE_SIGNING_KEY"
@@ -72,6 +74,8 @@ class Trust:
     def check(self, signed_text: str, signature: str, principal: str, at_signing: bool = False) -> Checked:
         """Re-verify a stored signature as `principal`'s and read its statement. `at_signing`: judge keys'
         validity periods at the statement's signing time (an audit of the past), not now."""
+        from runner.identity.statement import BadStatement, parse, parse_time
+
         try:
             statement = parse(signed_text)
         except BadStatement as exc:
@@ -111,7 +115,8 @@ def _public_half(key: Path) -> str:
 def load_trust(policy: str | None = None) -> Trust | None:
     """The allowed signers in force: $FIRELINE_ALLOWED_SIGNERS, else the policy file's; None: identities are
     not verified (a laptop, the lab, the quick start)."""
-    loaded = current_policy(policy)
+    found = find_policy(policy)
+    loaded = _read_policy(found) if found is not None else None
     groups = loaded.groups if loaded is not None else {}
     named = os.environ.get(ENV_SIGNERS)
     if named is not None and not named.strip():
@@ -124,6 +129,13 @@ def load_trust(policy: str | None = None) -> Trust | None:
         # Fail closed: a configured file that is missing must not silently turn verification off.
         raise UsageError(f"the allowed signers file {path} ({source}) does not exist")
     return Trust(path.resolve(), groups)
+
+
+def _read_policy(path: Path) -> Policy:
+    # As runner.policy.current_policy, whose checks (the policy schema) are loaded only for a file found.
+    from runner.policy import load_policy
+
+    return load_policy(path)
 
 
 def signing_key(explicit: str | None) -> Path:

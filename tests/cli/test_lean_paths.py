@@ -19,6 +19,16 @@ NOT_ON_THE_PATH = (
     "rich", "jsonschema", "runner.identity.sshsig",
 )  # fmt: skip
 NOT_FOR_A_RUNBOOK = ("runner.policy",)
+# What a run or plan of a runbook without approval gates does not use: the gate's evaluation and its prompt,
+# the signed statements and their audit, the policy file's checks (there is no policy file), the traceback
+# of an internal error. Neither replays a journal (that is resuming). A run needs no planner; a plan signs
+# nothing and holds no lease, and its id's random part comes from os.urandom, not Python's `secrets`.
+NOT_WITHOUT_GATES = (
+    "runner.engine.approvals", "runner.engine.prompt", "runner.identity.statement", "runner.identity.audit",
+    "runner.policy", "runner.engine.resume", "traceback",
+)  # fmt: skip
+NOT_FOR_A_RUN = ("runner.engine.plan",)
+NOT_FOR_A_PLAN = ("runner.engine.identities", "runner.identity.trust", "runner.journal.lease", "secrets")
 
 _PROBE = (
     "import sys\nfrom runner.cli import main\ncode = main(sys.argv[2:])\n"
@@ -62,3 +72,9 @@ def test_running_and_planning_a_runbook_load_no_module_they_do_not_use(tmp_path:
     runbook = str(_one_step_runbook(tmp_path))
     assert _loaded(tmp_path, NOT_ON_THE_PATH, "run", runbook, "--output", "json") == "LOADED []"
     assert _loaded(tmp_path, NOT_ON_THE_PATH, "plan", runbook) == "LOADED []"
+
+
+def test_a_runbook_without_approval_gates_loads_no_approval_machinery(tmp_path: Path) -> None:
+    runbook = str(_one_step_runbook(tmp_path))
+    assert _loaded(tmp_path, NOT_WITHOUT_GATES + NOT_FOR_A_RUN, "run", runbook, "--output", "json") == "LOADED []"
+    assert _loaded(tmp_path, NOT_WITHOUT_GATES + NOT_FOR_A_PLAN, "plan", runbook) == "LOADED []"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from runner.document.model import Approval, Step
-from runner.engine.approvals import Grant, Initiator, evaluate_gate
+from runner.engine.approvals import Initiator, evaluate_gate
+from runner.engine.gating import Grant
 from runner.identity import statement as st
 from runner.identity.trust import Trust
 from tests.conftest import write
