@@ -24,13 +24,19 @@ _HEADER = len(_MAGIC) + 4  # the magic, then the CRC-32 of the marshal data (big
 
 
 def enabled() -> bool:
-    return os.environ.get("FIRELINE_NO_CACHE", "") in ("", "0")
+    """Off with FIRELINE_NO_CACHE=1, and where there is no absolute cache directory (no home, say)."""
+    return os.environ.get("FIRELINE_NO_CACHE", "") in ("", "0") and os.path.isabs(_base())
 
 
 def cache_dir(*parts: str) -> str:
     """$XDG_CACHE_HOME/fireline/PARTS (~/.cache when unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "fireline", *parts)
+    return os.path.join(_base(), "fireline", *parts)
+
+
+def _base() -> str:
+    # A relative XDG_CACHE_HOME is to be ignored (XDG base directory spec); "~" unexpanded means no home.
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
 
 
 def make_private_dir(path: str) -> None:

@@ -52,3 +52,15 @@ def test_turned_off_it_neither_reads_nor_writes(cache: Path, monkeypatch: pytest
     assert codecache.read(path) is None
     codecache.write(codecache.cache_dir("y.code"), "value")
     assert not Path(codecache.cache_dir("y.code")).exists()
+
+
+def test_without_a_home_nothing_is_cached_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", "")
+    monkeypatch.setattr("os.path.expanduser", lambda path: path)  # as when no home can be found
+    assert not codecache.enabled()
+    codecache.write(codecache.cache_dir("x.code"), "value")
+    assert list(tmp_path.iterdir()) == []
