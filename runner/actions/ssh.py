@@ -192,7 +192,55 @@ def _fabric_config(settings: Mapping[str, Any]) -> Config:
     else:
         config = Config()
     config.runners.remote = _timed_remote_class()
+    if type(config.base_ssh_config) is _ssh_config_class().__base__:
+        # The parsed ssh_config, looked up once per host: see _ssh_config_class (same data, same class
+        # apart from one method, so fabric's own use of the object is unchanged).
+        config.base_ssh_config.__class__ = _ssh_config_class()
     return config
+
+
+@cache
+def _ssh_config_class() -> type:
+    """paramiko's SSHConfig, minus a per-block cost of every lookup.
+
+    Looking up one host asks for the local user's name (environment, then the passwd database) once for
+    every Host block of the file, twice over, even for the blocks without a `Match` line, which never use
+    it: an ssh_config listing each host of a 50-host fleet cost 5000 such calls, ~100 ms of CPU before the
+    first connection. A block without Match conditions has nothing to match (paramiko's own answer for
+    it is an empty list), so it is answered without the call; any other block goes through paramiko."""
+    from paramiko import SSHConfig
+
+    class FanOutSSHConfig(SSHConfig):  # type: ignore[misc]
+        def _does_match(self, match_list: list[Any], *args: Any, **kwargs: Any) -> Any:
+            if not match_list:
+                return []
+            return super()._does_match(match_list, *args, **kwargs)
+
+    return FanOutSSHConfig
+
+
+@cache
+def _connection_class() -> type[Connection]:
+    """fabric's Connection, cheaper to make once per host (it behaves the same).
+
+    invoke's objects tell attributes from config keys on every assignment by listing dir(self); fabric
+    assigns a dozen attributes per Connection. Names the class itself defines are attributes whatever the
+    instance holds, so they are assigned directly; anything else goes through invoke as before."""
+    from fabric import Connection
+
+    class FanOutConnection(Connection):  # type: ignore[misc]
+        # A real attribute. Without it fabric stores the value as a change to the Config that every
+        # Connection of the fan-out shares, and invoke re-merges that whole config for each host.
+        inline_ssh_env = None
+
+        def __setattr__(self, key: str, value: Any) -> None:
+            if key in attributes:
+                object.__setattr__(self, key, value)
+            else:
+                super().__setattr__(key, value)
+
+    attributes = frozenset(dir(FanOutConnection))
+    return FanOutConnection
 
 
 # The runner of the command that the current worker thread is running (set when fabric creates it).
@@ -270,8 +318,6 @@ class KnownHosts:
 
 
 def _make_target(spec: HostSpec, settings: Mapping[str, Any], config: Config, known: KnownHosts) -> Target:
-    from fabric import Connection
-
     connect_kwargs: dict[str, Any] = {"banner_timeout": _connect_timeout(settings)}
     connect_kwargs["auth_timeout"] = _connect_timeout(settings)
     if settings.get("key_file"):
@@ -282,7 +328,7 @@ def _make_target(spec: HostSpec, settings: Mapping[str, Any], config: Config, kn
             allow_agent=False,
         )
     port = spec.port or settings.get("port")
-    conn = Connection(
+    conn = _connection_class()(
         spec.host,
         user=spec.user or settings.get("user") or None,
         port=int(port) if port else None,

@@ -531,3 +531,45 @@ def test_a_command_returns_when_its_exit_status_arrives_not_at_the_next_poll(
     assert result["ok"] == 3
     assert [h["stdout"] for h in result["hosts"]] == ["done\n"] * 3
     assert time.monotonic() - started < 5.0
+
+
+def test_a_big_fleet_costs_no_per_host_work_that_grows_with_the_fleet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two costs of making each host's connection grew with the fleet: paramiko asked for the local user's
+    name once per ssh_config Host block for every host looked up (2 x 40 x 40 calls here), and fabric
+    wrote a setting into the config shared by all hosts, re-merging it once per host. With 50 hosts that
+    was ~100 ms of CPU before the first connection. Every host still gets its own ssh_config values."""
+    import getpass
+
+    from invoke.config import Config as InvokeConfig
+
+    from runner.actions.ssh import open_targets, resolve_hosts
+
+    count = 40
+    ssh_config = tmp_path / "ssh_config"
+    blocks = [f"Host node-{i}\n    HostName 127.0.0.{i + 1}\n    Port {2200 + i}\n    User ops\n" for i in range(count)]
+    ssh_config.write_text("Match host node-7\n    User seven\n" + "".join(blocks))  # first value wins
+    settings = {"type": "ssh", "hosts": [f"node-{i}" for i in range(count)], "ssh_config": str(ssh_config)}
+    calls = {"getuser": 0, "merge": 0}
+    getuser, merge = getpass.getuser, InvokeConfig.merge
+
+    def counting_getuser() -> str:
+        calls["getuser"] += 1
+        return getuser()
+
+    def counting_merge(self: InvokeConfig) -> None:
+        calls["merge"] += 1
+        merge(self)
+
+    connections = StaticConnections({"nodes": settings})
+    try:
+        ctx = ActionContext("ssh-test", connections)
+        monkeypatch.setattr(getpass, "getuser", counting_getuser)
+        monkeypatch.setattr(InvokeConfig, "merge", counting_merge)
+        targets = open_targets(ctx, "nodes", resolve_hosts(settings))
+    finally:
+        connections.close()
+    assert [t.address for t in targets[6:9]] == ["ops@127.0.0.7:2206", "seven@127.0.0.8:2207", "ops@127.0.0.9:2208"]
+    assert calls["getuser"] < 4 * count, calls
+    assert calls["merge"] < count, calls
