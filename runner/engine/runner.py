@@ -94,10 +94,11 @@ class RunResult:
 def _has_template(value: Any) -> bool:
     if isinstance(value, str):
         return is_template(value)
+    # any(map(…)), not any(generator): no generator frame per value (this runs for every step)
     if isinstance(value, Mapping):
-        return any(_has_template(v) for v in value.values())
+        return any(map(_has_template, value.values()))
     if isinstance(value, list):
-        return any(_has_template(v) for v in value)
+        return any(map(_has_template, value))
     return False
 
 
@@ -325,8 +326,12 @@ class Engine:
     def _capture_outputs(
         self, step: Step, state: StepState, result: Mapping[str, Any], preset: Mapping[str, Any] | None = None
     ) -> None:
-        context = self.scope.context(result)
-        state.outputs = {name: evaluate(text, context) for name, text in step.outputs.items()}
+        outputs = step.outputs
+        if outputs:
+            context = self.scope.context(result)
+            state.outputs = {name: evaluate(text, context) for name, text in outputs.items()}
+        else:
+            state.outputs = {}
         if preset:  # outputs the action set itself (control.set); `outputs:` written on the step win
             state.outputs = {**preset, **state.outputs}
 
