@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -336,6 +335,8 @@ class JsonReporter(PlainReporter):
 def _read_line(fd: int, timeout: float | None) -> str | None:
     """One line typed at the terminal, read from the descriptor itself: a buffered reader may hold a second
     answer typed ahead, which `select` would then not see. None at end of input or after `timeout` seconds."""
+    import select  # only when a person is asked something at a terminal
+
     deadline = None if timeout is None else time.monotonic() + timeout
     line = b""
     while not line.endswith(b"\n"):

@@ -21,11 +21,12 @@ NOT_ON_THE_PATH = (
 NOT_FOR_A_RUNBOOK = ("runner.policy",)
 # What a run or plan of a runbook without approval gates does not use: the gate's evaluation and its prompt,
 # the signed statements and their audit, the policy file's checks (there is no policy file), the traceback
-# of an internal error. Neither replays a journal (that is resuming). A run needs no planner; a plan signs
+# of an internal error, `select` (reading a person's answer), `getpass` (the login name: FIRELINE_ACTOR
+# names who runs). Neither replays a journal (that is resuming). A run needs no planner; a plan signs
 # nothing and holds no lease, and its id's random part comes from os.urandom, not Python's `secrets`.
 NOT_WITHOUT_GATES = (
     "runner.engine.approvals", "runner.engine.prompt", "runner.identity.statement", "runner.identity.audit",
-    "runner.policy", "runner.engine.resume", "traceback",
+    "runner.policy", "runner.engine.resume", "traceback", "select", "getpass",
 )  # fmt: skip
 NOT_FOR_A_RUN = ("runner.engine.plan",)
 NOT_FOR_A_PLAN = ("runner.engine.identities", "runner.identity.trust", "runner.journal.lease", "secrets")
