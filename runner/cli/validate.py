@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from runner.document.diagnostics import Diagnostic, DocumentInvalid, render_json, render_junit, render_text
 from runner.errors import UsageError
+
+if TYPE_CHECKING:
+    from runner.document.resultcache import ResultCache
 
 
 def collect(paths: tuple[str, ...]) -> list[Path]:
@@ -64,27 +68,64 @@ MAX_JOBS = 4
 
 
 def check_files(files: list[Path], warnings: list[Diagnostic]) -> list[tuple[str, list[Diagnostic]]]:
-    jobs = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-               MAX_JOBS)
-    if len(files) < PARALLEL_FROM or jobs < 2 or not hasattr(os, "fork"):
-        return [(str(f), check_file(f, warnings)) for f in files]
-    # The first file in this process: the workers start with its validators compiled and loaded.
-    by_file = {str(files[0]): check_file(files[0], warnings)}
-    rest = files[1:]
-    workers = [_fork_checker(rest[i::jobs]) for i in range(1, jobs)]
-    mine = rest[0::jobs]
-    by_file.update((str(f), check_file(f, warnings)) for f in mine)
-    for chunk, (pid, reader) in zip([rest[i::jobs] for i in range(1, jobs)], workers, strict=True):
-        found = _collect(pid, reader)
-        if found is None:  # the worker died (killed, out of memory): check its files here instead
-            by_file.update((str(f), check_file(f, warnings)) for f in chunk)
+    """Each file's problems, in the order of the files. A file that, with all its check read, is as it was
+    when last checked is answered from the user's cache (runner/document/resultcache.py)."""
+    cache = _result_cache()
+    by_file: dict[str, list[Diagnostic]] = {}
+    todo: list[Path] = []
+    for f in files:
+        found = cache.lookup(f) if cache is not None else None
+        if found is None:
+            todo.append(f)
             continue
-        by_file.update(found[0])
-        warnings += found[1]
+        by_file[str(f)] = found.problems
+        warnings += found.warnings
+    by_file.update(_check_all(todo, warnings, cache))
     return [(str(f), by_file[str(f)]) for f in files]
 
 
-def _fork_checker(chunk: list[Path]) -> tuple[int, int]:
+def _result_cache() -> ResultCache | None:
+    """Only when the command has the process to itself: an entry records what its check read, and a process
+    that ran other code first may hold some of that in memory already, unseen (and a test may patch it)."""
+    from runner.cli import OWN_PROCESS
+
+    if not OWN_PROCESS.is_set():
+        return None
+    from runner.document.resultcache import open_cache
+
+    return open_cache()
+
+
+def _check(path: Path, warnings: list[Diagnostic], cache: ResultCache | None) -> list[Diagnostic]:
+    if cache is None:
+        return check_file(path, warnings)
+    found = cache.check(path, check_file)
+    warnings += found.warnings
+    return found.problems
+
+
+def _check_all(files: list[Path], warnings: list[Diagnostic], cache: ResultCache | None) -> dict[str, list[Diagnostic]]:
+    jobs = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+               MAX_JOBS)
+    if len(files) < PARALLEL_FROM or jobs < 2 or not hasattr(os, "fork"):
+        return {str(f): _check(f, warnings, cache) for f in files}
+    # The first file in this process: the workers start with its validators compiled and loaded.
+    by_file = {str(files[0]): _check(files[0], warnings, cache)}
+    rest = files[1:]
+    workers = [_fork_checker(rest[i::jobs], cache) for i in range(1, jobs)]
+    mine = rest[0::jobs]
+    by_file.update((str(f), _check(f, warnings, cache)) for f in mine)
+    for chunk, (pid, reader) in zip([rest[i::jobs] for i in range(1, jobs)], workers, strict=True):
+        found = _collect(pid, reader)
+        if found is None:  # the worker died (killed, out of memory): check its files here instead
+            by_file.update((str(f), _check(f, warnings, cache)) for f in chunk)
+            continue
+        by_file.update(found[0])
+        warnings += found[1]
+    return by_file
+
+
+def _fork_checker(chunk: list[Path], cache: ResultCache | None) -> tuple[int, int]:
     """A child process checking `chunk`; it sends back (results, warnings) pickled through a pipe."""
     reader, writer = os.pipe()
     pid = os.fork()
@@ -98,7 +139,7 @@ def _fork_checker(chunk: list[Path]) -> tuple[int, int]:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # the parent decides how an interrupt ends
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             warnings: list[Diagnostic] = []
-            results = [(str(f), check_file(f, warnings)) for f in chunk]
+            results = [(str(f), _check(f, warnings, cache)) for f in chunk]
             with os.fdopen(writer, "wb") as out:
                 pickle.dump((results, warnings), out)
             code = 0
