@@ -14,10 +14,12 @@ An entry answers only when everything its check depended on is what it was:
   hash, never its modification time.
 Validation reads no clock and renders no template, so nothing else feeds its result.
 
-In one process, what an earlier check loaded stays loaded (a policy read once, the plugins listed once): an
-entry records everything read since the first check of the process, not only during its own. A check that
-imported a module from outside fireline, the standard library and site-packages (a plugin on PYTHONPATH),
-or that changed directory, is not kept.
+In one process, what an earlier check loaded may stay in memory (the plugins, listed once): an entry records
+what was looked at since the first check of the process, not only during its own; only the other documents
+checked are left out unless its own check read them (a scenario's runbook), since the checks keep a document
+in memory only by the digest of its bytes. A check that imported a module from outside fireline, the
+standard library and site-packages (a plugin on PYTHONPATH), or that changed directory, is not kept; nor is
+any later one in the same process.
 
 One JSON file per document path (so editing a file does not pile entries up), at most MAX_ENTRIES of them,
 under $XDG_CACHE_HOME/fireline/results (~/.cache when unset), written atomically. A file that is missing,
@@ -97,7 +99,7 @@ class ResultCache:
         where = os.path.abspath(path)
         before = self._digests[where] if where in self._digests else _file_digest(where)
         warnings: list[Diagnostic] = []
-        with _recording() as record:
+        with _recording(where) as record:
             problems = checker(path, warnings)
         found = Found(problems, warnings)
         deps = record.dependencies(where)
@@ -219,11 +221,18 @@ _KINDS = ("file", "link", "list", "env")
 
 @dataclass
 class _Record:
-    """What checks in this process looked at, since the first one began."""
+    """What the checks of this process looked at: during the current one, and during all since the first
+    (what an earlier check loaded may still be in memory, unseen by a later one)."""
 
-    deps: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    seen: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (kind, name) → state
+    current: set[tuple[str, str]] = field(default_factory=set)  # seen during the current check
+    documents: set[str] = field(default_factory=set)  # the files checked so far
     keep: bool = True  # False once anything was seen that an entry cannot stand for
     busy: bool = False  # recording itself reads files: those are not the check's
+
+    def begin(self, document: str) -> None:
+        self.current = set()
+        self.documents.add(document)
 
     def saw(self, kind: str, raw: Any, *, listed: bool = False) -> None:
         """Record the state of what the check looked at (`listed`: a listing of sys.path it did ask for)."""
@@ -244,20 +253,26 @@ class _Record:
         except (TypeError, ValueError):
             self.keep = False
             return
-        if (kind, name) in self.deps or (kind != "env" and _covered(name)):
+        key = (kind, name)
+        if key in self.current or (kind != "env" and _covered(name)):
             return
         if kind == "list" and not listed and name in _import_dirs():
             return  # the import system listing sys.path: modules are judged by where they came from
-        self.deps[(kind, name)] = _state(kind, name)
+        self.current.add(key)
+        if key not in self.seen:
+            self.seen[key] = _state(kind, name)
 
     def dependencies(self, document: str) -> list[list[str]]:
+        """What the entry for `document` depends on: everything seen since the first check, except the bytes
+        of the documents (each is its own entry's digest) where the current check did not read them itself.
+        (Checks keep no other document in memory but by its digest: the template and source caches.)"""
         if "importlib.metadata" in sys.modules:
             for directory in _import_dirs():  # plugins may have been listed: a new one anywhere is a change
                 self.saw("list", directory, listed=True)
         out = []
-        for (kind, name), state in sorted(self.deps.items()):
-            if kind == "file" and name == document:
-                continue  # the entry's own digest
+        for (kind, name), state in sorted(self.seen.items()):
+            if kind == "file" and name in self.documents and (name == document or (kind, name) not in self.current):
+                continue
             if state is None:
                 self.keep = False
                 return []
@@ -270,12 +285,13 @@ _ACTIVE = False
 
 
 @contextlib.contextmanager
-def _recording() -> Iterator[_Record]:
+def _recording(document: str) -> Iterator[_Record]:
     global _RECORD, _ACTIVE
     if _RECORD is None:
         _RECORD = _Record()
         sys.addaudithook(_audit)  # hooks cannot be removed: it does nothing outside a check
     record, modules = _RECORD, set(sys.modules)
+    record.begin(document)
     saved = os.stat, os.lstat, os.environ
     os.stat, os.lstat, os.environ = _recording_stat, _recording_lstat, _RecordingEnviron.of(saved[2])  # type: ignore[assignment]
     _ACTIVE = True

@@ -183,13 +183,19 @@ def test_the_policy_the_check_looked_for_is_a_dependency(tmp_path: Path) -> None
     assert validate(tmp_path, "approvals.yaml").code == 1  # without the variable: the local policy again
 
 
-def test_the_runbook_a_scenario_names_is_a_dependency(tmp_path: Path) -> None:
+def _scenario_and_runbook(tmp_path: Path) -> tuple[Path, Path]:
+    """The shipped scenario and the runbook it responds with, as they sit in the repository."""
     scenario = tmp_path / "scenarios" / "checkout.yaml"
     runbook = tmp_path / "runbooks" / "db-connection-exhaustion.yaml"
     scenario.parent.mkdir()
     runbook.parent.mkdir()
     shutil.copy(REPO / "scenarios" / "checkout-db-exhaustion.yaml", scenario)
     shutil.copy(VALID, runbook)
+    return scenario, runbook
+
+
+def test_the_runbook_a_scenario_names_is_a_dependency(tmp_path: Path) -> None:
+    _, runbook = _scenario_and_runbook(tmp_path)
     first, second = twice(tmp_path, "scenarios/checkout.yaml")
     assert first.code == 0, first.out
     assert not second.checked and second.report == first.report
@@ -202,6 +208,20 @@ def test_the_runbook_a_scenario_names_is_a_dependency(tmp_path: Path) -> None:
     runbook.unlink()
     gone = validate(tmp_path, "scenarios/checkout.yaml")
     assert gone.code == 1 and "does not exist" in gone.out
+
+
+def test_a_scenarios_runbook_checked_in_the_same_command_is_still_its_dependency(tmp_path: Path) -> None:
+    """The runbook is checked first, then read again by the scenario's check: the scenario's entry depends
+    on it, though entries do not depend on the other files checked alongside."""
+    _, runbook = _scenario_and_runbook(tmp_path)
+    first, second = twice(tmp_path, "runbooks", "scenarios")
+    assert first.code == 0 and "2 file(s) checked: all valid" in first.out, first.out
+    assert not second.checked and second.report == first.report
+
+    rewrite_keeping_size_and_time(runbook, "threshold_pct:", "threshold_pcx:")
+    changed = validate(tmp_path, "runbooks", "scenarios")
+    assert changed.code == 1
+    assert "scenarios/checkout.yaml:41:12: response.runbook: response runbook is invalid" in changed.out
 
 
 def _forge(entry: Path, *, magic: str | None = None, digest: bool = True, mode: int = 0o600) -> None:
