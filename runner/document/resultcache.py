@@ -69,8 +69,9 @@ class Found:
 
 
 def open_cache() -> ResultCache | None:
-    """The cache, or None when it is turned off."""
-    if not codecache.enabled():
+    """The cache, or None when it is turned off, or when fireline's code is not in a directory whose files can
+    be listed (a zip application): the stamp could not tell its versions apart."""
+    if not codecache.enabled() or not os.path.isdir(_code_dirs()[0]):
         return None
     _roots()  # now: recording uses them, and finding them looks at files
     return ResultCache(Path(codecache.cache_dir("results")), _stamp())
