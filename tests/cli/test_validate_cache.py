@@ -287,3 +287,38 @@ def test_fireline_no_cache_turns_it_off(tmp_path: Path) -> None:
     assert entries(tmp_path) == []
     validate(tmp_path, "broken.yaml")
     assert not validate(tmp_path, "broken.yaml").checked  # on by default
+
+
+PLUGIN = '''
+from runner.actions.base import BaseAction, Outcome
+
+
+class Echo(BaseAction):
+    name = "example.echo"
+    params_schema = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+
+    def run(self, params, ctx):
+        return Outcome({"text": params["message"]}, summary=params["message"], changed=False)
+'''
+
+
+def test_installing_a_plugin_is_a_change_and_its_checks_are_not_kept(tmp_path: Path) -> None:
+    """A runbook naming an action no installed distribution provides was checked against the plugins found on
+    sys.path: installing one there (a dist-info with the entry point) makes it check again. A check that
+    loaded a plugin's module from outside site-packages is not kept (its code is not in the stamp)."""
+    site = tmp_path / "plugins"
+    site.mkdir()
+    write(tmp_path / "echo.yaml", "apiVersion: fireline/v1\nkind: Runbook\nmetadata: {name: echo, title: Echo}\n"
+          "steps:\n  - id: say\n    action: example.echo\n    with: {message: hi}\n")  # fmt: skip
+    first, second = twice(tmp_path, "echo.yaml", PYTHONPATH=str(site))
+    assert first.code == 1 and "unknown action 'example.echo'" in first.out, first.out
+    assert not second.checked and second.report == first.report
+
+    write(site / "fireline_example_echo.py", PLUGIN)
+    write(site / "fireline_example_echo-1.0.dist-info" / "METADATA",
+          "Metadata-Version: 2.1\nName: fireline-example-echo\nVersion: 1.0\n")  # fmt: skip
+    write(site / "fireline_example_echo-1.0.dist-info" / "entry_points.txt",
+          "[fireline.actions]\nexample.echo = fireline_example_echo:Echo\n")  # fmt: skip
+    installed, again = twice(tmp_path, "echo.yaml", PYTHONPATH=str(site))
+    assert installed.checked and installed.code == 0, installed.out
+    assert again.checked and again.report == installed.report
