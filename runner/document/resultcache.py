@@ -295,16 +295,43 @@ def _recording(document: str) -> Iterator[_Record]:
     record.begin(document)
     saved = os.stat, os.lstat, os.environ
     os.stat, os.lstat, os.environ = _recording_stat, _recording_lstat, _RecordingEnviron.of(saved[2])  # type: ignore[assignment]
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Watched.of(streams[0]), _Watched.of(streams[1])
     _ACTIVE = True
     try:
         yield record
     finally:
         _ACTIVE = False
         os.stat, os.lstat, os.environ = saved
+        watched, (sys.stdout, sys.stderr) = (sys.stdout, sys.stderr), streams
+    if any(isinstance(s, _Watched) and s.written for s in watched):
+        record.keep = False  # what the check printed itself (a Python warning, say) is not in the entry
     for module in set(sys.modules) - modules:
         origin = getattr(sys.modules.get(module), "__file__", None)
         if isinstance(origin, str) and not _covered(os.path.abspath(origin), modules_only=True):
             record.keep = False
+
+
+class _Watched:
+    """A standard stream while a check runs: the same stream, noting whether anything was written to it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.written = stream, False
+
+    @classmethod
+    def of(cls, stream: Any) -> Any:
+        return stream if stream is None else cls(stream)  # no stream (pythonw): nothing can be printed
+
+    def write(self, text: str) -> int:
+        self.written = True
+        return self.stream.write(text)  # type: ignore[no-any-return]
+
+    def writelines(self, lines: Any) -> None:
+        self.written = True
+        self.stream.writelines(lines)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
