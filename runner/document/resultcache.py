@@ -227,12 +227,13 @@ class _Record:
 
     seen: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (kind, name) → state
     current: set[tuple[str, str]] = field(default_factory=set)  # seen during the current check
+    looked: set[tuple[str, str | bytes]] = field(default_factory=set)  # as given, during the current check
     documents: set[str] = field(default_factory=set)  # the files checked so far
     keep: bool = True  # False once anything was seen that an entry cannot stand for
     busy: bool = False  # recording itself reads files: those are not the check's
 
     def begin(self, document: str) -> None:
-        self.current = set()
+        self.current, self.looked = set(), set()
         self.documents.add(document)
 
     def saw(self, kind: str, raw: Any, *, listed: bool = False) -> None:
@@ -242,16 +243,25 @@ class _Record:
         if isinstance(raw, int):  # a file descriptor: an opened file was recorded by its path, a listing not
             self.keep = self.keep and kind == "file"
             return
+        try:
+            given = raw if kind == "env" else os.fspath(raw)
+        except TypeError:
+            self.keep = False
+            return
+        if not listed:
+            if (kind, given) in self.looked:
+                return  # the same lookup again (most are: a module's own path, the schemas directory)
+            self.looked.add((kind, given))
         self.busy = True
         try:
-            self._saw(kind, raw, listed)
+            self._saw(kind, given, listed)
         finally:
             self.busy = False
 
-    def _saw(self, kind: str, raw: Any, listed: bool) -> None:
+    def _saw(self, kind: str, given: str | bytes, listed: bool) -> None:
         try:
-            name = raw if kind == "env" else os.path.abspath(os.fsdecode(os.fspath(raw)))
-        except (TypeError, ValueError):
+            name = os.fsdecode(given) if kind == "env" else os.path.abspath(os.fsdecode(given))
+        except ValueError:
             self.keep = False
             return
         key = (kind, name)
@@ -385,6 +395,7 @@ class _RecordingEnviron(os._Environ[str]):  # os.environ's own class, sharing it
 
 @dataclass(frozen=True)
 class _Roots:
+    # Each directory with a separator at its end: "a path is in one" is one startswith.
     modules: tuple[str, ...]  # directories whose modules and files the stamp stands for
     files: tuple[str, ...]  # and those whose files do not feed a result (fireline's caches, bytecode)
     above_cache: frozenset[str]  # looked at only to create the cache directory (it may not exist yet)
@@ -406,15 +417,16 @@ def _roots() -> _Roots:
         while parent not in above:
             above.add(parent)
             parent = os.path.dirname(parent)
-        _ROOTS = _Roots(modules, modules + tuple(derived), frozenset(above))
+        ends = tuple(os.path.join(root, "") for root in modules)
+        _ROOTS = _Roots(ends, ends + tuple(os.path.join(root, "") for root in derived), frozenset(above))
     return _ROOTS
 
 
 def _covered(path: str, *, modules_only: bool = False) -> bool:
     roots = _roots()
     if modules_only:
-        return any(path == root or path.startswith(root + os.sep) for root in roots.modules)
-    return path in roots.above_cache or any(path == root or path.startswith(root + os.sep) for root in roots.files)
+        return (path + os.sep).startswith(roots.modules)
+    return path in roots.above_cache or (path + os.sep).startswith(roots.files)
 
 
 def _code_dirs() -> tuple[str, str]:
