@@ -60,9 +60,10 @@ def validate(paths: tuple[str, ...], fmt: str) -> int:
     return 1 if any(results.values()) else 0
 
 
-# From this many files on, the checking is shared by worker processes (one per core, at most MAX_JOBS): the
-# checks are the same, each file is still checked whole by one process, and the results are put back in
-# the order of the files. Below it, starting the workers costs more than it saves.
+# From this many files to check (those not answered from the cache) on, the checking is shared by worker
+# processes (one per core, at most MAX_JOBS): the checks are the same, each file is still checked whole by one
+# process, and the results are put back in the order of the files. Below it, starting the workers costs more
+# than it saves.
 PARALLEL_FROM = 40
 MAX_JOBS = 4
 
