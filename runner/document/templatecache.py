@@ -1,10 +1,14 @@
-"""What each template of a document names, kept in the user's cache directory per document content, so that
-validating a file that did not change does not load Jinja (~20 ms at every start) to parse the same templates
-again. The checks of those names against the runbook (inputs, steps, outputs) still run every time.
+"""What each template of a document names, kept in the user's cache directory, so that checking a file
+whose templates did not change does not load Jinja (~20 ms at every start) to parse the same templates again:
+neither a file left alone nor one edited elsewhere (a step added without a new template, a title, a comment:
+what an editor's save or a pre-commit hook sees most). The checks of those names against the runbook (inputs,
+steps, outputs) still run every time.
 
-There is one cache file per document path (so editing a file does not pile up files); it holds the hash of
-the document's bytes, of the analysing code (runner/templating.py) and of the installed Jinja it was made
-from, and is used only when all three match. A missing, unreadable, damaged or outdated file is the same as
+An entry is keyed by the template's own text: what a template names depends on that text alone. There is one
+cache file per document path (so editing a file does not pile up files); it holds the hash of the analysing
+code (runner/templating.py) and of the installed Jinja it was made from, and is used only when both match.
+When a check learns something new, the file is written again with the templates that check used, so those
+the document no longer has do not pile up. A missing, unreadable, damaged or outdated file is the same as
 none (the templates are parsed, and the file written again); one that cannot be written only costs time.
 """
 
@@ -15,7 +19,7 @@ import hashlib
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from typing import Any
 from runner import codecache
 from runner.templating import Reference
 
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,9 @@ Entry = tuple[Reference, ...] | SyntaxProblem
 @dataclass
 class _Known:
     path: Path | None
-    stamp: str  # what the entries were made from: the document's bytes, the code, Jinja
+    stamp: str  # what the entries were made from: the analysing code, Jinja
     entries: dict[str, Entry]
+    used: set[str] = field(default_factory=set)  # the templates the document has now
     dirty: bool = False
 
 
@@ -50,12 +55,15 @@ _DOCUMENTS: dict[tuple[str, str], _Known] = {}
 
 def lookup(name: str, digest: str, text: str) -> Entry | None:
     """What `text` in the document `name` (whose bytes hash to `digest`) names, when known."""
-    return _known(name, digest).entries.get(text)
+    known = _known(name, digest)
+    known.used.add(text)
+    return known.entries.get(text)
 
 
 def remember(name: str, digest: str, text: str, entry: Entry) -> None:
     known = _known(name, digest)
     known.entries[text] = entry
+    known.used.add(text)
     known.dirty = True
 
 
@@ -65,7 +73,7 @@ def save(name: str, digest: str) -> None:
     if known is None or not known.dirty or known.path is None:
         return
     known.dirty = False
-    entries = {text: _encode(entry) for text, entry in known.entries.items()}
+    entries = {text: _encode(entry) for text, entry in known.entries.items() if text in known.used}
     tmp = known.path.with_suffix(f".{os.getpid()}.tmp")
     try:
         codecache.make_private_dir(str(known.path.parent))
@@ -81,7 +89,7 @@ def _known(name: str, digest: str) -> _Known:
     if known is None:
         salt = _salt()
         path = _path(name) if salt is not None and codecache.enabled() else None
-        stamp = f"{FORMAT}:{salt}:{digest}"
+        stamp = f"{FORMAT}:{salt}"
         known = _DOCUMENTS[(name, digest)] = _Known(path, stamp, _read(path, stamp) if path is not None else {})
     return known
 

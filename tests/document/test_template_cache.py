@@ -1,5 +1,6 @@
-"""What a document's templates name is kept per document content: validating an unchanged file again gives
-the same verdict without loading Jinja; a changed file or a damaged cache is analysed afresh."""
+"""What a document's templates name is kept per template text: validating a file whose templates did not
+change (left alone, or edited elsewhere) gives the same verdict without loading Jinja; a changed template or
+a damaged cache is analysed afresh."""
 
 from __future__ import annotations
 
@@ -62,10 +63,26 @@ def test_a_changed_file_is_analysed_again(tmp_path: Path) -> None:
     _validate(runbook, tmp_path / "cache")
     runbook.write_text(RUNBOOK.replace("inputs.m", "inputs.n").replace("inputs.n + }}", "inputs.n + 1 }}"),
                        encoding="utf-8")
-    code, out, _ = _validate(runbook, tmp_path / "cache")
+    code, out, jinja = _validate(runbook, tmp_path / "cache")
     assert code == 0, out
     assert "all valid" in out
+    assert jinja, "new templates are parsed"
     assert len(_cache_files(tmp_path / "cache")) == 1  # an edited file replaces its entry, no pile-up
+    # The templates no longer in the file are gone from its entry.
+    assert "inputs.m" not in _cache_files(tmp_path / "cache")[0].read_text(encoding="utf-8")
+
+
+def test_a_file_edited_without_touching_its_templates_is_checked_without_jinja(tmp_path: Path) -> None:
+    """An editor's save or a pre-commit hook mostly sees such edits: a title, a comment, a step moved."""
+    runbook = tmp_path / "cached.yaml"
+    runbook.write_text(RUNBOOK, encoding="utf-8")
+    first = _validate(runbook, tmp_path / "cache")
+    runbook.write_text(RUNBOOK.replace("name: cached}", "name: cached, title: Edited}") + "# a note\n",
+                       encoding="utf-8")
+    code, out, jinja = _validate(runbook, tmp_path / "cache")
+    assert (code, out, jinja) == (first[0], first[1], False)
+    runbook.write_text(RUNBOOK.replace("inputs.n * 2 == 6", "inputs.n * 3 == 9"), encoding="utf-8")
+    assert _validate(runbook, tmp_path / "cache")[2], "a changed template is parsed"
 
 
 @pytest.mark.parametrize("damage", ["garbage", "empty", "wrong-shape", "wrong-types"])
