@@ -9,7 +9,6 @@ whole and keeps the built-in entries it does not name."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from runner.digest import sha256_hex
 from runner.document.diagnostics import Diagnostic, DocumentInvalid
 from runner.document.schemas import validate_structure
 from runner.document.yamlsource import Document, load_document
@@ -65,7 +65,7 @@ class Policy:
         """A digest of the severity levels in force (recorded with each incident declared under them)."""
         levels = [asdict(level) for level in self.severities.values()]
         canonical = json.dumps(levels, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return "sha256:" + sha256_hex(canonical.encode("utf-8"))
 
 
 def check_policy(doc: Document) -> list[Diagnostic]:

@@ -4,7 +4,8 @@ Every module under runner/ is parsed with `ast` (nothing is imported), and its i
 
 - the domain and lower packages never import `runner.cli` — not even inside a function;
 - actions never import the engine (an action is told what it needs through its context);
-- the journal imports nothing of runner but itself and `runner.errors`: it is the bottom layer;
+- the journal imports nothing of runner but itself, `runner.errors` and `runner.digest`: it is the bottom
+  layer;
 - there is no import cycle among runner's modules, counting what runs at import time (module-level
   imports, not those inside functions or under `if TYPE_CHECKING:`).
 
@@ -24,9 +25,9 @@ RUNNER = Path(__file__).resolve().parents[1] / "runner"
 
 NEVER_IMPORT_CLI = ("runner.engine", "runner.gameday", "runner.journal", "runner.report", "runner.document",
                     "runner.actions")
-# The journal is the bottom layer: besides itself, only the error classes and the version string (`runner`'s
-# own `__version__`, which the store records and checks).
-JOURNAL_MAY_IMPORT = ("runner.journal", "runner.errors")
+# The journal is the bottom layer: besides itself, only the error classes, the version string (`runner`'s
+# own `__version__`, which the store records and checks) and SHA-256 (`runner.digest`, which imports nothing).
+JOURNAL_MAY_IMPORT = ("runner.journal", "runner.errors", "runner.digest")
 
 
 @dataclass(frozen=True)

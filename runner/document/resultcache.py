@@ -42,12 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from runner import codecache
+from runner.digest import sha256_hex
 from runner.document.diagnostics import Diagnostic
-
-try:  # Python's own SHA-256: hashlib would load OpenSSL (~2 ms of every start) for the same digest
-    from _sha256 import sha256
-except ImportError:  # renamed in Python 3.12
-    from hashlib import sha256
 
 _MAGIC = "FLRESULT1"  # the format: a file of another one is not read
 MAX_ENTRIES = 2000  # past this many files, the least recently written are removed
@@ -110,7 +106,7 @@ class ResultCache:
         return found
 
     def _entry_path(self, where: str) -> Path:
-        key = _sha256(where.encode("utf-8", "surrogatepass"))[:32]
+        key = sha256_hex(where.encode("utf-8", "surrogatepass"))[:32]
         return self.directory / f"{key}.json"
 
     def _write(self, where: str, name: str, digest: str, deps: list[list[str]], found: Found) -> None:
@@ -124,7 +120,7 @@ class ResultCache:
                 "warnings": [_encode(d) for d in found.warnings],
             }
         )
-        data = f"{_MAGIC} {_sha256(body.encode())}\n{body}".encode()  # JSON's own escapes keep it ASCII
+        data = f"{_MAGIC} {sha256_hex(body.encode())}\n{body}".encode()  # JSON's own escapes keep it ASCII
         if len(data) > MAX_ENTRY_BYTES:
             return
         target = self._entry_path(where)
@@ -145,11 +141,6 @@ class ResultCache:
 # --- the state of what a check depended on --------------------------------------------------------------
 
 
-def _sha256(data: bytes) -> str:
-    digest: str = sha256(data).hexdigest()
-    return digest
-
-
 def _file_digest(path: str) -> str | None:
     """sha256 of a regular file's bytes; None for anything else (a FIFO is never opened: it would block)."""
     try:
@@ -163,7 +154,7 @@ def _file_digest(path: str) -> str | None:
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None
-    return _sha256(data) if len(data) <= MAX_FILE_BYTES else None
+    return sha256_hex(data) if len(data) <= MAX_FILE_BYTES else None
 
 
 def _state(kind: str, name: str) -> str | None:
@@ -191,15 +182,15 @@ def _state(kind: str, name: str) -> str | None:
 def _listing(directory: str) -> str:
     with os.scandir(directory) as entries:
         names = sorted(e.name + ("@" if e.is_symlink() else "/" if e.is_dir() else "") for e in entries)
-    return _sha256("\0".join(names).encode("utf-8", "surrogateescape"))
+    return sha256_hex("\0".join(names).encode("utf-8", "surrogateescape"))
 
 
 def _env_state(name: str) -> str:
     data: dict[Any, Any] = _environ._data  # type: ignore[attr-defined]  # read without being recorded
     if name == "*":  # the environment was iterated: all of it
-        return "all:" + _sha256(repr(sorted(data.items())).encode("utf-8", "surrogateescape"))
+        return "all:" + sha256_hex(repr(sorted(data.items())).encode("utf-8", "surrogateescape"))
     value = data.get(_environ.encodekey(name))  # type: ignore[attr-defined]
-    return "absent" if value is None else "set:" + _sha256(repr(value).encode("utf-8", "surrogateescape"))
+    return "absent" if value is None else "set:" + sha256_hex(repr(value).encode("utf-8", "surrogateescape"))
 
 
 def _unchanged(deps: Any) -> bool:
@@ -464,7 +455,7 @@ def _stamp() -> str:
                 parts += [site, str(_stat(site).st_mtime_ns), *sorted(os.listdir(site))]
             except OSError:
                 parts.append(site + ":-")
-        _STAMP = _sha256("\n".join(parts).encode("utf-8", "surrogateescape"))
+        _STAMP = sha256_hex("\n".join(parts).encode("utf-8", "surrogateescape"))
     return _STAMP
 
 
@@ -501,7 +492,7 @@ def _read_entry(path: Path) -> dict[str, Any] | None:
     except OSError:
         return None
     head, _, body = data.partition(b"\n")
-    if head != f"{_MAGIC} {_sha256(body)}".encode():
+    if head != f"{_MAGIC} {sha256_hex(body)}".encode():
         return None  # another format, truncated or damaged
     try:
         entry = json.loads(body)

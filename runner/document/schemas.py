@@ -4,7 +4,6 @@ errors into diagnostics a responder can act on."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import re
@@ -16,6 +15,7 @@ from typing import Any
 from runner import codecache
 from runner.actions.declarations import schema_dir
 from runner.actions.registry import has_action
+from runner.digest import sha256_hex
 from runner.document.diagnostics import Diagnostic
 from runner.document.yamlsource import Document, PathKey
 from runner.templating import is_template
@@ -130,7 +130,7 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     body = {k: v for k, v in schema.items() if k != "$schema"}
     text = json.dumps(body, sort_keys=True)
     tag = importlib.util.MAGIC_NUMBER.hex()
-    key = hashlib.sha256(f"5:{_generator_version()}:{tag}:{text}".encode()).hexdigest()[:20]
+    key = sha256_hex(f"5:{_generator_version()}:{tag}:{text}".encode())[:20]
     path = _cache_path(key)
     try:
         code = codecache.read(path)

@@ -7,7 +7,6 @@ own line and column in the file, so `fireline validate` points at the `{{` to ch
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from runner.actions.registry import traits
+from runner.digest import sha256_hex
 from runner.document.diagnostics import Diagnostic
 from runner.document.yamlsource import Document, Mark, PathKey
 from runner.shellsyntax import TemplateHole, describe, hint, misplaced_holes, template_items
@@ -89,7 +89,7 @@ def _source(file: str, digest: str) -> str | None:
         if not digest or not path.is_file():
             return None
         raw = path.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != digest:
+        if sha256_hex(raw) != digest:
             return None
         return raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):

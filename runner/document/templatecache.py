@@ -15,7 +15,6 @@ none (the templates are parsed, and the file written again); one that cannot be 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import codecache
+from runner.digest import sha256_hex
 from runner.templating import Reference
 
 FORMAT = 2
@@ -95,7 +95,7 @@ def _known(name: str, digest: str) -> _Known:
 
 
 def _path(name: str) -> Path:
-    key = hashlib.sha256(os.path.abspath(name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    key = sha256_hex(os.path.abspath(name).encode("utf-8", "surrogatepass"))[:32]
     return Path(codecache.cache_dir("templates", f"{key}.json"))
 
 
@@ -105,7 +105,7 @@ def _salt() -> str | None:
     try:
         import runner.templating as templating
 
-        code = hashlib.sha256(Path(templating.__file__).read_bytes()).hexdigest()
+        code = sha256_hex(Path(templating.__file__).read_bytes())
         spec = importlib.util.find_spec("jinja2")
         if spec is None or spec.origin is None:
             return None
@@ -113,7 +113,7 @@ def _salt() -> str | None:
         stamps = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(jinja.glob("*.py"))]
     except (OSError, ImportError, ValueError):
         return None
-    return hashlib.sha256(f"{code}:{jinja}:{','.join(stamps)}".encode()).hexdigest()
+    return sha256_hex(f"{code}:{jinja}:{','.join(stamps)}".encode())
 
 
 def _read(path: Path, stamp: str) -> dict[str, Entry]:

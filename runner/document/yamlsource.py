@@ -10,7 +10,6 @@ and /dev/zero never ends. Runbooks, scenarios and inputs files all come through 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -20,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from runner.digest import sha256_hex
 from runner.document.diagnostics import Diagnostic, DocumentInvalid, format_path
 
 try:  # the C composer is ~5x faster; fall back when libyaml is missing
@@ -338,7 +338,7 @@ def load_text(raw: bytes, name: str, *, first_line: str | None = None) -> Docume
     mapping (what the document should start with)."""
     start_hint = first_line or "a runbook starts with apiVersion: fireline/v1"
     text = _decode(raw, name)
-    doc = Document(name, None, digest=hashlib.sha256(raw).hexdigest(), text=text)
+    doc = Document(name, None, digest=sha256_hex(raw), text=text)
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         raise DocumentInvalid([Diagnostic(name, 1, 1, "", "file is empty", start_hint)])
     if len(text) > MAX_EXPANDED_NODES:

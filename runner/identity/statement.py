@@ -7,13 +7,13 @@ text signed; checking an approval re-reads it from that text, never from other c
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runner.digest import sha256_hex
 from runner.identity.acts import Act as Act  # what a statement is about; re-exported: st.Act
 
 VERSION = "fireline-signed/1"
@@ -96,7 +96,7 @@ def act(kind: Act, run: str, runbook: str, reason: str, via: str = "") -> Statem
 def params_digest(params: Mapping[str, Any]) -> str:
     """A digest of a step's rendered parameters: equal exactly when the step would do the same thing."""
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return "sha256:" + sha256_hex(canonical.encode("utf-8"))
 
 
 def iso(moment: datetime) -> str:

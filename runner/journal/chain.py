@@ -34,12 +34,12 @@ chained, not as tampering. The store records from which `seq` on every event is 
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from runner.digest import sha256_hex
 from runner.errors import JournalError
 
 # The schema version from which events are chained (runner.journal.events.SCHEMA_VERSION at the time).
@@ -60,7 +60,7 @@ def _field(text: str | None) -> bytes:
 
 def run_origin(run_id: str) -> str:
     """The `prev_hash` of a run's first event."""
-    return hashlib.sha256(RUN_TAG + _field(run_id)).hexdigest()
+    return sha256_hex(RUN_TAG + _field(run_id))
 
 
 def event_hash(
@@ -84,7 +84,7 @@ def event_hash(
         names.get(actor) or _name(actor), _LENGTH.pack(len(payload)), payload, names.get(db_user) or _name(db_user),
         _LENGTH.pack(len(prev)), prev,
     )  # fmt: skip
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+    return sha256_hex(b"".join(parts))
 
 
 # The encoded fields of the names every event repeats (run id, boot, type, step id, actor, role): a run's

@@ -28,12 +28,12 @@ ISO 8601 text of one shape (microseconds, `Z`), so they sort as text.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from runner.digest import sha256_hex
 from runner.journal.backend import Row
 
 DECLARED = "incident.declared"
@@ -186,7 +186,7 @@ def _change(run_id: str, type_: str, data: str) -> Change | None:
 
 def group_digest(group_key: str) -> str:
     """How the index keys an alert group (runner.incident.intake): the SHA-256 of its key, in hex."""
-    return hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return sha256_hex(group_key.encode("utf-8", "surrogatepass"))
 
 
 class AlertGroup(NamedTuple):

@@ -13,10 +13,13 @@ RUNBOOK = REPO / "runbooks" / "db-connection-exhaustion.yaml"
 
 # Each loaded only by what needs it: the incident, game-day and post-mortem packages; the policy file's
 # checks; HTML escaping (for a secret's encoded forms); difflib (for "did you mean"); rendering libraries;
-# the signing machinery (ssh-keygen through subprocess and temporary files: when a signature is made or checked).
+# the signing machinery (ssh-keygen through subprocess and temporary files: when a signature is made or checked);
+# the schema validators' generator (their code comes from the user's cache) and decimal; OpenSSL through
+# hashlib (runner.digest hashes); `secrets` and hmac (a random token is os.urandom's).
 NOT_ON_THE_PATH = (
     "runner.incident", "runner.gameday", "runner.postmortem", "runner.report", "html", "difflib", "jinja2",
-    "rich", "jsonschema", "runner.identity.sshsig",
+    "rich", "jsonschema", "runner.identity.sshsig", "fastjsonschema", "decimal", "hashlib", "_hashlib",
+    "secrets", "hmac",
 )  # fmt: skip
 NOT_FOR_A_RUNBOOK = ("runner.policy",)
 # What a run or plan of a runbook without approval gates does not use: the gate's evaluation and its prompt,
@@ -29,7 +32,7 @@ NOT_WITHOUT_GATES = (
     "runner.policy", "runner.engine.resume", "traceback", "select", "getpass",
 )  # fmt: skip
 NOT_FOR_A_RUN = ("runner.engine.plan",)
-NOT_FOR_A_PLAN = ("runner.engine.identities", "runner.identity.trust", "runner.journal.lease", "secrets")
+NOT_FOR_A_PLAN = ("runner.engine.identities", "runner.identity.trust", "runner.journal.lease")
 
 _PROBE = (
     "import sys\nfrom runner.cli import main\ncode = main(sys.argv[2:])\n"
