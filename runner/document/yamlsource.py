@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runner.digest import sha256_hex
 from runner.document.diagnostics import Diagnostic, DocumentInvalid, format_path
+from runner.lazyregex import compiled_when_used
+
+with compiled_when_used("yaml"):  # its pure-Python reader's pattern alone is ~3 ms to compile, and unused
+    import yaml
 
 try:  # the C composer is ~5x faster; fall back when libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -188,7 +190,7 @@ class _Builder:
         self.problems: list[Diagnostic] = []
         self.paths: list[PathKey] = []  # of each problem
         self.count = 0
-        self._scalars = yaml.SafeLoader("")
+        self._scalars = yaml.constructor.SafeConstructor()  # no reader: nothing here reads a stream
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.count += 1
