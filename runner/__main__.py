@@ -1,3 +1,3 @@
-from runner.cli import run_main
+from runner.console import main
 
-run_main()
+main()

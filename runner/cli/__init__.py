@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import signal
 import sys
 import threading
@@ -17,7 +16,7 @@ from typing import Any
 import click
 
 from runner import __version__
-from runner.errors import FirelineError
+from runner.outcome import Interrupted, guarded, sigterm_interrupts
 
 # name → (module, attribute, one-line help); the help is here so --help needs no imports.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -45,8 +44,6 @@ OWN_PROCESS = threading.Event()
 EXPLAINS_INTERRUPTIONS = frozenset({"run", "plan"})
 
 
-class Interrupted(KeyboardInterrupt):
-    """An interruption whose consequences the command has already told the user."""
 
 EXIT_CODES = """\b
 Exit codes:
@@ -106,12 +103,13 @@ def _open_journals() -> frozenset[Any]:
 
 def _main(argv: list[str] | None) -> int:
     cli.resolved = None
+    return guarded(lambda: _click_main(argv), _interrupted, click.echo)
+
+
+def _click_main(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="fireline", standalone_mode=False)
         return int(result or 0)
-    except FirelineError as exc:
-        _error(str(exc), exc.hint)
-        return exc.exit_code
     except click.exceptions.Abort as exc:
         if not isinstance(exc.__cause__, Interrupted):
             click.echo(_interrupted(), err=True)
@@ -121,26 +119,6 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except Interrupted:
-        return 130
-    except KeyboardInterrupt:
-        click.echo("\n" + _interrupted(), err=True)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception:
-        import traceback  # only for a bug: it loads linecache, tokenize and textwrap
-
-        detail = traceback.format_exc()
-        if os.environ.get("FIRELINE_DEBUG"):
-            click.echo(detail, err=True)
-        else:
-            click.echo(
-                f"internal error (this is a bug in fireline): {detail.strip().splitlines()[-1]}\n"
-                "  set FIRELINE_DEBUG=1 to see the traceback",
-                err=True,
-            )
-        return 4
 
 
 def _interrupted() -> str:
@@ -149,19 +127,9 @@ def _interrupted() -> str:
     return "interrupted"
 
 
-def _sigterm_interrupts(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _error(message: str, hint: str | None) -> None:
-    click.echo(f"error: {message}", err=True)
-    if hint:
-        click.echo(f"  hint: {hint}", err=True)
-
-
 def run_main() -> Any:
     # First of all: SIGTERM (a cancelled CI job, a stopped pod) stops fireline the way Ctrl-C does, with the
     # same cleanup and the same account of what was left behind, from the first instruction on.
-    signal.signal(signal.SIGTERM, _sigterm_interrupts)
+    signal.signal(signal.SIGTERM, sigterm_interrupts)
     OWN_PROCESS.set()
     sys.exit(main())

@@ -511,7 +511,7 @@ def resolve(
     try:
         passed = pass_gate(journal, found, in_force, request, who, click.echo)
     except KeyboardInterrupt:
-        from runner.cli import Interrupted
+        from runner.outcome import Interrupted
 
         click.echo(f"interrupted: {found.id} is not resolved (an interrupted hold is on its timeline)", err=True)
         raise Interrupted() from None

@@ -243,7 +243,7 @@ class _Witness:
 def _interruptible(reporter: Any, witness: _Witness | None = None) -> Iterator[None]:
     """SIGTERM (a cancelled CI job, a killed pod) stops a run the way Ctrl-C does: recorded, resumable.
     What the user is told depends on what the journal holds: a paused run to resume, or nothing at all."""
-    from runner.cli import Interrupted
+    from runner.outcome import Interrupted
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

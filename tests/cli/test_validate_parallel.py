@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runner.cli import validate as validate_cli
+from runner import validating
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = {
@@ -31,8 +31,8 @@ def _corpus(directory: Path) -> Path:
 
 
 def _validate(cli: Any, monkeypatch: pytest.MonkeyPatch, parallel_from: int, *args: str) -> Any:
-    monkeypatch.setattr(validate_cli, "PARALLEL_FROM", parallel_from)
-    monkeypatch.setattr(validate_cli, "MAX_JOBS", 3)
+    monkeypatch.setattr(validating, "PARALLEL_FROM", parallel_from)
+    monkeypatch.setattr(validating, "MAX_JOBS", 3)
     return cli("validate", *args)
 
 
