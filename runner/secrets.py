@@ -26,6 +26,8 @@ _MIN_SECRET_LENGTH = 4
 
 @dataclass(frozen=True)
 class SecretRef:
+    """A secret a document names: where its value comes from (a variable or a file), never the value."""
+
     name: str
     source: str  # "env" | "file"
     key: str  # variable name or file path

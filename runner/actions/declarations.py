@@ -31,6 +31,8 @@ class Untemplated:
 
 @dataclass(frozen=True)
 class ActionTraits:
+    """What an action's schema declares about it under `x-fireline`: how the engine and the checks treat it."""
+
     # Parameters that are shell text: every templated value is shell-quoted and its place checked.
     shell_text_params: tuple[str, ...] = ()
     # A person does the work: the step always waits for their confirmation, whatever `approval:` says.

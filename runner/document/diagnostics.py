@@ -11,6 +11,8 @@ from runner.errors import RunbookInvalid
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
+    """One problem (or warning) in a document, where it is: file:line:col, the path inside, the message."""
+
     file: str
     line: int
     col: int

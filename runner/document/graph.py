@@ -27,12 +27,16 @@ class Via(StrEnum):
 
 @dataclass(frozen=True)
 class Edge:
+    """A way out of a step: the step it leads to, and why the run goes there."""
+
     to: int  # the index of the step it leads to
     via: Via
 
 
 @dataclass(frozen=True)
 class Node:
+    """A step in the graph of a runbook: its edges to the steps a run may go to next."""
+
     index: int
     id: str
     edges: tuple[Edge, ...]

@@ -12,6 +12,8 @@ from runner.secrets import SecretRef
 
 @dataclass(frozen=True)
 class InputSpec:
+    """A runbook input: its name, type, and whether and how it has a value when none is given."""
+
     name: str
     type: str  # string | integer | number | boolean | duration | list
     required: bool = False
@@ -26,6 +28,8 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Approval:
+    """A step's `approval:`: whether it needs one, from whom, how many, for how long."""
+
     required: bool | None = None  # None: decided by whether the step mutates
     min_approvers: int = 1
     approvers: tuple[str, ...] = ()
@@ -35,6 +39,8 @@ class Approval:
 
 @dataclass(frozen=True)
 class Retries:
+    """A step's `retries:`: how many more attempts, how long between them, and until what holds."""
+
     count: int
     delay: float = 1.0
     backoff: float = 1.0
@@ -53,6 +59,8 @@ class SubAction:
 
 @dataclass(frozen=True)
 class OnFailure:
+    """What a step's failure does to the run: abort, continue, roll back, or go to a step."""
+
     policy: str  # abort | continue | rollback | goto
     target: str | None = None
 
@@ -67,6 +75,8 @@ class OnFailure:
 
 @dataclass(frozen=True)
 class Step:
+    """One step of a runbook, as written (its templates not yet rendered)."""
+
     id: str
     index: int
     action: str
@@ -94,6 +104,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Runbook:
+    """A checked runbook: what its file says, ready to plan or run."""
+
     path: str
     digest: str  # sha256 of the file: resume refuses when it changed
     name: str

@@ -43,6 +43,8 @@ Entry = tuple[Reference, ...] | SyntaxProblem
 
 @dataclass
 class _Known:
+    """What is known about one document's templates, and where it is kept."""
+
     path: Path | None
     stamp: str  # what the entries were made from: the analysing code, Jinja
     entries: dict[str, Entry]

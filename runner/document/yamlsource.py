@@ -47,6 +47,8 @@ _SEQUENCE_TAG = _YAML + "seq"
 
 @dataclass(frozen=True)
 class Mark:
+    """Where a value stands in its file."""
+
     line: int  # 1-based
     col: int  # 1-based
 

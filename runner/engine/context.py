@@ -16,6 +16,8 @@ from runner.templating import render_value
 
 @dataclass
 class StepState:
+    """What became of a step in this run so far: its status, outputs and result."""
+
     status: StepStatus = StepStatus.PENDING
     outputs: dict[str, Any] = field(default_factory=dict)
     result: Mapping[str, Any] = field(default_factory=dict)

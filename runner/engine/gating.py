@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Grant:
+    """An approval given to a step: who, why, how it was given, and its signature when it has one."""
+
     actor: str
     reason: str
     via: str  # "--approve", "--approve-all", "prompt", "fireline approve"

@@ -54,6 +54,8 @@ class Reporter(Protocol):
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How a run goes: its id, who started it, dry-run or not, and how it asks people."""
+
     run_id: str
     initiator: str
     dry_run: bool = False
@@ -72,6 +74,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class FailedStep:
+    """A step whose last outcome was a failure, for the run's result."""
+
     step_id: str
     summary: str
     critical: bool  # False: the step may fail without failing the run
@@ -79,6 +83,8 @@ class FailedStep:
 
 @dataclass(frozen=True)
 class RunResult:
+    """How a run ended, and the steps that failed on the way."""
+
     run_id: str
     status: RunStatus
     failed_step: str | None = None  # failed: the step that ended the run or the first critical failure

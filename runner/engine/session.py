@@ -50,6 +50,8 @@ def current_actor(explicit: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class StartRequest:
+    """What `fireline run` and `fireline plan` ask for: the runbook, its inputs, who starts it."""
+
     runbook_path: Path
     inputs: Mapping[str, Any]
     initiator: str
@@ -181,6 +183,8 @@ def _grants(steps: tuple[str, ...], all_steps: bool, actor: str, reason: str) ->
 
 @dataclass(frozen=True)
 class ResumeRequest:
+    """What `fireline resume` asks for: the run, who resumes it, and what to do with its step."""
+
     run_id: str
     actor: str
     interactive: bool = False

@@ -28,6 +28,8 @@ class Why(StrEnum):
 
 @dataclass(frozen=True)
 class Transition:
+    """The run leaving a step for another (or for its end), and why."""
+
     step_id: str  # the step the run leaves
     to: str | None  # the step it goes to; None: the run ends
     why: str  # a Why value (kept as text: a newer journal may hold reasons this version does not know)

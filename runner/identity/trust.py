@@ -45,6 +45,8 @@ class Signed:
 
 @dataclass(frozen=True)
 class Trust:
+    """Whose signatures count: the allowed-signers file, and the groups of the policy."""
+
     allowed_signers: Path
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -98,6 +100,8 @@ class Trust:
 
 @dataclass(frozen=True)
 class Checked:
+    """A signed statement checked: what it says and who signed it, or why it does not count."""
+
     statement: Statement | None
     verified: sshsig.Verified | None
     problem: str  # "" when verified

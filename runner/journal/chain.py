@@ -138,6 +138,8 @@ class Break(StrEnum):
 
 @dataclass(frozen=True)
 class ChainBreak:
+    """An event whose hash does not follow from the events before it."""
+
     seq: int
     type: str
     step_id: str | None
@@ -151,6 +153,8 @@ class ChainBreak:
 
 @dataclass(frozen=True)
 class ChainReport:
+    """A run's hash chain checked: how many events, how many before the chain, every break."""
+
     run_id: str
     events: int
     unchained: int  # recorded before the chain existed

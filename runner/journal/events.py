@@ -42,6 +42,8 @@ STEP_TRANSITION = "step.transition"  # where the run goes after a step, and why 
 
 @dataclass(frozen=True)
 class Event:
+    """One row of the journal: a run's event, its place in the run, its times and its payload."""
+
     run_id: str
     seq: int
     ts_wall: str  # UTC ISO 8601 with microseconds
@@ -78,6 +80,8 @@ def _wall(text: str) -> datetime:
 
 @event_payload
 class RunStarted(Payload):
+    """`run.started`: the runbook, its inputs and who started the run."""
+
     TYPE: ClassVar[str] = RUN_STARTED
     MISSING: ClassVar[Mapping[str, Any]] = {"name": "?"}
     OMIT: ClassVar[frozenset[str]] = frozenset({"incident"})  # written only for a run linked to an incident
@@ -127,6 +131,8 @@ class RunResumed(Payload):
 
 @event_payload
 class RunFinished(Payload):
+    """`run.finished`: how the run ended."""
+
     TYPE: ClassVar[str] = RUN_FINISHED
     status: RunStatus
     message: str = ""
@@ -158,6 +164,8 @@ class PlanFinished(Payload):
 
 @event_payload
 class StepStarted(Payload):
+    """`step.started`: a step about to act, with its rendered parameters (secrets masked)."""
+
     TYPE: ClassVar[str] = STEP_STARTED
     MISSING: ClassVar[Mapping[str, Any]] = {"action": "?"}
     action: str
@@ -187,6 +195,8 @@ class StepApproved(Payload):
 
 @event_payload
 class StepSucceeded(Payload):
+    """`step.succeeded`: what the step did and what it gave the steps after it."""
+
     TYPE: ClassVar[str] = STEP_SUCCEEDED
     OMIT: ClassVar[frozenset[str]] = frozenset({"output_error"})
     summary: str = ""

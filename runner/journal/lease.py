@@ -106,6 +106,8 @@ def _stderr(message: str) -> None:
 
 @dataclass(frozen=True)
 class _Claim:
+    """A lease taken: its record, and whom it was taken over from, if anyone."""
+
     record: LeaseRecord
     took_over: str | None  # "<previous holder>: <why it was gone>" when the lease was taken over
 
