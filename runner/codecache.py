@@ -74,14 +74,25 @@ def write(path: str, value: Any) -> None:
         return
     from binascii import crc32  # tiny; the paths that read caches load it anyway
 
-    payload = marshal.dumps(value)
+    try:
+        payload = marshal.dumps(value)
+    except ValueError:  # something marshal cannot hold
+        return
+    write_private(path, _MAGIC + crc32(payload).to_bytes(4, "big") + payload)
+
+
+def write_private(path: str, data: bytes) -> bool:
+    """`data` into `path`, readable by the user alone, atomically (a temporary file, then a rename: a
+    concurrent reader sees the whole file or none), in a private directory; False when it could not be."""
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         make_private_dir(os.path.dirname(path))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "wb") as file:
-            file.write(_MAGIC + crc32(payload).to_bytes(4, "big") + payload)
+            file.write(data)
         os.replace(tmp, path)
-    except (OSError, ValueError):
+    except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        return False
+    return True

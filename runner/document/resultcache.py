@@ -123,19 +123,8 @@ class ResultCache:
         data = f"{_MAGIC} {sha256_hex(body.encode())}\n{body}".encode()  # JSON's own escapes keep it ASCII
         if len(data) > MAX_ENTRY_BYTES:
             return
-        target = self._entry_path(where)
-        tmp = f"{target}.{os.getpid()}.tmp"
-        try:
-            codecache.make_private_dir(str(self.directory))
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-            os.replace(tmp, target)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            return
-        _prune(self.directory)
+        if codecache.write_private(str(self._entry_path(where)), data):
+            _prune(self.directory)
 
 
 # --- the state of what a check depended on --------------------------------------------------------------

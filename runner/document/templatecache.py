@@ -14,7 +14,6 @@ none (the templates are parsed, and the file written again); one that cannot be 
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -76,14 +75,8 @@ def save(name: str, digest: str) -> None:
         return
     known.dirty = False
     entries = {text: _encode(entry) for text, entry in known.entries.items() if text in known.used}
-    tmp = known.path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        codecache.make_private_dir(str(known.path.parent))
-        tmp.write_text(json.dumps({"format": FORMAT, "stamp": known.stamp, "entries": entries}), encoding="utf-8")
-        os.replace(tmp, known.path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    data = json.dumps({"format": FORMAT, "stamp": known.stamp, "entries": entries}).encode("utf-8")
+    codecache.write_private(str(known.path), data)
 
 
 def _known(name: str, digest: str) -> _Known:
