@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
@@ -119,23 +120,30 @@ _EXCEPTIONS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonS
 
 
 def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
+    """A compiled validator for `schema`, named in the cache by the schema itself."""
+    return _load_or_generate(json.dumps(_draft07(schema), sort_keys=True), lambda: schema)
+
+
+def _draft07(schema: dict[str, Any]) -> dict[str, Any]:
+    # fastjsonschema speaks draft-07; with references inlined, our 2020-12 schemas use nothing newer.
+    return {k: v for k, v in schema.items() if k != "$schema"}
+
+
+def _load_or_generate(name: str, schema: Callable[[], dict[str, Any]]) -> Callable[[Any], Any]:
     """A compiled validator. Generating its code (~0.1 s for the runbook schema) and compiling that code to
     bytecode (as long again) would happen at every start: the bytecode is kept in the user's cache
-    directory, named by a hash of the schema, fastjsonschema's own version file and the bytecode format, so a
-    changed schema, library or Python gets a new one. A missing, truncated, damaged or foreign file is
-    rebuilt, never trusted (runner/codecache.py). (Python's own bytecode cache is not used:
-    PYTHONDONTWRITEBYTECODE, common in containers, would turn it off.) fastjsonschema itself is imported only
-    to generate code."""
-    # fastjsonschema speaks draft-07; with references inlined, our 2020-12 schemas use nothing newer.
-    body = {k: v for k, v in schema.items() if k != "$schema"}
-    text = json.dumps(body, sort_keys=True)
+    directory, named by a hash of `name` (what the schema is made from), fastjsonschema's own version file
+    and the bytecode format, so a changed schema, library or Python gets a new one. A missing, truncated,
+    damaged or foreign file is rebuilt, never trusted (runner/codecache.py). (Python's own bytecode cache is
+    not used: PYTHONDONTWRITEBYTECODE, common in containers, would turn it off.) fastjsonschema itself is
+    imported only to generate code, and `schema` is called only then."""
     tag = importlib.util.MAGIC_NUMBER.hex()
-    key = sha256_hex(f"5:{_generator_version()}:{tag}:{text}".encode())[:20]
+    key = sha256_hex(f"5:{_generator_version()}:{tag}:{name}".encode())[:20]
     path = _cache_path(key)
     try:
         code = codecache.read(path)
         if code is None:
-            code = compile(_generated(body), f"<fireline schema {key}>", "exec")
+            code = compile(_generated(_draft07(schema())), f"<fireline schema {key}>", "exec")
             codecache.write(path, code)
         namespace: dict[str, Any] = {
             "__name__": f"fireline_schema_{key}",
@@ -148,7 +156,7 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     except (ImportError, SyntaxError, KeyError):
         import fastjsonschema
 
-        return fastjsonschema.compile(body)  # type: ignore[no-any-return]
+        return fastjsonschema.compile(_draft07(schema()))  # type: ignore[no-any-return]
 
 
 class _NotADecimal:
@@ -208,14 +216,39 @@ def _fast(kind: str) -> Callable[[Any], Any]:
 @cache
 def _fast_action(action: str) -> Callable[[Any], Any] | None:
     schema = action_schema(action)
-    return _compile_fast(schema) if schema is not None else None
+    return _action_validator(action, "rendered", lambda: schema) if schema is not None else None
 
 
 @cache
 def _fast_authored(action: str) -> Callable[[Any], Any] | None:
     """For parameters as written (templates not yet rendered): see `template_tolerant`."""
     schema = action_schema(action)
-    return _compile_fast(template_tolerant(schema)) if schema is not None else None
+    if schema is None:
+        return None
+    return _action_validator(action, "authored", lambda: template_tolerant(schema))
+
+
+def _action_validator(action: str, variant: str, schema: Callable[[], Any]) -> Callable[[Any], Any]:
+    """A built-in action's validator is named in the cache by what its schema is made from (the schema files
+    and this module's code): deriving the schema and its text only to name it cost ~0.2 ms per action at
+    every start. A plugin's schema comes from its code: it is named by the schema itself."""
+    from runner.actions.registry import BUILTIN
+
+    if action in BUILTIN:
+        return _load_or_generate(f"{variant}:{action}:{_sources_stamp()}", schema)
+    return _compile_fast(schema())
+
+
+@cache
+def _sources_stamp() -> str:
+    """Path, size and modification time of each schema file and of this module."""
+    stamps = []
+    for folder, _, names in sorted(os.walk(schema_dir())):
+        for name in sorted(names):
+            info = os.stat(os.path.join(folder, name))
+            stamps.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    info = os.stat(__file__)
+    return "\n".join([*stamps, f"{__file__}:{info.st_size}:{info.st_mtime_ns}"])
 
 
 # The keywords whose error `explain` drops when the value is a template (it is only checkable once rendered).

@@ -172,3 +172,36 @@ def test_a_cached_validator_runs_without_its_library_and_still_refuses(tmp_path:
     assert "apiVersion" in refused.stdout
     assert "'jsonschema'" in refused.stdout  # only to explain the failure
     assert "'fastjsonschema'" not in refused.stdout
+
+
+def test_a_changed_action_schema_gets_a_validator_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A built-in action's validator is named in the cache by the schema files and the code that makes it,
+    not by the schema's text: editing a schema file must still give a new validator, never the old one."""
+    import json
+    import shutil
+
+    from runner.actions.declarations import schema_dir
+    from runner.document import schemas
+
+    copy = tmp_path / "schemas"
+    shutil.copytree(schema_dir(), copy)
+    monkeypatch.setattr(schemas, "schema_dir", lambda: copy)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = (schemas.load_schema, schemas.action_schema, schemas._fast_action, schemas._sources_stamp)
+
+    def fresh() -> None:
+        for function in made:
+            function.cache_clear()
+
+    fresh()
+    try:
+        params = {"duration": "5s", "note": "extra"}
+        assert not schemas._passes(schemas._fast_action("control.sleep"), params)  # no other parameter
+        family = copy / "actions" / "control.json"
+        data = json.loads(family.read_text(encoding="utf-8"))
+        data["$defs"]["sleep"]["additionalProperties"] = True
+        family.write_text(json.dumps(data), encoding="utf-8")
+        fresh()
+        assert schemas._passes(schemas._fast_action("control.sleep"), params)
+    finally:
+        fresh()  # the suite's later tests see the real schemas again
