@@ -7,6 +7,7 @@ never used.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
 import shlex
@@ -267,7 +268,9 @@ def _timed_remote_class() -> type:
             channel = getattr(self, "channel", None)
             # An exit status already received means the command finished in time; the close is moot.
             self.fired = channel is None or not channel.exit_status_ready()
-            super().kill()
+            # The connection may have closed as the timer fired (the command ended): nothing is left to stop.
+            with contextlib.suppress(EOFError, OSError):
+                super().kill()
 
         @property
         def timed_out(self) -> bool:

@@ -573,3 +573,23 @@ def test_a_big_fleet_costs_no_per_host_work_that_grows_with_the_fleet(
     assert [t.address for t in targets[6:9]] == ["ops@127.0.0.7:2206", "seven@127.0.0.8:2207", "ops@127.0.0.9:2208"]
     assert calls["getuser"] < 4 * count, calls
     assert calls["merge"] < count, calls
+
+
+def test_a_timeout_that_fires_as_the_connection_closes_raises_nothing() -> None:
+    """The timer's kill() runs in its own thread; when the command ended and the connection closed at that
+    very moment, closing the channel raised EOFError there, and a traceback reached stderr. The moment cannot
+    be made to happen on demand against sshd, so the channel here is a stand-in that is already gone."""
+    from runner.actions.ssh import _timed_remote_class
+
+    class GoneChannel:
+        def exit_status_ready(self) -> bool:
+            return False
+
+        def close(self) -> None:
+            raise EOFError
+
+    timed = _timed_remote_class()
+    remote = timed.__new__(timed)
+    remote.channel = GoneChannel()
+    remote.kill()
+    assert remote.timed_out
