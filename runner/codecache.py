@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import stat
 from typing import Any
 
 _MAGIC = b"FLCODE1\n"
@@ -47,15 +48,8 @@ def make_private_dir(path: str) -> None:
 
 def read(path: str) -> Any:
     """The object marshalled into `path`, or None when there is no usable file."""
-    if not enabled():
-        return None
-    try:
-        with open(path, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o022:
-                return None  # written, or writable, by someone else: never run it
-            data = file.read()
-    except OSError:
+    data = read_private(path) if enabled() else None
+    if data is None:
         return None
     from binascii import crc32  # tiny; the paths that read caches load it anyway
 
@@ -65,6 +59,22 @@ def read(path: str) -> Any:
     try:
         return marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
+        return None
+
+
+def read_private(path: str, most: int = -1) -> bytes | None:
+    """The bytes of `path` (at most `most` of them, all when negative) when it is a regular file of the user's
+    that no one else may write: one written, or writable, by someone else could run its code or make a bad
+    document pass. None otherwise, or when it cannot be read. Opened without blocking: a FIFO left in its
+    place is refused, not waited on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o022 or not stat.S_ISREG(info.st_mode):
+                return None
+            return file.read(most)
+    except OSError:
         return None
 
 
@@ -96,3 +106,24 @@ def write_private(path: str, data: bytes) -> bool:
             os.unlink(tmp)
         return False
     return True
+
+
+def file_stamps(root: str) -> list[str]:
+    """(path under `root`, size, modification time) of every file under it, bytecode caches left out: what a
+    cache entry made from those files is named by (no file is read)."""
+    out: list[str] = []
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            pending.append(entry.path)
+                        continue
+                    info = entry.stat(follow_symlinks=False)
+                    out.append(f"{entry.path[len(root):]}\0{info.st_size}\0{info.st_mtime_ns}")
+        except OSError:
+            out.append(f"{directory}\0-")
+    return sorted(out)

@@ -64,3 +64,24 @@ def test_without_a_home_nothing_is_cached_in_the_current_directory(
     assert not codecache.enabled()
     codecache.write(codecache.cache_dir("x.code"), "value")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_in_place_of_a_cache_file_is_refused_without_waiting(cache: Path) -> None:
+    import os
+
+    path = codecache.cache_dir("x.code")
+    codecache.make_private_dir(os.path.dirname(path))
+    os.mkfifo(path, 0o600)
+    assert codecache.read_private(path) is None  # returns at once: nobody ever writes to it
+    assert codecache.read(path) is None
+
+
+def test_file_stamps_change_with_a_file_and_leave_bytecode_out(cache: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub" / "__pycache__").mkdir(parents=True)
+    (tree / "sub" / "a.json").write_text("{}")
+    before = codecache.file_stamps(str(tree))
+    (tree / "sub" / "__pycache__" / "a.pyc").write_bytes(b"x")
+    assert codecache.file_stamps(str(tree)) == before
+    (tree / "sub" / "a.json").write_text('{"k": 1}')
+    assert codecache.file_stamps(str(tree)) != before

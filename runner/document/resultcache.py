@@ -436,9 +436,9 @@ def _stamp() -> str:
     if _STAMP is None:
         package, schemas = _code_dirs()
         parts = [_MAGIC, sys.version, sys.executable, sys.prefix, str(sys.flags.optimize), repr(sys.path)]
-        parts += _tree(package)
+        parts += codecache.file_stamps(package)
         if not schemas.startswith(package + os.sep):
-            parts += _tree(schemas)
+            parts += codecache.file_stamps(schemas)
         for site in _site_dirs():
             try:
                 parts += [site, str(_stat(site).st_mtime_ns), *sorted(os.listdir(site))]
@@ -448,38 +448,13 @@ def _stamp() -> str:
     return _STAMP
 
 
-def _tree(root: str) -> list[str]:
-    """(path, size, modification time) of every file under `root`, bytecode caches left out."""
-    out: list[str] = []
-    pending = [root]
-    while pending:
-        directory = pending.pop()
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        if entry.name != "__pycache__":
-                            pending.append(entry.path)
-                        continue
-                    info = entry.stat(follow_symlinks=False)
-                    out.append(f"{entry.path[len(root):]}\0{info.st_size}\0{info.st_mtime_ns}")
-        except OSError:
-            out.append(f"{directory}\0-")
-    return sorted(out)
-
-
 # --- entry files ---------------------------------------------------------------------------------------
 
 
 def _read_entry(path: Path) -> dict[str, Any] | None:
-    try:
-        with open(path, "rb") as file:
-            info = os.fstat(file.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o022 or not stat.S_ISREG(info.st_mode):
-                return None  # written, or writable, by someone else: it could make a bad file pass
-            data = file.read(MAX_ENTRY_BYTES + 1)
-    except OSError:
-        return None
+    data = codecache.read_private(str(path), MAX_ENTRY_BYTES + 1)
+    if data is None:
+        return None  # absent, unreadable, or written (or writable) by someone else: it could make a bad file pass
     head, _, body = data.partition(b"\n")
     if head != f"{_MAGIC} {sha256_hex(body)}".encode():
         return None  # another format, truncated or damaged

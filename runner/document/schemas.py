@@ -242,13 +242,9 @@ def _action_validator(action: str, variant: str, schema: Callable[[], Any]) -> C
 @cache
 def _sources_stamp() -> str:
     """Path, size and modification time of each schema file and of this module."""
-    stamps = []
-    for folder, _, names in sorted(os.walk(schema_dir())):
-        for name in sorted(names):
-            info = os.stat(os.path.join(folder, name))
-            stamps.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    folder = str(schema_dir())
     info = os.stat(__file__)
-    return "\n".join([*stamps, f"{__file__}:{info.st_size}:{info.st_mtime_ns}"])
+    return "\n".join([folder, *codecache.file_stamps(folder), f"{__file__}:{info.st_size}:{info.st_mtime_ns}"])
 
 
 # The keywords whose error `explain` drops when the value is a template (it is only checkable once rendered).

@@ -112,9 +112,10 @@ def _salt() -> str | None:
 
 
 def _read(path: Path, stamp: str) -> dict[str, Entry]:
+    raw = codecache.read_private(str(path))  # one someone else could write could make a bad template pass
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
         return {}
     if not isinstance(data, dict) or data.get("stamp") != stamp or not isinstance(data.get("entries"), dict):
         return {}  # another version of the file, of fireline or of Jinja; or damaged
