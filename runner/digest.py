@@ -12,7 +12,7 @@ except ImportError:  # Python 3.12 and later keep it in _sha2; hashlib where nei
     except ImportError:
         from hashlib import sha256  # type: ignore[assignment, unused-ignore]
 
-__all__ = ["sha256", "sha256_hex"]
+__all__ = ["sha256_hex"]
 
 
 def sha256_hex(data: bytes) -> str:
